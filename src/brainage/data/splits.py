@@ -1,0 +1,104 @@
+"""Deterministic subject-level splits stratified by sex x age bin (x site when there are several).
+
+The seed project's users hit the classic problem of a validation set whose male/female ratio
+differed from training; stratifying on the joint sex x age-bin (x site) label keeps the sex ratio
+and the age distribution of every fold close to the whole cohort.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedKFold
+
+from brainage.config import save_config
+from brainage.data.manifest import included
+from brainage.errors import InputError
+
+
+@dataclass
+class SplitConfig:
+    """How to split. ``n_folds`` folds for cross-validation; fold ``test_fold`` is the test set of
+    the single train/val/test split and fold ``(test_fold + 1) % n_folds`` its validation set."""
+
+    n_folds: int = 5
+    age_bins: int = 4
+    seed: int = 42
+    test_fold: int = 0
+
+
+def strata(df: pd.DataFrame, age_bins: int, n_folds: int) -> np.ndarray:
+    """Joint stratum labels; rare strata are merged so each has at least ``n_folds`` members."""
+    ages = df["age"].to_numpy(dtype=float)
+    # Quantile bins give equally populated age groups whatever the cohort's age range.
+    edges = np.unique(np.quantile(ages, np.linspace(0, 1, age_bins + 1)[1:-1]))
+    age_bin = np.digitize(ages, edges)
+    parts = [df["sex"].astype(str).to_numpy(), age_bin.astype(str)]
+    if df["site"].nunique() > 1:
+        parts.append(df["site"].astype(str).to_numpy())
+    labels = pd.Series(["|".join(p) for p in zip(*parts)])
+    # Merge too-small strata into a catch-all per sex so StratifiedKFold can still place them.
+    counts = labels.value_counts()
+    rare = labels.map(counts) < n_folds
+    labels[rare] = df["sex"].astype(str).to_numpy()[rare.to_numpy()] + "|rare"
+    return labels.to_numpy()
+
+
+def make_folds(manifest: pd.DataFrame, config: SplitConfig = SplitConfig()) -> pd.DataFrame:
+    """Assign each included subject a fold in ``0..n_folds-1`` and a train/val/test role.
+
+    Returns a table ``subject_id, fold, split`` (split of the single train/val/test split).
+
+    Example:
+        >>> folds = make_folds(manifest, SplitConfig(n_folds=5, seed=0))  # doctest: +SKIP
+    """
+    df = included(manifest)
+    if len(df) < 2 * config.n_folds:
+        raise InputError(None, f"only {len(df)} usable subjects: too few for {config.n_folds} folds")
+    labels = strata(df, config.age_bins, config.n_folds)
+    folds = np.empty(len(df), dtype=int)
+    # Sort first so the result does not depend on the manifest's row order.
+    order = np.argsort(df["subject_id"].to_numpy(), kind="stable")
+    skf = StratifiedKFold(n_splits=config.n_folds, shuffle=True, random_state=config.seed)
+    for k, (_, test_idx) in enumerate(skf.split(np.zeros(len(df)), labels[order])):
+        folds[order[test_idx]] = k
+    val_fold = (config.test_fold + 1) % config.n_folds
+    split = np.where(folds == config.test_fold, "test", np.where(folds == val_fold, "val", "train"))
+    return pd.DataFrame({"subject_id": df["subject_id"], "fold": folds, "split": split})
+
+
+def describe_groups(manifest: pd.DataFrame, assignment: pd.Series, name: str) -> pd.DataFrame:
+    """Per-group n, F/M counts, male fraction and age statistics (plus the whole cohort)."""
+    df = included(manifest).assign(**{name: assignment.to_numpy()})
+    rows = []
+    for group, part in [("all", df)] + sorted(df.groupby(name), key=lambda kv: str(kv[0])):
+        rows.append({name: group, "n": len(part), "n_F": int((part.sex == "F").sum()),
+                     "n_M": int((part.sex == "M").sum()), "male_fraction": float((part.sex == "M").mean()),
+                     "age_mean": float(part.age.mean()), "age_std": float(part.age.std()),
+                     "age_min": float(part.age.min()), "age_max": float(part.age.max())})
+    return pd.DataFrame(rows)
+
+
+def write_splits(manifest: pd.DataFrame, out_dir: str | Path, config: SplitConfig = SplitConfig()) -> pd.DataFrame:
+    """Compute folds, then write ``folds.csv``, ``fold_balance.csv``, ``split_balance.csv`` and the config."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    folds = make_folds(manifest, config)
+    folds.to_csv(out_dir / "folds.csv", index=False)
+    describe_groups(manifest, folds["fold"], "fold").to_csv(out_dir / "fold_balance.csv", index=False)
+    describe_groups(manifest, folds["split"], "split").to_csv(out_dir / "split_balance.csv", index=False)
+    save_config(config, out_dir / "split_config.yaml")
+    return folds
+
+
+def read_folds(path: str | Path) -> pd.DataFrame:
+    """Read ``folds.csv`` written by :func:`write_splits`."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "folds.csv"
+    if not path.is_file():
+        raise InputError(path, "folds file not found (run `brainage split` first)")
+    return pd.read_csv(path, dtype={"subject_id": str})

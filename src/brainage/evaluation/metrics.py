@@ -1,0 +1,37 @@
+"""Age and sex metrics on out-of-fold predictions (scikit-learn / scipy underneath)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn import metrics as skm
+
+
+def age_metrics(age: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """MAE, RMSE, Pearson r, R^2 and mean signed error (predicted - true)."""
+    age, predicted = np.asarray(age, float), np.asarray(predicted, float)
+    return {"n": int(age.size), "mae": float(skm.mean_absolute_error(age, predicted)),
+            "rmse": float(np.sqrt(skm.mean_squared_error(age, predicted))),
+            "pearson_r": float(stats.pearsonr(age, predicted)[0]) if age.size > 2 else float("nan"),
+            "r2": float(skm.r2_score(age, predicted)), "mean_signed_error": float(np.mean(predicted - age))}
+
+
+def signed_error_by_decile(age: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:
+    """Mean signed error in each age decile (the regression-to-the-mean pattern)."""
+    df = pd.DataFrame({"age": age, "error": np.asarray(predicted) - np.asarray(age)})
+    df["decile"] = pd.qcut(df.age, 10, labels=False, duplicates="drop")
+    return df.groupby("decile").agg(age_min=("age", "min"), age_max=("age", "max"), n=("age", "size"),
+                                    mean_signed_error=("error", "mean")).reset_index()
+
+
+def sex_metrics(sex: np.ndarray, prob_male: np.ndarray) -> dict[str, float]:
+    """Accuracy, balanced accuracy, ROC AUC and the confusion matrix (rows true F/M, cols predicted)."""
+    y = (np.asarray(sex) == "M").astype(int)
+    p = np.asarray(prob_male, float)
+    pred = (p > 0.5).astype(int)
+    cm = skm.confusion_matrix(y, pred, labels=[0, 1])
+    return {"n": int(y.size), "accuracy": float(skm.accuracy_score(y, pred)),
+            "balanced_accuracy": float(skm.balanced_accuracy_score(y, pred)),
+            "roc_auc": float(skm.roc_auc_score(y, p)) if len(set(y)) == 2 else float("nan"),
+            "tn_FF": int(cm[0, 0]), "fp_FM": int(cm[0, 1]), "fn_MF": int(cm[1, 0]), "tp_MM": int(cm[1, 1])}

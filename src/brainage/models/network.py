@@ -1,0 +1,76 @@
+"""Backbone + heads, built from a typed config: the one place that knows every model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from brainage.models.heads import RegressionAgeHead, SexHead, SoftLabelAgeHead
+from brainage.models.seresnet import SEResNetBackbone
+from brainage.models.sfcn import SFCNBackbone
+
+MODELS = ("sfcn", "seresnet", "resnet")  # resnet = SE-ResNet with SE switched off
+
+
+@dataclass
+class ModelConfig:
+    """Which network and heads. ``tasks``: ``("age",)``, ``("sex",)`` or both (multitask).
+    ``age_head``: ``softlabel`` (SFCN's KL over 1-year bins) or ``regression``."""
+
+    name: str = "sfcn"
+    width: float = 1.0
+    tasks: tuple = ("age", "sex")
+    age_head: str = "softlabel"
+    age_min: float = 10.0
+    age_max: float = 95.0
+    dropout: float = 0.5
+    sex_loss_weight: float = 1.0
+
+
+class BrainAgeNet(nn.Module):
+    """A backbone with an age head and/or a sex head; ``forward`` returns a dict of raw outputs.
+
+    Example:
+        >>> net = BrainAgeNet(ModelConfig(name="sfcn", width=0.25), age_mean=50, age_std=15)
+        >>> out = net(torch.zeros(2, 1, 40, 48, 40))
+        >>> sorted(out)
+        ['age', 'sex']
+    """
+
+    def __init__(self, config: ModelConfig, age_mean: float = 50.0, age_std: float = 15.0):
+        super().__init__()
+        if config.name not in MODELS:
+            raise ValueError(f"unknown model {config.name!r}; choose from {MODELS}")
+        if config.name == "sfcn":
+            self.backbone = SFCNBackbone(width=config.width, dropout=config.dropout)
+        else:
+            self.backbone = SEResNetBackbone(width=config.width, se=config.name == "seresnet", dropout=config.dropout)
+        self.heads = nn.ModuleDict()
+        feats = self.backbone.out_channels
+        if "age" in config.tasks:
+            self.heads["age"] = (SoftLabelAgeHead(feats, config.age_min, config.age_max) if config.age_head == "softlabel"
+                                 else RegressionAgeHead(feats, age_mean, age_std))
+        if "sex" in config.tasks:
+            self.heads["sex"] = SexHead(feats)
+        self.config = config
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        features = self.backbone(x)
+        return {task: head(features) for task, head in self.heads.items()}
+
+    def losses(self, outputs: dict[str, torch.Tensor], ages: torch.Tensor, sexes: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = {}
+        if "age" in self.heads:
+            out["age"] = self.heads["age"].loss(outputs["age"], ages)
+        if "sex" in self.heads:
+            out["sex"] = self.config.sex_loss_weight * self.heads["sex"].loss(outputs["sex"], sexes)
+        return out
+
+    def predict(self, outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {task: self.heads[task].predict(o) for task, o in outputs.items()}
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

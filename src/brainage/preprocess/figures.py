@@ -1,0 +1,42 @@
+"""Before/after pictures of preprocessing: raw head vs brain-extracted, MNI-aligned volume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import nibabel as nib  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _mid_slices(data: np.ndarray) -> list[np.ndarray]:
+    c = np.array(data.shape) // 2
+    return [data[c[0]].T, data[:, c[1]].T, data[:, :, c[2]].T]
+
+
+def before_after(subject_dir: str | Path, grid: str, png_path: str | Path) -> Path:
+    """Three mid-slices of the raw RAS head (mask outline in red) above the model-ready volume."""
+    subject_dir = Path(subject_dir)
+    raw = nib.load(str(subject_dir / "t1_ras.nii.gz")).get_fdata()
+    mask = nib.load(str(subject_dir / "brain_mask.nii.gz")).get_fdata() > 0
+    out = nib.load(str(subject_dir / f"t1_mni_{grid}.nii.gz")).get_fdata()
+    fig, axes = plt.subplots(2, 3, figsize=(9, 6))
+    for ax, img, m in zip(axes[0], _mid_slices(raw), _mid_slices(mask.astype(float))):
+        ax.imshow(img, cmap="gray", origin="lower", vmax=np.percentile(raw, 99.5))
+        ax.contour(m, levels=[0.5], colors="r", linewidths=0.7)
+    for ax, img in zip(axes[1], _mid_slices(out)):
+        ax.imshow(img, cmap="gray", origin="lower", vmin=0, vmax=1)
+    for ax in axes.ravel():
+        ax.axis("off")
+    axes[0, 0].set_title("raw head + brain mask", loc="left")
+    axes[1, 0].set_title(f"model input (MNI, {grid})", loc="left")
+    fig.suptitle(subject_dir.name)
+    fig.tight_layout()
+    png_path = Path(png_path)
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png_path, dpi=80)
+    plt.close(fig)
+    return png_path

@@ -1,0 +1,109 @@
+"""Anatomy and mask checks of one preprocessed subject.
+
+These find what a person eyeballing every scan finds: a brain cut off by the field of view,
+tissue left hanging below the brainstem after skull stripping, skull/scalp/eyes left in the mask,
+holes and loose pieces, failed registration, and implausible orientation. The native brain mask
+is mapped into MNI space through the subject's affine transform, so "too low" and "outside the
+brain" are measured against the template, whatever the scanner's orientation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+from scipy import ndimage
+
+from brainage.preprocess.template import template_image
+
+
+def read_affine_transform(path: str | Path) -> np.ndarray:
+    """4x4 matrix of an ANTs affine ``.mat`` (maps MNI LPS points to native LPS points)."""
+    import ants
+
+    tx = ants.read_transform(str(path))
+    p = np.asarray(tx.parameters, dtype=float)
+    a, t, c = p[:9].reshape(3, 3), p[9:12], np.asarray(tx.fixed_parameters, dtype=float)
+    m = np.eye(4)
+    m[:3, :3] = a
+    m[:3, 3] = t + c - a @ c
+    return m
+
+
+def native_to_mni(points_ras: np.ndarray, transform: np.ndarray) -> np.ndarray:
+    """Native RAS mm points -> MNI RAS mm through the inverse of an ANTs (LPS) affine."""
+    flip = np.array([-1.0, -1.0, 1.0])
+    lps = points_ras * flip
+    mni_lps = nib.affines.apply_affine(np.linalg.inv(transform), lps)
+    return mni_lps * flip
+
+
+def rotation_degrees(transform: np.ndarray) -> tuple[float, bool]:
+    """Rotation angle of the affine's linear part (polar decomposition) and whether it mirrors."""
+    u, _, vt = np.linalg.svd(transform[:3, :3])
+    r = u @ vt
+    mirrored = bool(np.linalg.det(transform[:3, :3]) < 0)
+    if mirrored:
+        r = r @ np.diag([1, 1, -1])
+    angle = float(np.degrees(np.arccos(np.clip((np.trace(r) - 1) / 2, -1, 1))))
+    return angle, mirrored
+
+
+def border_contact_mm2(mask: np.ndarray, zooms) -> float:
+    """Area of brain mask lying on the six faces of the field of view (cut-off brain)."""
+    zooms = np.asarray(zooms, float)
+    area = 0.0
+    for axis in range(3):
+        face = zooms[[i for i in range(3) if i != axis]].prod()
+        for idx in (0, -1):
+            area += float(np.take(mask, idx, axis=axis).sum()) * face
+    return area
+
+
+def anatomy_metrics(subject_dir: str | Path, below_margin_mm: float = 6.0, outside_margin_mm: float = 8.0) -> dict[str, float]:
+    """Mask/registration metrics of one subject folder written by ``brainage preprocess``.
+
+    * ``border_contact_mm2``: brain mask area on the field-of-view faces.
+    * ``below_brainstem_ml``: mask volume more than ``below_margin_mm`` below the lowest point of
+      the template brain (tissue hanging off the medulla).
+    * ``outside_template_ml``: mask volume more than ``outside_margin_mm`` outside the template
+      brain, above that level (skull, scalp, eyes left in the mask).
+    * ``holes_ml``, ``n_components``, ``largest_component_fraction``: mask topology.
+    * ``rotation_deg``, ``mirrored``: orientation implied by the registration.
+    """
+    subject_dir = Path(subject_dir)
+    mask_img = nib.load(str(subject_dir / "brain_mask.nii.gz"))
+    mask = mask_img.get_fdata() > 0
+    zooms = mask_img.header.get_zooms()[:3]
+    voxel_ml = float(np.prod(zooms)) / 1000
+    out: dict[str, float] = {"border_contact_mm2": border_contact_mm2(mask, zooms)}
+    filled = ndimage.binary_fill_holes(mask)
+    out["holes_ml"] = float((filled & ~mask).sum() * voxel_ml)
+    labels, n = ndimage.label(mask)
+    sizes = np.bincount(labels.ravel())[1:] if n else np.array([0])
+    out["n_components"] = float((sizes * voxel_ml >= 0.5).sum())
+    out["largest_component_fraction"] = float(sizes.max() / max(sizes.sum(), 1))
+
+    transform = read_affine_transform(subject_dir / "to_mni_affine.mat")
+    out["rotation_deg"], out["mirrored"] = rotation_degrees(transform)
+    points = native_to_mni(nib.affines.apply_affine(mask_img.affine, np.argwhere(mask)), transform)
+    tmask_img = template_image("mask", 2)
+    tmask = tmask_img.get_fdata() > 0.5
+    t_points = nib.affines.apply_affine(tmask_img.affine, np.argwhere(tmask))
+    bottom = float(t_points[:, 2].min())
+    # Sub-voxel MNI volume per native voxel: the affine's Jacobian converts native ml to MNI ml.
+    jac = abs(np.linalg.det(np.linalg.inv(transform)[:3, :3]))
+    below = points[:, 2] < bottom - below_margin_mm
+    out["below_brainstem_ml"] = float(below.sum() * voxel_ml * jac)
+    dist = ndimage.distance_transform_edt(~tmask) * 2.0  # mm from the template brain (2 mm grid)
+    ijk = np.round(nib.affines.apply_affine(np.linalg.inv(tmask_img.affine), points)).astype(int)
+    inside_grid = np.all((ijk >= 0) & (ijk < np.array(tmask.shape)), axis=1)
+    far = np.ones(len(points), bool)
+    far[inside_grid] = dist[tuple(ijk[inside_grid].T)] > outside_margin_mm
+    out["outside_template_ml"] = float((far & ~below).sum() * voxel_ml * jac)
+    covered = np.zeros(tmask.shape, bool)
+    covered[tuple(ijk[inside_grid].T)] = True
+    covered = ndimage.binary_closing(covered, iterations=1)
+    out["template_coverage"] = float((covered & tmask).sum() / tmask.sum())
+    return out
