@@ -13,6 +13,7 @@ digest is recorded and every later use is checked against it.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import tarfile
 import urllib.error
 import urllib.request
@@ -87,9 +88,12 @@ def download(url: str, dest: str | Path, sha256: str | None = None, timeout: flo
             total = have + int(length) if length is not None else None
             with open(part, "ab" if resumed else "wb") as fh, make_progress() as progress:
                 task = progress.add_task(f"downloading {dest.name}", total=total, completed=have)
-                for block in iter(lambda: response.read(CHUNK), b""):
-                    fh.write(block)
-                    progress.advance(task, len(block))
+                try:
+                    for block in iter(lambda: response.read(CHUNK), b""):
+                        fh.write(block)
+                        progress.advance(task, len(block))
+                except (OSError, http.client.HTTPException) as exc:
+                    raise InputError(url, f"connection lost after {fh.tell()} bytes ({exc}); run again to resume") from None
         if total is not None and part.stat().st_size != total:
             raise InputError(url, f"download incomplete: got {part.stat().st_size} of {total} bytes; run again to resume")
     actual = sha256_of(part)

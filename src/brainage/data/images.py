@@ -45,6 +45,10 @@ def load_t1(path: str | Path) -> tuple[nib.Nifti1Image, np.ndarray]:
     if len(shape) != 3:
         raise InputError(path, f"expected a 3D image, got shape {tuple(shape)} "
                                f"({len(shape)}D; pick one volume first)")
+    linear = np.asarray(img.affine, dtype=float)[:3, :3]
+    if not np.all(np.isfinite(linear)) or abs(np.linalg.det(linear)) < 1e-6:
+        raise InputError(path, "header orientation matrix (sform/qform) is degenerate: the voxel-to-world "
+                               "mapping cannot be inverted; fix the header before use")
     try:
         data = np.asarray(img.dataobj, dtype=np.float32)
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile, ValueError) as exc:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from brainage.data.manifest import check_images, exclude, make_manifest
+from brainage.data.manifest import check_images, make_manifest, parse_age
 from brainage.errors import InputError
 
 SHEET = "Table"
@@ -41,12 +41,16 @@ class IXIReport:
 
 
 def read_ixi_table(xls_path: str | Path) -> pd.DataFrame:
-    """Read the ``Table`` sheet of IXI.xls, checking the columns brainage needs are present."""
+    """Read the ``Table`` sheet of IXI.xls (or the same table saved as CSV), checking the columns
+    brainage needs are present."""
     xls_path = Path(xls_path)
     if not xls_path.is_file():
         raise InputError(xls_path, "IXI spreadsheet not found (expected the official IXI.xls)")
     try:
-        table = pd.read_excel(xls_path, sheet_name=SHEET, engine="calamine")
+        if xls_path.suffix.lower() == ".csv":
+            table = pd.read_csv(xls_path)
+        else:
+            table = pd.read_excel(xls_path, sheet_name=SHEET, engine="calamine")
     except ValueError as exc:
         raise InputError(xls_path, f"cannot read sheet {SHEET!r}: {exc}") from None
     except Exception as exc:  # calamine raises its own types for corrupt workbooks
@@ -66,7 +70,7 @@ def _rows_conflict(rows: pd.DataFrame) -> str:
         dobs = pd.to_datetime(rows[DOB_COLUMN], errors="coerce").dropna().dt.date
         if dobs.nunique() > 1:
             problems.append("date of birth")
-    ages = rows[AGE_COLUMN].dropna()
+    ages = pd.to_numeric(rows[AGE_COLUMN], errors="coerce").dropna()
     if len(ages) > 1 and float(ages.max() - ages.min()) > AGE_TOLERANCE_Y:
         problems.append("age")
     return " and ".join(problems)
@@ -129,10 +133,11 @@ def ingest_ixi(folder: str | Path, xls_path: str | Path | None = None, check: bo
             sexes = rows[SEX_COLUMN].dropna()
             try:
                 if not reason:
-                    record["age"] = float(ages.iloc[0]) if len(ages) else np.nan
                     if ages.empty:
                         raise InputError(None, "AGE is missing in IXI.xls")
-                    record["sex"] = SEX_CODES.get(int(sexes.iloc[0])) if len(sexes) else None
+                    record["age"] = parse_age(ages.iloc[0], source="IXI.xls AGE")
+                    code = pd.to_numeric(sexes.iloc[0], errors="coerce") if len(sexes) else None
+                    record["sex"] = SEX_CODES.get(int(code)) if code is not None and pd.notna(code) else None
                     if not record["sex"]:
                         code = sexes.iloc[0] if len(sexes) else "missing"
                         raise InputError(None, f"unknown SEX_ID {code!r} in IXI.xls (expected 1=m or 2=f)")

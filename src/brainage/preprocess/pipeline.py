@@ -60,14 +60,11 @@ class _Worker:
 
     @classmethod
     def init(cls, config: PreprocessConfig) -> None:
-        os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = "1"
+        if config.deterministic:
+            os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = "1"
         import torch
 
         torch.set_num_threads(1)
-        if config.deterministic:
-            import ants
-
-            ants.config.set_ants_deterministic(True, config.seed)
         cls.extractor = None
 
     @classmethod
@@ -114,7 +111,12 @@ def _file_identity(path: Path) -> dict:
 
 
 def preprocess_subject(subject_id: str, t1_path: str, out_dir: str, config: PreprocessConfig) -> dict:
-    """Run (or resume) every step for one subject; returns a row of the preprocessing report."""
+    """Run (or resume) every step for one subject; returns a row of the preprocessing report.
+
+    Repeatable registrations need ANTs on one thread, which ITK reads once per process: call this
+    in a fresh process (as :func:`preprocess_manifest` does) or set
+    ``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS=1`` before anything else uses ANTs.
+    """
     root = Path(out_dir)
     ws = SubjectWorkspace(root, subject_id)
     row: dict = {"subject_id": subject_id, "status": "ok", "error": ""}
@@ -173,7 +175,8 @@ def preprocess_subject(subject_id: str, t1_path: str, out_dir: str, config: Prep
             mask = nib.load(str(ws.path("brain_mask.nii.gz"))).get_fdata() > 0
             brain = nib.Nifti1Image(np.where(mask, img.get_fdata(dtype=np.float32), 0).astype(np.float32), img.affine)
             _save_nifti(brain, ws.path("brain_n4.nii.gz"))
-            return ops.register_affine(brain, ws.path("to_mni_affine.mat"), config.registration)
+            return ops.register_affine(brain, ws.path("to_mni_affine.mat"), config.registration,
+                                       seed=config.seed if config.deterministic else None)
 
         run("register", {"kind": config.registration, "deterministic": config.deterministic, "seed": config.seed},
             ["to_mni_affine.mat", "brain_n4.nii.gz"], do_register)
@@ -229,24 +232,21 @@ def preprocess_manifest(manifest_path: str | Path, out_dir: str | Path, config: 
     rows = []
     with make_progress() as progress:
         task = progress.add_task("preprocessing", total=len(todo))
-        if config.workers <= 1:
-            _Worker.init(config)
-            for _, sub in todo.iterrows():
-                rows.append(preprocess_subject(sub.subject_id, sub.t1_path, str(out_dir), config))
-                progress.advance(task)
-        else:
-            ctx = mp.get_context(start_method)
-            with ProcessPoolExecutor(config.workers, mp_context=ctx, initializer=_Worker.init, initargs=(config,)) as pool:
-                futures = [pool.submit(preprocess_subject, s.subject_id, s.t1_path, str(out_dir), config)
-                           for _, s in todo.iterrows()]
-                try:
-                    for fut in as_completed(futures):
-                        rows.append(fut.result())
-                        progress.advance(task)
-                except KeyboardInterrupt:
-                    for fut in futures:
-                        fut.cancel()
-                    raise
+        # Always in worker processes, even for one worker: ANTs reads its thread count once per
+        # process, so only a fresh process can be pinned to the single thread determinism needs.
+        ctx = mp.get_context(start_method)
+        with ProcessPoolExecutor(max(1, config.workers), mp_context=ctx, initializer=_Worker.init,
+                                 initargs=(config,)) as pool:
+            futures = [pool.submit(preprocess_subject, s.subject_id, s.t1_path, str(out_dir), config)
+                       for _, s in todo.iterrows()]
+            try:
+                for fut in as_completed(futures):
+                    rows.append(fut.result())
+                    progress.advance(task)
+            except KeyboardInterrupt:
+                for fut in futures:
+                    fut.cancel()
+                raise
     report = pd.DataFrame(rows).sort_values("subject_id").reset_index(drop=True)
     report.to_csv(out_dir / "preprocess_report.csv", index=False)
     failed = report[report.status != "ok"].set_index("subject_id")["error"]

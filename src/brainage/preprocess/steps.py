@@ -118,13 +118,21 @@ def bias_correct(img: nib.Nifti1Image, mask: np.ndarray, shrink_factor: int = 4)
 
 
 def register_affine(brain: nib.Nifti1Image, transform_path: Path, kind: str = "Affine",
-                    template_resolution: int = 2) -> dict:
+                    template_resolution: int = 2, seed: int | None = 42) -> dict:
     """Affine registration of a skull-stripped brain to the nilearn MNI152 brain (antspyx).
 
     The 2 mm template gives the same mask overlap as the 1 mm one at a fraction of the time;
     the transform is applied later to any output grid. Returns registration-quality metrics.
+
+    ``seed``: antspyx ignores ``registration(random_seed=...)``; only
+    ``ants.config.set_ants_deterministic`` reaches ANTs' metric sampling, so it is called here
+    (it also pins ITK to one thread and seeds numpy's global generator; brainage parallelises
+    over subjects instead). ``None`` leaves ANTs random and multi-threaded.
     """
     import ants
+
+    if seed is not None:
+        ants.config.set_ants_deterministic(True, seed)
 
     fixed = _to_ants(template_brain(template_resolution))
     moving = _to_ants(brain)

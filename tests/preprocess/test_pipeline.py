@@ -1,0 +1,115 @@
+import json
+import shutil
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+from brainage.data.manifest import read_manifest
+from brainage.preprocess.cache import read_cache_index, read_volume
+from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest, preprocess_subject
+from tests.preprocess.conftest import FAST
+
+OUTPUTS = ["t1_ras.nii.gz", "brain_mask.nii.gz", "t1_n4.nii.gz", "bias_field.nii.gz", "brain_n4.nii.gz",
+           "to_mni_affine.mat", "t1_mni_2mm.nii.gz", "mask_mni_2mm.nii.gz", "steps.json"]
+
+
+def _dice(a, b):
+    return 2 * (a & b).sum() / (a.sum() + b.sum())
+
+
+def test_good_subjects_have_every_output_and_cache(preprocessed_synth):
+    out, report, _ = preprocessed_synth
+    ok = report[report.status == "ok"].subject_id.tolist()
+    assert sorted(ok) == ["stripped", "sub-001", "sub-002", "sub-003", "sub-004"]
+    for sid in ok:
+        for name in OUTPUTS:
+            assert (out / "subjects" / sid / name).exists(), (sid, name)
+    index = read_cache_index(out / "cache" / "2mm")
+    assert len(index) == 5
+    vol = read_volume(index.path[0])
+    assert vol.dtype == np.uint8 and vol.shape == (80, 96, 80) and vol.max() == 255
+    assert (out / "preprocess_config.yaml").exists()
+
+
+def test_bad_inputs_fail_alone_with_clear_reasons(preprocessed_synth):
+    out, report, _ = preprocessed_synth
+    errors = report.set_index("subject_id").error
+    assert "truncated" in errors["bad-corrupt"] or "unreadable" in errors["bad-corrupt"]
+    assert "expected a 3D image" in errors["bad-4d"]
+    assert "image is empty" in errors["bad-zeros"]
+    assert "orientation matrix" in errors["bad-header"]
+    manifest = read_manifest(out / "manifest.csv").set_index("subject_id")
+    assert not manifest.loc[["bad-corrupt", "bad-4d", "bad-zeros", "bad-header"], "included"].any()
+    assert manifest.at["bad-4d", "exclusion_reason"].startswith("preprocessing failed: expected a 3D image")
+
+
+def test_brain_extraction_and_registration_quality(preprocessed_synth):
+    out, report, cohort = preprocessed_synth
+    for sid in ["sub-001", "sub-002", "sub-003", "sub-004"]:
+        truth = nib.as_closest_canonical(nib.load(str(cohort / "derivatives" / "synth" / f"{sid}_desc-brain_mask.nii.gz")))
+        mask = nib.load(str(out / "subjects" / sid / "brain_mask.nii.gz")).get_fdata() > 0
+        assert _dice(mask, truth.get_fdata() > 0) > 0.9, sid
+    r = report.set_index("subject_id")
+    assert (r.loc[["sub-001", "sub-002"], "dice_template"] > 0.9).all()
+
+
+def test_already_stripped_input_is_detected_not_stripped_twice(preprocessed_synth):
+    out, report, _ = preprocessed_synth
+    state = json.loads((out / "subjects" / "stripped" / "steps.json").read_text())
+    assert state["brain_mask"]["info"]["input_skull_stripped"] is True
+    assert json.loads((out / "subjects" / "sub-001" / "steps.json").read_text())["brain_mask"]["info"]["input_skull_stripped"] is False
+
+
+def test_rerun_skips_done_steps_and_redoes_changed_ones(preprocessed_synth, tmp_path):
+    out, _, _ = preprocessed_synth
+    work = tmp_path / "copy"
+    shutil.copytree(out, work)
+    sid = "sub-001"
+    manifest = read_manifest(out / "manifest.csv")
+    t1 = manifest.set_index("subject_id").at[sid, "t1_path"]
+    before = json.loads((work / "subjects" / sid / "steps.json").read_text())
+    mtimes = {p.name: p.stat().st_mtime_ns for p in (work / "subjects" / sid).iterdir()}
+    preprocess_subject(sid, t1, str(work), FAST)
+    assert json.loads((work / "subjects" / sid / "steps.json").read_text()) == before
+    assert {p.name: p.stat().st_mtime_ns for p in (work / "subjects" / sid).iterdir()} == mtimes
+    # "Interrupted" after registration: the resampled output is missing -> only that step reruns.
+    (work / "subjects" / sid / "t1_mni_2mm.nii.gz").unlink()
+    preprocess_subject(sid, t1, str(work), FAST)
+    after = json.loads((work / "subjects" / sid / "steps.json").read_text())
+    assert after["register"] == before["register"] and after["resample_2mm"] != before["resample_2mm"]
+    # A changed parameter redoes its step and those after it, not those before.
+    preprocess_subject(sid, t1, str(work), PreprocessConfig(workers=1, registration="Rigid"))
+    changed = json.loads((work / "subjects" / sid / "steps.json").read_text())
+    assert changed["brain_mask"] == before["brain_mask"] and changed["bias_correct"] == before["bias_correct"]
+    assert changed["register"]["fingerprint"] != before["register"]["fingerprint"]
+
+
+def test_registration_is_repeatable(preprocessed_synth, tmp_path):
+    out, _, _ = preprocessed_synth
+    manifest = read_manifest(out / "manifest.csv")
+    manifest[manifest.subject_id == "sub-002"].to_csv(tmp_path / "one.csv", index=False)
+    mats = []
+    for run in ("a", "b"):
+        preprocess_manifest(tmp_path / "one.csv", tmp_path / run, PreprocessConfig(workers=1, registration="AffineFast"))
+        mats.append((tmp_path / run / "subjects" / "sub-002" / "to_mni_affine.mat").read_bytes())
+    assert mats[0] == mats[1]
+    assert mats[0] == (out / "subjects" / "sub-002" / "to_mni_affine.mat").read_bytes()  # same as with 2 workers
+
+
+@pytest.mark.realdata
+def test_real_ixi_scan(ixi_dir, tmp_path):
+    from brainage.data.manifest import make_manifest, write_manifest
+
+    sid = "IXI012"
+    t1 = ixi_dir / "T1" / "IXI012-HH-1211-T1.nii.gz"
+    write_manifest(make_manifest([{"subject_id": sid, "age": 38.8, "sex": "M", "site": "HH", "t1_path": str(t1)}]),
+                   tmp_path / "m.csv")
+    report = preprocess_manifest(tmp_path / "m.csv", tmp_path / "out", PreprocessConfig(workers=1))
+    assert report.status.tolist() == ["ok"], report.error.tolist()
+    mask = nib.load(str(tmp_path / "out" / "subjects" / sid / "brain_mask.nii.gz")).get_fdata() > 0
+    ref = nib.as_closest_canonical(nib.load(str(ixi_dir / "labels" / "IXI012-HH-1211-DLMUSE.nii.gz"))).get_fdata() > 0
+    assert _dice(mask, ref) > 0.95
+    assert report.dice_template[0] > 0.92
+    assert pd.notna(report.seconds_register[0])
