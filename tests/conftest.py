@@ -9,6 +9,10 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from brainage.data.ingest_bids import ingest_bids
+from brainage.data.manifest import make_manifest, write_manifest
+from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest
+
 os.environ.setdefault("BRAINAGE_NO_PROGRESS", "1")
 
 SHARED_IXI = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ixi-hh"
@@ -46,3 +50,66 @@ def head_like(shape=(60, 70, 60)) -> np.ndarray:
     c = (np.array(shape) - 1)[:, None, None, None] / 2
     r = (((idx - c) / (np.array(shape)[:, None, None, None] / 3)) ** 2).sum(0)
     return (np.where(r < 1, 100.0, 0.0) + np.random.default_rng(0).normal(0, 1, shape)).astype(np.float32)
+
+
+FAST = PreprocessConfig(workers=2, registration="AffineFast")
+
+
+def _degenerate_header(path: Path, data: np.ndarray, affine: np.ndarray) -> Path:
+    """A file whose sform maps every voxel to one plane (nibabel refuses to write such an affine
+    directly, but scanners and broken converters do produce them)."""
+    header = nib.Nifti1Header()
+    header.set_data_shape(data.shape)
+    header.set_data_dtype(np.float32)
+    header["sform_code"], header["qform_code"] = 1, 0
+    header["srow_x"], header["srow_y"], header["srow_z"] = affine[0], affine[1], [0, 0, 0, 0]
+    header["pixdim"][1:4] = 2.0
+    nib.save(nib.Nifti1Image(data, None, header=header), str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def preprocessed_synth(synth_cohort, tmp_path_factory):
+    """4 synthetic heads, one already-stripped head, 4 injected QC failures and 4 unusable inputs,
+    preprocessed once."""
+    root = tmp_path_factory.mktemp("pre")
+    good = ingest_bids(synth_cohort).head(4)
+    bad_dir = root / "bad"
+    head = nib.load(good.t1_path[0])
+    data = head.get_fdata(dtype=np.float32)
+    truth = nib.load(str(synth_cohort / "derivatives" / "synth" / "sub-001_desc-brain_mask.nii.gz")).get_fdata() > 0
+    corrupt = bad_dir / "corrupt.nii.gz"
+    corrupt.parent.mkdir(parents=True)
+    corrupt.write_bytes(Path(good.t1_path[1]).read_bytes()[:5000])
+    bad = {
+        "bad-corrupt": corrupt,
+        "bad-4d": write_nifti(bad_dir / "four_d.nii.gz", np.stack([data, data], -1), affine=head.affine),
+        "bad-zeros": write_nifti(bad_dir / "zeros.nii.gz", np.zeros_like(data), affine=head.affine),
+        "bad-header": _degenerate_header(bad_dir / "header.nii.gz", data, head.affine),
+        "stripped": write_nifti(bad_dir / "stripped.nii.gz", np.where(truth, data, 0).astype(np.float32), affine=head.affine),
+    }
+    # Known QC failures (the synthetic heads are stored in RAS order, as the injectors expect).
+    from brainage.qc import inject
+
+    for kind in ("cut_fov", "wrong_orientation"):
+        bad[f"inj-{kind}"] = write_nifti(bad_dir / f"{kind}.nii.gz", inject.HEAD_FAILURES[kind](data, head.affine)[0], affine=head.affine)
+    for kind in ("stripped_with_neck", "stripped_with_skull"):
+        injected = inject.STRIPPED_FAILURES[kind](data, head.affine, brain_mask=truth)[0]
+        bad[f"inj-{kind}"] = write_nifti(bad_dir / f"{kind}.nii.gz", injected, affine=head.affine)
+    records = good.to_dict("records") + [{"subject_id": k, "age": 50.0, "sex": "F", "site": "synth", "t1_path": str(v),
+                                          "source": "test"} for k, v in bad.items()]
+    manifest = make_manifest(records)
+    write_manifest(manifest, root / "manifest.csv")
+    report = preprocess_manifest(root / "manifest.csv", root / "out", FAST)
+    return root / "out", report, synth_cohort
+
+
+@pytest.fixture(scope="session")
+def preprocessed_real(ixi_dir, tmp_path_factory):
+    """Two real IXI-HH scans, preprocessed with the default (accurate) settings."""
+    root = tmp_path_factory.mktemp("real")
+    rows = [{"subject_id": "IXI012", "age": 38.8, "sex": "M", "site": "HH", "t1_path": str(ixi_dir / "T1" / "IXI012-HH-1211-T1.nii.gz")},
+            {"subject_id": "IXI013", "age": 46.7, "sex": "M", "site": "HH", "t1_path": str(ixi_dir / "T1" / "IXI013-HH-1212-T1.nii.gz")}]
+    write_manifest(make_manifest(rows), root / "manifest.csv")
+    report = preprocess_manifest(root / "manifest.csv", root / "out", PreprocessConfig(workers=2))
+    return root / "out", report

@@ -9,7 +9,7 @@ import pytest
 from brainage.data.manifest import read_manifest
 from brainage.preprocess.cache import read_cache_index, read_volume
 from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest, preprocess_subject
-from tests.preprocess.conftest import FAST
+from tests.conftest import FAST
 
 OUTPUTS = ["t1_ras.nii.gz", "brain_mask.nii.gz", "t1_n4.nii.gz", "bias_field.nii.gz", "brain_n4.nii.gz",
            "to_mni_affine.mat", "t1_mni_2mm.nii.gz", "mask_mni_2mm.nii.gz", "steps.json"]
@@ -22,12 +22,13 @@ def _dice(a, b):
 def test_good_subjects_have_every_output_and_cache(preprocessed_synth):
     out, report, _ = preprocessed_synth
     ok = report[report.status == "ok"].subject_id.tolist()
-    assert sorted(ok) == ["stripped", "sub-001", "sub-002", "sub-003", "sub-004"]
+    assert sorted(ok) == ["inj-cut_fov", "inj-stripped_with_neck", "inj-stripped_with_skull", "inj-wrong_orientation",
+                          "stripped", "sub-001", "sub-002", "sub-003", "sub-004"]
     for sid in ok:
         for name in OUTPUTS:
             assert (out / "subjects" / sid / name).exists(), (sid, name)
     index = read_cache_index(out / "cache" / "2mm")
-    assert len(index) == 5
+    assert len(index) == 9
     vol = read_volume(index.path[0])
     assert vol.dtype == np.uint8 and vol.shape == (80, 96, 80) and vol.max() == 255
     assert (out / "preprocess_config.yaml").exists()
@@ -99,17 +100,12 @@ def test_registration_is_repeatable(preprocessed_synth, tmp_path):
 
 
 @pytest.mark.realdata
-def test_real_ixi_scan(ixi_dir, tmp_path):
-    from brainage.data.manifest import make_manifest, write_manifest
-
-    sid = "IXI012"
-    t1 = ixi_dir / "T1" / "IXI012-HH-1211-T1.nii.gz"
-    write_manifest(make_manifest([{"subject_id": sid, "age": 38.8, "sex": "M", "site": "HH", "t1_path": str(t1)}]),
-                   tmp_path / "m.csv")
-    report = preprocess_manifest(tmp_path / "m.csv", tmp_path / "out", PreprocessConfig(workers=1))
-    assert report.status.tolist() == ["ok"], report.error.tolist()
-    mask = nib.load(str(tmp_path / "out" / "subjects" / sid / "brain_mask.nii.gz")).get_fdata() > 0
-    ref = nib.as_closest_canonical(nib.load(str(ixi_dir / "labels" / "IXI012-HH-1211-DLMUSE.nii.gz"))).get_fdata() > 0
-    assert _dice(mask, ref) > 0.95
-    assert report.dice_template[0] > 0.92
-    assert pd.notna(report.seconds_register[0])
+def test_real_ixi_scans(preprocessed_real, ixi_dir):
+    out, report = preprocessed_real
+    assert report.status.tolist() == ["ok", "ok"], report.error.tolist()
+    for sid, name in [("IXI012", "IXI012-HH-1211"), ("IXI013", "IXI013-HH-1212")]:
+        mask = nib.load(str(out / "subjects" / sid / "brain_mask.nii.gz")).get_fdata() > 0
+        ref = nib.as_closest_canonical(nib.load(str(ixi_dir / "labels" / f"{name}-DLMUSE.nii.gz"))).get_fdata() > 0
+        assert _dice(mask, ref) > 0.95
+    assert (report.dice_template > 0.92).all()
+    assert report.original_orientation.tolist() == ["PSR", "PSR"]

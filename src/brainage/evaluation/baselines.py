@@ -16,10 +16,11 @@ from sklearn.preprocessing import StandardScaler
 from brainage.evaluation.metrics import age_metrics, sex_metrics
 
 
-def baseline_predictions(table: pd.DataFrame) -> pd.DataFrame:
-    """Out-of-fold baseline predictions; ``table`` has subject_id, fold, age, sex, brain_volume_ml."""
+def baseline_predictions(table: pd.DataFrame, folds: list[int] | None = None) -> pd.DataFrame:
+    """Out-of-fold baseline predictions for ``folds`` (default all); ``table`` has subject_id,
+    fold, age, sex, brain_volume_ml for every subject of the split."""
     out = []
-    for fold in sorted(table.fold.unique()):
+    for fold in folds if folds is not None else sorted(table.fold.unique()):
         train, test = table[table.fold != fold], table[table.fold == fold].copy()
         test["age_pred_mean"] = train.age.mean()
         if "brain_volume_ml" in table and train.brain_volume_ml.notna().all():
@@ -30,8 +31,8 @@ def baseline_predictions(table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)
 
 
-def baseline_metrics(table: pd.DataFrame) -> dict[str, dict]:
-    preds = baseline_predictions(table)
+def baseline_metrics(preds: pd.DataFrame) -> dict[str, dict]:
+    """Metrics of :func:`baseline_predictions` output."""
     result = {"age_mean_predictor": age_metrics(preds.age, preds.age_pred_mean)}
     if "sex_prob_male_volume" in preds:
         result["sex_volume_only"] = sex_metrics(preds.sex, preds.sex_prob_male_volume)

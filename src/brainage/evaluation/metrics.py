@@ -9,12 +9,14 @@ from sklearn import metrics as skm
 
 
 def age_metrics(age: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """MAE, RMSE, Pearson r, R^2 and mean signed error (predicted - true)."""
+    """MAE, RMSE, Pearson r, R^2, mean signed error (predicted - true) and the gap-age correlation."""
     age, predicted = np.asarray(age, float), np.asarray(predicted, float)
     return {"n": int(age.size), "mae": float(skm.mean_absolute_error(age, predicted)),
             "rmse": float(np.sqrt(skm.mean_squared_error(age, predicted))),
             "pearson_r": float(stats.pearsonr(age, predicted)[0]) if age.size > 2 else float("nan"),
-            "r2": float(skm.r2_score(age, predicted)), "mean_signed_error": float(np.mean(predicted - age))}
+            "r2": float(skm.r2_score(age, predicted)), "mean_signed_error": float(np.mean(predicted - age)),
+            # Regression to the mean shows as a negative correlation of the gap with age.
+            "gap_age_r": float(stats.pearsonr(age, predicted - age)[0]) if age.size > 2 else float("nan")}
 
 
 def signed_error_by_decile(age: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:

@@ -64,16 +64,15 @@ def roc(sex, prob_male, path: Path, baseline_prob=None, title: str = "") -> Path
     return _save(fig, path)
 
 
-def learning_curves(log_csvs: list[Path], path: Path) -> Path:
-    """Train/val loss per epoch for every fold (from Lightning's CSV logs)."""
+def learning_curves(logs: dict[str, pd.DataFrame], path: Path) -> Path:
+    """Train/val loss per epoch for every fold; ``logs`` maps a label to a Lightning CSV log."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    for i, csv in enumerate(log_csvs):
-        log = pd.read_csv(csv)
+    for i, (label, log) in enumerate(logs.items()):
         for col, style in (("train_loss", "-"), ("val_loss", "--")):
             if col in log:
                 s = log.groupby("epoch")[col].mean().dropna()
-                ax.plot(s.index, s.values, style, color=f"C{i % 10}", lw=1, label=f"{csv.parent.parent.parent.name} {col}")
+                ax.plot(s.index, s.values, style, color=f"C{i % 10}", lw=1, label=f"{label} {col}")
     ax.set(xlabel="epoch", ylabel="loss", title="learning curves (solid train, dashed val)")
-    if log_csvs:
+    if logs:
         ax.legend(fontsize=6, ncol=2)
     return _save(fig, path)

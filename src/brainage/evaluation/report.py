@@ -12,19 +12,30 @@ from brainage.errors import StageError
 from brainage.evaluation import plots
 from brainage.evaluation.baselines import baseline_metrics, baseline_predictions
 from brainage.evaluation.metrics import age_metrics, sex_metrics, signed_error_by_decile
+from brainage.preprocess.cache import read_cache_index
 from brainage.progress import console
 
 
-def _brain_volumes(model_dir: Path) -> pd.Series | None:
+def _baseline_table(model_dir: Path) -> pd.DataFrame | None:
+    """Every subject of the run's folds with age, sex and brain volume, for the baselines.
+
+    Baselines train on the other folds' subjects, so they need the whole fold table, not only the
+    out-of-fold rows of the folds that were run.
+    """
     info_path = model_dir / "run_info.json"
     if not info_path.exists():
         return None
-    pre = Path(json.loads(info_path.read_text()).get("preprocessed_dir", ""))
-    report = pre / "preprocess_report.csv"
-    if not report.is_file():
+    info = json.loads(info_path.read_text())
+    report = Path(info.get("preprocessed_dir", "")) / "preprocess_report.csv"
+    folds = Path(info.get("folds_csv", ""))
+    if not (report.is_file() and folds.is_file()):
         return None
-    table = pd.read_csv(report, dtype={"subject_id": str})
-    return table.set_index("subject_id")["brain_volume_ml"] if "brain_volume_ml" in table else None
+    volumes = pd.read_csv(report, dtype={"subject_id": str}).set_index("subject_id")
+    if "brain_volume_ml" not in volumes:
+        return None
+    table = read_cache_index(info["cache_dir"]).merge(pd.read_csv(folds, dtype={"subject_id": str})[["subject_id", "fold"]])
+    table["brain_volume_ml"] = table.subject_id.map(volumes["brain_volume_ml"])
+    return table.dropna(subset=["brain_volume_ml"])
 
 
 def evaluate(model_dir: str | Path, out_dir: str | Path | None = None) -> dict:
@@ -43,9 +54,6 @@ def evaluate(model_dir: str | Path, out_dir: str | Path | None = None) -> dict:
     out = Path(out_dir) if out_dir else model_dir / "evaluation"
     out.mkdir(parents=True, exist_ok=True)
     oof = pd.read_csv(oof_path, dtype={"subject_id": str})
-    volumes = _brain_volumes(model_dir)
-    if volumes is not None:
-        oof["brain_volume_ml"] = oof.subject_id.map(volumes)
     result: dict = {"n_subjects": int(len(oof)), "n_folds": int(oof.fold.nunique())}
     rows = []
     figures = []
@@ -61,16 +69,19 @@ def evaluate(model_dir: str | Path, out_dir: str | Path | None = None) -> dict:
     if "sex_prob_male" in oof:
         result["sex"] = sex_metrics(oof.sex, oof.sex_prob_male)
         rows.append({"task": "sex", "variant": "cnn", **result["sex"]})
-    table = oof.dropna(subset=["brain_volume_ml"]) if "brain_volume_ml" in oof else oof
-    if len(table) == len(oof):
-        result["baselines"] = baseline_metrics(table)
-        baseline = baseline_predictions(table).set_index("subject_id")
+    table = _baseline_table(model_dir)
+    if table is not None and set(oof.subject_id) <= set(table.subject_id):
+        baseline = baseline_predictions(table, folds=sorted(oof.fold.unique())).set_index("subject_id")
+        result["baselines"] = baseline_metrics(baseline.reset_index())
         for name, values in result["baselines"].items():
             rows.append({"task": "age" if name.startswith("age") else "sex", "variant": f"baseline_{name}", **values})
     if "sex_prob_male" in oof:
         base_prob = oof.subject_id.map(baseline["sex_prob_male_volume"]) if baseline is not None and "sex_prob_male_volume" in baseline else None
         figures.append(plots.roc(oof.sex, oof.sex_prob_male, out / "sex_roc.png", base_prob))
-    logs = sorted(model_dir.glob("fold*/seed*/logs/metrics.csv"))
+    from brainage.training.cv import read_training_log
+
+    logs = {f"{d.parent.name}/{d.name}": read_training_log(d) for d in sorted(model_dir.glob("fold*/seed*"))}
+    logs = {k: v for k, v in logs.items() if len(v)}
     if logs:
         figures.append(plots.learning_curves(logs, out / "learning_curves.png"))
     (out / "metrics.json").write_text(json.dumps(result, indent=2))
@@ -88,8 +99,11 @@ def _write_html(result: dict, table: pd.DataFrame, figures: list[Path], out: Pat
 <style>body{{font-family:sans-serif;margin:1.5em}} table{{border-collapse:collapse;font-size:13px}}
 td,th{{border:1px solid #ccc;padding:3px 8px}}</style></head><body>
 <h1>Evaluation: {html.escape(model_dir.name)}</h1>
-<p>{result['n_subjects']} subjects, out-of-fold predictions from {result['n_folds']} folds. The age-bias correction is fitted
-on each fold's validation subjects (training data), never on its test subjects. Baselines use the same folds.</p>
+<p>{result['n_subjects']} subjects, out-of-fold predictions from {result['n_folds']} folds. Baselines use the same folds.
+The age-bias correction (Beheshti et al. 2019) is fitted on each fold's validation subjects (training data), never on its
+test subjects. It subtracts the expected gap at the subject's <em>chronological</em> age, so the corrected values are for
+brain-age-gap analyses: their MAE and r are not measures of accuracy (a constant predictor would look perfect).
+Compare models on the <b>uncorrected</b> rows.</p>
 {table.round(3).to_html(index=False, na_rep="")}
 <p>{imgs}</p>
 <details><summary>training config</summary><pre>{config_text}</pre></details>

@@ -78,10 +78,13 @@ def _val_split(train: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
     """Boolean mask of the validation subjects, stratified by sex x age tertile."""
     from sklearn.model_selection import train_test_split
 
+    n_val = max(2, int(round(fraction * len(train))))
     strata = train.sex.astype(str) + pd.qcut(train.age, 3, labels=False, duplicates="drop").astype(str)
-    if strata.value_counts().min() < 2:
-        strata = train.sex.astype(str)
-    _, val_idx = train_test_split(np.arange(len(train)), test_size=fraction, random_state=seed, stratify=strata)
+    # Fall back to coarser strata when the cohort is too small for the fine ones.
+    for candidate in (strata, train.sex.astype(str), None):
+        if candidate is None or (candidate.value_counts().min() >= 2 and candidate.nunique() <= n_val):
+            break
+    _, val_idx = train_test_split(np.arange(len(train)), test_size=n_val, random_state=seed, stratify=candidate)
     mask = np.zeros(len(train), bool)
     mask[val_idx] = True
     return mask
@@ -107,8 +110,34 @@ def _predict(module: BrainAgeModule, table: pd.DataFrame, config: TrainConfig, f
     out = table[["subject_id", "age", "sex", "site"]].copy()
     for task in ("age", "sex"):
         if batches and task in batches[0]:
-            out[f"{task}_pred" if task == "age" else "sex_prob_male"] = torch.cat([b[task] for b in batches]).numpy()
+            out[f"{task}_pred" if task == "age" else "sex_prob_male"] = torch.cat([b[task] for b in batches]).numpy().astype(float)
     return out
+
+
+def _archive_log(fold_dir: Path) -> None:
+    """Lightning's CSV logger replaces metrics.csv on resume; keep the earlier epochs beside it."""
+    current = fold_dir / "logs" / "metrics.csv"
+    if current.exists():
+        n = len(list(fold_dir.glob("log_attempt*.csv")))
+        current.replace(fold_dir / f"log_attempt{n}.csv")
+
+
+def read_training_log(fold_dir: str | Path) -> pd.DataFrame:
+    """Every epoch's logged metrics of one fold, across interrupted and resumed attempts."""
+    fold_dir = Path(fold_dir)
+    parts = sorted(fold_dir.glob("log_attempt*.csv"), key=lambda p: int(p.stem[11:])) + [fold_dir / "logs" / "metrics.csv"]
+    frames = [pd.read_csv(p) for p in parts if p.exists()]
+    if not frames:
+        return pd.DataFrame()
+    log = pd.concat(frames, ignore_index=True)
+    # A resumed attempt re-logs the epoch it restarted from: keep the latest rows of each epoch.
+    last_attempt_start = {}
+    for i, frame in enumerate(frames):
+        for epoch in frame.epoch.unique():
+            last_attempt_start[epoch] = i
+    attempt = np.concatenate([[i] * len(f) for i, f in enumerate(frames)])
+    keep = [last_attempt_start[e] == a for e, a in zip(log.epoch, attempt)]
+    return log[keep].reset_index(drop=True)
 
 
 def train_fold(table: pd.DataFrame, fold: int, seed: int, config: TrainConfig, out_dir: Path) -> pd.DataFrame:
@@ -139,6 +168,7 @@ def train_fold(table: pd.DataFrame, fold: int, seed: int, config: TrainConfig, o
     module = BrainAgeModule(asdict(config.model), asdict(config.optim), float(train.age.mean()), float(train.age.std()),
                             config.max_epochs, config.channels_last)
     ckpt = ModelCheckpoint(dirpath=fold_dir / "checkpoints", filename="best", monitor="val_loss", mode="min", save_last=True)
+    _archive_log(fold_dir)
     loggers = [CSVLogger(str(fold_dir), name="logs", version="")]
     if config.tensorboard:
         loggers.append(TensorBoardLogger(str(fold_dir), name="tensorboard", version=""))

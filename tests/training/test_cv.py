@@ -1,0 +1,106 @@
+"""End-to-end CPU training on a tiny learnable cache, resume after a crash, and leak-free bias correction."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from brainage.data.manifest import make_manifest
+from brainage.data.splits import SplitConfig, write_splits
+from brainage.evaluation.report import evaluate
+from brainage.models.network import ModelConfig
+from brainage.preprocess.cache import write_cache_index, write_volume
+from brainage.training import cv
+from brainage.training.cv import TrainConfig, ensemble_and_correct, train_cv
+from brainage.training.module import OptimConfig
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """30 volumes whose bright-blob size grows with age (and is larger for men); 3 folds."""
+    root = tmp_path_factory.mktemp("train")
+    rng = np.random.default_rng(0)
+    rows = []
+    idx = np.indices((32, 40, 32)).astype(float)
+    r = np.sqrt(((idx - np.array([15.5, 19.5, 15.5])[:, None, None, None]) ** 2).sum(0))
+    for i in range(30):
+        age, sex = float(rng.uniform(20, 80)), "FM"[i % 2]
+        radius = 4 + age / 12 + (1.5 if sex == "M" else 0)
+        write_volume(root / "cache" / "2mm" / f"s{i:02d}.npy", np.clip((r < radius) * 0.8 + rng.normal(0, 0.05, r.shape), 0, 1))
+        rows.append({"subject_id": f"s{i:02d}", "age": age, "sex": sex, "site": "x", "t1_path": ""})
+    manifest = make_manifest(rows)
+    write_cache_index(root, "2mm", manifest)
+    write_splits(manifest, root / "splits", SplitConfig(n_folds=3, age_bins=2))
+    return root
+
+
+def _config(**kw):
+    base = dict(model=ModelConfig(name="sfcn", width=0.25, dropout=0.0), optim=OptimConfig(lr=3e-3), max_epochs=2,
+                batch_size=4, num_workers=0, patience=5)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_two_epoch_cpu_training_end_to_end(tiny_run, tmp_path):
+    out = tmp_path / "sfcn"
+    oof = train_cv(tiny_run / "cache" / "2mm", tiny_run / "splits", out, _config())
+    assert len(oof) == 30 and set(oof.fold) == {0, 1, 2}
+    assert {"age_pred", "age_pred_corrected", "sex_prob_male"} <= set(oof.columns)
+    assert np.isfinite(oof.age_pred).all() and oof.sex_prob_male.between(0, 1).all()
+    for fold in range(3):
+        d = out / f"fold{fold}" / "seed0"
+        assert (d / "checkpoints" / "last.ckpt").exists() and (d / "logs" / "metrics.csv").exists()
+    assert (out / "train_config.yaml").exists() and json.loads((out / "run_info.json").read_text())["n_subjects"] == 30
+    # a second run with the same config skips every fold
+    again = train_cv(tiny_run / "cache" / "2mm", tiny_run / "splits", out, _config())
+    pd.testing.assert_frame_equal(oof, again)
+    result = evaluate(out)
+    assert result["age_uncorrected"]["n"] == 30 and "sex_volume_only" not in result.get("baselines", {})
+    for name in ("index.html", "metrics.csv", "age_predicted_vs_true.png", "age_bland_altman.png", "sex_roc.png",
+                 "learning_curves.png", "age_error_by_decile.csv"):
+        assert (out / "evaluation" / name).exists(), name
+
+
+class _Crash(Callback):
+    def on_train_epoch_end(self, trainer, module):
+        if trainer.current_epoch == 1:
+            raise RuntimeError("simulated crash")
+
+
+def test_resume_from_checkpoint_after_crash(tiny_run, tmp_path, monkeypatch):
+    out = tmp_path / "resume"
+    config = _config(max_epochs=3, folds=(0,))
+    original = cv._trainer
+
+    def crashing(config, fold_dir, callbacks, logger=True, devices=None):
+        return original(config, fold_dir, callbacks + [_Crash()], logger, devices)
+
+    monkeypatch.setattr(cv, "_trainer", crashing)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train_cv(tiny_run / "cache" / "2mm", tiny_run / "splits", out, config)
+    last = out / "fold0" / "seed0" / "checkpoints" / "last.ckpt"
+    assert last.exists() and torch.load(last, weights_only=False)["epoch"] == 0
+    monkeypatch.setattr(cv, "_trainer", original)
+    train_cv(tiny_run / "cache" / "2mm", tiny_run / "splits", out, config)
+    done = json.loads((out / "fold0" / "seed0" / "done.json").read_text())
+    assert done["epochs_run"] == 3
+    log = cv.read_training_log(out / "fold0" / "seed0")
+    assert sorted(log.dropna(subset=["val_loss"]).epoch.unique()) == [0, 1, 2]
+    assert (log.dropna(subset=["val_loss"]).epoch.value_counts() == 1).all()
+
+
+def test_bias_correction_is_fitted_on_validation_only():
+    rng = np.random.default_rng(0)
+    ages = rng.uniform(20, 80, 40)
+    val = pd.DataFrame({"subject_id": [f"v{i}" for i in range(20)], "age": ages[:20], "role": "val"})
+    val["age_pred"] = 0.5 * val.age + 25  # classic regression to the mean
+    test = pd.DataFrame({"subject_id": [f"t{i}" for i in range(20)], "age": ages[20:], "role": "test"})
+    test["age_pred"] = test.age + 30  # if test rows leaked into the fit, alpha/beta would change
+    preds = pd.concat([val, test]).assign(fold=0, seed=0, sex="F", site="x", sex_prob_male=0.3)
+    out = ensemble_and_correct(preds)
+    assert set(out.subject_id) == set(test.subject_id)
+    assert out.bias_alpha.iloc[0] == pytest.approx(-0.5) and out.bias_beta.iloc[0] == pytest.approx(25)
+    assert np.allclose(out.age_pred_corrected, out.age_pred - (-0.5 * out.age + 25))
