@@ -33,6 +33,8 @@ def add_stage_arguments(add) -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--augment-on", choices=["cpu", "gpu"], default="cpu",
+                   help="gpu: batched augmentation on the training device (fast loaders for 1 mm GPU runs)")
     p.add_argument("--folds", default="", help="comma-separated folds to run (default all)")
     p.add_argument("--seeds", default="0", help="comma-separated seeds; several = ensemble per fold")
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers")
@@ -65,7 +67,7 @@ def train_config_from_args(args: argparse.Namespace):
     return TrainConfig(
         model=ModelConfig(name=args.model, width=args.width, tasks=tuple(t.strip() for t in args.tasks.split(",")),
                           age_head=age_head, dropout=0.5 if args.model == "sfcn" else 0.3),
-        optim=OptimConfig(lr=args.lr), augment=AugmentConfig(enabled=not args.no_augment), grid=args.grid,
+        optim=OptimConfig(lr=args.lr), augment=AugmentConfig(enabled=not args.no_augment, device=args.augment_on), grid=args.grid,
         downsample=args.downsample, max_epochs=args.epochs, patience=args.patience, batch_size=args.batch_size,
         folds=_ints(args.folds), seeds=_ints(args.seeds), num_workers=args.workers, start_method=args.start_method,
         accelerator=args.accelerator, devices=args.devices, strategy=args.strategy, precision=args.precision,

@@ -165,8 +165,9 @@ def train_fold(table: pd.DataFrame, fold: int, seed: int, config: TrainConfig, o
     train_loader = make_loader(train_ds, config.batch_size, shuffle=True, num_workers=config.num_workers,
                                start_method=config.start_method, seed=seed, drop_last=len(train_ds) > config.batch_size)
     val_loader = make_loader(val_ds, config.batch_size, shuffle=False, num_workers=0)
+    gpu_aug = asdict(config.augment) if config.augment.enabled and config.augment.device == "gpu" else None
     module = BrainAgeModule(asdict(config.model), asdict(config.optim), float(train.age.mean()), float(train.age.std()),
-                            config.max_epochs, config.channels_last)
+                            config.max_epochs, config.channels_last, gpu_augment=gpu_aug, voxel_mm=voxel)
     ckpt = ModelCheckpoint(dirpath=fold_dir / "checkpoints", filename="best", monitor="val_loss", mode="min", save_last=True)
     _archive_log(fold_dir)
     loggers = [CSVLogger(str(fold_dir), name="logs", version="")]

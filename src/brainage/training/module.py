@@ -8,6 +8,8 @@ import lightning as L
 import torch
 
 from brainage.models.network import BrainAgeNet, ModelConfig
+from brainage.preprocess.dataset import AugmentConfig
+from brainage.preprocess.gpu_augment import augment_batch
 
 
 @dataclass
@@ -23,9 +25,10 @@ class BrainAgeModule(L.LightningModule):
     """Trains :class:`BrainAgeNet` on ``(volume, age, sex)`` batches; logs loss, age MAE, sex accuracy."""
 
     def __init__(self, model: dict, optim: dict, age_mean: float, age_std: float, max_epochs: int,
-                 channels_last: bool = False):
+                 channels_last: bool = False, gpu_augment: dict | None = None, voxel_mm: float = 2.0):
         super().__init__()
         self.save_hyperparameters()
+        self.gpu_augment = AugmentConfig(**gpu_augment) if gpu_augment else None
         self.net = BrainAgeNet(ModelConfig(**model), age_mean=age_mean, age_std=age_std)
         self.optim_config = OptimConfig(**optim)
         if channels_last:
@@ -36,6 +39,12 @@ class BrainAgeModule(L.LightningModule):
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last_3d)
         return self.net(x)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        if self.training and self.gpu_augment is not None and self.trainer is not None and self.trainer.training:
+            x, age, sex = batch
+            batch = (augment_batch(x, self.gpu_augment, self.hparams.voxel_mm), age, sex)
+        return batch
 
     def _step(self, batch, stage: str) -> torch.Tensor:
         x, age, sex = batch

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Full-scale IXI-HH-180 run on one GPU: 5-fold CV of SFCN, SE-ResNet and ResNet (no SE) on the
+# 2 mm grid at full width, then the training-throughput benchmark at 1 mm 160x192x160.
+# Fits one ~10-minute call on an H100.
+#
+# Prepare on the CPU machine (repo root), once:
+#   brainage ingest ixi ../shared/data/ixi-hh --out results/ixi
+#   brainage preprocess results/ixi/manifest.csv --out results/ixi/pre --workers 2
+#   brainage split results/ixi/manifest.csv --out results/ixi/splits --seed 42
+#   mkdir -p .gpu && brainage pack results/ixi/pre/cache/2mm .gpu/ixi_2mm.npz          # ~44 MiB
+#   cp results/ixi/splits/folds.csv results/ixi/pre/preprocess_report.csv .gpu/
+#   echo /.gpu/ >> .git/info/exclude; echo /.whl/ >> .git/info/exclude
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux2014_x86_64 --platform any -d .whl nibabel==5.4.2
+# Then on the GPU machine (device tool: carry [".gpu", ".whl"]):
+#   bash benchmarks/gpu_ixi.sh
+# Results: $OUT/gpu_results.tgz (evaluation folders, logs) and $OUT/*.json.
+set -euo pipefail
+OUT=${OUT:-results/gpu}
+mkdir -p "$OUT"
+EPOCHS=${EPOCHS:-60}
+python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
+export PYTHONPATH=/tmp/site:$PWD/src PYTHONUNBUFFERED=1 BRAINAGE_NO_PROGRESS=1
+WORK=/tmp/ixi
+python3 - <<'PY'
+from brainage.preprocess.cache import unpack_cache
+unpack_cache(".gpu/ixi_2mm.npz", "/tmp/ixi/cache/2mm")
+PY
+cp .gpu/preprocess_report.csv $WORK/
+nvidia-smi -L | tee "$OUT/gpu.txt"
+common="--splits .gpu/folds.csv --epochs $EPOCHS --patience 20 --batch-size 8 --workers 8 --start-method fork --augment-on gpu"
+python3 -m brainage.cli train $WORK --out $WORK/models/sfcn --model sfcn --lr 5e-3 $common
+python3 -m brainage.cli train $WORK --out $WORK/models/seresnet --model seresnet --lr 1e-3 $common
+python3 -m brainage.cli train $WORK --out $WORK/models/resnet --model resnet --lr 1e-3 $common
+for m in sfcn seresnet resnet; do
+  python3 -m brainage.cli evaluate $WORK/models/$m
+  cp $WORK/models/$m/evaluation/metrics.json "$OUT/cv_$m.json"
+done
+python3 benchmarks/train_throughput.py --steps 10 --workers 12 --json "$OUT/train_throughput_gpu.json"
+tar czf "$OUT/gpu_results.tgz" -C $WORK models --exclude='*.ckpt'
