@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from brainage.data.manifest import included  # noqa: E402
+from brainage.data.manifest import included
+from brainage.plotting import plt, save_figure
 
 
 def summary_text(manifest: pd.DataFrame) -> str:
@@ -44,12 +41,7 @@ def plot_summary(manifest: pd.DataFrame, png_path: str | Path) -> Path:
         ax.legend()
     n_ex = int((~manifest["included"]).sum())
     fig.suptitle(f"{len(use)} usable subjects, {n_ex} excluded")
-    fig.tight_layout()
-    png_path = Path(png_path)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png_path, dpi=100)
-    plt.close(fig)
-    return png_path
+    return save_figure(fig, png_path, dpi=100)
 
 
 def write_summary(manifest: pd.DataFrame, out_dir: str | Path) -> str:

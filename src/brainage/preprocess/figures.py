@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import nibabel as nib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import nibabel as nib  # noqa: E402
-import numpy as np  # noqa: E402
+from brainage.plotting import plt, save_figure
 
 
 def _mid_slices(data: np.ndarray) -> list[np.ndarray]:
@@ -34,9 +32,4 @@ def before_after(subject_dir: str | Path, grid: str, png_path: str | Path) -> Pa
     axes[0, 0].set_title("raw head + brain mask", loc="left")
     axes[1, 0].set_title(f"model input (MNI, {grid})", loc="left")
     fig.suptitle(subject_dir.name)
-    fig.tight_layout()
-    png_path = Path(png_path)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png_path, dpi=80)
-    plt.close(fig)
-    return png_path
+    return save_figure(fig, png_path, dpi=80)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from brainage.plotting import plt, save_figure
 
 VIEWS = (("side (sagittal)", 0), ("back (coronal)", 1), ("top (axial)", 2))
 VERDICT_COLOURS = {"pass": "#1a9850", "warn": "#fdae61", "fail": "#d73027"}
@@ -31,12 +29,7 @@ def montage(t1: np.ndarray, mask: np.ndarray, png_path: str | Path, title: str =
             ax.axis("off")
         axes[row, 0].set_title(name, color="white", fontsize=8, loc="left")
     fig.suptitle(title, color="white")
-    fig.tight_layout()
-    png_path = Path(png_path)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png_path, dpi=60, facecolor="black")
-    plt.close(fig)
-    return png_path
+    return save_figure(fig, png_path, dpi=60, facecolor="black")
 
 
 def contact_sheet(verdicts, montage_dir: str | Path, png_path: str | Path, columns: int = 6, max_subjects: int = 60) -> Path:
@@ -60,8 +53,4 @@ def contact_sheet(verdicts, montage_dir: str | Path, png_path: str | Path, colum
         ax.axis("on")
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.tight_layout()
-    png_path = Path(png_path)
-    fig.savefig(png_path, dpi=70)
-    plt.close(fig)
-    return png_path
+    return save_figure(fig, png_path, dpi=70)
