@@ -73,6 +73,8 @@ def robust_z(values: pd.Series, groups: pd.Series, floor: float = 0.0) -> pd.Ser
         if len(idx) == 0:
             continue
         ref = values if key == "pooled" else values.loc[idx]
+        if ref.isna().all():  # e.g. air-based metrics of already-stripped inputs
+            continue
         med = np.nanmedian(ref)
         mad = 1.4826 * np.nanmedian(np.abs(ref - med))
         scale = max(mad, floor, 1e-9)
