@@ -168,12 +168,15 @@ def train_fold(table: pd.DataFrame, fold: int, seed: int, config: TrainConfig, o
     gpu_aug = asdict(config.augment) if config.augment.enabled and config.augment.device == "gpu" else None
     module = BrainAgeModule(asdict(config.model), asdict(config.optim), float(train.age.mean()), float(train.age.std()),
                             config.max_epochs, config.channels_last, gpu_augment=gpu_aug, voxel_mm=voxel)
-    ckpt = ModelCheckpoint(dirpath=fold_dir / "checkpoints", filename="best", monitor="val_loss", mode="min", save_last=True)
+    # Select and stop on age MAE when age is a task: the summed multitask loss mixes KL/BCE scales
+    # and is noisy on small validation sets (an early dip there stopped good runs too soon).
+    monitor = "val_age_mae" if "age" in config.model.tasks else "val_loss"
+    ckpt = ModelCheckpoint(dirpath=fold_dir / "checkpoints", filename="best", monitor=monitor, mode="min", save_last=True)
     _archive_log(fold_dir)
     loggers = [CSVLogger(str(fold_dir), name="logs", version="")]
     if config.tensorboard:
         loggers.append(TensorBoardLogger(str(fold_dir), name="tensorboard", version=""))
-    callbacks = [ckpt, EarlyStopping(monitor="val_loss", mode="min", patience=config.patience)]
+    callbacks = [ckpt, EarlyStopping(monitor=monitor, mode="min", patience=config.patience)]
     trainer = _trainer(config, fold_dir, callbacks, logger=loggers)
     last = fold_dir / "checkpoints" / "last.ckpt"
     trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if last.exists() else None)
