@@ -80,6 +80,11 @@ def test_rerun_skips_done_steps_and_redoes_changed_ones(preprocessed_synth, tmp_
     preprocess_subject(sid, t1, str(work), FAST)
     after = json.loads((work / "subjects" / sid / "steps.json").read_text())
     assert after["register"] == before["register"] and after["resample_2mm"] != before["resample_2mm"]
+    # Asking for the 1 mm SFCN grid too adds only that resampling step.
+    preprocess_subject(sid, t1, str(work), PreprocessConfig(workers=1, registration="AffineFast", grids=("2mm", "1mm")))
+    both = json.loads((work / "subjects" / sid / "steps.json").read_text())
+    assert both["resample_2mm"] == after["resample_2mm"] and "resample_1mm" in both
+    assert read_volume(work / "cache" / "1mm" / f"{sid}.npy").shape == (160, 192, 160)
     # A changed parameter redoes its step and those after it, not those before.
     preprocess_subject(sid, t1, str(work), PreprocessConfig(workers=1, registration="Rigid"))
     changed = json.loads((work / "subjects" / sid / "steps.json").read_text())
