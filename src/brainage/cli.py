@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     p = add("demo", "Run every stage on a synthetic cohort on this machine's CPU; open OUT/index.html after.")
     p.add_argument("--out", type=Path, default=Path("results/demo"))
     p.add_argument("--n", type=int, default=48, help="synthetic subjects")
-    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--epochs", type=int, default=25)
     p.add_argument("--workers", type=int, default=2)
     return parser
 
