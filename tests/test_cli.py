@@ -38,3 +38,14 @@ def test_ingest_split_synth_cli(tmp_path, capsys):
     assert main(["ingest", "bids", str(tmp_path / "c"), "--out", str(tmp_path / "i")]) == 0
     assert main(["split", str(tmp_path / "i" / "manifest.csv"), "--out", str(tmp_path / "s"), "--folds", "3"]) == 0
     assert (tmp_path / "s" / "folds.csv").exists() and (tmp_path / "i" / "summary.png").exists()
+
+
+def test_config_round_trip(tmp_path):
+    from brainage.config import load_config, save_config
+    from brainage.data.splits import SplitConfig
+
+    save_config(SplitConfig(n_folds=3, seed=9), tmp_path / "c.yaml")
+    assert load_config(SplitConfig, tmp_path / "c.yaml") == SplitConfig(n_folds=3, seed=9)
+    (tmp_path / "bad.yaml").write_text("n_folds: 3\nunknown: 1\n")
+    with pytest.raises(ValueError, match="unknown config keys"):
+        load_config(SplitConfig, tmp_path / "bad.yaml")

@@ -3,7 +3,6 @@ import shutil
 
 import nibabel as nib
 import numpy as np
-import pandas as pd
 import pytest
 
 from brainage.data.manifest import read_manifest

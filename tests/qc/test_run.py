@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from brainage.data.ingest import apply_qc, split
+from brainage.data.ingest import apply_qc
 from brainage.data.manifest import read_manifest
 from brainage.qc.run import run_qc
 

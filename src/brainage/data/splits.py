@@ -92,13 +92,3 @@ def write_splits(manifest: pd.DataFrame, out_dir: str | Path, config: SplitConfi
     describe_groups(manifest, folds["split"], "split").to_csv(out_dir / "split_balance.csv", index=False)
     save_config(config, out_dir / "split_config.yaml")
     return folds
-
-
-def read_folds(path: str | Path) -> pd.DataFrame:
-    """Read ``folds.csv`` written by :func:`write_splits`."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "folds.csv"
-    if not path.is_file():
-        raise InputError(path, "folds file not found (run `brainage split` first)")
-    return pd.read_csv(path, dtype={"subject_id": str})

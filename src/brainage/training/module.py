@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import lightning as L
 import torch
@@ -86,7 +86,3 @@ class BrainAgeModule(L.LightningModule):
             return 0.5 * (1 + torch.cos(torch.tensor(progress * torch.pi)).item())
 
         return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.LambdaLR(opt, factor)}
-
-
-def config_dicts(model: ModelConfig, optim: OptimConfig) -> tuple[dict, dict]:
-    return asdict(model), asdict(optim)
