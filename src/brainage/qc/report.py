@@ -9,7 +9,7 @@ import pandas as pd
 
 from brainage.qc.pictures import VERDICT_COLOURS, contact_sheet
 
-SHOWN_METRICS = ("brain_volume_ml", "snr_total", "cnr", "cjv", "efc", "fber", "inu_range",
+SHOWN_METRICS = ("brain_volume_ml", "snr_total", "cnr", "cjv", "efc", "fber", "inu_range", "wm_bias_range",
                  "border_contact_mm2", "below_brainstem_ml", "outside_template_ml", "dice_template", "rotation_deg")
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>brainage QC</title>
