@@ -131,12 +131,12 @@ def read_training_log(fold_dir: str | Path) -> pd.DataFrame:
         return pd.DataFrame()
     log = pd.concat(frames, ignore_index=True)
     # A resumed attempt re-logs the epoch it restarted from: keep the latest rows of each epoch.
-    last_attempt_start = {}
+    latest_attempt = {}
     for i, frame in enumerate(frames):
         for epoch in frame.epoch.unique():
-            last_attempt_start[epoch] = i
+            latest_attempt[epoch] = i
     attempt = np.concatenate([[i] * len(f) for i, f in enumerate(frames)])
-    keep = [last_attempt_start[e] == a for e, a in zip(log.epoch, attempt)]
+    keep = [latest_attempt[e] == a for e, a in zip(log.epoch, attempt)]
     return log[keep].reset_index(drop=True)
 
 
