@@ -9,6 +9,7 @@ brain" are measured against the template, whatever the scanner's orientation.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import nibabel as nib
@@ -61,6 +62,17 @@ def border_contact_mm2(mask: np.ndarray, zooms) -> float:
     return area
 
 
+@lru_cache(maxsize=1)
+def _template_geometry() -> tuple[nib.Nifti1Image, np.ndarray, float, np.ndarray]:
+    """The 2 mm template brain mask, its lowest point (mm) and the distance (mm) to it; the same
+    for every subject, so computed once per process."""
+    tmask_img = template_image("mask", 2)
+    tmask = tmask_img.get_fdata() > 0.5
+    bottom = float(nib.affines.apply_affine(tmask_img.affine, np.argwhere(tmask))[:, 2].min())
+    dist = ndimage.distance_transform_edt(~tmask) * 2.0
+    return tmask_img, tmask, bottom, dist
+
+
 def anatomy_metrics(subject_dir: str | Path, below_margin_mm: float = 6.0, outside_margin_mm: float = 8.0) -> dict[str, float]:
     """Mask/registration metrics of one subject folder written by ``brainage preprocess``.
 
@@ -88,15 +100,11 @@ def anatomy_metrics(subject_dir: str | Path, below_margin_mm: float = 6.0, outsi
     transform = read_affine_transform(subject_dir / "to_mni_affine.mat")
     out["rotation_deg"], out["mirrored"] = rotation_degrees(transform)
     points = native_to_mni(nib.affines.apply_affine(mask_img.affine, np.argwhere(mask)), transform)
-    tmask_img = template_image("mask", 2)
-    tmask = tmask_img.get_fdata() > 0.5
-    t_points = nib.affines.apply_affine(tmask_img.affine, np.argwhere(tmask))
-    bottom = float(t_points[:, 2].min())
+    tmask_img, tmask, bottom, dist = _template_geometry()
     # Sub-voxel MNI volume per native voxel: the affine's Jacobian converts native ml to MNI ml.
     jac = abs(np.linalg.det(np.linalg.inv(transform)[:3, :3]))
     below = points[:, 2] < bottom - below_margin_mm
     out["below_brainstem_ml"] = float(below.sum() * voxel_ml * jac)
-    dist = ndimage.distance_transform_edt(~tmask) * 2.0  # mm from the template brain (2 mm grid)
     ijk = np.round(nib.affines.apply_affine(np.linalg.inv(tmask_img.affine), points)).astype(int)
     inside_grid = np.all((ijk >= 0) & (ijk < np.array(tmask.shape)), axis=1)
     far = np.ones(len(points), bool)
