@@ -27,15 +27,11 @@ from _machine import machine_info
 from brainage.data.ingest_ixi import ingest_ixi
 from brainage.data.manifest import make_manifest, write_manifest
 from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest
+from brainage.preprocess.steps import reorient
 from brainage.qc import inject
 from brainage.qc.run import run_qc
 
 KINDS = list(inject.HEAD_FAILURES) + list(inject.STRIPPED_FAILURES) + ["stripped_clean"]
-
-
-def _ras(path: Path) -> nib.Nifti1Image:
-    img = nib.as_closest_canonical(nib.load(str(path)))
-    return nib.Nifti1Image(img.get_fdata(dtype=np.float32), img.affine)
 
 
 def make_injected(manifest: pd.DataFrame, ixi: Path, out: Path, per_kind: int, seed: int) -> pd.DataFrame:
@@ -46,13 +42,13 @@ def make_injected(manifest: pd.DataFrame, ixi: Path, out: Path, per_kind: int, s
     for kind in KINDS:
         picks = odd.iloc[rng.choice(len(odd), per_kind, replace=False)]
         for _, sub in picks.iterrows():
-            img = _ras(Path(sub.t1_path))
+            img = reorient(sub.t1_path)[0]
             data = img.get_fdata(dtype=np.float32)
             if kind in inject.HEAD_FAILURES:
                 data, affine = inject.HEAD_FAILURES[kind](data, img.affine, rng=int(rng.integers(1 << 31)))
             else:
                 label_path = ixi / "labels" / Path(sub.t1_path).name.replace("-T1.nii", "-DLMUSE.nii")
-                brain = _ras(label_path).get_fdata() > 0
+                brain = reorient(label_path)[0].get_fdata() > 0
                 fn = inject.stripped if kind == "stripped_clean" else inject.STRIPPED_FAILURES[kind]
                 data, affine = fn(data, img.affine, brain_mask=brain)
             sid = f"{sub.subject_id}-{kind}"
