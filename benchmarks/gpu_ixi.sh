@@ -34,8 +34,8 @@ cp .gpu/preprocess_report.csv $WORK/
 common="--splits .gpu/folds.csv --epochs $EPOCHS --patience 20 --batch-size 8 --workers 8 --start-method fork --augment-on gpu"
 [ -n "$FOLDS" ] && common="$common --folds $FOLDS"
 for m in $MODELS; do
-  lr=1e-3; [ "$m" = sfcn ] && lr=5e-3   # chosen on fold 0's validation subjects (CPU-scale tuning)
-  python3 -m brainage.cli train $WORK --out $WORK/models/$m --model $m --lr $lr $common
+  # learning rates and heads: the model registry's defaults (brainage/models/registry.py)
+  python3 -m brainage.cli train $WORK --out $WORK/models/$m --model $m $common
   python3 -m brainage.cli evaluate $WORK/models/$m
   cp $WORK/models/$m/evaluation/metrics.json "$OUT/cv_$m.json"
 done

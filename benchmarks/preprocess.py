@@ -22,7 +22,11 @@ import pandas as pd
 from _machine import machine_info
 from brainage.data.ingest_ixi import ingest_ixi
 from brainage.data.manifest import write_manifest
-from brainage.preprocess.pipeline import STEP_ORDER, PreprocessConfig, preprocess_manifest
+from brainage.parallel import Executor
+from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest
+from brainage.preprocess.steps import steps_for
+
+STEP_SECONDS = [f"seconds_{step.name}" for step in steps_for(PreprocessConfig())]
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -50,7 +54,7 @@ def main() -> None:
         manifest = manifest.head(args.limit)
     write_manifest(manifest, args.work / "bench_manifest.csv")
     start = time.time()
-    report = preprocess_manifest(args.work / "bench_manifest.csv", args.work, PreprocessConfig(workers=args.workers))
+    report = preprocess_manifest(args.work / "bench_manifest.csv", args.work, PreprocessConfig(), Executor(workers=args.workers))
     wall = time.time() - start
 
     rows = []
@@ -66,7 +70,7 @@ def main() -> None:
                      "extra_ml": float((mask & ~ref).sum() * 8 / 1000), "missed_ml": float((~mask & ref).sum() * 8 / 1000),
                      "inferior_extent_diff_mm": lo_m - lo_r, "superior_extent_diff_mm": hi_m - hi_r,
                      "dice_template": r.dice_template, "ncc_template": r.ncc_template,
-                     **{f"seconds_{s}": r.get(f"seconds_{s}") for s in STEP_ORDER[:-1]}, "seconds_resample_2mm": r.get("seconds_resample_2mm")})
+                     **{c: r.get(c) for c in STEP_SECONDS}})
     table = pd.DataFrame(rows)
     table.to_csv(args.work / "benchmark_per_subject.csv", index=False)
     seconds = [c for c in table.columns if c.startswith("seconds_")]

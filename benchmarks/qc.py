@@ -27,8 +27,9 @@ from _machine import machine_info
 from brainage.data.ingest_ixi import ingest_ixi
 from brainage.data.manifest import make_manifest, write_manifest
 from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest
-from brainage.preprocess.steps import reorient
-from brainage.qc import inject
+from brainage.parallel import Executor
+from brainage.preprocess.ops import reorient
+from brainage.data import inject
 from brainage.qc.run import run_qc
 
 KINDS = list(inject.HEAD_FAILURES) + list(inject.STRIPPED_FAILURES) + ["stripped_clean"]
@@ -93,12 +94,12 @@ def main() -> None:
     if args.clean_pre is None:
         everyone = manifest.assign(included=True, exclusion_reason="")  # QC every scan, labelled or not
         write_manifest(everyone, args.work / "clean_manifest.csv")
-        preprocess_manifest(args.work / "clean_manifest.csv", clean_pre, PreprocessConfig(workers=args.workers))
+        preprocess_manifest(args.work / "clean_manifest.csv", clean_pre, PreprocessConfig(), Executor(workers=args.workers))
     injected = make_injected(manifest, args.ixi, args.work / "injected", args.per_kind, args.seed)
     write_manifest(injected, args.work / "injected_manifest.csv")
-    preprocess_manifest(args.work / "injected_manifest.csv", args.work / "injected_pre", PreprocessConfig(workers=args.workers))
+    preprocess_manifest(args.work / "injected_manifest.csv", args.work / "injected_pre", PreprocessConfig(), Executor(workers=args.workers))
     combined = combine(clean_pre, args.work / "injected_pre", args.work / "combined")
-    verdicts = run_qc(combined, workers=args.workers, pictures=False).set_index("subject_id")
+    verdicts = run_qc(combined, executor=Executor(workers=args.workers), pictures=False).set_index("subject_id")
 
     flagged = verdicts.final_verdict != "pass"
     ids = verdicts.index.to_series()

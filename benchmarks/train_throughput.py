@@ -24,9 +24,12 @@ import torch
 from _machine import machine_info
 from brainage.data.manifest import make_manifest
 from brainage.models.network import BrainAgeNet, ModelConfig
+from brainage.layout import PreprocessedDir
 from brainage.preprocess.cache import read_cache_index, write_cache_index
-from brainage.preprocess.dataset import AugmentConfig, BrainAgeDataset, make_loader
-from brainage.preprocess.gpu_augment import augment_batch
+from brainage.preprocess.grids import GridSpec
+from brainage.training.augment import AugmentConfig
+from brainage.training.dataset import BrainAgeDataset, make_loader
+from brainage.training.gpu_augment import augment_batch
 
 MODES = {"fp32": (None, False), "bf16": (torch.bfloat16, False), "bf16+channels_last": (torch.bfloat16, True)}
 
@@ -52,13 +55,14 @@ def _sync(device):
 
 def make_cache(root: Path, shape, n: int) -> Path:
     rng = np.random.default_rng(0)
+    cache = PreprocessedDir(root).cache("bench")
+    cache.root.mkdir(parents=True, exist_ok=True)
     rows = []
     for i in range(n):
-        (root / "cache" / "bench").mkdir(parents=True, exist_ok=True)
-        np.save(root / "cache" / "bench" / f"s{i}.npy", rng.integers(0, 255, shape, dtype=np.uint8))
+        np.save(cache.volume(f"s{i}"), rng.integers(0, 255, shape, dtype=np.uint8))
         rows.append({"subject_id": f"s{i}", "age": float(20 + i % 60), "sex": "FM"[i % 2], "site": "x", "t1_path": ""})
-    write_cache_index(root, "bench", make_manifest(rows))
-    return root / "cache" / "bench"
+    write_cache_index(cache, GridSpec("bench", 1.0, tuple(shape)), make_manifest(rows))
+    return cache.root
 
 
 def measure(model: str, mode: str, batch: int, shape, device, steps: int, cache: Path | None, workers: int) -> dict:

@@ -11,6 +11,7 @@ import pytest
 
 from brainage.data.ingest_bids import ingest_bids
 from brainage.data.manifest import make_manifest, write_manifest
+from brainage.parallel import Executor
 from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest
 
 os.environ.setdefault("BRAINAGE_NO_PROGRESS", "1")
@@ -52,7 +53,7 @@ def head_like(shape=(60, 70, 60)) -> np.ndarray:
     return (np.where(r < 1, 100.0, 0.0) + np.random.default_rng(0).normal(0, 1, shape)).astype(np.float32)
 
 
-FAST = PreprocessConfig(workers=2, registration="AffineFast")
+FAST = PreprocessConfig(registration="AffineFast")
 
 
 def _degenerate_header(path: Path, data: np.ndarray, affine: np.ndarray) -> Path:
@@ -89,7 +90,7 @@ def preprocessed_synth(synth_cohort, tmp_path_factory):
         "stripped": write_nifti(bad_dir / "stripped.nii.gz", np.where(truth, data, 0).astype(np.float32), affine=head.affine),
     }
     # Known QC failures (the synthetic heads are stored in RAS order, as the injectors expect).
-    from brainage.qc import inject
+    from brainage.data import inject
 
     for kind in ("cut_fov", "wrong_orientation"):
         bad[f"inj-{kind}"] = write_nifti(bad_dir / f"{kind}.nii.gz", inject.HEAD_FAILURES[kind](data, head.affine)[0], affine=head.affine)
@@ -100,7 +101,7 @@ def preprocessed_synth(synth_cohort, tmp_path_factory):
                                           "source": "test"} for k, v in bad.items()]
     manifest = make_manifest(records)
     write_manifest(manifest, root / "manifest.csv")
-    report = preprocess_manifest(root / "manifest.csv", root / "out", FAST)
+    report = preprocess_manifest(root / "manifest.csv", root / "out", FAST, Executor(workers=2))
     return root / "out", report, synth_cohort
 
 
@@ -111,5 +112,5 @@ def preprocessed_real(ixi_dir, tmp_path_factory):
     rows = [{"subject_id": "IXI012", "age": 38.8, "sex": "M", "site": "HH", "t1_path": str(ixi_dir / "T1" / "IXI012-HH-1211-T1.nii.gz")},
             {"subject_id": "IXI013", "age": 46.7, "sex": "M", "site": "HH", "t1_path": str(ixi_dir / "T1" / "IXI013-HH-1212-T1.nii.gz")}]
     write_manifest(make_manifest(rows), root / "manifest.csv")
-    report = preprocess_manifest(root / "manifest.csv", root / "out", PreprocessConfig(workers=2))
+    report = preprocess_manifest(root / "manifest.csv", root / "out", PreprocessConfig(), Executor(workers=2))
     return root / "out", report

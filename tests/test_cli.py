@@ -2,35 +2,90 @@
 
 import subprocess
 import sys
+import time
 
 import pytest
 
-from brainage.cli import EXAMPLES, main
+from brainage import __version__
+from brainage.cli import COMMANDS, main
 
 STAGES = ["download", "ingest", "split", "synth", "preprocess", "pack", "qc", "train", "evaluate", "demo"]
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_help_has_an_example(stage, capsys):
+def test_command_table_is_every_stage():
+    assert [c.name for c in COMMANDS] == STAGES
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c.name)
+def test_help_has_an_example_and_defaults(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main([stage, "--help"])
+        main([command.name, "--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    assert "example:" in text and EXAMPLES[stage].split()[1] in text
+    assert "example:" in text and command.example.split()[1] in text
+    if command.name in ("split", "preprocess", "train"):
+        assert "(default: " in text
+
+
+def _cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "brainage.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+
+def _one_line_error(proc, *fragments):
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr
+    for fragment in fragments:
+        assert fragment in proc.stderr, proc.stderr
+
+
+def test_version_and_fast_help():
+    proc = _cli("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"brainage {__version__}"
+    start = time.perf_counter()
+    assert _cli("--help").returncode == 0
+    # heavy libraries (torch, ANTs, nilearn) are imported by the stages that use them, not by --help
+    assert time.perf_counter() - start < 5.0
+    proc = subprocess.run([sys.executable, "-c", "import sys, brainage.cli; print(sorted(m for m in sys.modules "
+                           "if m.split('.')[0] in ('torch', 'ants', 'nilearn', 'lightning', 'pandas')))"],
+                          capture_output=True, text=True)
+    assert proc.stdout.strip() == "[]"
 
 
 def test_missing_input_is_one_line_error(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "brainage.cli", "ingest", "csv", str(tmp_path / "nope.csv"),
-                           "--out", str(tmp_path / "o")], capture_output=True, text=True)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().count("\n") == 0 and "nope.csv: CSV file does not exist" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    _one_line_error(_cli("ingest", "csv", tmp_path / "nope.csv", "--out", tmp_path / "o"), "nope.csv: CSV file does not exist")
 
 
-def test_bad_manifest_for_preprocess(tmp_path):
+def test_user_mistakes_are_one_line_errors(tmp_path):
+    (tmp_path / "empty.csv").write_text("")
+    _one_line_error(_cli("ingest", "csv", tmp_path / "empty.csv", "--out", tmp_path / "o"), "empty.csv: is empty")
+    _one_line_error(_cli("ingest", "csv", tmp_path, "--out", tmp_path / "o"), "is a folder; expected a CSV file")
+    header_only = tmp_path / "manifest.csv"
+    header_only.write_text("subject_id,site,age,sex,t1_path,included,exclusion_reason,source\n")
+    _one_line_error(_cli("preprocess", header_only, "--out", tmp_path / "p"), "manifest.csv: manifest has no included subjects")
+    image = tmp_path / "scan.nii.gz"
+    image.write_bytes(b"\x1f\x8b" + bytes(64))
+    _one_line_error(_cli("preprocess", image, "--out", tmp_path / "p"), "scan.nii.gz: is an image")
+    _one_line_error(_cli("qc", image), "scan.nii.gz: is an image")
+    (tmp_path / "empty_dir").mkdir()
+    _one_line_error(_cli("train", tmp_path, "--splits", tmp_path / "missing", "--out", tmp_path / "m"), "no model-ready cache")
     bad = tmp_path / "m.csv"
     bad.write_text("a,b\n1,2\n")
-    assert main(["preprocess", str(bad), "--out", str(tmp_path / "o")]) == 2
+    _one_line_error(_cli("preprocess", bad, "--out", tmp_path / "o"), "not a brainage manifest")
+
+
+def test_train_splits_missing_or_empty(tmp_path):
+    from brainage.layout import PreprocessedDir
+    from brainage.preprocess.cache import write_cache_index
+    from brainage.preprocess.grids import GRIDS
+    from brainage.data.manifest import make_manifest
+
+    write_cache_index(PreprocessedDir(tmp_path / "pre").cache("2mm"), GRIDS["2mm"], make_manifest([]))
+    (tmp_path / "empty").mkdir()
+    _one_line_error(_cli("train", tmp_path / "pre", "--splits", tmp_path / "empty", "--out", tmp_path / "m"),
+                    "empty: folder holds no folds.csv")
+    _one_line_error(_cli("train", tmp_path / "pre", "--splits", tmp_path / "missing", "--out", tmp_path / "m"),
+                    "missing: does not exist")
 
 
 def test_ingest_split_synth_cli(tmp_path, capsys):
@@ -40,12 +95,34 @@ def test_ingest_split_synth_cli(tmp_path, capsys):
     assert (tmp_path / "s" / "folds.csv").exists() and (tmp_path / "i" / "summary.png").exists()
 
 
+def test_train_config_layers(tmp_path):
+    """Registry defaults, then --config, then explicit options."""
+    from brainage.cli import build_parser
+    from brainage.config import load_config, save_config
+    from brainage.training.commands import train_config_from_args
+    from brainage.training.config import TrainConfig
+
+    def config(*extra):
+        return train_config_from_args(build_parser().parse_args(["train", "pre", "--splits", "s", "--out", "o", *extra]))
+
+    default = config()
+    assert (default.model.name, default.model.age_head, default.model.dropout, default.optim.lr) == ("sfcn", "softlabel", 0.5, 5e-3)
+    resnet = config("--model", "seresnet", "--width", "0.5", "--epochs", "30", "--no-augment")
+    assert (resnet.model.age_head, resnet.model.width, resnet.optim.lr, resnet.max_epochs, resnet.augment.enabled) == \
+        ("regression", 0.5, 1e-3, 30, False)
+    save_config(resnet, tmp_path / "train_config.yaml")
+    assert load_config(TrainConfig, tmp_path / "train_config.yaml") == resnet
+    rerun = config("--config", str(tmp_path / "train_config.yaml"), "--epochs", "40")
+    assert rerun.model == resnet.model and rerun.max_epochs == 40 and not rerun.augment.enabled
+
+
 def test_config_round_trip(tmp_path):
     from brainage.config import load_config, save_config
-    from brainage.data.splits import SplitConfig
+    from brainage.errors import InputError
+    from brainage.training.splits import SplitConfig
 
     save_config(SplitConfig(n_folds=3, seed=9), tmp_path / "c.yaml")
     assert load_config(SplitConfig, tmp_path / "c.yaml") == SplitConfig(n_folds=3, seed=9)
     (tmp_path / "bad.yaml").write_text("n_folds: 3\nunknown: 1\n")
-    with pytest.raises(ValueError, match="unknown config keys"):
+    with pytest.raises(InputError, match="unknown config keys"):
         load_config(SplitConfig, tmp_path / "bad.yaml")

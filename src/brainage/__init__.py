@@ -1,31 +1,50 @@
 """brainage: raw T1 brain MRI -> quality-controlled data, brain-age and sex 3D CNNs, honest evaluation.
 
-The public API, one stage per line (each also a ``brainage`` subcommand):
+The public API, one stage per line (each also a ``brainage`` subcommand). Names are imported on
+first use, so ``import brainage`` (and ``brainage --help``) stays fast:
 
->>> from brainage import ingest, make_folds, make_cohort, preprocess_manifest, run_qc, train_cv, evaluate  # doctest: +SKIP
+>>> from brainage import ingest, make_folds, make_cohort, preprocess_manifest, run_qc, train_cv, evaluate
+>>> callable(train_cv)
+True
 """
 
-from brainage.data.ingest import ingest, split
-from brainage.data.ingest_bids import ingest_bids
-from brainage.data.ingest_csv import ingest_csv
-from brainage.data.ingest_ixi import ingest_ixi
-from brainage.data.manifest import read_manifest, write_manifest
-from brainage.data.splits import SplitConfig, make_folds
-from brainage.data.synth import SynthConfig, make_cohort
-from brainage.errors import BrainageError, InputError
-from brainage.evaluation.bias import AgeBiasCorrector
-from brainage.evaluation.report import evaluate
-from brainage.models.network import BrainAgeNet, ModelConfig
-from brainage.preprocess.dataset import AugmentConfig, BrainAgeDataset, build_augmentation, make_loader
-from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest
-from brainage.qc.run import run_qc
-from brainage.training.cv import TrainConfig, train_cv
+from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
 
-__all__ = [
-    "AgeBiasCorrector", "AugmentConfig", "BrainAgeDataset", "BrainAgeNet", "BrainageError", "InputError", "ModelConfig",
-    "PreprocessConfig", "SplitConfig", "SynthConfig", "TrainConfig", "build_augmentation", "evaluate", "ingest",
-    "ingest_bids", "ingest_csv", "ingest_ixi", "make_cohort", "make_folds", "make_loader", "preprocess_manifest",
-    "read_manifest", "run_qc", "split", "train_cv", "write_manifest",
-]
+__version__ = "0.2.0"
+
+#: public name -> module that defines it
+_EXPORTS = {
+    "ingest": "brainage.data.ingest", "ingest_bids": "brainage.data.ingest_bids",
+    "ingest_csv": "brainage.data.ingest_csv", "ingest_ixi": "brainage.data.ingest_ixi",
+    "read_manifest": "brainage.data.manifest", "write_manifest": "brainage.data.manifest",
+    "SynthConfig": "brainage.data.synth", "make_cohort": "brainage.data.synth",
+    "BrainageError": "brainage.errors", "InputError": "brainage.errors",
+    "PreprocessConfig": "brainage.preprocess.pipeline", "preprocess_manifest": "brainage.preprocess.pipeline",
+    "GRIDS": "brainage.preprocess.grids", "GridSpec": "brainage.preprocess.grids",
+    "Executor": "brainage.parallel",
+    "run_qc": "brainage.qc.run",
+    "BrainAgeNet": "brainage.models.network", "ModelConfig": "brainage.models.network",
+    "model_config": "brainage.models.network", "MODELS": "brainage.models.registry",
+    "SplitConfig": "brainage.training.splits", "make_folds": "brainage.training.splits", "split": "brainage.training.splits",
+    "AugmentConfig": "brainage.training.augment", "build_augmentation": "brainage.training.augment",
+    "BrainAgeDataset": "brainage.training.dataset", "make_loader": "brainage.training.dataset",
+    "TrainConfig": "brainage.training.config", "RunOptions": "brainage.training.config",
+    "train_cv": "brainage.training.cv", "AgeBiasCorrector": "brainage.training.bias",
+    "evaluate": "brainage.evaluation.report",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'brainage' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

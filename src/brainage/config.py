@@ -5,10 +5,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+
+from brainage.errors import InputError
+from brainage.files import write_text
 
 T = TypeVar("T")
 
@@ -32,22 +36,46 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 def save_config(config: Any, path: str | Path) -> Path:
     """Write ``config`` as YAML (atomically, so a crash never leaves half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
-    tmp.replace(path)
-    return path
+    return write_text(path, yaml.safe_dump(to_dict(config), sort_keys=False))
+
+
+def from_dict(cls: type[T], data: dict, source: str | Path | None = None) -> T:
+    """Rebuild a (nested) config dataclass from :func:`to_dict` output; unknown keys are an error.
+
+    Example:
+        >>> from brainage.training.config import TrainConfig
+        >>> config = from_dict(TrainConfig, {"model": {"name": "seresnet", "tasks": ["age"]}, "max_epochs": 5})
+        >>> config.model.tasks, config.max_epochs, config.optim.lr
+        (('age',), 5, 0.001)
+    """
+    if not isinstance(data, dict):
+        raise InputError(source, f"expected a mapping of settings for {cls.__name__}, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise InputError(source, f"unknown config keys {sorted(unknown)} for {cls.__name__}")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, value in data.items():
+        kind = hints.get(name)
+        if dataclasses.is_dataclass(kind):
+            value = from_dict(kind, value, source)
+        elif isinstance(value, list) and (kind is tuple or typing.get_origin(kind) is tuple):
+            value = tuple(value)
+        values[name] = value
+    return cls(**values)
 
 
 def load_config(cls: type[T], path: str | Path) -> T:
-    """Read a YAML file written by :func:`save_config` back into ``cls``; unknown keys are an error."""
-    data = yaml.safe_load(Path(path).read_text()) or {}
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = set(data) - names
-    if unknown:
-        raise ValueError(f"{path}: unknown config keys {sorted(unknown)} for {cls.__name__}")
-    return cls(**data)
+    """Read a YAML file written by :func:`save_config` back into ``cls``."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "config file does not exist")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(path, f"not a readable YAML config ({str(exc).splitlines()[0]})") from None
+    return from_dict(cls, data, path)
 
 
 def fingerprint(*parts: Any) -> str:

@@ -9,12 +9,13 @@ import matplotlib
 matplotlib.use("Agg")  # stages run on servers without a display
 import matplotlib.pyplot as plt  # noqa: E402
 
+from brainage.files import atomic_path  # noqa: E402
+
 
 def save_figure(fig, path: str | Path, dpi: int = 90, **kwargs) -> Path:
-    """Lay out, save (creating the folder) and close ``fig``; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Lay out, save atomically (creating the folder) and close ``fig``; returns the path."""
     fig.tight_layout()
-    fig.savefig(path, dpi=dpi, **kwargs)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, **kwargs)
     plt.close(fig)
-    return path
+    return Path(path)

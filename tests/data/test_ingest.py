@@ -109,3 +109,32 @@ def test_plain_csv_missing_columns(tmp_path):
     pd.DataFrame({"file": ["a"], "age": [3]}).to_csv(tmp_path / "x.csv", index=False)
     with pytest.raises(InputError, match="missing columns"):
         ingest_csv(tmp_path / "x.csv")
+
+
+def test_plain_csv_relative_paths_are_stored_absolute(tmp_path, monkeypatch):
+    write_nifti(tmp_path / "scans" / "a.nii.gz", head_like())
+    pd.DataFrame({"path": ["scans/a.nii.gz"], "age": [40], "sex": ["F"]}).to_csv(tmp_path / "export.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    m = ingest_csv("export.csv")  # a relative CSV path, as a user types it
+    assert m.t1_path[0] == str(tmp_path / "scans" / "a.nii.gz") and m.included[0]
+
+
+def test_numeric_sex_codes_need_an_explicit_coding(tmp_path):
+    write_nifti(tmp_path / "a.nii.gz", head_like())
+    pd.DataFrame({"path": ["a.nii.gz", "a.nii.gz"], "age": [40, 50], "sex": ["1", "2"]}).to_csv(tmp_path / "e.csv", index=False)
+    with pytest.raises(InputError, match=r"e.csv: numeric sex code '1' is ambiguous.*--sex-coding"):
+        ingest_csv(tmp_path / "e.csv")
+    assert ingest_csv(tmp_path / "e.csv", sex_coding={1: "F", 2: "M"}).sex.tolist() == ["F", "M"]
+    assert ingest_csv(tmp_path / "e.csv", sex_coding={1: "M", 2: "F"}).sex.tolist() == ["M", "F"]
+
+
+@pytest.mark.parametrize("content, message", [("", "is empty"), ("path,age,sex\n", "no rows")])
+def test_empty_csv_is_one_clear_error(tmp_path, content, message):
+    (tmp_path / "e.csv").write_text(content)
+    with pytest.raises(InputError, match=message):
+        ingest_csv(tmp_path / "e.csv")
+
+
+def test_csv_given_a_folder(tmp_path):
+    with pytest.raises(InputError, match="is a folder; expected a CSV"):
+        ingest_csv(tmp_path)

@@ -1,7 +1,8 @@
 import pandas as pd
 import pytest
 
-from brainage.data.manifest import COLUMNS, exclude, make_manifest, parse_age, parse_sex, read_manifest, write_manifest
+from brainage.data.manifest import (COLUMNS, exclude, make_manifest, parse_age, parse_sex, parse_sex_coding, read_manifest,
+                                    write_manifest)
 from brainage.errors import InputError
 
 
@@ -38,3 +39,19 @@ def test_manifest_missing_columns(tmp_path):
     pd.DataFrame({"subject_id": ["a"]}).to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(InputError, match="missing columns"):
         read_manifest(tmp_path / "bad.csv")
+
+
+def test_sex_coding_option():
+    assert parse_sex_coding("1=M,2=F") == {1: "M", 2: "F"}
+    assert parse_sex_coding("0=female, 1=male") == {0: "F", 1: "M"}
+    for bad in ("1=M,2=M", "M=1", "1=X,2=F"):
+        with pytest.raises(InputError, match="--sex-coding"):
+            parse_sex_coding(bad)
+    with pytest.raises(InputError, match="ambiguous"):
+        parse_sex("1")
+
+
+def test_reading_an_image_as_a_manifest(tmp_path):
+    (tmp_path / "scan.nii.gz").write_bytes(b"\x1f\x8b" + bytes(100))
+    with pytest.raises(InputError, match="scan.nii.gz: is an image; expected a manifest CSV"):
+        read_manifest(tmp_path / "scan.nii.gz")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from brainage.data.manifest import read_manifest
+from brainage.parallel import Executor
 from brainage.preprocess.cache import read_cache_index, read_volume
 from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest, preprocess_subject
 from tests.conftest import FAST
@@ -80,12 +81,12 @@ def test_rerun_skips_done_steps_and_redoes_changed_ones(preprocessed_synth, tmp_
     after = json.loads((work / "subjects" / sid / "steps.json").read_text())
     assert after["register"] == before["register"] and after["resample_2mm"] != before["resample_2mm"]
     # Asking for the 1 mm SFCN grid too adds only that resampling step.
-    preprocess_subject(sid, t1, str(work), PreprocessConfig(workers=1, registration="AffineFast", grids=("2mm", "1mm")))
+    preprocess_subject(sid, t1, str(work), PreprocessConfig(registration="AffineFast", grids=("2mm", "1mm")))
     both = json.loads((work / "subjects" / sid / "steps.json").read_text())
     assert both["resample_2mm"] == after["resample_2mm"] and "resample_1mm" in both
     assert read_volume(work / "cache" / "1mm" / f"{sid}.npy").shape == (160, 192, 160)
     # A changed parameter redoes its step and those after it, not those before.
-    preprocess_subject(sid, t1, str(work), PreprocessConfig(workers=1, registration="Rigid"))
+    preprocess_subject(sid, t1, str(work), PreprocessConfig(registration="Rigid"))
     changed = json.loads((work / "subjects" / sid / "steps.json").read_text())
     assert changed["brain_mask"] == before["brain_mask"] and changed["bias_correct"] == before["bias_correct"]
     assert changed["register"]["fingerprint"] != before["register"]["fingerprint"]
@@ -97,7 +98,7 @@ def test_registration_is_repeatable(preprocessed_synth, tmp_path):
     manifest[manifest.subject_id == "sub-002"].to_csv(tmp_path / "one.csv", index=False)
     mats = []
     for run in ("a", "b"):
-        preprocess_manifest(tmp_path / "one.csv", tmp_path / run, PreprocessConfig(workers=1, registration="AffineFast"))
+        preprocess_manifest(tmp_path / "one.csv", tmp_path / run, PreprocessConfig(registration="AffineFast"), Executor(workers=1))
         mats.append((tmp_path / run / "subjects" / "sub-002" / "to_mni_affine.mat").read_bytes())
     assert mats[0] == mats[1]
     assert mats[0] == (out / "subjects" / "sub-002" / "to_mni_affine.mat").read_bytes()  # same as with 2 workers

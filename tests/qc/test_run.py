@@ -3,16 +3,17 @@
 import pandas as pd
 import pytest
 
-from brainage.data.ingest import apply_qc
 from brainage.data.manifest import read_manifest
+from brainage.parallel import Executor
 from brainage.qc.run import run_qc
+from brainage.training.splits import exclude_qc_failed
 
 
 @pytest.fixture(scope="module")
 def qc_result(preprocessed_synth, tmp_path_factory):
     out, _, _ = preprocessed_synth
     qc_dir = tmp_path_factory.mktemp("qc")
-    return run_qc(out, qc_dir, workers=2).set_index("subject_id"), qc_dir, out
+    return run_qc(out, qc_dir, Executor(workers=2)).set_index("subject_id"), qc_dir, out
 
 
 @pytest.mark.parametrize("sid, expected", [
@@ -52,11 +53,11 @@ def test_override_is_read_back_and_used_downstream(qc_result, tmp_path):
     verdicts, qc_dir, pre = qc_result
     overrides = qc_dir / "qc_overrides.csv"
     overrides.write_text("subject_id,verdict,note\ninj-cut_fov,pass,top slice missing but usable\nsub-003,fail,motion seen by eye\n")
-    again = run_qc(pre, qc_dir, workers=1, pictures=False).set_index("subject_id")
+    again = run_qc(pre, qc_dir, Executor(workers=1, isolate=False), pictures=False).set_index("subject_id")
     assert again.at["inj-cut_fov", "final_verdict"] == "pass" and again.at["sub-003", "final_verdict"] == "fail"
     assert "motion seen by eye" in again.at["sub-003", "final_reasons"]
     assert "top slice missing" in overrides.read_text()  # the reviewer's file survives re-runs
-    manifest = apply_qc(read_manifest(pre / "manifest.csv"), qc_dir / "qc_verdicts.csv").set_index("subject_id")
+    manifest = exclude_qc_failed(read_manifest(pre / "manifest.csv"), qc_dir / "qc_verdicts.csv").set_index("subject_id")
     assert not manifest.at["sub-003", "included"] and "QC fail" in manifest.at["sub-003", "exclusion_reason"]
     assert manifest.at["inj-cut_fov", "included"]
 
@@ -64,5 +65,5 @@ def test_override_is_read_back_and_used_downstream(qc_result, tmp_path):
 @pytest.mark.realdata
 def test_real_scans_pass_qc(preprocessed_real, tmp_path):
     out, _ = preprocessed_real
-    verdicts = run_qc(out, tmp_path, workers=1, pictures=False)
+    verdicts = run_qc(out, tmp_path, Executor(workers=1, isolate=False), pictures=False)
     assert (verdicts.verdict != "fail").all(), verdicts.reasons.tolist()

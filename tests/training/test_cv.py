@@ -9,19 +9,24 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from brainage.data.manifest import make_manifest
-from brainage.data.splits import SplitConfig, write_splits
 from brainage.evaluation.report import evaluate
+from brainage.layout import PreprocessedDir, RunDir
 from brainage.models.network import ModelConfig
 from brainage.preprocess.cache import write_cache_index, write_volume
+from brainage.preprocess.grids import GridSpec
 from brainage.training import cv
-from brainage.training.cv import TrainConfig, ensemble_and_correct, train_cv
+from brainage.training.config import RunOptions, TrainConfig
+from brainage.training.cv import ensemble_and_correct, train_cv
+from brainage.training.logs import read_training_log
 from brainage.training.module import OptimConfig
+from brainage.training.splits import SplitConfig, write_splits
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """30 volumes whose bright-blob size grows with age (and is larger for men); 3 folds."""
     root = tmp_path_factory.mktemp("train")
+    cache = PreprocessedDir(root).cache("2mm")
     rng = np.random.default_rng(0)
     rows = []
     idx = np.indices((32, 40, 32)).astype(float)
@@ -29,24 +34,27 @@ def tiny_run(tmp_path_factory):
     for i in range(30):
         age, sex = float(rng.uniform(20, 80)), "FM"[i % 2]
         radius = 4 + age / 12 + (1.5 if sex == "M" else 0)
-        write_volume(root / "cache" / "2mm" / f"s{i:02d}.npy", np.clip((r < radius) * 0.8 + rng.normal(0, 0.05, r.shape), 0, 1))
+        write_volume(cache.volume(f"s{i:02d}"), np.clip((r < radius) * 0.8 + rng.normal(0, 0.05, r.shape), 0, 1))
         rows.append({"subject_id": f"s{i:02d}", "age": age, "sex": sex, "site": "x", "t1_path": ""})
     manifest = make_manifest(rows)
-    write_cache_index(root, "2mm", manifest)
+    write_cache_index(cache, GridSpec("2mm", 2.0, (32, 40, 32)), manifest)
     write_splits(manifest, root / "splits", SplitConfig(n_folds=3, age_bins=2))
     return root
 
 
 def _config(**kw):
     base = dict(model=ModelConfig(name="sfcn", width=0.25, dropout=0.0), optim=OptimConfig(lr=3e-3), max_epochs=2,
-                batch_size=4, num_workers=0, patience=5)
+                batch_size=4, patience=5)
     base.update(kw)
     return TrainConfig(**base)
 
 
+SERIAL = RunOptions(num_workers=0)
+
+
 def test_two_epoch_cpu_training_end_to_end(tiny_run, tmp_path):
     out = tmp_path / "sfcn"
-    oof = train_cv(tiny_run / "cache" / "2mm", tiny_run / "splits", out, _config())
+    oof = train_cv(tiny_run / "cache" / "2mm", tiny_run / "splits", out, _config(), SERIAL)
     assert len(oof) == 30 and set(oof.fold) == {0, 1, 2}
     assert {"age_pred", "age_pred_corrected", "sex_prob_male"} <= set(oof.columns)
     assert np.isfinite(oof.age_pred).all() and oof.sex_prob_male.between(0, 1).all()
@@ -55,13 +63,36 @@ def test_two_epoch_cpu_training_end_to_end(tiny_run, tmp_path):
         assert (d / "checkpoints" / "last.ckpt").exists() and (d / "logs" / "metrics.csv").exists()
     assert (out / "train_config.yaml").exists() and json.loads((out / "run_info.json").read_text())["n_subjects"] == 30
     # a second run with the same config skips every fold
-    again = train_cv(tiny_run / "cache" / "2mm", tiny_run / "splits", out, _config())
+    again = train_cv(tiny_run, tiny_run / "splits", out, _config(), SERIAL)
     pd.testing.assert_frame_equal(oof, again)
     result = evaluate(out)
     assert result["age_uncorrected"]["n"] == 30 and "sex_volume_only" not in result.get("baselines", {})
     for name in ("index.html", "metrics.csv", "age_predicted_vs_true.png", "age_bland_altman.png", "sex_roc.png",
                  "learning_curves.png", "age_error_by_decile.csv"):
         assert (out / "evaluation" / name).exists(), name
+
+
+def test_run_options_never_retrain_a_finished_fold(tiny_run, tmp_path, monkeypatch):
+    """--workers 1 after --workers 2, or --folds 0,1 after --folds 0, reuses fold 0; a changed
+    result-defining setting (epochs) retrains it."""
+    out = tmp_path / "options"
+    config = _config(max_epochs=1)
+    train_cv(tiny_run, tiny_run / "splits", out, config, RunOptions(num_workers=0, folds=(0,)))
+    first = RunDir(out).fold(0, 0).predictions.stat().st_mtime_ns
+    trained = []
+    real_trainer = cv._trainer
+
+    def counting(config, options, fold, callbacks, logger=True, devices=None):
+        if callbacks:  # fitting, not predicting
+            trained.append(fold.root.parent.name)
+        return real_trainer(config, options, fold, callbacks, logger, devices)
+
+    monkeypatch.setattr(cv, "_trainer", counting)
+    train_cv(tiny_run, tiny_run / "splits", out, config, RunOptions(num_workers=1, folds=(0, 1)))
+    assert trained == ["fold1"]
+    assert RunDir(out).fold(0, 0).predictions.stat().st_mtime_ns == first
+    train_cv(tiny_run, tiny_run / "splits", out, _config(max_epochs=2), RunOptions(num_workers=0, folds=(0,)))
+    assert trained == ["fold1", "fold0"]
 
 
 class _Crash(Callback):
@@ -72,22 +103,22 @@ class _Crash(Callback):
 
 def test_resume_from_checkpoint_after_crash(tiny_run, tmp_path, monkeypatch):
     out = tmp_path / "resume"
-    config = _config(max_epochs=3, folds=(0,))
+    config, options = _config(max_epochs=3), RunOptions(num_workers=0, folds=(0,))
     original = cv._trainer
 
-    def crashing(config, fold_dir, callbacks, logger=True, devices=None):
-        return original(config, fold_dir, callbacks + [_Crash()], logger, devices)
+    def crashing(config, options, fold, callbacks, logger=True, devices=None):
+        return original(config, options, fold, callbacks + [_Crash()], logger, devices)
 
     monkeypatch.setattr(cv, "_trainer", crashing)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        train_cv(tiny_run / "cache" / "2mm", tiny_run / "splits", out, config)
+        train_cv(tiny_run / "cache" / "2mm", tiny_run / "splits", out, config, options)
     last = out / "fold0" / "seed0" / "checkpoints" / "last.ckpt"
     assert last.exists() and torch.load(last, weights_only=False)["epoch"] == 0
     monkeypatch.setattr(cv, "_trainer", original)
-    train_cv(tiny_run / "cache" / "2mm", tiny_run / "splits", out, config)
+    train_cv(tiny_run / "cache" / "2mm", tiny_run / "splits", out, config, options)
     done = json.loads((out / "fold0" / "seed0" / "done.json").read_text())
-    assert done["epochs_run"] == 3
-    log = cv.read_training_log(out / "fold0" / "seed0")
+    assert done["train"]["epochs_run"] == 3
+    log = read_training_log(out / "fold0" / "seed0")
     assert sorted(log.dropna(subset=["val_loss"]).epoch.unique()) == [0, 1, 2]
     assert (log.dropna(subset=["val_loss"]).epoch.value_counts() == 1).all()
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from brainage.data.manifest import check_images, make_manifest, parse_age, parse_sex
+from brainage.data.manifest import check_images, make_manifest, numeric_sex_check, parse_age, parse_sex, read_table
 from brainage.errors import InputError
+from brainage.layout import CohortDir
 
 AGE_COLUMNS = ("age", "Age", "AGE", "age_at_scan")
 SEX_COLUMNS = ("sex", "Sex", "SEX", "gender", "Gender")
@@ -23,27 +24,24 @@ def _pick(columns, candidates, path: Path, what: str, required: bool = True):
     return None
 
 
-def find_bids_t1(root: Path, participant: str) -> list[Path]:
-    """All T1w images of one participant, sessions in name order."""
-    return sorted((root / participant).glob("anat/*_T1w.nii*")) + sorted((root / participant).glob("ses-*/anat/*_T1w.nii*"))
-
-
-def ingest_bids(root: str | Path, check: bool = True) -> pd.DataFrame:
-    """Build a manifest from a BIDS folder; the first T1w of each participant is used.
+def ingest_bids(root: str | Path, check: bool = True, sex_coding: dict | None = None) -> pd.DataFrame:
+    """Build a manifest from a BIDS folder; the first T1w of each participant is used. Image
+    paths are stored absolute; numeric sex codes need an explicit ``sex_coding``.
 
     Example:
         >>> manifest = ingest_bids("results/demo/cohort")  # doctest: +SKIP
     """
-    root = Path(root)
-    tsv = root / "participants.tsv"
+    cohort = CohortDir(Path(root).absolute())
+    root, tsv = cohort.root, cohort.participants
     if not tsv.is_file():
         raise InputError(tsv, "participants.tsv not found: is this a BIDS dataset root?")
-    table = pd.read_csv(tsv, sep="\t", dtype=str)
+    table = read_table(tsv, "BIDS participants table", sep="\t", dtype=str)
     if "participant_id" not in table.columns:
         raise InputError(tsv, f"missing column 'participant_id' (found {', '.join(table.columns)})")
     age_col = _pick(table.columns, AGE_COLUMNS, tsv, "age")
     sex_col = _pick(table.columns, SEX_COLUMNS, tsv, "sex")
     site_col = _pick(table.columns, SITE_COLUMNS, tsv, "site", required=False)
+    numeric_sex_check(table[sex_col].dropna(), sex_coding, tsv)
     records = []
     for _, row in table.iterrows():
         pid = str(row["participant_id"]).strip()
@@ -51,12 +49,12 @@ def ingest_bids(root: str | Path, check: bool = True) -> pd.DataFrame:
         record = {"subject_id": pid, "site": row[site_col] if site_col else "unknown", "source": "bids",
                   "t1_path": "", "included": True, "exclusion_reason": ""}
         try:
-            images = find_bids_t1(root, pid)
+            images = cohort.find_t1(pid)
             if not images:
                 raise InputError(None, f"no T1w image under {root / pid}")
             record["t1_path"] = str(images[0])
             record["age"] = parse_age(row[age_col])
-            record["sex"] = parse_sex(row[sex_col], codes={1: "M", 2: "F"})
+            record["sex"] = parse_sex(row[sex_col], codes=sex_coding)
         except InputError as exc:
             record.update(included=False, exclusion_reason=f"participants.tsv: {exc.problem}")
         records.append(record)

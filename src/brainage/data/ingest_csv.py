@@ -1,7 +1,8 @@
 """Ingest a plain CSV (columns ``path, age, sex`` and optionally ``subject_id, site``).
 
 For anything that is neither IXI nor BIDS, e.g. a hospital PACS export. Relative paths are
-resolved against the CSV's folder.
+resolved against the CSV's folder and stored absolute, so later stages run from any folder.
+Numeric sex codes need an explicit ``sex_coding`` (``--sex-coding 1=M,2=F``).
 """
 
 from __future__ import annotations
@@ -10,33 +11,31 @@ from pathlib import Path
 
 import pandas as pd
 
-from brainage.data.manifest import check_images, make_manifest, parse_age, parse_sex
+from brainage.data.manifest import check_images, make_manifest, numeric_sex_check, parse_age, parse_sex, read_table
 from brainage.errors import InputError
 
 REQUIRED = ("path", "age", "sex")
 
 
-def ingest_csv(csv_path: str | Path, check: bool = True) -> pd.DataFrame:
+def ingest_csv(csv_path: str | Path, check: bool = True, sex_coding: dict | None = None) -> pd.DataFrame:
     """Build a manifest from a CSV of ``path, age, sex[, subject_id, site]``.
 
     Example:
         >>> manifest = ingest_csv("hospital_export.csv")  # doctest: +SKIP
     """
     csv_path = Path(csv_path)
-    if not csv_path.is_file():
-        raise InputError(csv_path, "CSV file does not exist")
-    try:
-        table = pd.read_csv(csv_path, dtype=str, sep=None, engine="python")
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(csv_path, f"not a readable CSV ({exc})") from None
+    table = read_table(csv_path, "CSV file", dtype=str, sep=None, engine="python")
     table.columns = [c.strip().lower() for c in table.columns]
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
         raise InputError(csv_path, f"missing columns {missing} (found {list(table.columns)}; need path, age, sex)")
+    if table.empty:
+        raise InputError(csv_path, "has a header but no rows")
+    numeric_sex_check(table["sex"].dropna(), sex_coding, csv_path)
     records = []
     for i, row in table.iterrows():
         path = Path(str(row["path"]).strip())
-        path = path if path.is_absolute() else (csv_path.parent / path)
+        path = (path if path.is_absolute() else csv_path.parent / path).absolute()
         sid = row.get("subject_id")
         record = {"subject_id": str(sid).strip() if isinstance(sid, str) and sid.strip() else f"row{i + 1:04d}",
                   "site": row.get("site") if isinstance(row.get("site"), str) else "unknown",
@@ -44,7 +43,7 @@ def ingest_csv(csv_path: str | Path, check: bool = True) -> pd.DataFrame:
         where = f"{csv_path} row {i + 2}"
         try:
             record["age"] = parse_age(row["age"])
-            record["sex"] = parse_sex(row["sex"], codes={1: "M", 2: "F"})
+            record["sex"] = parse_sex(row["sex"], codes=sex_coding)
         except InputError as exc:
             record.update(included=False, exclusion_reason=f"{where}: {exc.problem}")
         records.append(record)

@@ -103,7 +103,7 @@ def ingest_ixi(folder: str | Path, xls_path: str | Path | None = None, check: bo
         >>> int(manifest.included.sum())  # doctest: +SKIP
         180
     """
-    folder = Path(folder)
+    folder = Path(folder).absolute()
     if not folder.is_dir():
         raise InputError(folder, "IXI folder does not exist")
     table = read_ixi_table(xls_path or folder / "IXI.xls")

@@ -7,6 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from brainage.data.manifest import included
+from brainage.files import write_csv, write_text
+from brainage.layout import IngestDir
 from brainage.plotting import plt, save_figure
 
 
@@ -44,12 +46,10 @@ def plot_summary(manifest: pd.DataFrame, png_path: str | Path) -> Path:
     return save_figure(fig, png_path, dpi=100)
 
 
-def write_summary(manifest: pd.DataFrame, out_dir: str | Path) -> str:
-    """Write ``summary.txt``, ``summary.png`` and ``excluded.csv`` into ``out_dir``; return the text."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    text = summary_text(manifest)
-    (out_dir / "summary.txt").write_text(text + "\n")
-    plot_summary(manifest, out_dir / "summary.png")
-    manifest[~manifest["included"]][["subject_id", "t1_path", "exclusion_reason"]].to_csv(out_dir / "excluded.csv", index=False)
+def write_summary(manifest: pd.DataFrame, out: IngestDir, extra: str = "") -> str:
+    """Write the summary text (with ``extra`` lines), its PNG and the exclusion table; return the text."""
+    text = summary_text(manifest) + (f"\n{extra}" if extra else "")
+    write_text(out.summary_text, text + "\n")
+    plot_summary(manifest, out.summary_png)
+    write_csv(manifest[~manifest["included"]][["subject_id", "t1_path", "exclusion_reason"]], out.excluded)
     return text

@@ -18,7 +18,7 @@ download). The generative model, per subject with age ``a`` and ``d = (a - 20) /
   ``max_shift_mm``), a smooth multiplicative bias field (``bias_strength``), Rician noise
   (``noise_sd`` of white-matter intensity), written at ``voxel_mm`` (2 mm) as int16 NIfTI.
 * **Broken subjects** (``n_broken``): a few heads with a QC failure injected
-  (:mod:`brainage.qc.inject`), recorded in ``derivatives/synth/subjects.tsv``.
+  (:mod:`brainage.data.inject`), recorded in ``derivatives/synth/subjects.tsv``.
 
 Outputs a BIDS folder: ``participants.tsv``, ``sub-XXX/anat/sub-XXX_T1w.nii.gz`` and the true
 brain masks and parameters under ``derivatives/synth/``.
@@ -35,8 +35,10 @@ import pandas as pd
 from scipy import ndimage
 
 from brainage.config import save_config
+from brainage.files import atomic_path, write_csv, write_json
+from brainage.layout import CohortDir
 from brainage.progress import track
-from brainage.qc.inject import HEAD_FAILURES
+from brainage.data.inject import HEAD_FAILURES
 
 TISSUE_T1 = {"wm": 1.0, "gm": 0.62, "csf": 0.18, "skull": 0.07, "scalp": 0.85, "muscle": 0.45, "eye": 0.15}
 #: Padding (template voxels) around the MNI brain for skull, scalp and neck.
@@ -183,13 +185,13 @@ def render_subject(anatomy: TemplateAnatomy, age: float, sex: str, cfg: SynthCon
 
 
 def _save(data: np.ndarray, affine: np.ndarray, path: Path, dtype=np.int16) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     if dtype == np.int16:
         data = np.round(data / max(float(data.max()), 1e-6) * 1000)
     img = nib.Nifti1Image(data.astype(dtype), affine)
     img.set_qform(affine, code=1)
     img.set_sform(affine, code=1)
-    nib.save(img, str(path))
+    with atomic_path(path) as tmp:
+        nib.save(img, str(tmp))
 
 
 def make_cohort(out_dir: str | Path, config: SynthConfig = SynthConfig()) -> pd.DataFrame:
@@ -198,7 +200,7 @@ def make_cohort(out_dir: str | Path, config: SynthConfig = SynthConfig()) -> pd.
     Example:
         >>> make_cohort("results/demo/cohort", SynthConfig(n_subjects=20, seed=1))  # doctest: +SKIP
     """
-    out_dir = Path(out_dir)
+    cohort = CohortDir(out_dir)
     rng = np.random.default_rng(config.seed)
     anatomy = TemplateAnatomy()
     n = config.n_subjects
@@ -217,16 +219,15 @@ def make_cohort(out_dir: str | Path, config: SynthConfig = SynthConfig()) -> pd.
         if i in broken_idx:
             failure = kinds[sorted(broken_idx).index(i) % len(kinds)]
             data, affine = HEAD_FAILURES[failure](data, affine, rng=subject_rng)
-        _save(data, affine, out_dir / sid / "anat" / f"{sid}_T1w.nii.gz")
+        _save(data, affine, cohort.t1(sid))
         if not failure:
-            _save(sub["mask"].astype(np.uint8), affine, out_dir / "derivatives" / "synth" / f"{sid}_desc-brain_mask.nii.gz", np.uint8)
+            _save(sub["mask"].astype(np.uint8), affine, cohort.true_brain_mask(sid), np.uint8)
         rows.append({"participant_id": sid, "age": round(float(ages[i]), 2), "sex": sexes[i], "site": "synth"})
         truth.append({"participant_id": sid, "injected_failure": failure, **sub["params"]})
     participants = pd.DataFrame(rows)
-    participants.to_csv(out_dir / "participants.tsv", sep="\t", index=False)
-    pd.DataFrame(truth).to_csv(out_dir / "derivatives" / "synth" / "subjects.tsv", sep="\t", index=False)
-    save_config(config, out_dir / "derivatives" / "synth" / "synth_config.yaml")
-    (out_dir / "dataset_description.json").write_text(
-        '{"Name": "brainage synthetic cohort", "BIDSVersion": "1.9.0", "DatasetType": "raw", '
-        '"GeneratedBy": [{"Name": "brainage synth"}]}\n')
+    write_csv(participants, cohort.participants, sep="\t")
+    write_csv(pd.DataFrame(truth), cohort.synth_truth, sep="\t")
+    save_config(config, cohort.synth_config)
+    write_json(cohort.description, {"Name": "brainage synthetic cohort", "BIDSVersion": "1.9.0", "DatasetType": "raw",
+                                    "GeneratedBy": [{"Name": "brainage synth"}]})
     return participants

@@ -8,16 +8,15 @@ import torch
 from torch import nn
 
 from brainage.models.heads import RegressionAgeHead, SexHead, SoftLabelAgeHead
-from brainage.models.seresnet import SEResNetBackbone
-from brainage.models.sfcn import SFCNBackbone
-
-MODELS = ("sfcn", "seresnet", "resnet")  # resnet = SE-ResNet with SE switched off
+from brainage.models.registry import model_spec
 
 
 @dataclass
 class ModelConfig:
-    """Which network and heads. ``tasks``: ``("age",)``, ``("sex",)`` or both (multitask).
-    ``age_head``: ``softlabel`` (SFCN's KL over 1-year bins) or ``regression``."""
+    """Which network and heads. ``name``: a key of :data:`brainage.models.registry.MODELS`.
+    ``tasks``: ``("age",)``, ``("sex",)`` or both (multitask). ``age_head``: ``softlabel``
+    (SFCN's KL over 1-year bins) or ``regression``. Use :func:`model_config` to get a model's
+    registered defaults."""
 
     name: str = "sfcn"
     width: float = 1.0
@@ -27,6 +26,20 @@ class ModelConfig:
     age_max: float = 95.0
     dropout: float = 0.5
     sex_loss_weight: float = 1.0
+
+
+def model_config(name: str, **overrides) -> ModelConfig:
+    """A :class:`ModelConfig` with the registered defaults of ``name`` (age head, dropout),
+    overridden by any keyword given.
+
+    Example:
+        >>> model_config("seresnet", width=0.5).age_head
+        'regression'
+    """
+    spec = model_spec(name)
+    values = {"name": name, "age_head": spec.age_head, "dropout": spec.dropout}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return ModelConfig(**values)
 
 
 class BrainAgeNet(nn.Module):
@@ -41,12 +54,7 @@ class BrainAgeNet(nn.Module):
 
     def __init__(self, config: ModelConfig, age_mean: float = 50.0, age_std: float = 15.0):
         super().__init__()
-        if config.name not in MODELS:
-            raise ValueError(f"unknown model {config.name!r}; choose from {MODELS}")
-        if config.name == "sfcn":
-            self.backbone = SFCNBackbone(width=config.width, dropout=config.dropout)
-        else:
-            self.backbone = SEResNetBackbone(width=config.width, se=config.name == "seresnet", dropout=config.dropout)
+        self.backbone = model_spec(config.name).build_backbone(width=config.width, dropout=config.dropout)
         self.heads = nn.ModuleDict()
         feats = self.backbone.out_channels
         if "age" in config.tasks:

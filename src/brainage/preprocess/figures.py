@@ -7,6 +7,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from brainage.layout import SubjectDir
 from brainage.plotting import plt, save_figure
 
 
@@ -17,10 +18,10 @@ def _mid_slices(data: np.ndarray) -> list[np.ndarray]:
 
 def before_after(subject_dir: str | Path, grid: str, png_path: str | Path) -> Path:
     """Three mid-slices of the raw RAS head (mask outline in red) above the model-ready volume."""
-    subject_dir = Path(subject_dir)
-    raw = nib.load(str(subject_dir / "t1_ras.nii.gz")).get_fdata()
-    mask = nib.load(str(subject_dir / "brain_mask.nii.gz")).get_fdata() > 0
-    out = nib.load(str(subject_dir / f"t1_mni_{grid}.nii.gz")).get_fdata()
+    folder = SubjectDir(subject_dir)
+    raw = nib.load(str(folder.t1_ras)).get_fdata()
+    mask = nib.load(str(folder.brain_mask)).get_fdata() > 0
+    out = nib.load(str(folder.t1_mni(grid))).get_fdata()
     fig, axes = plt.subplots(2, 3, figsize=(9, 6))
     for ax, img, m in zip(axes[0], _mid_slices(raw), _mid_slices(mask.astype(float))):
         ax.imshow(img, cmap="gray", origin="lower", vmax=np.percentile(raw, 99.5))
@@ -31,5 +32,5 @@ def before_after(subject_dir: str | Path, grid: str, png_path: str | Path) -> Pa
         ax.axis("off")
     axes[0, 0].set_title("raw head + brain mask", loc="left")
     axes[1, 0].set_title(f"model input (MNI, {grid})", loc="left")
-    fig.suptitle(subject_dir.name)
+    fig.suptitle(folder.subject_id)
     return save_figure(fig, png_path, dpi=80)

@@ -1,172 +1,188 @@
-"""The image operations of preprocessing, one function per step, arrays and images in and out.
+"""The preprocessing steps as objects: each knows its name, parameters, outputs and how to run.
 
-Orchestration (fingerprints, restarts, workers) lives in :mod:`brainage.preprocess.pipeline`;
-this module only knows how to do each step once.
+A step reads earlier steps' files from the subject's folder and writes its own; it returns a
+small dict of what it found (volumes, quality figures), which ``steps.json`` records and the
+preprocessing report shows. The pipeline (:mod:`brainage.preprocess.pipeline`) chains their
+fingerprints, so a changed parameter redoes its step and every step after it.
+
+Add a step by subclassing :class:`Step` and listing it in :func:`steps_for`.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-from scipy import ndimage
 
-from brainage.data.images import load_t1
-from brainage.errors import InputError
-from brainage.preprocess.template import GridSpec, template_brain, template_image
-
-#: An input whose non-zero voxels fill less than this volume, with at least
-#: ``STRIPPED_ZERO_FRACTION`` of voxels exactly at the minimum, is taken to be skull-stripped.
-STRIPPED_MAX_VOLUME_ML = 3500.0
-STRIPPED_ZERO_FRACTION = 0.5
-#: Whole-brain masks outside this volume mean brain extraction failed outright.
-BRAIN_VOLUME_RANGE_ML = (300.0, 3500.0)
+from brainage.layout import PreprocessedDir, SubjectDir
+from brainage.preprocess import ops
+from brainage.preprocess.cache import write_volume
+from brainage.preprocess.grids import GRIDS, GridSpec
 
 
-def reorient(path: str | Path) -> tuple[nib.Nifti1Image, dict]:
-    """Load + validate a T1 and reorient it to RAS (voxel axes left->Right, ->Anterior, ->Superior)."""
-    img, data = load_t1(path)
-    canonical = nib.as_closest_canonical(nib.Nifti1Image(data, img.affine))
-    out = nib.Nifti1Image(canonical.get_fdata(dtype=np.float32), canonical.affine)
-    out.header.set_xyzt_units("mm", "sec")
-    info = {"original_orientation": "".join(nib.aff2axcodes(img.affine)), "shape": list(img.shape),
-            "voxel_mm": [round(float(z), 4) for z in img.header.get_zooms()[:3]]}
-    return out, info
+@dataclass
+class SubjectContext:
+    """What a step works on: the raw input, the subject's folder and the preprocessing folder."""
+
+    source: Path
+    folder: SubjectDir
+    root: PreprocessedDir
 
 
-def looks_skull_stripped(data: np.ndarray, voxel_volume_ml: float) -> bool:
-    """True when the image is mostly exact background around a brain-sized object."""
-    background = data <= data.min()
-    return bool(background.mean() >= STRIPPED_ZERO_FRACTION
-                and (~background).sum() * voxel_volume_ml <= STRIPPED_MAX_VOLUME_ML)
+class Step:
+    """Base of every preprocessing step."""
+
+    name: str = ""
+
+    def params(self) -> dict:
+        """What, besides the inputs, defines this step's outputs (part of its fingerprint)."""
+        return {}
+
+    def outputs(self, ctx: SubjectContext) -> list[Path]:
+        raise NotImplementedError
+
+    def run(self, ctx: SubjectContext) -> dict:
+        """Do the step, write :meth:`outputs`, return what it found."""
+        raise NotImplementedError
 
 
-def mask_from_stripped(data: np.ndarray) -> np.ndarray:
-    """Brain mask of an already-stripped image: largest non-zero component, holes filled."""
-    labels, n = ndimage.label(data > data.min())
-    if n == 0:
-        raise InputError(None, "already-stripped image has no non-zero voxels")
-    largest = np.argmax(np.bincount(labels.ravel())[1:]) + 1
-    return ndimage.binary_fill_holes(labels == largest)
+class Reorient(Step):
+    """Load and validate the T1, reorient it to RAS."""
+
+    name = "reorient"
+
+    def outputs(self, ctx):
+        return [ctx.folder.t1_ras]
+
+    def run(self, ctx):
+        img, info = ops.reorient(ctx.source)
+        ops.save_nifti(img, ctx.folder.t1_ras)
+        return info
 
 
-class BrainExtractor:
-    """deepbet wrapped for brainage: explicit weight paths, arrays in and out, no 100 KB file rule.
+#: One deepbet model per process (loading it costs more than running it on a 2 mm head).
+_EXTRACTORS: dict[float, ops.BrainExtractor] = {}
 
-    deepbet ships its weights in a top-level ``site-packages/data/models`` folder; we locate them
-    from the installed package rather than relying on its default path logic, and call the
-    model on the array directly so small (e.g. 2 mm) files are never silently skipped.
+
+class BrainMask(Step):
+    """Brain mask by deepbet, or from the image itself when the input is already skull-stripped.
+
+    ``mode``: ``auto`` detects already-stripped inputs, ``yes``/``no`` force the decision.
     """
 
-    def __init__(self, threshold: float = 0.5, device: str = "cpu"):
-        import deepbet
-        from deepbet.bet import BrainExtraction
+    name = "brain_mask"
 
-        models = Path(deepbet.__file__).resolve().parents[1] / "data" / "models"
-        weights = models / "model.pt", models / "bbox_model.pt"
-        missing = [str(p) for p in weights if not p.is_file()]
-        if missing:
-            raise InputError(missing[0], "deepbet weights not found; reinstall deepbet (`pip install --force-reinstall deepbet`)")
-        self._bet = BrainExtraction(no_gpu=device == "cpu", model_path=str(weights[0]), bbox_model_path=str(weights[1]))
-        self.threshold = threshold
+    def __init__(self, mode: str = "auto", threshold: float = 0.5):
+        self.mode, self.threshold = mode, threshold
 
-    def __call__(self, ras_data: np.ndarray) -> np.ndarray:
-        """Boolean brain mask of a RAS-ordered head volume."""
-        try:
-            prob = self._bet.run_model(np.ascontiguousarray(ras_data, dtype=np.float32).copy())
-        except AssertionError as exc:  # deepbet asserts when it finds no foreground at all
-            raise InputError(None, f"brain extraction found no head in the image ({exc})") from None
-        return self._bet.postprocess(prob > self.threshold).astype(bool)
+    def params(self):
+        return {"mode": self.mode, "threshold": self.threshold}
 
+    def outputs(self, ctx):
+        return [ctx.folder.brain_mask]
 
-def check_brain_volume(mask: np.ndarray, voxel_volume_ml: float) -> float:
-    volume = float(mask.sum() * voxel_volume_ml)
-    lo, hi = BRAIN_VOLUME_RANGE_ML
-    if not lo <= volume <= hi:
-        raise InputError(None, f"brain extraction gave an implausible brain volume of {volume:.0f} ml "
-                               f"(expected {lo:.0f}-{hi:.0f} ml)")
-    return volume
+    def run(self, ctx):
+        img = nib.load(str(ctx.folder.t1_ras))
+        data = img.get_fdata(dtype=np.float32)
+        voxel_ml = float(np.prod(img.header.get_zooms()[:3])) / 1000
+        stripped = ops.looks_skull_stripped(data, voxel_ml) if self.mode == "auto" else self.mode == "yes"
+        if stripped:
+            mask = ops.mask_from_stripped(data)
+        else:
+            if self.threshold not in _EXTRACTORS:
+                _EXTRACTORS[self.threshold] = ops.BrainExtractor(threshold=self.threshold)
+            mask = _EXTRACTORS[self.threshold](data)
+        volume = ops.check_brain_volume(mask, voxel_ml)
+        ops.save_nifti(nib.Nifti1Image(mask.astype(np.uint8), img.affine), ctx.folder.brain_mask, np.uint8)
+        return {"input_skull_stripped": bool(stripped), "brain_volume_ml": round(volume, 1)}
 
 
-def _to_ants(img: nib.Nifti1Image):
-    import ants
+class BiasCorrect(Step):
+    """N4 bias-field correction inside the (dilated) brain mask."""
 
-    img.header.set_xyzt_units("mm", "sec")
-    return ants.from_nibabel_nifti(img)
+    name = "bias_correct"
+
+    def __init__(self, shrink_factor: int = 4):
+        self.shrink_factor = shrink_factor
+
+    def params(self):
+        return {"shrink": self.shrink_factor}
+
+    def outputs(self, ctx):
+        return [ctx.folder.t1_n4, ctx.folder.bias_field]
+
+    def run(self, ctx):
+        img = nib.load(str(ctx.folder.t1_ras))
+        mask = nib.load(str(ctx.folder.brain_mask)).get_fdata() > 0
+        corrected, field = ops.bias_correct(img, mask, self.shrink_factor)
+        ops.save_nifti(corrected, ctx.folder.t1_n4)
+        ops.save_nifti(field, ctx.folder.bias_field)
+        f = np.asarray(field.dataobj)[mask]
+        return {"bias_median": round(float(np.median(f)), 4),
+                "bias_range": round(float(np.percentile(f, 99) - np.percentile(f, 1)), 4)}
 
 
-def bias_correct(img: nib.Nifti1Image, mask: np.ndarray, shrink_factor: int = 4) -> tuple[nib.Nifti1Image, nib.Nifti1Image]:
-    """N4 bias-field correction restricted to a dilated brain mask (antspyx).
+class Register(Step):
+    """Affine registration of the skull-stripped, bias-corrected brain to the MNI template.
 
-    Masking with the brain makes N4 several times faster and keeps scalp fat from driving the
-    field estimate. N4 runs once, returning the field; the corrected image is the input divided by
-    it (N4's own output is computed the same way, so a second N4 call would only double the cost).
-    Returns ``(corrected, field)``.
+    ``deterministic``: ANTs single-threaded with a fixed seed, so re-runs give identical
+    transforms (brainage parallelises over subjects instead, which costs nothing in throughput).
     """
-    import ants
 
-    weight = ndimage.binary_dilation(mask, iterations=2).astype(np.float32)
-    field = ants.n4_bias_field_correction(_to_ants(img), mask=_to_ants(nib.Nifti1Image(weight, img.affine)),
-                                          shrink_factor=shrink_factor, return_bias_field=True)
-    field_img = ants.to_nibabel_nifti(field)
-    f = np.asarray(field_img.dataobj, dtype=np.float32)
-    corrected = img.get_fdata(dtype=np.float32) / np.maximum(f, 1e-6)
-    return nib.Nifti1Image(corrected.astype(np.float32), img.affine), nib.Nifti1Image(f, img.affine)
+    name = "register"
 
+    def __init__(self, kind: str = "Affine", deterministic: bool = True, seed: int = 42):
+        self.kind, self.deterministic, self.seed = kind, deterministic, seed
 
-def register_affine(brain: nib.Nifti1Image, transform_path: Path, kind: str = "Affine",
-                    template_resolution: int = 2, seed: int | None = 42) -> dict:
-    """Affine registration of a skull-stripped brain to the nilearn MNI152 brain (antspyx).
+    def params(self):
+        return {"kind": self.kind, "deterministic": self.deterministic, "seed": self.seed}
 
-    The 2 mm template gives the same mask overlap as the 1 mm one at a fraction of the time;
-    the transform is applied later to any output grid. Returns registration-quality metrics.
+    def outputs(self, ctx):
+        return [ctx.folder.to_mni_affine, ctx.folder.brain_n4]
 
-    ``seed``: antspyx ignores ``registration(random_seed=...)``; only
-    ``ants.config.set_ants_deterministic`` reaches ANTs' metric sampling, so it is called here
-    (it also pins ITK to one thread and seeds numpy's global generator; brainage parallelises
-    over subjects instead). ``None`` leaves ANTs random and multi-threaded.
-    """
-    import ants
-
-    if seed is not None:
-        ants.config.set_ants_deterministic(True, seed)
-
-    fixed = _to_ants(template_brain(template_resolution))
-    moving = _to_ants(brain)
-    with tempfile.TemporaryDirectory() as tmp:
-        result = ants.registration(fixed=fixed, moving=moving, type_of_transform=kind,
-                                   outprefix=os.path.join(tmp, "reg_"))
-        transform_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp_out = transform_path.with_suffix(".tmp.mat")
-        Path(result["fwdtransforms"][0]).replace(tmp_out)
-        tmp_out.replace(transform_path)
-    warped = result["warpedmovout"].numpy()
-    tmpl = fixed.numpy()
-    inside = template_image("mask", template_resolution).get_fdata() > 0.5
-    a, b = warped[inside], tmpl[inside]
-    ncc = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 else 0.0
-    warped_mask = warped > 0.05 * np.percentile(warped[warped > 0], 99) if (warped > 0).any() else warped > 0
-    dice = float(2 * (warped_mask & inside).sum() / max(warped_mask.sum() + inside.sum(), 1))
-    return {"ncc_template": round(ncc, 4), "dice_template": round(dice, 4)}
+    def run(self, ctx):
+        img = nib.load(str(ctx.folder.t1_n4))
+        mask = nib.load(str(ctx.folder.brain_mask)).get_fdata() > 0
+        brain = nib.Nifti1Image(np.where(mask, img.get_fdata(dtype=np.float32), 0).astype(np.float32), img.affine)
+        ops.save_nifti(brain, ctx.folder.brain_n4)
+        return ops.register_affine(brain, ctx.folder.to_mni_affine, self.kind,
+                                   seed=self.seed if self.deterministic else None)
 
 
-def to_grid(img: nib.Nifti1Image, transform_path: Path, grid: GridSpec, interpolation: str = "linear") -> nib.Nifti1Image:
-    """Resample a native-space image onto an MNI output grid through a saved affine transform."""
-    import ants
+class Resample(Step):
+    """The brain and its mask on one MNI output grid, intensity-normalised, plus the model cache."""
 
-    out = ants.apply_transforms(fixed=_to_ants(grid.reference()), moving=_to_ants(img),
-                                transformlist=[str(transform_path)], interpolator=interpolation)
-    return ants.to_nibabel_nifti(out)
+    def __init__(self, grid: GridSpec):
+        self.grid = grid
+        self.name = f"resample_{grid.name}"
+
+    def params(self):
+        return asdict(self.grid)
+
+    def outputs(self, ctx):
+        return [ctx.folder.t1_mni(self.grid.name), ctx.folder.mask_mni(self.grid.name),
+                ctx.root.cache(self.grid.name).volume(ctx.folder.subject_id)]
+
+    def run(self, ctx):
+        brain = nib.load(str(ctx.folder.brain_n4))
+        mask = nib.load(str(ctx.folder.brain_mask))
+        warped = ops.to_grid(brain, ctx.folder.to_mni_affine, self.grid)
+        warped_mask = ops.to_grid(nib.Nifti1Image(mask.get_fdata(dtype=np.float32), mask.affine),
+                                  ctx.folder.to_mni_affine, self.grid)
+        inside = np.asarray(warped_mask.dataobj) > 0.5
+        norm = ops.normalise_intensity(np.asarray(warped.dataobj), inside)
+        affine = self.grid.affine()
+        t1_out, mask_out, cache_out = self.outputs(ctx)
+        ops.save_nifti(nib.Nifti1Image(norm, affine), t1_out)
+        ops.save_nifti(nib.Nifti1Image(inside.astype(np.uint8), affine), mask_out, np.uint8)
+        write_volume(cache_out, norm)
+        return {f"brain_fraction_in_grid_{self.grid.name}": round(float(inside.mean()), 4)}
 
 
-def normalise_intensity(data: np.ndarray, mask: np.ndarray, low_pct: float = 0.5, high_pct: float = 99.5) -> np.ndarray:
-    """Robust min-max scaling inside the brain to [0, 1]; zero outside the brain."""
-    values = data[mask]
-    if values.size < 100:
-        raise InputError(None, "registered brain is (almost) empty on the output grid")
-    lo, hi = np.percentile(values, [low_pct, high_pct])
-    scaled = np.clip((data - lo) / max(hi - lo, 1e-6), 0, 1)
-    return np.where(mask, scaled, 0).astype(np.float32)
+def steps_for(config) -> list[Step]:
+    """The step list of a :class:`~brainage.preprocess.pipeline.PreprocessConfig`, in order."""
+    return [Reorient(), BrainMask(config.skull_stripped, config.bet_threshold), BiasCorrect(config.n4_shrink_factor),
+            Register(config.registration, config.deterministic, config.seed),
+            *[Resample(GRIDS[name]) for name in config.grids]]

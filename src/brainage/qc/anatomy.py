@@ -16,6 +16,7 @@ import nibabel as nib
 import numpy as np
 from scipy import ndimage
 
+from brainage.layout import SubjectDir
 from brainage.preprocess.template import template_image
 
 
@@ -84,8 +85,8 @@ def anatomy_metrics(subject_dir: str | Path, below_margin_mm: float = 6.0, outsi
     * ``holes_ml``, ``n_components``, ``largest_component_fraction``: mask topology.
     * ``rotation_deg``, ``mirrored``: orientation implied by the registration.
     """
-    subject_dir = Path(subject_dir)
-    mask_img = nib.load(str(subject_dir / "brain_mask.nii.gz"))
+    folder = SubjectDir(subject_dir)
+    mask_img = nib.load(str(folder.brain_mask))
     mask = mask_img.get_fdata() > 0
     zooms = mask_img.header.get_zooms()[:3]
     voxel_ml = float(np.prod(zooms)) / 1000
@@ -97,7 +98,7 @@ def anatomy_metrics(subject_dir: str | Path, below_margin_mm: float = 6.0, outsi
     out["n_components"] = float((sizes * voxel_ml >= 0.5).sum())
     out["largest_component_fraction"] = float(sizes.max() / max(sizes.sum(), 1))
 
-    transform = read_affine_transform(subject_dir / "to_mni_affine.mat")
+    transform = read_affine_transform(folder.to_mni_affine)
     out["rotation_deg"], out["mirrored"] = rotation_degrees(transform)
     points = native_to_mni(nib.affines.apply_affine(mask_img.affine, np.argwhere(mask)), transform)
     tmask_img, tmask, bottom, dist = _template_geometry()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from brainage.errors import InputError
+from brainage.files import write_csv
 
 VERDICTS = ("pass", "warn", "fail")
 OVERRIDE_COLUMNS = ["subject_id", "verdict", "note"]
@@ -21,8 +22,7 @@ def ensure_overrides_file(path: str | Path) -> Path:
     """Create an empty overrides file with a header if there is none; never touch an existing one."""
     path = Path(path)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(columns=OVERRIDE_COLUMNS).to_csv(path, index=False)
+        write_csv(pd.DataFrame(columns=OVERRIDE_COLUMNS), path)
     return path
 
 
@@ -58,16 +58,3 @@ def apply_overrides(verdicts: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataF
     out["final_verdict"] = out["override"].where(has, out["verdict"])
     out["final_reasons"] = out["reasons"].where(~has, "override by reviewer: " + out["override_note"].where(out["override_note"] != "", out["override"]))
     return out
-
-
-def read_verdicts(path: str | Path) -> pd.DataFrame:
-    """``qc_verdicts.csv`` written by ``brainage qc`` (a folder holding it is accepted too)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "qc_verdicts.csv"
-    if not path.is_file():
-        raise InputError(path, "QC verdicts not found (run `brainage qc` first)")
-    table = pd.read_csv(path, dtype={"subject_id": str}).fillna({"final_reasons": "", "reasons": ""})
-    if "final_verdict" not in table.columns:
-        raise InputError(path, "not a brainage QC verdict table (no final_verdict column)")
-    return table

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -32,16 +33,17 @@ def montage(t1: np.ndarray, mask: np.ndarray, png_path: str | Path, title: str =
     return save_figure(fig, png_path, dpi=60, facecolor="black")
 
 
-def contact_sheet(verdicts, montage_dir: str | Path, png_path: str | Path, columns: int = 6, max_subjects: int = 60) -> Path:
-    """Mid-sagittal crops of each subject's montage, worst first, framed by verdict colour."""
-    montage_dir = Path(montage_dir)
-    rows = [r for _, r in verdicts.iterrows() if (montage_dir / f"{r.subject_id}.png").exists()][:max_subjects]
+def contact_sheet(verdicts, montage_of: Callable[[str], Path], png_path: str | Path, columns: int = 6,
+                  max_subjects: int = 60) -> Path:
+    """Mid-sagittal crops of each subject's montage (``montage_of(subject_id)``), worst first,
+    framed by verdict colour."""
+    rows = [r for _, r in verdicts.iterrows() if montage_of(r.subject_id).exists()][:max_subjects]
     n_rows = max(1, int(np.ceil(len(rows) / columns)))
     fig, axes = plt.subplots(n_rows, columns, figsize=(2.6 * columns, 2.0 * n_rows), squeeze=False, facecolor="white")
     for ax in axes.ravel():
         ax.axis("off")
     for ax, r in zip(axes.ravel(), rows):
-        img = plt.imread(montage_dir / f"{r.subject_id}.png")
+        img = plt.imread(montage_of(r.subject_id))
         h, w = img.shape[:2]
         ax.imshow(img[: h // 3 + 10, : 2 * w // 5])  # the first two side views
         colour = VERDICT_COLOURS.get(r.final_verdict, "grey")

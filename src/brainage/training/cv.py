@@ -4,14 +4,16 @@ For fold k, fold k is the test set; a stratified ``val_fraction`` of the other f
 validation set for early stopping, checkpoint selection and fitting the age-bias correction;
 the rest trains. Test subjects are touched only by the final prediction. Each fold is a folder
 with checkpoints (``last.ckpt`` resumes an interrupted run), a CSV log and predictions; a fold
-whose predictions exist for the same config is skipped on re-run.
+whose predictions exist for the same config (:class:`~brainage.training.config.TrainConfig`,
+data, fold and seed) is skipped on re-run, whatever the run options.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import os
-from dataclasses import asdict, dataclass, field
+import warnings
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -20,55 +22,50 @@ import torch
 
 from brainage.config import fingerprint, save_config
 from brainage.errors import InputError
-from brainage.evaluation.bias import AgeBiasCorrector
-from brainage.models.network import ModelConfig
+from brainage.files import DoneRecord, write_csv, write_json
+from brainage.layout import CacheDir, FoldDir, RunDir, SplitsDir
 from brainage.preprocess.cache import read_cache_index
-from brainage.preprocess.dataset import AugmentConfig, BrainAgeDataset, build_augmentation, make_loader
+from brainage.preprocess.grids import read_grid
 from brainage.progress import console
-from brainage.training.module import BrainAgeModule, OptimConfig
+from brainage.qc.verdicts import qc_failed
+from brainage.training.augment import build_augmentation
+from brainage.training.bias import AgeBiasCorrector
+from brainage.training.config import RunOptions, TrainConfig
+from brainage.training.dataset import BrainAgeDataset, make_loader
+from brainage.training.logs import archive_log
+from brainage.training.module import BrainAgeModule
 
 
-@dataclass
-class TrainConfig:
-    """Everything a training run depends on; saved as ``train_config.yaml`` beside the outputs."""
+class _DropTips(logging.Filter):
+    """Lightning advertises its cloud products on every Trainer; a log of 5 folds does not need them."""
 
-    model: ModelConfig = field(default_factory=ModelConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    grid: str = "2mm"
-    downsample: int = 1
-    max_epochs: int = 60
-    patience: int = 15
-    batch_size: int = 8
-    val_fraction: float = 0.15
-    folds: tuple = ()          # which folds to run; empty = all
-    seeds: tuple = (0,)        # more than one = a seed ensemble per fold
-    num_workers: int = 2
-    start_method: str = "spawn"
-    accelerator: str = "auto"
-    devices: int = 1
-    strategy: str = "auto"     # "ddp" for multi-GPU / multi-node
-    precision: str = "auto"    # auto = bf16-mixed on GPU, 32 on CPU
-    channels_last: bool = False
-    tensorboard: bool = False
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Tip:" not in record.getMessage()
 
 
-def _labels_table(cache_dir: Path, folds_csv: Path, qc_verdicts: Path | None) -> pd.DataFrame:
-    index = read_cache_index(cache_dir)
+def _quiet_lightning() -> None:
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropTips())
+    # Resuming into a fold's folder and small cohorts are expected here, not mistakes.
+    for pattern in (".*pytree.*", ".*does not have many workers.*", ".*LeafSpec.*", ".*exists and is not empty.*",
+                    ".*smaller than the logging interval.*"):
+        warnings.filterwarnings("ignore", message=pattern)
+
+
+def _labels_table(cache: CacheDir, folds_csv: Path, qc_verdicts: Path | None) -> pd.DataFrame:
+    index = read_cache_index(cache.root)
     folds = pd.read_csv(folds_csv, dtype={"subject_id": str})
+    if not {"subject_id", "fold"} <= set(folds.columns):
+        raise InputError(folds_csv, "not a folds table (needs subject_id and fold columns; made by `brainage split`)")
     table = index.merge(folds[["subject_id", "fold"]], on="subject_id", how="inner")
     missing = sorted(set(folds.subject_id) - set(index.subject_id))
     if missing:
         console.print(f"[yellow]{len(missing)} subjects in the folds have no preprocessed volume and are left out: "
                       f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}")
     if qc_verdicts is not None:
-        from brainage.qc.overrides import read_verdicts
-
-        v = read_verdicts(qc_verdicts).set_index("subject_id")
-        failed = table.subject_id.map(v["final_verdict"]).eq("fail")
-        for sid in table.subject_id[failed]:
-            console.print(f"excluded by QC: {sid}: {v.at[sid, 'final_reasons']}")
-        table = table[~failed]
+        failed = qc_failed(qc_verdicts)
+        for sid, reason in failed[failed.index.isin(table.subject_id)].items():
+            console.print(f"excluded: {sid}: {reason}")
+        table = table[~table.subject_id.isin(failed.index)]
     if len(table) < 10:
         raise InputError(folds_csv, f"only {len(table)} subjects with both a fold and a cached volume")
     return table.reset_index(drop=True)
@@ -90,22 +87,24 @@ def _val_split(train: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
     return mask
 
 
-def _trainer(config: TrainConfig, fold_dir: Path, callbacks: list, logger=True, devices=None):
+def _trainer(config: TrainConfig, options: RunOptions, fold: FoldDir, callbacks: list, logger=True, devices=None):
     import lightning as L
 
-    on_gpu = torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda")
-    precision = config.precision if config.precision != "auto" else ("bf16-mixed" if on_gpu else "32-true")
-    return L.Trainer(max_epochs=config.max_epochs, accelerator=config.accelerator, devices=devices or config.devices,
-                     strategy=config.strategy if devices is None else "auto", precision=precision,
-                     benchmark=on_gpu, callbacks=callbacks, logger=logger, default_root_dir=str(fold_dir),
+    _quiet_lightning()
+    on_gpu = torch.cuda.is_available() and options.accelerator in ("auto", "gpu", "cuda")
+    precision = options.precision if options.precision != "auto" else ("bf16-mixed" if on_gpu else "32-true")
+    return L.Trainer(max_epochs=config.max_epochs, accelerator=options.accelerator, devices=devices or options.devices,
+                     strategy=options.strategy if devices is None else "auto", precision=precision,
+                     benchmark=on_gpu, callbacks=callbacks, logger=logger, default_root_dir=str(fold.root),
                      enable_progress_bar=os.environ.get("BRAINAGE_NO_PROGRESS") != "1",
                      log_every_n_steps=5, enable_model_summary=False, num_sanity_val_steps=0)
 
 
-def _predict(module: BrainAgeModule, table: pd.DataFrame, config: TrainConfig, fold_dir: Path) -> pd.DataFrame:
+def _predict(module: BrainAgeModule, table: pd.DataFrame, config: TrainConfig, options: RunOptions,
+             fold: FoldDir) -> pd.DataFrame:
     ds = BrainAgeDataset(table, downsample=config.downsample)
     loader = make_loader(ds, config.batch_size, shuffle=False, num_workers=0)
-    trainer = _trainer(config, fold_dir, callbacks=[], logger=False, devices=1)
+    trainer = _trainer(config, options, fold, callbacks=[], logger=False, devices=1)
     batches = trainer.predict(module, loader)
     out = table[["subject_id", "age", "sex", "site"]].copy()
     for task in ("age", "sex"):
@@ -114,81 +113,55 @@ def _predict(module: BrainAgeModule, table: pd.DataFrame, config: TrainConfig, f
     return out
 
 
-def _archive_log(fold_dir: Path) -> None:
-    """Lightning's CSV logger replaces metrics.csv on resume; keep the earlier epochs beside it."""
-    current = fold_dir / "logs" / "metrics.csv"
-    if current.exists():
-        n = len(list(fold_dir.glob("log_attempt*.csv")))
-        current.replace(fold_dir / f"log_attempt{n}.csv")
-
-
-def read_training_log(fold_dir: str | Path) -> pd.DataFrame:
-    """Every epoch's logged metrics of one fold, across interrupted and resumed attempts."""
-    fold_dir = Path(fold_dir)
-    parts = sorted(fold_dir.glob("log_attempt*.csv"), key=lambda p: int(p.stem[11:])) + [fold_dir / "logs" / "metrics.csv"]
-    frames = [pd.read_csv(p) for p in parts if p.exists()]
-    if not frames:
-        return pd.DataFrame()
-    log = pd.concat(frames, ignore_index=True)
-    # A resumed attempt re-logs the epoch it restarted from: keep the latest rows of each epoch.
-    latest_attempt = {}
-    for i, frame in enumerate(frames):
-        for epoch in frame.epoch.unique():
-            latest_attempt[epoch] = i
-    attempt = np.concatenate([[i] * len(f) for i, f in enumerate(frames)])
-    keep = [latest_attempt[e] == a for e, a in zip(log.epoch, attempt)]
-    return log[keep].reset_index(drop=True)
-
-
-def train_fold(table: pd.DataFrame, fold: int, seed: int, config: TrainConfig, out_dir: Path) -> pd.DataFrame:
+def train_fold(table: pd.DataFrame, fold: int, seed: int, config: TrainConfig, options: RunOptions, run: RunDir,
+               data_identity: dict) -> pd.DataFrame:
     """Train one (fold, seed); returns validation + test predictions (resumes / skips when possible)."""
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-    fold_dir = out_dir / f"fold{fold}" / f"seed{seed}"
-    fold_dir.mkdir(parents=True, exist_ok=True)
-    fp = fingerprint(config, fold, seed, sorted(table.subject_id))
-    pred_path = fold_dir / "predictions.csv"
-    done_path = fold_dir / "done.json"
-    if pred_path.exists() and done_path.exists() and json.loads(done_path.read_text()).get("fingerprint") == fp:
+    folder = run.fold(fold, seed)
+    folder.root.mkdir(parents=True, exist_ok=True)
+    fp = fingerprint(config, data_identity, fold, seed, sorted(table.subject_id))
+    done = DoneRecord(folder.done)
+    if done.is_done("train", fp, [folder.predictions]):
         console.print(f"fold {fold} seed {seed}: already trained with this config, skipping")
-        return pd.read_csv(pred_path, dtype={"subject_id": str})
+        return pd.read_csv(folder.predictions, dtype={"subject_id": str})
     L.seed_everything(seed + 1000 * fold, workers=True)
     test = table[table.fold == fold].reset_index(drop=True)
     rest = table[table.fold != fold].reset_index(drop=True)
     is_val = _val_split(rest, config.val_fraction, seed + fold)
     train, val = rest[~is_val].reset_index(drop=True), rest[is_val].reset_index(drop=True)
-    voxel = {"2mm": 2.0, "1mm": 1.0}.get(config.grid, 2.0) * config.downsample
+    voxel = data_identity["grid"]["voxel_mm"] * config.downsample
     train_ds = BrainAgeDataset(train, build_augmentation(config.augment, voxel), downsample=config.downsample)
     val_ds = BrainAgeDataset(val, downsample=config.downsample)
-    train_loader = make_loader(train_ds, config.batch_size, shuffle=True, num_workers=config.num_workers,
-                               start_method=config.start_method, seed=seed, drop_last=len(train_ds) > config.batch_size)
+    train_loader = make_loader(train_ds, config.batch_size, shuffle=True, num_workers=options.num_workers,
+                               start_method=options.start_method, seed=seed, drop_last=len(train_ds) > config.batch_size)
     val_loader = make_loader(val_ds, config.batch_size, shuffle=False, num_workers=0)
     gpu_aug = asdict(config.augment) if config.augment.enabled and config.augment.device == "gpu" else None
     module = BrainAgeModule(asdict(config.model), asdict(config.optim), float(train.age.mean()), float(train.age.std()),
-                            config.max_epochs, config.channels_last, gpu_augment=gpu_aug, voxel_mm=voxel)
+                            config.max_epochs, options.channels_last, gpu_augment=gpu_aug, voxel_mm=voxel)
     # Select and stop on age MAE when age is a task: the summed multitask loss mixes KL/BCE scales
     # and is noisy on small validation sets (an early dip there stopped good runs too soon).
     monitor = "val_age_mae" if "age" in config.model.tasks else "val_loss"
-    ckpt = ModelCheckpoint(dirpath=fold_dir / "checkpoints", filename="best", monitor=monitor, mode="min", save_last=True)
-    _archive_log(fold_dir)
-    loggers = [CSVLogger(str(fold_dir), name="logs", version="")]
-    if config.tensorboard:
-        loggers.append(TensorBoardLogger(str(fold_dir), name="tensorboard", version=""))
+    ckpt = ModelCheckpoint(dirpath=folder.checkpoints, filename="best", monitor=monitor, mode="min", save_last=True)
+    archive_log(folder)
+    loggers = [CSVLogger(str(folder.root), name="logs", version="")]
+    if options.tensorboard:
+        loggers.append(TensorBoardLogger(str(folder.root), name="tensorboard", version=""))
     callbacks = [ckpt, EarlyStopping(monitor=monitor, mode="min", patience=config.patience)]
-    trainer = _trainer(config, fold_dir, callbacks, logger=loggers)
-    last = fold_dir / "checkpoints" / "last.ckpt"
+    trainer = _trainer(config, options, folder, callbacks, logger=loggers)
+    last = folder.last_checkpoint
     trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if last.exists() else None)
     if trainer.global_rank != 0:
         return pd.DataFrame()
     best = ckpt.best_model_path or str(last)
     module = BrainAgeModule.load_from_checkpoint(best, weights_only=False)
-    preds = pd.concat([_predict(module, val, config, fold_dir).assign(role="val"),
-                       _predict(module, test, config, fold_dir).assign(role="test")], ignore_index=True)
+    preds = pd.concat([_predict(module, val, config, options, folder).assign(role="val"),
+                       _predict(module, test, config, options, folder).assign(role="test")], ignore_index=True)
     preds["fold"], preds["seed"] = fold, seed
-    preds.to_csv(pred_path, index=False)
-    done_path.write_text(json.dumps({"fingerprint": fp, "best_checkpoint": best, "epochs_run": trainer.current_epoch}))
+    write_csv(preds, folder.predictions)
+    done.record("train", fp, [folder.predictions], best_checkpoint=best, epochs_run=trainer.current_epoch)
     return preds
 
 
@@ -210,32 +183,37 @@ def ensemble_and_correct(preds: pd.DataFrame) -> pd.DataFrame:
 
 
 def train_cv(cache_dir: str | Path, folds_csv: str | Path, out_dir: str | Path, config: TrainConfig = TrainConfig(),
-             qc_verdicts: str | Path | None = None) -> pd.DataFrame:
+             options: RunOptions = RunOptions(), qc_verdicts: str | Path | None = None) -> pd.DataFrame:
     """Cross-validate ``config`` over the folds; writes ``oof_predictions.csv`` and returns it.
 
+    ``cache_dir``: a cache folder or a ``brainage preprocess`` output folder.
+
     Example:
-        >>> train_cv("pre/cache/2mm", "splits/folds.csv", "models/sfcn", TrainConfig(max_epochs=2))  # doctest: +SKIP
+        >>> train_cv("pre", "splits", "models/sfcn", TrainConfig(max_epochs=2))  # doctest: +SKIP
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    folds_csv = Path(folds_csv)
-    folds_csv = folds_csv / "folds.csv" if folds_csv.is_dir() else folds_csv
-    table = _labels_table(Path(cache_dir), folds_csv, Path(qc_verdicts) if qc_verdicts else None)
-    save_config(config, out_dir / "train_config.yaml")
-    (out_dir / "run_info.json").write_text(json.dumps({
-        "cache_dir": str(Path(cache_dir).resolve()), "preprocessed_dir": str(Path(cache_dir).resolve().parents[1]),
+    run = RunDir(out_dir)
+    cache = CacheDir.find(cache_dir)
+    folds_csv = SplitsDir.folds_csv(folds_csv)
+    table = _labels_table(cache, folds_csv, Path(qc_verdicts) if qc_verdicts else None)
+    data_identity = {"grid": read_grid(cache.grid).to_json()}
+    run.root.mkdir(parents=True, exist_ok=True)
+    save_config(config, run.config)
+    save_config(options, run.options)
+    pre = cache.preprocessed
+    write_json(run.info, {
+        "cache_dir": str(cache.root.resolve()), "preprocessed_dir": str(pre.root.resolve()) if pre else None,
         "folds_csv": str(folds_csv.resolve()), "qc_verdicts": str(qc_verdicts) if qc_verdicts else None,
-        "n_subjects": int(len(table)), "torch": torch.__version__}, indent=2))
-    run_folds = list(config.folds) or sorted(table.fold.unique())
+        "n_subjects": int(len(table)), "grid": data_identity["grid"], "torch": torch.__version__})
+    run_folds = list(options.folds) or sorted(table.fold.unique())
     all_preds = []
     for fold in run_folds:
-        for seed in config.seeds:
+        for seed in options.seeds:
             console.print(f"[bold]fold {fold} seed {seed}[/bold] ({(table.fold != fold).sum()} train+val, {(table.fold == fold).sum()} test)")
-            all_preds.append(train_fold(table, int(fold), int(seed), config, out_dir))
+            all_preds.append(train_fold(table, int(fold), int(seed), config, options, run, data_identity))
     preds = pd.concat(all_preds, ignore_index=True)
     if preds.empty:  # non-zero DDP ranks
         return preds
-    preds.to_csv(out_dir / "all_predictions.csv", index=False)
+    write_csv(preds, run.all_predictions)
     oof = ensemble_and_correct(preds)
-    oof.to_csv(out_dir / "oof_predictions.csv", index=False)
+    write_csv(oof, run.oof_predictions)
     return oof

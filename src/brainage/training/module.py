@@ -8,8 +8,8 @@ import lightning as L
 import torch
 
 from brainage.models.network import BrainAgeNet, ModelConfig
-from brainage.preprocess.dataset import AugmentConfig
-from brainage.preprocess.gpu_augment import augment_batch
+from brainage.training.augment import AugmentConfig
+from brainage.training.gpu_augment import augment_batch
 
 
 @dataclass

@@ -1,7 +1,7 @@
 import torch
 
-from brainage.preprocess.dataset import AugmentConfig
-from brainage.preprocess.gpu_augment import augment_batch
+from brainage.training.augment import AugmentConfig
+from brainage.training.gpu_augment import augment_batch
 
 
 def _blob():

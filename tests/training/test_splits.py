@@ -4,7 +4,7 @@ import pytest
 
 from brainage.data.ingest_ixi import ingest_ixi
 from brainage.data.manifest import make_manifest
-from brainage.data.splits import SplitConfig, describe_groups, make_folds, write_splits
+from brainage.training.splits import SplitConfig, describe_groups, make_folds, write_splits
 
 
 def _cohort(n=120, seed=0, sites=("A",)):

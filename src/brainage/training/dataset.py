@@ -11,7 +11,7 @@ culprit.
 from __future__ import annotations
 
 import pickle
-from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,57 +24,19 @@ from brainage.preprocess.cache import read_volume
 SEX_TO_LABEL = {"F": 0, "M": 1}
 
 
-@dataclass
-class AugmentConfig:
-    """Augmentation suited to brain age: small affine jitter, intensity changes, no left-right flip
-    (hemispheric asymmetry changes with age; flipping would erase it). ``device``: ``cpu`` runs
-    torchio in the DataLoader workers; ``gpu`` runs the batched equivalent on the training
-    device (:mod:`brainage.preprocess.gpu_augment`), for when workers cannot keep up."""
-
-    enabled: bool = True
-    device: str = "cpu"
-    scale: float = 0.03
-    degrees: float = 5.0
-    translation_mm: float = 4.0
-    log_gamma: float = 0.2
-    noise_std: float = 0.02
-    bias_coefficients: float = 0.1
-    flip_lr: bool = False
-
-
-def build_augmentation(config: AugmentConfig, voxel_mm: float = 2.0):
-    """A picklable torchio pipeline from an :class:`AugmentConfig` (``None`` when disabled or
-    when augmentation runs on the GPU instead).
-
-    Example:
-        >>> t = build_augmentation(AugmentConfig())
-        >>> type(t).__name__
-        'Compose'
-    """
-    if not config.enabled or config.device == "gpu":
-        return None
-    import torchio as tio  # imported here so GPU-only training runs without torchio installed
-
-    transforms = [
-        tio.RandomAffine(scales=config.scale, degrees=config.degrees, translation=config.translation_mm / voxel_mm,
-                         image_interpolation="linear", p=0.8),
-        tio.RandomBiasField(coefficients=config.bias_coefficients, order=2, p=0.3),
-        tio.RandomGamma(log_gamma=config.log_gamma, p=0.5),
-        tio.RandomNoise(std=(0, config.noise_std), p=0.5),
-    ]
-    if config.flip_lr:
-        transforms.insert(0, tio.RandomFlip(axes=("LR",)))
-    return tio.Compose(transforms)
-
-
 class BrainAgeDataset(Dataset):
     """Cached volumes with age and sex labels, through an optional torchio transform.
 
     Items are ``(volume [1, X, Y, Z] float32 in [0, 1], age float32, sex int64 (F=0, M=1))``.
 
     Example:
-        >>> ds = BrainAgeDataset(read_cache_index("out/cache/2mm"), build_augmentation(AugmentConfig()))  # doctest: +SKIP
-        >>> volume, age, sex = ds[0]  # doctest: +SKIP
+        >>> import pandas as pd, tempfile
+        >>> from brainage.preprocess.cache import write_volume
+        >>> path = write_volume(Path(tempfile.mkdtemp()) / "s1.npy", np.full((8, 8, 8), 0.5))
+        >>> ds = BrainAgeDataset(pd.DataFrame({"subject_id": ["s1"], "age": [40.0], "sex": ["M"], "path": [str(path)]}))
+        >>> volume, age, sex = ds[0]
+        >>> tuple(volume.shape), float(age), int(sex)
+        ((1, 8, 8, 8), 40.0, 1)
     """
 
     def __init__(self, index: pd.DataFrame, transform=None, downsample: int = 1):

@@ -14,7 +14,7 @@ import math
 import torch
 from torch.nn import functional as F
 
-from brainage.preprocess.dataset import AugmentConfig
+from brainage.training.augment import AugmentConfig
 
 
 def _rotation_matrices(angles: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,10 @@ import torchio as tio
 
 from brainage.errors import BrainageError
 from brainage.preprocess.cache import pack_cache, read_cache_index, unpack_cache, write_cache_index, write_volume
-from brainage.preprocess.dataset import AugmentConfig, BrainAgeDataset, build_augmentation, make_loader
+from brainage.layout import PreprocessedDir
+from brainage.preprocess.grids import GridSpec
+from brainage.training.augment import AugmentConfig, build_augmentation
+from brainage.training.dataset import BrainAgeDataset, make_loader
 from brainage.data.manifest import make_manifest
 
 
@@ -17,10 +20,11 @@ def tiny_cache(tmp_path):
     rng = np.random.default_rng(0)
     manifest = make_manifest([{"subject_id": f"s{i}", "age": 20.0 + 5 * i, "sex": "FM"[i % 2], "site": "x", "t1_path": ""}
                               for i in range(6)])
+    cache = PreprocessedDir(tmp_path).cache("2mm")
     for sid in manifest.subject_id:
-        write_volume(tmp_path / "cache" / "2mm" / f"{sid}.npy", rng.random((16, 20, 16)))
-    write_cache_index(tmp_path, "2mm", manifest)
-    return tmp_path / "cache" / "2mm"
+        write_volume(cache.volume(sid), rng.random((16, 20, 16)))
+    write_cache_index(cache, GridSpec("2mm", 2.0, (16, 20, 16)), manifest)
+    return cache.root
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])

@@ -15,8 +15,12 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from brainage.config import save_config
-from brainage.data.manifest import included
+from brainage.data.manifest import exclude, included, read_manifest, write_manifest
 from brainage.errors import InputError
+from brainage.files import write_csv
+from brainage.layout import SplitsDir
+from brainage.progress import console
+from brainage.qc.verdicts import qc_failed
 
 
 @dataclass
@@ -53,7 +57,11 @@ def make_folds(manifest: pd.DataFrame, config: SplitConfig = SplitConfig()) -> p
     Returns a table ``subject_id, fold, split`` (split of the single train/val/test split).
 
     Example:
-        >>> folds = make_folds(manifest, SplitConfig(n_folds=5, seed=0))  # doctest: +SKIP
+        >>> from brainage.data.manifest import make_manifest
+        >>> manifest = make_manifest({"subject_id": f"s{i:02d}", "age": 20.0 + i, "sex": "FM"[i % 2]} for i in range(20))
+        >>> folds = make_folds(manifest, SplitConfig(n_folds=5, seed=0))
+        >>> folds.fold.value_counts().tolist()
+        [4, 4, 4, 4, 4]
     """
     df = included(manifest)
     if len(df) < 2 * config.n_folds:
@@ -84,11 +92,33 @@ def describe_groups(manifest: pd.DataFrame, assignment: pd.Series, name: str) ->
 
 def write_splits(manifest: pd.DataFrame, out_dir: str | Path, config: SplitConfig = SplitConfig()) -> pd.DataFrame:
     """Compute folds, then write ``folds.csv``, ``fold_balance.csv``, ``split_balance.csv`` and the config."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out = SplitsDir(out_dir)
     folds = make_folds(manifest, config)
-    folds.to_csv(out_dir / "folds.csv", index=False)
-    describe_groups(manifest, folds["fold"], "fold").to_csv(out_dir / "fold_balance.csv", index=False)
-    describe_groups(manifest, folds["split"], "split").to_csv(out_dir / "split_balance.csv", index=False)
-    save_config(config, out_dir / "split_config.yaml")
+    write_csv(folds, out.folds)
+    write_csv(describe_groups(manifest, folds["fold"], "fold"), out.fold_balance)
+    write_csv(describe_groups(manifest, folds["split"], "split"), out.split_balance)
+    save_config(config, out.config)
+    return folds
+
+
+def exclude_qc_failed(manifest: pd.DataFrame, verdicts_path: str | Path) -> pd.DataFrame:
+    """The manifest with every subject QC failed (:func:`~brainage.qc.verdicts.qc_failed`)
+    marked excluded, with the QC reasons."""
+    failed = qc_failed(verdicts_path)
+    return exclude(manifest, manifest.subject_id.isin(failed.index), manifest.subject_id.map(failed).fillna(""))
+
+
+def split(manifest_path: str | Path, out_dir: str | Path, config: SplitConfig = SplitConfig(),
+          qc: str | Path | None = None) -> pd.DataFrame:
+    """The ``split`` stage: stratified folds of the included (and, with ``qc``, not QC-failed)
+    subjects of a manifest, written to ``out_dir``; prints the balance of every fold."""
+    manifest = read_manifest(manifest_path)
+    out = SplitsDir(out_dir)
+    if qc is not None:
+        manifest = exclude_qc_failed(manifest, qc)
+        write_manifest(manifest, out.manifest_after_qc)
+    folds = write_splits(manifest, out.root, config)
+    console.print(f"{config.n_folds} folds for cross-validation (male fraction and age per fold; "
+                  f"the single train/val/test split is in {out.split_balance}):")
+    console.print(pd.read_csv(out.fold_balance).round(2).to_string(index=False))
     return folds

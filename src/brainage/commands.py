@@ -1,0 +1,58 @@
+"""The base of every ``brainage`` subcommand: its name, help, example, arguments and run.
+
+Each stage package has a ``commands.py`` with one :class:`Command` subclass per subcommand;
+:mod:`brainage.cli` is only a table of them. Command modules import nothing heavy at module
+level (the work happens in :meth:`Command.run`), so ``brainage --help`` starts at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keep our line breaks and show every option's default (where it is a value: options
+    without one say in their help what happens when they are left out)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in (action.help or ""):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+class Command:
+    """One subcommand. Subclasses set ``name``, ``help`` and ``example`` and implement
+    :meth:`add_arguments` and :meth:`run`."""
+
+    name: str = ""
+    help: str = ""
+    example: str = ""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        raise NotImplementedError
+
+    def run(self, args: argparse.Namespace) -> None:
+        raise NotImplementedError
+
+    def register(self, subparsers) -> argparse.ArgumentParser:
+        parser = subparsers.add_parser(self.name, help=self.help, description=self.help,
+                                       epilog=f"example:\n  {self.example}", formatter_class=HelpFormatter)
+        self.add_arguments(parser)
+        parser.set_defaults(command_object=self)
+        return parser
+
+
+def add_executor_arguments(parser: argparse.ArgumentParser, workers: int = 2) -> None:
+    """``--workers``, ``--executor`` and ``--scheduler``: where per-subject work runs."""
+    parser.add_argument("--workers", type=int, default=workers, help="local worker processes")
+    parser.add_argument("--executor", choices=["local", "dask"], default="local",
+                        help="dask: send subjects to a Dask distributed cluster (see README, 'On a cluster')")
+    parser.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
+
+
+def executor_from_args(args: argparse.Namespace, isolate: bool = True):
+    from brainage.parallel import Executor
+
+    return Executor(kind=args.executor, workers=args.workers, scheduler=args.scheduler, isolate=isolate)
+

@@ -1,0 +1,1 @@
+"""``brainage demo``: every stage on a synthetic cohort, end to end."""

@@ -1,0 +1,435 @@
+"""The on-disk layout of every stage: each file and folder name brainage writes, spelled once.
+
+Stages never build a path by hand; they ask the folder object of the stage whose files they
+read or write. A user can therefore find anything from this one page:
+
+```
+COHORT/ (BIDS)   participants.tsv  dataset_description.json  sub-<id>/[ses-*/]anat/sub-<id>_T1w.nii.gz
+  derivatives/synth/  subjects.tsv  synth_config.yaml  sub-<id>_desc-brain_mask.nii.gz  (synthetic truth)
+INGEST/          manifest.csv  summary.txt  summary.png  excluded.csv  ixi_rows_without_scan.csv
+SPLITS/          folds.csv  fold_balance.csv  split_balance.csv  split_config.yaml  manifest_after_qc.csv
+PREPROCESSED/    manifest.csv  preprocess_report.csv  preprocess_config.yaml
+  subjects/<id>/ steps.json  t1_ras  brain_mask  t1_n4  bias_field  brain_n4  to_mni_affine.mat
+                 t1_mni_<grid>  mask_mni_<grid>  (.nii.gz)  error.txt
+  cache/<grid>/  <id>.npy  index.csv  grid.json
+  qc/            qc_metrics.csv  qc_verdicts.csv  qc_overrides.csv  montages/<id>.png  contact_sheet.png  index.html
+  figures/       <id>.png (before/after)
+RUN/             train_config.yaml  run_options.yaml  run_info.json  all_predictions.csv  oof_predictions.csv
+  fold<k>/seed<s>/  predictions.csv  done.json  checkpoints/{best,last}.ckpt  logs/metrics.csv  log_attempt<n>.csv
+  evaluation/    metrics.json  metrics.csv  age_error_by_decile.csv  *.png  index.html
+```
+
+Example:
+    >>> pre = PreprocessedDir("out")
+    >>> pre.subject("sub-01").brain_mask.as_posix()
+    'out/subjects/sub-01/brain_mask.nii.gz'
+    >>> pre.cache("2mm").volume("sub-01").as_posix()
+    'out/cache/2mm/sub-01.npy'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from brainage.errors import InputError
+
+MANIFEST = "manifest.csv"
+
+
+@dataclass(frozen=True)
+class Folder:
+    """A folder of one stage's outputs; subclasses name its files."""
+
+    root: Path
+
+    def __init__(self, root: str | Path):
+        object.__setattr__(self, "root", Path(root))
+
+    def __truediv__(self, name: str) -> Path:
+        return self.root / name
+
+
+class CohortDir(Folder):
+    """A BIDS dataset (the synthetic cohort is written as one)."""
+
+    @property
+    def participants(self) -> Path:
+        return self.root / "participants.tsv"
+
+    @property
+    def description(self) -> Path:
+        return self.root / "dataset_description.json"
+
+    def t1(self, subject_id: str) -> Path:
+        return self.root / subject_id / "anat" / f"{subject_id}_T1w.nii.gz"
+
+    def find_t1(self, subject_id: str) -> list[Path]:
+        """Every T1w image of one participant, sessions in name order."""
+        sub = self.root / subject_id
+        return sorted(sub.glob("anat/*_T1w.nii*")) + sorted(sub.glob("ses-*/anat/*_T1w.nii*"))
+
+    @property
+    def synth_truth(self) -> Path:
+        """Synthetic cohorts only: each subject's generative parameters and injected failure."""
+        return self.root / "derivatives" / "synth" / "subjects.tsv"
+
+    @property
+    def synth_config(self) -> Path:
+        return self.root / "derivatives" / "synth" / "synth_config.yaml"
+
+    def true_brain_mask(self, subject_id: str) -> Path:
+        return self.root / "derivatives" / "synth" / f"{subject_id}_desc-brain_mask.nii.gz"
+
+
+class IngestDir(Folder):
+    """``brainage ingest`` output."""
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / MANIFEST
+
+    @property
+    def summary_text(self) -> Path:
+        return self.root / "summary.txt"
+
+    @property
+    def summary_png(self) -> Path:
+        return self.root / "summary.png"
+
+    @property
+    def excluded(self) -> Path:
+        return self.root / "excluded.csv"
+
+    @property
+    def ixi_rows_without_scan(self) -> Path:
+        return self.root / "ixi_rows_without_scan.csv"
+
+
+class SplitsDir(Folder):
+    """``brainage split`` output."""
+
+    @property
+    def folds(self) -> Path:
+        return self.root / "folds.csv"
+
+    @property
+    def fold_balance(self) -> Path:
+        return self.root / "fold_balance.csv"
+
+    @property
+    def split_balance(self) -> Path:
+        return self.root / "split_balance.csv"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "split_config.yaml"
+
+    @property
+    def manifest_after_qc(self) -> Path:
+        return self.root / "manifest_after_qc.csv"
+
+    @staticmethod
+    def folds_csv(path: str | Path) -> Path:
+        """``folds.csv`` given the file itself or the folder holding it, or a clear error."""
+        path = Path(path)
+        candidate = SplitsDir(path).folds if path.is_dir() else path
+        if not candidate.is_file():
+            problem = "folder holds no folds.csv" if path.is_dir() else "does not exist"
+            raise InputError(path, f"{problem} (make the folds with `brainage split MANIFEST --out FOLDER`)")
+        return candidate
+
+
+class SubjectDir(Folder):
+    """One subject's preprocessing folder: every step's outputs and ``steps.json``."""
+
+    @property
+    def subject_id(self) -> str:
+        return self.root.name
+
+    @property
+    def steps(self) -> Path:
+        return self.root / "steps.json"
+
+    @property
+    def error(self) -> Path:
+        return self.root / "error.txt"
+
+    @property
+    def t1_ras(self) -> Path:
+        return self.root / "t1_ras.nii.gz"
+
+    @property
+    def brain_mask(self) -> Path:
+        return self.root / "brain_mask.nii.gz"
+
+    @property
+    def t1_n4(self) -> Path:
+        return self.root / "t1_n4.nii.gz"
+
+    @property
+    def bias_field(self) -> Path:
+        return self.root / "bias_field.nii.gz"
+
+    @property
+    def brain_n4(self) -> Path:
+        return self.root / "brain_n4.nii.gz"
+
+    @property
+    def to_mni_affine(self) -> Path:
+        return self.root / "to_mni_affine.mat"
+
+    def t1_mni(self, grid: str) -> Path:
+        return self.root / f"t1_mni_{grid}.nii.gz"
+
+    def mask_mni(self, grid: str) -> Path:
+        return self.root / f"mask_mni_{grid}.nii.gz"
+
+
+class CacheDir(Folder):
+    """The model-ready cache of one grid: ``<id>.npy`` volumes, ``index.csv``, ``grid.json``."""
+
+    @property
+    def index(self) -> Path:
+        return self.root / "index.csv"
+
+    @property
+    def grid(self) -> Path:
+        return self.root / "grid.json"
+
+    def volume(self, subject_id: str) -> Path:
+        return self.root / f"{subject_id}.npy"
+
+    @property
+    def preprocessed(self) -> "PreprocessedDir | None":
+        """The preprocessing folder this cache belongs to (``None`` for a stand-alone cache)."""
+        root = self.root.parent.parent
+        return PreprocessedDir(root) if PreprocessedDir(root).report.is_file() else None
+
+    @staticmethod
+    def find(path: str | Path, grid: str | None = None) -> "CacheDir":
+        """The cache in ``path``: a cache folder itself, or a preprocessing folder (``grid`` picks
+        one when it holds several; by default the only one, else ``2mm``)."""
+        path = Path(path)
+        if CacheDir(path).index.is_file():
+            return CacheDir(path)
+        if path.is_file():
+            raise InputError(path, "expected a `brainage preprocess` output folder or a cache folder, got a file")
+        caches = PreprocessedDir(path).grids()
+        if not caches:
+            raise InputError(path, "no model-ready cache here (expected a `brainage preprocess` output folder "
+                                   "with cache/<grid>/index.csv, or a cache folder)")
+        if grid is None:
+            grid = caches[0] if len(caches) == 1 else "2mm" if "2mm" in caches else caches[0]
+        if grid not in caches:
+            raise InputError(path, f"no cache for grid {grid!r} (found {', '.join(caches)})")
+        return PreprocessedDir(path).cache(grid)
+
+
+class QCDir(Folder):
+    """``brainage qc`` output."""
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "qc_metrics.csv"
+
+    @property
+    def verdicts(self) -> Path:
+        return self.root / "qc_verdicts.csv"
+
+    @property
+    def overrides(self) -> Path:
+        return self.root / "qc_overrides.csv"
+
+    @property
+    def montages(self) -> Path:
+        return self.root / "montages"
+
+    def montage(self, subject_id: str) -> Path:
+        return self.montages / f"{subject_id}.png"
+
+    @property
+    def contact_sheet(self) -> Path:
+        return self.root / "contact_sheet.png"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "index.html"
+
+
+class PreprocessedDir(Folder):
+    """``brainage preprocess`` output: per-subject folders, caches per grid, report, QC."""
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / MANIFEST
+
+    @property
+    def report(self) -> Path:
+        return self.root / "preprocess_report.csv"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "preprocess_config.yaml"
+
+    @property
+    def subjects(self) -> Path:
+        return self.root / "subjects"
+
+    def subject(self, subject_id: str) -> SubjectDir:
+        return SubjectDir(self.subjects / subject_id)
+
+    def cache(self, grid: str) -> CacheDir:
+        return CacheDir(self.root / "cache" / grid)
+
+    def grids(self) -> list[str]:
+        """Names of the grids that have a cache here."""
+        return sorted(p.parent.name for p in (self.root / "cache").glob("*/index.csv"))
+
+    @property
+    def qc(self) -> QCDir:
+        return QCDir(self.root / "qc")
+
+    def figure(self, subject_id: str) -> Path:
+        return self.root / "figures" / f"{subject_id}.png"
+
+    def require(self) -> "PreprocessedDir":
+        """Self, or a clear error when this is not a preprocessing output folder."""
+        if self.root.is_file():
+            raise InputError(self.root, "expected a `brainage preprocess` output folder, got a file")
+        if not self.report.is_file():
+            raise InputError(self.root, "not a `brainage preprocess` output folder (no preprocess_report.csv)")
+        return self
+
+
+class FoldDir(Folder):
+    """One (fold, seed) of a training run."""
+
+    @property
+    def predictions(self) -> Path:
+        return self.root / "predictions.csv"
+
+    @property
+    def done(self) -> Path:
+        return self.root / "done.json"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.checkpoints / "last.ckpt"
+
+    @property
+    def log(self) -> Path:
+        """Lightning's CSV log of the current attempt."""
+        return self.root / "logs" / "metrics.csv"
+
+    def archived_logs(self) -> list[Path]:
+        """Logs of earlier, interrupted attempts, oldest first."""
+        return sorted(self.root.glob("log_attempt*.csv"), key=lambda p: int(p.stem[len("log_attempt"):]))
+
+    def next_archived_log(self) -> Path:
+        return self.root / f"log_attempt{len(self.archived_logs())}.csv"
+
+
+class RunDir(Folder):
+    """``brainage train`` output: config, per-fold folders, out-of-fold predictions."""
+
+    @property
+    def config(self) -> Path:
+        return self.root / "train_config.yaml"
+
+    @property
+    def options(self) -> Path:
+        return self.root / "run_options.yaml"
+
+    @property
+    def info(self) -> Path:
+        return self.root / "run_info.json"
+
+    @property
+    def all_predictions(self) -> Path:
+        return self.root / "all_predictions.csv"
+
+    @property
+    def oof_predictions(self) -> Path:
+        return self.root / "oof_predictions.csv"
+
+    def fold(self, fold: int, seed: int) -> FoldDir:
+        return FoldDir(self.root / f"fold{fold}" / f"seed{seed}")
+
+    def fold_dirs(self) -> list[FoldDir]:
+        return [FoldDir(p) for p in sorted(self.root.glob("fold*/seed*")) if p.is_dir()]
+
+    @property
+    def evaluation(self) -> "EvaluationDir":
+        return EvaluationDir(self.root / "evaluation")
+
+
+class EvaluationDir(Folder):
+    """``brainage evaluate`` output."""
+
+    @property
+    def metrics_json(self) -> Path:
+        return self.root / "metrics.json"
+
+    @property
+    def metrics_csv(self) -> Path:
+        return self.root / "metrics.csv"
+
+    @property
+    def error_by_decile(self) -> Path:
+        return self.root / "age_error_by_decile.csv"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "index.html"
+
+    @property
+    def age_scatter(self) -> Path:
+        return self.root / "age_predicted_vs_true.png"
+
+    @property
+    def age_scatter_corrected(self) -> Path:
+        return self.root / "age_predicted_vs_true_corrected.png"
+
+    @property
+    def age_bland_altman(self) -> Path:
+        return self.root / "age_bland_altman.png"
+
+    @property
+    def sex_roc(self) -> Path:
+        return self.root / "sex_roc.png"
+
+    @property
+    def learning_curves(self) -> Path:
+        return self.root / "learning_curves.png"
+
+
+class DemoDir(Folder):
+    """``brainage demo`` output: one folder per stage and a front page."""
+
+    @property
+    def cohort(self) -> Path:
+        return self.root / "cohort"
+
+    @property
+    def ingest(self) -> IngestDir:
+        return IngestDir(self.root / "ingest")
+
+    @property
+    def preprocessed(self) -> PreprocessedDir:
+        return PreprocessedDir(self.root / "preprocessed")
+
+    @property
+    def splits(self) -> SplitsDir:
+        return SplitsDir(self.root / "splits")
+
+    def run(self, name: str) -> RunDir:
+        return RunDir(self.root / "models" / name)
+
+    @property
+    def index(self) -> Path:
+        return self.root / "index.html"

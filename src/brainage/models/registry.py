@@ -1,0 +1,61 @@
+"""The model registry: every network brainage can train, with the defaults that suit it.
+
+A model is a backbone (3D CNN ending in global pooling) plus heads; its spec names the backbone
+and the settings it was tuned with. Add a model by writing its backbone module and one entry in
+:data:`MODELS`; the CLI, training and reports pick it up from here.
+
+Example:
+    >>> MODELS["sfcn"].age_head, MODELS["seresnet"].age_head
+    ('softlabel', 'regression')
+    >>> sorted(MODELS)
+    ['resnet', 'seresnet', 'sfcn']
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model: where its backbone lives, its keyword arguments and its defaults.
+
+    ``backbone`` is ``"module:Class"``, imported only when a network is built (so the command
+    line can list models without importing torch). The class takes ``width`` and ``dropout``
+    plus ``backbone_kwargs`` and exposes ``out_channels``.
+    """
+
+    name: str
+    description: str
+    backbone: str
+    backbone_kwargs: dict = field(default_factory=dict)
+    age_head: str = "regression"
+    dropout: float = 0.3
+    lr: float = 1e-3
+
+    def build_backbone(self, width: float, dropout: float):
+        module, cls = self.backbone.split(":")
+        return getattr(importlib.import_module(module), cls)(width=width, dropout=dropout, **self.backbone_kwargs)
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec for spec in (
+        ModelSpec("sfcn", "Simple Fully Convolutional Network (Peng et al. 2021), soft-label age over 1-year bins",
+                  "brainage.models.sfcn:SFCNBackbone", age_head="softlabel", dropout=0.5,
+                  lr=5e-3),  # lr chosen on fold 0's validation subjects of IXI-HH (never a test fold)
+        ModelSpec("seresnet", "3D ResNet with squeeze-and-excitation blocks and global average pooling",
+                  "brainage.models.seresnet:SEResNetBackbone", backbone_kwargs={"se": True}),
+        ModelSpec("resnet", "the same 3D ResNet with SE switched off (ablation)",
+                  "brainage.models.seresnet:SEResNetBackbone", backbone_kwargs={"se": False}),
+    )
+}
+
+
+def model_spec(name: str) -> ModelSpec:
+    """The registered spec of ``name``, or a clear error listing the choices."""
+    if name not in MODELS:
+        from brainage.errors import InputError
+
+        raise InputError(None, f"unknown model {name!r}; choose from {', '.join(sorted(MODELS))}")
+    return MODELS[name]

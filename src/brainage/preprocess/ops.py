@@ -1,0 +1,182 @@
+"""The image operations of preprocessing, arrays and images in and out.
+
+The steps (:mod:`brainage.preprocess.steps`) call these on a subject's files; orchestration
+(fingerprints, restarts, workers) lives in :mod:`brainage.preprocess.pipeline`. This module
+only knows how to do each operation once.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+from scipy import ndimage
+
+from brainage.data.images import load_t1
+from brainage.errors import InputError
+from brainage.files import atomic_path
+from brainage.preprocess.grids import GridSpec
+from brainage.preprocess.template import template_brain, template_image
+
+#: An input whose non-zero voxels fill less than this volume, with at least
+#: ``STRIPPED_ZERO_FRACTION`` of voxels exactly at the minimum, is taken to be skull-stripped.
+STRIPPED_MAX_VOLUME_ML = 3500.0
+STRIPPED_ZERO_FRACTION = 0.5
+#: Whole-brain masks outside this volume mean brain extraction failed outright.
+BRAIN_VOLUME_RANGE_ML = (300.0, 3500.0)
+
+
+def reorient(path: str | Path) -> tuple[nib.Nifti1Image, dict]:
+    """Load + validate a T1 and reorient it to RAS (voxel axes left->Right, ->Anterior, ->Superior)."""
+    img, data = load_t1(path)
+    canonical = nib.as_closest_canonical(nib.Nifti1Image(data, img.affine))
+    out = nib.Nifti1Image(canonical.get_fdata(dtype=np.float32), canonical.affine)
+    out.header.set_xyzt_units("mm", "sec")
+    info = {"original_orientation": "".join(nib.aff2axcodes(img.affine)), "shape": list(img.shape),
+            "voxel_mm": [round(float(z), 4) for z in img.header.get_zooms()[:3]]}
+    return out, info
+
+
+def looks_skull_stripped(data: np.ndarray, voxel_volume_ml: float) -> bool:
+    """True when the image is mostly exact background around a brain-sized object."""
+    background = data <= data.min()
+    return bool(background.mean() >= STRIPPED_ZERO_FRACTION
+                and (~background).sum() * voxel_volume_ml <= STRIPPED_MAX_VOLUME_ML)
+
+
+def mask_from_stripped(data: np.ndarray) -> np.ndarray:
+    """Brain mask of an already-stripped image: largest non-zero component, holes filled."""
+    labels, n = ndimage.label(data > data.min())
+    if n == 0:
+        raise InputError(None, "already-stripped image has no non-zero voxels")
+    largest = np.argmax(np.bincount(labels.ravel())[1:]) + 1
+    return ndimage.binary_fill_holes(labels == largest)
+
+
+class BrainExtractor:
+    """deepbet wrapped for brainage: explicit weight paths, arrays in and out, no 100 KB file rule.
+
+    deepbet ships its weights in a top-level ``site-packages/data/models`` folder; we locate them
+    from the installed package rather than relying on its default path logic, and call the
+    model on the array directly so small (e.g. 2 mm) files are never silently skipped.
+    """
+
+    def __init__(self, threshold: float = 0.5, device: str = "cpu"):
+        import deepbet
+        from deepbet.bet import BrainExtraction
+
+        models = Path(deepbet.__file__).resolve().parents[1] / "data" / "models"
+        weights = models / "model.pt", models / "bbox_model.pt"
+        missing = [str(p) for p in weights if not p.is_file()]
+        if missing:
+            raise InputError(missing[0], "deepbet weights not found; reinstall deepbet (`pip install --force-reinstall deepbet`)")
+        self._bet = BrainExtraction(no_gpu=device == "cpu", model_path=str(weights[0]), bbox_model_path=str(weights[1]))
+        self.threshold = threshold
+
+    def __call__(self, ras_data: np.ndarray) -> np.ndarray:
+        """Boolean brain mask of a RAS-ordered head volume."""
+        try:
+            prob = self._bet.run_model(np.ascontiguousarray(ras_data, dtype=np.float32).copy())
+        except AssertionError as exc:  # deepbet asserts when it finds no foreground at all
+            raise InputError(None, f"brain extraction found no head in the image ({exc})") from None
+        return self._bet.postprocess(prob > self.threshold).astype(bool)
+
+
+def check_brain_volume(mask: np.ndarray, voxel_volume_ml: float) -> float:
+    volume = float(mask.sum() * voxel_volume_ml)
+    lo, hi = BRAIN_VOLUME_RANGE_ML
+    if not lo <= volume <= hi:
+        raise InputError(None, f"brain extraction gave an implausible brain volume of {volume:.0f} ml "
+                               f"(expected {lo:.0f}-{hi:.0f} ml)")
+    return volume
+
+
+def _to_ants(img: nib.Nifti1Image):
+    import ants
+
+    img.header.set_xyzt_units("mm", "sec")
+    return ants.from_nibabel_nifti(img)
+
+
+def bias_correct(img: nib.Nifti1Image, mask: np.ndarray, shrink_factor: int = 4) -> tuple[nib.Nifti1Image, nib.Nifti1Image]:
+    """N4 bias-field correction restricted to a dilated brain mask (antspyx).
+
+    Masking with the brain makes N4 several times faster and keeps scalp fat from driving the
+    field estimate. N4 runs once, returning the field; the corrected image is the input divided by
+    it (N4's own output is computed the same way, so a second N4 call would only double the cost).
+    Returns ``(corrected, field)``.
+    """
+    import ants
+
+    weight = ndimage.binary_dilation(mask, iterations=2).astype(np.float32)
+    field = ants.n4_bias_field_correction(_to_ants(img), mask=_to_ants(nib.Nifti1Image(weight, img.affine)),
+                                          shrink_factor=shrink_factor, return_bias_field=True)
+    field_img = ants.to_nibabel_nifti(field)
+    f = np.asarray(field_img.dataobj, dtype=np.float32)
+    corrected = img.get_fdata(dtype=np.float32) / np.maximum(f, 1e-6)
+    return nib.Nifti1Image(corrected.astype(np.float32), img.affine), nib.Nifti1Image(f, img.affine)
+
+
+def register_affine(brain: nib.Nifti1Image, transform_path: Path, kind: str = "Affine",
+                    template_resolution: int = 2, seed: int | None = 42) -> dict:
+    """Affine registration of a skull-stripped brain to the nilearn MNI152 brain (antspyx).
+
+    The 2 mm template gives the same mask overlap as the 1 mm one at a fraction of the time;
+    the transform is applied later to any output grid. Returns registration-quality metrics.
+
+    ``seed``: antspyx ignores ``registration(random_seed=...)``; only
+    ``ants.config.set_ants_deterministic`` reaches ANTs' metric sampling, so it is called here
+    (it also pins ITK to one thread and seeds numpy's global generator; brainage parallelises
+    over subjects instead). ``None`` leaves ANTs random and multi-threaded.
+    """
+    import ants
+
+    if seed is not None:
+        ants.config.set_ants_deterministic(True, seed)
+
+    fixed = _to_ants(template_brain(template_resolution))
+    moving = _to_ants(brain)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = ants.registration(fixed=fixed, moving=moving, type_of_transform=kind,
+                                   outprefix=os.path.join(tmp, "reg_"))
+        with atomic_path(transform_path) as out:
+            Path(result["fwdtransforms"][0]).replace(out)
+    warped = result["warpedmovout"].numpy()
+    tmpl = fixed.numpy()
+    inside = template_image("mask", template_resolution).get_fdata() > 0.5
+    a, b = warped[inside], tmpl[inside]
+    ncc = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 else 0.0
+    warped_mask = warped > 0.05 * np.percentile(warped[warped > 0], 99) if (warped > 0).any() else warped > 0
+    dice = float(2 * (warped_mask & inside).sum() / max(warped_mask.sum() + inside.sum(), 1))
+    return {"ncc_template": round(ncc, 4), "dice_template": round(dice, 4)}
+
+
+def to_grid(img: nib.Nifti1Image, transform_path: Path, grid: GridSpec, interpolation: str = "linear") -> nib.Nifti1Image:
+    """Resample a native-space image onto an MNI output grid through a saved affine transform."""
+    import ants
+
+    out = ants.apply_transforms(fixed=_to_ants(grid.reference()), moving=_to_ants(img),
+                                transformlist=[str(transform_path)], interpolator=interpolation)
+    return ants.to_nibabel_nifti(out)
+
+
+def save_nifti(img: nib.Nifti1Image, path: Path, dtype=np.float32) -> Path:
+    """Write ``img`` with ``dtype`` data and millimetre units, atomically."""
+    out = nib.Nifti1Image(np.asarray(img.dataobj).astype(dtype), img.affine)
+    out.header.set_xyzt_units("mm", "sec")
+    with atomic_path(path) as tmp:
+        nib.save(out, str(tmp))
+    return Path(path)
+
+
+def normalise_intensity(data: np.ndarray, mask: np.ndarray, low_pct: float = 0.5, high_pct: float = 99.5) -> np.ndarray:
+    """Robust min-max scaling inside the brain to [0, 1]; zero outside the brain."""
+    values = data[mask]
+    if values.size < 100:
+        raise InputError(None, "registered brain is (almost) empty on the output grid")
+    lo, hi = np.percentile(values, [low_pct, high_pct])
+    scaled = np.clip((data - lo) / max(hi - lo, 1e-6), 0, 1)
+    return np.where(mask, scaled, 0).astype(np.float32)

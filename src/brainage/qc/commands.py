@@ -1,0 +1,41 @@
+"""The ``qc`` command."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from brainage.commands import Command, add_executor_arguments, executor_from_args
+
+
+class QC(Command):
+    name = "qc"
+    help = "Quality control: image-quality metrics, mask/anatomy checks, verdicts, montages, HTML report."
+    example = "brainage qc results/ixi/preprocessed"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("input", type=Path, help="a `brainage preprocess` output folder, or a manifest CSV "
+                                                "(raw or already-stripped images; preprocessed first into OUT/preprocessed)")
+        p.add_argument("--out", type=Path, default=None, help="default: INPUT/qc")
+        p.add_argument("--overrides", type=Path, default=None, help="reviewer overrides CSV (default OUT/qc_overrides.csv)")
+        p.add_argument("--no-pictures", action="store_true")
+        add_executor_arguments(p)
+
+    def run(self, args: argparse.Namespace) -> None:
+        from brainage.layout import PreprocessedDir, QCDir
+        from brainage.progress import console
+        from brainage.qc.run import run_qc
+
+        pre = args.input
+        if pre.is_file():  # a manifest: preprocess first (detecting already-stripped inputs)
+            from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest
+
+            pre = (args.out or pre.parent / "qc_run") / "preprocessed"
+            preprocess_manifest(args.input, pre, PreprocessConfig(), executor_from_args(args))
+        verdicts = run_qc(pre, args.out, executor_from_args(args, isolate=False), overrides=args.overrides,
+                          pictures=not args.no_pictures)
+        out = QCDir(args.out) if args.out else PreprocessedDir(pre).qc
+        counts = verdicts.final_verdict.value_counts().to_dict()
+        console.print(f"QC of {len(verdicts)} subjects: {counts}. Report: {out.report}")
+        for _, r in verdicts[verdicts.final_verdict != "pass"].iterrows():
+            console.print(f"  {r.final_verdict.upper()} {r.subject_id}: {r.final_reasons}")

@@ -1,0 +1,135 @@
+"""Commands of the training stage: ``split`` and ``train``.
+
+``train`` builds its :class:`~brainage.training.config.TrainConfig` in layers: the model
+registry's defaults for ``--model``, then a saved config (``--config FILE``), then every option
+given on the command line. Options that define the result are left unset unless given, so a
+saved config is never silently overridden by a default.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from brainage.commands import Command
+from brainage.models.registry import MODELS
+
+UNSET = argparse.SUPPRESS  # absent from the namespace unless the user gave it
+
+
+class Split(Command):
+    name = "split"
+    help = "Deterministic subject-level k-fold and train/val/test splits stratified by sex x age (x site)."
+    example = "brainage split results/ixi/manifest.csv --out results/ixi/splits --folds 5 --seed 42"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("manifest", type=Path)
+        p.add_argument("--out", required=True, type=Path)
+        p.add_argument("--folds", type=int, default=5, help="number of cross-validation folds")
+        p.add_argument("--age-bins", type=int, default=4, help="age quantile bins to stratify on (with sex, and site)")
+        p.add_argument("--seed", type=int, default=42, help="the split is a deterministic function of this seed")
+        p.add_argument("--qc", type=Path, default=None, help="qc_verdicts.csv: exclude subjects whose final verdict is fail")
+
+    def run(self, args: argparse.Namespace) -> None:
+        from brainage.training.splits import SplitConfig, split
+
+        split(args.manifest, args.out, SplitConfig(n_folds=args.folds, age_bins=args.age_bins, seed=args.seed), qc=args.qc)
+
+
+def _ints(text: str) -> tuple:
+    return tuple(int(x) for x in text.split(",") if x.strip())
+
+
+class Train(Command):
+    name = "train"
+    help = "Train brain-age / sex CNNs with k-fold cross-validation (PyTorch Lightning; CPU or GPU, DDP)."
+    example = ("brainage train results/ixi/preprocessed --splits results/ixi/splits --out results/ixi/models/sfcn --model sfcn\n"
+               "  brainage train results/ixi/preprocessed --splits results/ixi/splits --out rerun "
+               "--config results/ixi/models/sfcn/train_config.yaml")
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("preprocessed", type=Path, help="a `brainage preprocess` output folder (or a cache folder)")
+        p.add_argument("--splits", required=True, type=Path, help="folder or folds.csv from `brainage split`")
+        p.add_argument("--out", required=True, type=Path)
+        p.add_argument("--grid", default=None, help="which cache when the folder holds several (default: the only one, else 2mm)")
+        p.add_argument("--qc", type=Path, default=None, help="qc_verdicts.csv: leave out subjects whose final verdict is fail")
+        p.add_argument("--config", type=Path, default=None, help="a saved train_config.yaml to rerun (options below override it)")
+        result = p.add_argument_group("what defines the model (default: the model registry's, or --config's)")
+        models = "; ".join(f"{name}: {spec.description} (age head {spec.age_head}, dropout {spec.dropout}, lr {spec.lr:g})"
+                           for name, spec in MODELS.items())
+        result.add_argument("--model", choices=sorted(MODELS), default=UNSET, help=f"default sfcn. {models}")
+        result.add_argument("--tasks", default=UNSET, help="age, sex or age,sex (multitask; default)")
+        result.add_argument("--age-head", choices=["softlabel", "regression"], default=UNSET, help="default: the model's")
+        result.add_argument("--width", type=float, default=UNSET, help="channel width multiplier (default 1)")
+        result.add_argument("--dropout", type=float, default=UNSET, help="default: the model's")
+        result.add_argument("--downsample", type=int, default=UNSET, help="average-pool the cached grid by this factor (default 1)")
+        result.add_argument("--epochs", type=int, default=UNSET, help="default 60")
+        result.add_argument("--patience", type=int, default=UNSET, help="early-stopping patience in epochs (default 15)")
+        result.add_argument("--batch-size", type=int, default=UNSET, help="default 8")
+        result.add_argument("--lr", type=float, default=UNSET, help="default: the model's")
+        result.add_argument("--no-augment", action="store_true", default=UNSET, help="train without augmentation")
+        result.add_argument("--augment-on", choices=["cpu", "gpu"], default=UNSET,
+                            help="gpu: batched augmentation on the training device (fast loaders for 1 mm GPU runs); default cpu")
+        how = p.add_argument_group("how to run (never retrains a finished fold)")
+        how.add_argument("--folds", default="", help="comma-separated folds to run now (default all)")
+        how.add_argument("--seeds", default="0", help="comma-separated seeds; several = ensemble per fold")
+        how.add_argument("--workers", type=int, default=2, help="DataLoader workers")
+        how.add_argument("--start-method", choices=["fork", "spawn", "forkserver"], default="spawn")
+        how.add_argument("--accelerator", default="auto")
+        how.add_argument("--devices", type=int, default=1)
+        how.add_argument("--strategy", default="auto", help="e.g. ddp for several GPUs")
+        how.add_argument("--precision", default="auto", help="auto = bf16-mixed on GPU, 32-true on CPU")
+        how.add_argument("--channels-last", action="store_true")
+        how.add_argument("--tensorboard", action="store_true")
+
+    def run(self, args: argparse.Namespace) -> None:
+        from brainage.layout import CacheDir, RunDir
+        from brainage.progress import console
+        from brainage.training.config import RunOptions
+        from brainage.training.cv import train_cv
+
+        options = RunOptions(folds=_ints(args.folds), seeds=_ints(args.seeds), num_workers=args.workers,
+                             start_method=args.start_method, accelerator=args.accelerator, devices=args.devices,
+                             strategy=args.strategy, precision=args.precision, channels_last=args.channels_last,
+                             tensorboard=args.tensorboard)
+        oof = train_cv(CacheDir.find(args.preprocessed, args.grid).root, args.splits, args.out,
+                       train_config_from_args(args), options, qc_verdicts=args.qc)
+        console.print(f"out-of-fold predictions for {len(oof)} subjects: {RunDir(args.out).oof_predictions}; "
+                      f"next: brainage evaluate {args.out}")
+
+
+def train_config_from_args(args: argparse.Namespace):
+    """Registry defaults, then ``--config``, then the options the user gave.
+
+    Example:
+        >>> ns = argparse.Namespace(config=None, model="seresnet", epochs=30)
+        >>> c = train_config_from_args(ns)
+        >>> c.model.name, c.model.age_head, c.optim.lr, c.max_epochs
+        ('seresnet', 'regression', 0.001, 30)
+    """
+    from dataclasses import replace
+
+    from brainage.config import load_config
+    from brainage.models.network import model_config
+    from brainage.models.registry import model_spec
+    from brainage.training.config import TrainConfig
+    from brainage.training.module import OptimConfig
+
+    given = vars(args)
+    config = load_config(TrainConfig, args.config) if getattr(args, "config", None) else None
+    if config is None or given.get("model", config.model.name) != config.model.name:
+        name = given.get("model", "sfcn")
+        base = config or TrainConfig()
+        config = replace(base, model=model_config(name), optim=replace(base.optim, lr=model_spec(name).lr))
+    model = {k: given[k] for k in ("width", "age_head", "dropout") if k in given}
+    if "tasks" in given:
+        model["tasks"] = tuple(t.strip() for t in given["tasks"].split(",") if t.strip())
+    augment = {}
+    if given.get("no_augment"):
+        augment["enabled"] = False
+    if "augment_on" in given:
+        augment["device"] = given["augment_on"]
+    top = {field: given[arg] for arg, field in (("downsample", "downsample"), ("epochs", "max_epochs"),
+                                               ("patience", "patience"), ("batch_size", "batch_size")) if arg in given}
+    optim: OptimConfig = replace(config.optim, lr=given["lr"]) if "lr" in given else config.optim
+    return replace(config, model=replace(config.model, **model), optim=optim, augment=replace(config.augment, **augment), **top)

@@ -1,0 +1,54 @@
+"""What defines a training result, and how a run is carried out: two configs, one fingerprint.
+
+:class:`TrainConfig` is everything that changes the trained model (network, optimiser,
+augmentation, epochs, ...). It is saved as ``train_config.yaml`` and, with the data and the
+(fold, seed), fingerprints each fold: a fold is retrained only when one of these changes.
+
+:class:`RunOptions` is how and what to run now (workers, devices, precision, logging, which
+folds and seeds). Changing it never retrains a finished fold: ``--workers 1`` after
+``--workers 2``, or ``--folds 0,1`` after ``--folds 0``, reuses fold 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from brainage.models.network import ModelConfig
+from brainage.training.augment import AugmentConfig
+from brainage.training.module import OptimConfig
+
+
+@dataclass
+class TrainConfig:
+    """Everything a trained model depends on, besides its data, fold and seed.
+
+    Example:
+        >>> TrainConfig().model.name, TrainConfig().max_epochs
+        ('sfcn', 60)
+    """
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    downsample: int = 1        # average-pool the cached grid by this factor (CPU-scale runs)
+    max_epochs: int = 60
+    patience: int = 15
+    batch_size: int = 8
+    val_fraction: float = 0.15
+
+
+@dataclass
+class RunOptions:
+    """How to run: never part of a fingerprint. ``precision`` ``auto`` = bf16-mixed on a GPU,
+    32-bit on a CPU; ``strategy`` ``ddp`` for several GPUs or nodes."""
+
+    folds: tuple = ()          # which folds to run now; empty = all
+    seeds: tuple = (0,)        # more than one = a seed ensemble per fold
+    num_workers: int = 2
+    start_method: str = "spawn"
+    accelerator: str = "auto"
+    devices: int = 1
+    strategy: str = "auto"
+    precision: str = "auto"
+    channels_last: bool = False
+    tensorboard: bool = False
