@@ -9,7 +9,7 @@ import pytest
 from brainage import __version__
 from brainage.cli import COMMANDS, main
 
-STAGES = ["download", "ingest", "split", "synth", "preprocess", "pack", "qc", "train", "evaluate", "demo"]
+STAGES = ["download", "ingest", "split", "synth", "preprocess", "pack", "qc", "train", "stack", "evaluate", "demo"]
 
 
 def test_command_table_is_every_stage():
@@ -105,8 +105,15 @@ def test_train_config_layers(tmp_path):
     def config(*extra):
         return train_config_from_args(build_parser().parse_args(["train", "pre", "--splits", "s", "--out", "o", *extra]))
 
-    default = config()
-    assert (default.model.name, default.model.age_head, default.model.dropout, default.optim.lr) == ("sfcn", "softlabel", 0.5, 5e-3)
+    from brainage.models.registry import DEFAULT_MODEL, MODELS
+
+    assert config().model.name == DEFAULT_MODEL
+    sfcn = config("--model", "sfcn")
+    assert (sfcn.model.age_head, sfcn.model.dropout, sfcn.optim.lr) == ("softlabel", 0.5, 5e-3)
+    ensemble = config("--model", "ensemble")
+    assert (ensemble.model.width, ensemble.downsample, ensemble.max_epochs) == (0.5, 2, MODELS["ensemble"].train["max_epochs"])
+    assert ensemble.model.inputs == ("t1", "tissue") and not ensemble.model.modulate
+    assert config("--model", "ensemble", "--modulate", "--downsample", "1").model.modulate is True
     resnet = config("--model", "seresnet", "--width", "0.5", "--epochs", "30", "--no-augment")
     assert (resnet.model.age_head, resnet.model.width, resnet.optim.lr, resnet.max_epochs, resnet.augment.enabled) == \
         ("regression", 0.5, 1e-3, 30, False)

@@ -18,10 +18,10 @@ from brainage.errors import BrainageError
 from brainage.evaluation.commands import Evaluate
 from brainage.preprocess.commands import Pack, Preprocess
 from brainage.qc.commands import QC
-from brainage.training.commands import Split, Train
+from brainage.training.commands import Split, Stack, Train
 
 #: The command table, in pipeline order.
-COMMANDS: tuple[Command, ...] = (Download(), Ingest(), Split(), Synth(), Preprocess(), Pack(), QC(), Train(),
+COMMANDS: tuple[Command, ...] = (Download(), Ingest(), Split(), Synth(), Preprocess(), Pack(), QC(), Train(), Stack(),
                                  Evaluate(), Demo())
 
 

@@ -9,9 +9,9 @@ COHORT/ (BIDS)   participants.tsv  dataset_description.json  sub-<id>/[ses-*/]an
 INGEST/          manifest.csv  summary.txt  summary.png  excluded.csv  ixi_rows_without_scan.csv
 SPLITS/          folds.csv  fold_balance.csv  split_balance.csv  split_config.yaml  manifest_after_qc.csv
 PREPROCESSED/    manifest.csv  preprocess_report.csv  preprocess_config.yaml
-  subjects/<id>/ steps.json  t1_ras  brain_mask  t1_n4  bias_field  brain_n4  to_mni_affine.mat
-                 t1_mni_<grid>  mask_mni_<grid>  (.nii.gz)  error.txt
-  cache/<grid>/  <id>.npy  index.csv  grid.json
+  subjects/<id>/ steps.json  t1_ras  brain_mask  t1_n4  bias_field  brain_n4  to_mni_affine.mat  tissue_probs
+                 t1_mni_<grid>  mask_mni_<grid>  tissue_mni_<grid>  (.nii.gz)  error.txt
+  cache/<grid>/  <id>.npy  <id>_tissue.npy  index.csv  grid.json
   qc/            qc_metrics.csv  qc_verdicts.csv  qc_overrides.csv  montages/<id>.png  contact_sheet.png  index.html
   figures/       <id>.png (before/after)
 RUN/             train_config.yaml  run_options.yaml  run_info.json  all_predictions.csv  oof_predictions.csv
@@ -179,6 +179,14 @@ class SubjectDir(Folder):
     def to_mni_affine(self) -> Path:
         return self.root / "to_mni_affine.mat"
 
+    @property
+    def tissue(self) -> Path:
+        """CSF, GM and WM probabilities in native space (4D)."""
+        return self.root / "tissue_probs.nii.gz"
+
+    def tissue_mni(self, grid: str) -> Path:
+        return self.root / f"tissue_mni_{grid}.nii.gz"
+
     def t1_mni(self, grid: str) -> Path:
         return self.root / f"t1_mni_{grid}.nii.gz"
 
@@ -199,6 +207,10 @@ class CacheDir(Folder):
 
     def volume(self, subject_id: str) -> Path:
         return self.root / f"{subject_id}.npy"
+
+    def tissue(self, subject_id: str) -> Path:
+        """CSF, GM, WM probabilities on the grid, uint8 (3, X, Y, Z)."""
+        return self.root / f"{subject_id}_tissue.npy"
 
     @property
     def preprocessed(self) -> "PreprocessedDir | None":
@@ -316,6 +328,11 @@ class FoldDir(Folder):
     @property
     def checkpoints(self) -> Path:
         return self.root / "checkpoints"
+
+    @property
+    def model(self) -> Path:
+        """A classical model's fitted estimator (joblib)."""
+        return self.root / "model.joblib"
 
     @property
     def last_checkpoint(self) -> Path:

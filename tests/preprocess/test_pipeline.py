@@ -12,7 +12,8 @@ from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest, 
 from tests.conftest import FAST
 
 OUTPUTS = ["t1_ras.nii.gz", "brain_mask.nii.gz", "t1_n4.nii.gz", "bias_field.nii.gz", "brain_n4.nii.gz",
-           "to_mni_affine.mat", "t1_mni_2mm.nii.gz", "mask_mni_2mm.nii.gz", "steps.json"]
+           "to_mni_affine.mat", "t1_mni_2mm.nii.gz", "mask_mni_2mm.nii.gz", "steps.json", "tissue_probs.nii.gz",
+           "tissue_mni_2mm.nii.gz"]
 
 
 def _dice(a, b):
@@ -31,7 +32,22 @@ def test_good_subjects_have_every_output_and_cache(preprocessed_synth):
     assert len(index) == 9
     vol = read_volume(index.path[0])
     assert vol.dtype == np.uint8 and vol.shape == (80, 96, 80) and vol.max() == 255
-    assert (out / "preprocess_config.yaml").exists()
+    assert (out / "preprocess_config.yaml").exists() and (out / "cache" / "2mm" / "grid.json").exists()
+    tissue = read_volume(index.tissue_path[0])
+    assert tissue.shape == (3, 80, 96, 80) and tissue.dtype == np.uint8
+    assert {"brain_volume_ml", "affine_det", "gm_ml", "wm_ml", "csf_ml"} <= set(index.columns)
+
+
+def test_tissue_segmentation_is_plausible(preprocessed_synth):
+    """Atropos on a synthetic head: WM brightest, then GM, then CSF, and volumes that add up to the mask."""
+    out, report, _ = preprocessed_synth
+    r = report.set_index("subject_id").loc["sub-001"]
+    assert abs(r.gm_ml + r.wm_ml + r.csf_ml - r.brain_volume_ml) < 0.02 * r.brain_volume_ml
+    t1 = nib.load(str(out / "subjects" / "sub-001" / "brain_n4.nii.gz")).get_fdata()
+    probs = nib.load(str(out / "subjects" / "sub-001" / "tissue_probs.nii.gz")).get_fdata()
+    means = [float((t1 * probs[..., k]).sum() / probs[..., k].sum()) for k in range(3)]
+    assert means[0] < means[1] < means[2]
+    assert 0.5 < r.affine_det < 2.0
 
 
 def test_bad_inputs_fail_alone_with_clear_reasons(preprocessed_synth):

@@ -14,7 +14,7 @@ from brainage.layout import PreprocessedDir, RunDir
 from brainage.models.network import ModelConfig
 from brainage.preprocess.cache import write_cache_index, write_volume
 from brainage.preprocess.grids import GridSpec
-from brainage.training import cv
+from brainage.training import cnn
 from brainage.training.config import RunOptions, TrainConfig
 from brainage.training.cv import ensemble_and_correct, train_cv
 from brainage.training.logs import read_training_log
@@ -80,14 +80,14 @@ def test_run_options_never_retrain_a_finished_fold(tiny_run, tmp_path, monkeypat
     train_cv(tiny_run, tiny_run / "splits", out, config, RunOptions(num_workers=0, folds=(0,)))
     first = RunDir(out).fold(0, 0).predictions.stat().st_mtime_ns
     trained = []
-    real_trainer = cv._trainer
+    real_trainer = cnn._trainer
 
     def counting(config, options, fold, callbacks, logger=True, devices=None):
         if callbacks:  # fitting, not predicting
             trained.append(fold.root.parent.name)
         return real_trainer(config, options, fold, callbacks, logger, devices)
 
-    monkeypatch.setattr(cv, "_trainer", counting)
+    monkeypatch.setattr(cnn, "_trainer", counting)
     train_cv(tiny_run, tiny_run / "splits", out, config, RunOptions(num_workers=1, folds=(0, 1)))
     assert trained == ["fold1"]
     assert RunDir(out).fold(0, 0).predictions.stat().st_mtime_ns == first
@@ -104,17 +104,17 @@ class _Crash(Callback):
 def test_resume_from_checkpoint_after_crash(tiny_run, tmp_path, monkeypatch):
     out = tmp_path / "resume"
     config, options = _config(max_epochs=3), RunOptions(num_workers=0, folds=(0,))
-    original = cv._trainer
+    original = cnn._trainer
 
     def crashing(config, options, fold, callbacks, logger=True, devices=None):
         return original(config, options, fold, callbacks + [_Crash()], logger, devices)
 
-    monkeypatch.setattr(cv, "_trainer", crashing)
+    monkeypatch.setattr(cnn, "_trainer", crashing)
     with pytest.raises(RuntimeError, match="simulated crash"):
         train_cv(tiny_run / "cache" / "2mm", tiny_run / "splits", out, config, options)
     last = out / "fold0" / "seed0" / "checkpoints" / "last.ckpt"
     assert last.exists() and torch.load(last, weights_only=False)["epoch"] == 0
-    monkeypatch.setattr(cv, "_trainer", original)
+    monkeypatch.setattr(cnn, "_trainer", original)
     train_cv(tiny_run / "cache" / "2mm", tiny_run / "splits", out, config, options)
     done = json.loads((out / "fold0" / "seed0" / "done.json").read_text())
     assert done["train"]["epochs_run"] == 3
@@ -135,3 +135,12 @@ def test_bias_correction_is_fitted_on_validation_only():
     assert set(out.subject_id) == set(test.subject_id)
     assert out.bias_alpha.iloc[0] == pytest.approx(-0.5) and out.bias_beta.iloc[0] == pytest.approx(25)
     assert np.allclose(out.age_pred_corrected, out.age_pred - (-0.5 * out.age + 25))
+
+
+def test_bias_correction_is_refused_on_too_few_subjects():
+    rng = np.random.default_rng(1)
+    val = pd.DataFrame({"subject_id": [f"v{i}" for i in range(5)], "age": rng.uniform(20, 80, 5), "role": "val"})
+    val["age_pred"] = val.age
+    test = pd.DataFrame({"subject_id": ["t0", "t1"], "age": [30.0, 60.0], "role": "test", "age_pred": [35.0, 55.0]})
+    out = ensemble_and_correct(pd.concat([val, test]).assign(fold=0, seed=0, sex="F", site="x"))
+    assert out.age_pred_corrected.isna().all() and out.age_pred.tolist() == [35.0, 55.0]

@@ -32,10 +32,33 @@ def test_multiworker_loading_with_augmentation(tiny_cache, method):
     ds = BrainAgeDataset(read_cache_index(tiny_cache), build_augmentation(AugmentConfig()))
     loader = make_loader(ds, batch_size=2, shuffle=True, num_workers=2, start_method=method, timeout_s=120)
     batches = list(loader)
-    x, age, sex = batches[0]
-    assert len(batches) == 3 and x.shape == (2, 1, 16, 20, 16) and x.dtype == torch.float32
-    assert sorted(torch.cat([b[1] for b in batches]).tolist()) == [20.0, 25.0, 30.0, 35.0, 40.0, 45.0]
-    assert set(torch.cat([b[2] for b in batches]).tolist()) == {0, 1}
+    x, covariates, age, sex = batches[0]
+    assert len(batches) == 3 and x.shape == (2, 1, 16, 20, 16) and x.dtype == torch.float32 and covariates.shape == (2, 0)
+    assert sorted(torch.cat([b[2] for b in batches]).tolist()) == [20.0, 25.0, 30.0, 35.0, 40.0, 45.0]
+    assert set(torch.cat([b[3] for b in batches]).tolist()) == {0, 1}
+
+
+def test_tissue_channels_modulation_and_covariates(tmp_path):
+    cache = PreprocessedDir(tmp_path).cache("2mm")
+    rows = []
+    for i, det in enumerate([0.8, 1.2]):
+        write_volume(cache.volume(f"s{i}"), np.full((4, 4, 4), 0.5))
+        write_volume(cache.tissue(f"s{i}"), np.full((3, 4, 4, 4), 0.4))
+        rows.append({"subject_id": f"s{i}", "age": 30.0, "sex": "F", "site": "x", "t1_path": "", "affine_det": det})
+    report = pd.DataFrame(rows)[["subject_id", "affine_det"]]
+    write_cache_index(cache, GridSpec("2mm", 2.0, (4, 4, 4)), make_manifest(rows), report)
+    index = read_cache_index(cache.root)
+    ds = BrainAgeDataset(index, inputs=("t1", "tissue"), covariates=("affine_det",))
+    x0, c0, _, _ = ds[0]
+    x1, c1, _, _ = ds[1]
+    assert x0.shape == (4, 4, 4, 4)
+    assert float(x0[2].mean()) == pytest.approx(0.4 * 0.8, abs=0.01) and float(x1[2].mean()) == pytest.approx(0.4 * 1.2, abs=0.01)
+    assert float(c0[0]) == pytest.approx(-1) and float(c1[0]) == pytest.approx(1)  # standardised
+    plain = BrainAgeDataset(index, inputs=("tissue",), modulate=False)
+    assert float(plain[1][0].mean()) == pytest.approx(0.4, abs=0.01)
+    archive = pack_cache(cache.root, tmp_path / "t.npz")
+    back = read_cache_index(unpack_cache(archive, tmp_path / "unpacked"))
+    assert np.array_equal(np.load(back.tissue_path[1]), np.load(index.tissue_path[1])) and back.affine_det.tolist() == [0.8, 1.2]
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])

@@ -63,12 +63,16 @@ def evaluate(model_dir: str | Path, out_dir: str | Path | None = None) -> dict:
     figures = []
     if "age_pred" in oof:
         result["age_uncorrected"] = age_metrics(oof.age, oof.age_pred)
-        result["age_bias_corrected"] = age_metrics(oof.age, oof.age_pred_corrected)
+        corrected = oof.dropna(subset=["age_pred_corrected"])
+        if len(corrected) > 2:  # folds with too few held-out training predictions have no correction
+            result["age_bias_corrected"] = age_metrics(corrected.age, corrected.age_pred_corrected)
         rows += [{"task": "age", "variant": k.split("_", 1)[1], **v} for k, v in result.items() if k.startswith("age_")]
         write_csv(signed_error_by_decile(oof.age, oof.age_pred), out.error_by_decile)
         figures += [plots.predicted_vs_true(oof.age, oof.age_pred, out.age_scatter, "uncorrected"),
-                    plots.predicted_vs_true(oof.age, oof.age_pred_corrected, out.age_scatter_corrected, "bias-corrected"),
                     plots.bland_altman(oof.age, oof.age_pred, out.age_bland_altman, "uncorrected")]
+        if "age_bias_corrected" in result:
+            figures.insert(1, plots.predicted_vs_true(corrected.age, corrected.age_pred_corrected, out.age_scatter_corrected,
+                                                      "bias-corrected"))
     baseline = None
     if "sex_prob_male" in oof:
         result["sex"] = sex_metrics(oof.sex, oof.sex_prob_male)
@@ -121,8 +125,8 @@ def _write_html(result: dict, table: pd.DataFrame, figures: list[Path], out: Eva
     config_text = html.escape(run.config.read_text()) if run.config.exists() else ""
     body = f"""<h1>Evaluation: {html.escape(run.root.name)}</h1>
 <p>{result['n_subjects']} subjects, out-of-fold predictions from {result['n_folds']} folds. Baselines use the same folds.
-The age-bias correction (Beheshti et al. 2019) is fitted on each fold's validation subjects (training data), never on its
-test subjects. It subtracts the expected gap at the subject's <em>chronological</em> age, so the corrected values are for
+The age-bias correction (Beheshti et al. 2019) is fitted on each fold's held-out predictions of training subjects (a CNN's
+validation subjects, a classical model's inner cross-validation; at least 20, else it is refused), never on its test subjects. It subtracts the expected gap at the subject's <em>chronological</em> age, so the corrected values are for
 brain-age-gap analyses: their MAE and r are not measures of accuracy (a constant predictor would look perfect).
 Compare models on the <b>uncorrected</b> rows.</p>
 {table.round(3).to_html(index=False, na_rep="")}

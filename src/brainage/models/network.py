@@ -11,12 +11,28 @@ from brainage.models.heads import RegressionAgeHead, SexHead, SoftLabelAgeHead
 from brainage.models.registry import model_spec
 
 
+#: Image inputs a model can take, and their channels: the intensity-normalised T1, and the CSF,
+#: grey- and white-matter probabilities (optionally modulated: times the registration's
+#: determinant, so they measure native tissue volume per template voxel).
+INPUT_CHANNELS = {"t1": 1, "tissue": 3}
+
+
+def n_channels(inputs: tuple) -> int:
+    unknown = [name for name in inputs if name not in INPUT_CHANNELS]
+    if unknown:
+        raise ValueError(f"unknown model inputs {unknown}; choose from {sorted(INPUT_CHANNELS)}")
+    return sum(INPUT_CHANNELS[name] for name in inputs)
+
+
 @dataclass
 class ModelConfig:
     """Which network and heads. ``name``: a key of :data:`brainage.models.registry.MODELS`.
     ``tasks``: ``("age",)``, ``("sex",)`` or both (multitask). ``age_head``: ``softlabel``
-    (SFCN's KL over 1-year bins) or ``regression``. Use :func:`model_config` to get a model's
-    registered defaults."""
+    (SFCN's KL over 1-year bins) or ``regression``. ``inputs``: image channels
+    (:data:`INPUT_CHANNELS`); ``modulate``: tissue maps times the registration's determinant;
+    ``covariates``: cache-index columns given to the heads beside the pooled image features
+    (e.g. ``affine_det``, ``brain_volume_ml``: head size, which affine registration removes).
+    Use :func:`model_config` to get a model's registered defaults."""
 
     name: str = "sfcn"
     width: float = 1.0
@@ -26,6 +42,9 @@ class ModelConfig:
     age_max: float = 95.0
     dropout: float = 0.5
     sex_loss_weight: float = 1.0
+    inputs: tuple = ("t1",)
+    modulate: bool = True
+    covariates: tuple = ()
 
 
 def model_config(name: str, **overrides) -> ModelConfig:
@@ -37,7 +56,8 @@ def model_config(name: str, **overrides) -> ModelConfig:
         'regression'
     """
     spec = model_spec(name)
-    values = {"name": name, "age_head": spec.age_head, "dropout": spec.dropout}
+    values = {"name": name, "age_head": spec.age_head, "dropout": spec.dropout, "inputs": spec.inputs,
+              "modulate": spec.modulate, "covariates": spec.covariates, "width": spec.width}
     values.update({k: v for k, v in overrides.items() if v is not None})
     return ModelConfig(**values)
 
@@ -54,9 +74,11 @@ class BrainAgeNet(nn.Module):
 
     def __init__(self, config: ModelConfig, age_mean: float = 50.0, age_std: float = 15.0):
         super().__init__()
-        self.backbone = model_spec(config.name).build_backbone(width=config.width, dropout=config.dropout)
+        self.backbone = model_spec(config.name).build_backbone(width=config.width, dropout=config.dropout,
+                                                               in_channels=n_channels(config.inputs))
         self.heads = nn.ModuleDict()
-        feats = self.backbone.out_channels
+        # Covariates (e.g. head size, which affine registration removes) join the pooled image features.
+        feats = self.backbone.out_channels + len(config.covariates)
         if "age" in config.tasks:
             self.heads["age"] = (SoftLabelAgeHead(feats, config.age_min, config.age_max) if config.age_head == "softlabel"
                                  else RegressionAgeHead(feats, age_mean, age_std))
@@ -64,8 +86,10 @@ class BrainAgeNet(nn.Module):
             self.heads["sex"] = SexHead(feats)
         self.config = config
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, covariates: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         features = self.backbone(x)
+        if self.config.covariates:
+            features = torch.cat([features, covariates.to(features.dtype)], dim=1)
         return {task: head(features) for task, head in self.heads.items()}
 
     def losses(self, outputs: dict[str, torch.Tensor], ages: torch.Tensor, sexes: torch.Tensor) -> dict[str, torch.Tensor]:

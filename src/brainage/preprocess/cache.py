@@ -8,6 +8,7 @@ it was written on (``grid.json``), which training reads.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -20,13 +21,14 @@ from brainage.layout import CacheDir
 from brainage.preprocess.grids import GridSpec, read_grid, write_grid
 
 INDEX_COLUMNS = ["subject_id", "age", "sex", "site", "path"]
+#: Per-subject numbers preprocessing measures that models may use beside the image: native brain
+#: volume, the registration's determinant (head size), native tissue volumes.
+COVARIATES = ("brain_volume_ml", "affine_det", "csf_ml", "gm_ml", "wm_ml")
 
 
 def write_volume(path: str | Path, volume01: np.ndarray) -> Path:
     """Store a [0, 1] float volume as uint8, atomically."""
-    with atomic_path(path) as tmp:
-        np.save(tmp, np.round(np.clip(volume01, 0, 1) * 255).astype(np.uint8))
-    return Path(path)
+    return write_volume_raw(Path(path), np.round(np.clip(volume01, 0, 1) * 255).astype(np.uint8))
 
 
 def read_volume(path: str | Path, mmap: bool = True) -> np.ndarray:
@@ -34,15 +36,23 @@ def read_volume(path: str | Path, mmap: bool = True) -> np.ndarray:
     return np.load(path, mmap_mode="r" if mmap else None)
 
 
-def write_cache_index(cache: CacheDir, grid: GridSpec, manifest: pd.DataFrame) -> Path:
-    """``index.csv`` (included subjects that have a cached volume, with labels) and ``grid.json``."""
+def write_cache_index(cache: CacheDir, grid: GridSpec, manifest: pd.DataFrame, report: pd.DataFrame | None = None) -> Path:
+    """``index.csv`` and ``grid.json``: included subjects that have a cached volume, with labels,
+    their tissue maps (``tissue_path``) where cached, and the :data:`COVARIATES` of ``report``."""
     rows = []
     for _, sub in manifest[manifest.included].iterrows():
         if cache.volume(sub.subject_id).exists():
+            tissue = cache.tissue(sub.subject_id)
             rows.append({"subject_id": sub.subject_id, "age": sub.age, "sex": sub.sex, "site": sub.site,
-                         "path": cache.volume(sub.subject_id).name})
+                         "path": cache.volume(sub.subject_id).name, "tissue_path": tissue.name if tissue.exists() else ""})
+    index = pd.DataFrame(rows, columns=INDEX_COLUMNS + ["tissue_path"])
+    if report is not None:
+        known = [c for c in COVARIATES if c in report.columns]
+        index = index.merge(report[["subject_id", *known]], on="subject_id", how="left")
+    if not (index["tissue_path"] != "").any():
+        index = index.drop(columns="tissue_path")
     write_grid(cache.grid, grid)
-    return write_csv(pd.DataFrame(rows, columns=INDEX_COLUMNS), cache.index)
+    return write_csv(index, cache.index)
 
 
 def read_cache_index(cache_dir: str | Path) -> pd.DataFrame:
@@ -50,20 +60,23 @@ def read_cache_index(cache_dir: str | Path) -> pd.DataFrame:
     cache = CacheDir(cache_dir)
     if not cache.index.is_file():
         raise InputError(cache.index, "cache index not found (run `brainage preprocess` first)")
-    index = pd.read_csv(cache.index, dtype={"subject_id": str})
+    index = pd.read_csv(cache.index, dtype={"subject_id": str, "tissue_path": str})
     index["path"] = [str(cache.root / p) for p in index["path"]]
+    if "tissue_path" in index:
+        index["tissue_path"] = [str(cache.root / p) if isinstance(p, str) and p else "" for p in index["tissue_path"]]
     return index
 
 
 def pack_cache(cache_dir: str | Path, archive: str | Path) -> Path:
-    """Pack a cache folder into one compressed ``.npz`` (volumes, index, grid) for transport."""
+    """Pack a cache folder into one compressed ``.npz`` (volumes, tissue maps, index, grid) for transport."""
     cache = CacheDir(cache_dir)
     index = read_cache_index(cache.root)
-    volumes = np.stack([read_volume(p, mmap=False) for p in index.path])
+    arrays = {"volumes": np.stack([read_volume(p, mmap=False) for p in index.path])}
+    if "tissue_path" in index and (index.tissue_path != "").all():
+        arrays["tissues"] = np.stack([read_volume(p, mmap=False) for p in index.tissue_path])
+    table = index.drop(columns=[c for c in ("path", "tissue_path") if c in index])
     with atomic_path(archive) as tmp:
-        np.savez_compressed(tmp, volumes=volumes, subject_id=index.subject_id.to_numpy(str),
-                            age=index.age.to_numpy(float), sex=index.sex.to_numpy(str), site=index.site.to_numpy(str),
-                            grid=json.dumps(read_grid(cache.grid).to_json()))
+        np.savez_compressed(tmp, **arrays, index=table.to_csv(index=False), grid=json.dumps(read_grid(cache.grid).to_json()))
     return Path(archive)
 
 
@@ -71,10 +84,17 @@ def unpack_cache(archive: str | Path, cache_dir: str | Path) -> Path:
     """Inverse of :func:`pack_cache`: write the ``.npy`` files, ``index.csv`` and ``grid.json``."""
     data = np.load(archive, allow_pickle=False)
     cache = CacheDir(cache_dir)
-    for vol, sid in zip(data["volumes"], data["subject_id"]):
-        with atomic_path(cache.volume(str(sid))) as tmp:
-            np.save(tmp, vol)
-    manifest = pd.DataFrame({"subject_id": data["subject_id"].astype(str), "age": data["age"], "sex": data["sex"],
-                             "site": data["site"], "included": True})
-    write_cache_index(cache, GridSpec.from_json(json.loads(str(data["grid"]))), manifest)
+    index = pd.read_csv(io.StringIO(str(data["index"])), dtype={"subject_id": str})
+    index["path"] = [write_volume_raw(cache.volume(sid), vol).name for sid, vol in zip(index.subject_id, data["volumes"])]
+    if "tissues" in data:
+        index["tissue_path"] = [write_volume_raw(cache.tissue(sid), t).name for sid, t in zip(index.subject_id, data["tissues"])]
+    write_grid(cache.grid, GridSpec.from_json(json.loads(str(data["grid"]))))
+    write_csv(index, cache.index)
     return cache.root
+
+
+def write_volume_raw(path: Path, volume: np.ndarray) -> Path:
+    """Store an already-quantised uint8 volume as it is, atomically."""
+    with atomic_path(path) as tmp:
+        np.save(tmp, volume)
+    return path

@@ -154,6 +154,43 @@ def register_affine(brain: nib.Nifti1Image, transform_path: Path, kind: str = "A
     return {"ncc_template": round(ncc, 4), "dice_template": round(dice, 4)}
 
 
+def read_affine_transform(path: str | Path) -> np.ndarray:
+    """4x4 matrix of an ANTs affine ``.mat`` (maps MNI LPS points to native LPS points)."""
+    import ants
+
+    tx = ants.read_transform(str(path))
+    p = np.asarray(tx.parameters, dtype=float)
+    a, t, c = p[:9].reshape(3, 3), p[9:12], np.asarray(tx.fixed_parameters, dtype=float)
+    m = np.eye(4)
+    m[:3, :3] = a
+    m[:3, 3] = t + c - a @ c
+    return m
+
+
+def affine_det(transform_path: Path) -> float:
+    """Determinant of the registration's linear part: native mm3 per template mm3.
+
+    Affine registration to MNI removes head size; this one number keeps it (a larger head
+    needs a larger determinant), for models and modulated tissue maps.
+    """
+    return float(abs(np.linalg.det(read_affine_transform(transform_path)[:3, :3])))
+
+
+def segment_tissues(brain: nib.Nifti1Image, mask: np.ndarray, mrf: float = 0.1) -> nib.Nifti1Image:
+    """CSF, grey- and white-matter probabilities of a skull-stripped, bias-corrected T1 (4D, in
+    that order): ANTs Atropos with k-means initialisation and a Markov random field prior,
+    through antspyx's ``kmeans_segmentation``. Classes are ordered by mean T1 intensity."""
+    import ants
+
+    result = ants.kmeans_segmentation(_to_ants(brain), 3, kmask=_to_ants(nib.Nifti1Image(mask.astype(np.float32), brain.affine)),
+                                      mrf=mrf)
+    probs = [p.numpy() for p in result["probabilityimages"]]
+    data = brain.get_fdata(dtype=np.float32)
+    order = np.argsort([float((p * data).sum() / max(p.sum(), 1e-6)) for p in probs])  # dark CSF first
+    stacked = np.stack([np.where(mask, probs[i], 0) for i in order], axis=-1).astype(np.float32)
+    return nib.Nifti1Image(stacked, brain.affine)
+
+
 def to_grid(img: nib.Nifti1Image, transform_path: Path, grid: GridSpec, interpolation: str = "linear") -> nib.Nifti1Image:
     """Resample a native-space image onto an MNI output grid through a saved affine transform."""
     import ants

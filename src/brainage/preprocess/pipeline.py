@@ -36,6 +36,8 @@ class PreprocessConfig:
     ``registration``: an antspyx transform type (``Affine`` accurate, ``AffineFast`` ~3x faster).
     ``deterministic``: ANTs single-threaded with a fixed seed, so re-runs give identical
     transforms; we parallelise over subjects instead, which costs nothing in throughput.
+    ``tissue``: grey/white matter and CSF probabilities (ANTs Atropos) on every grid, and the
+    head-size covariates (native brain volume, registration determinant) in the cache index.
     Where the work runs (workers, a Dask cluster) is an :class:`~brainage.parallel.Executor`.
     """
 
@@ -46,6 +48,7 @@ class PreprocessConfig:
     registration: str = "Affine"
     deterministic: bool = True
     seed: int = 42
+    tissue: bool = True
 
 
 _PROCESS_READY = False
@@ -141,7 +144,7 @@ def preprocess_manifest(manifest_path: str | Path, out_dir: str | Path, config: 
                            "preprocessing failed: " + manifest.subject_id.map(failed).fillna(""))
     write_manifest(out_manifest, root.manifest)
     for grid_name in config.grids:
-        write_cache_index(root.cache(grid_name), GRIDS[grid_name], out_manifest)
+        write_cache_index(root.cache(grid_name), GRIDS[grid_name], out_manifest, report)
     return report
 
 

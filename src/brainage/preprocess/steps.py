@@ -181,8 +181,69 @@ class Resample(Step):
         return {f"brain_fraction_in_grid_{self.grid.name}": round(float(inside.mean()), 4)}
 
 
+class Segment(Step):
+    """Grey matter, white matter and CSF probabilities in native space (ANTs Atropos), their
+    volumes, and the registration's determinant (head size, which affine registration removes)."""
+
+    name = "segment"
+
+    def __init__(self, mrf: float = 0.1):
+        self.mrf = mrf
+
+    def params(self):
+        return {"method": "atropos-kmeans3", "mrf": self.mrf}
+
+    def outputs(self, ctx):
+        return [ctx.folder.tissue]
+
+    def run(self, ctx):
+        brain = nib.load(str(ctx.folder.brain_n4))
+        mask = nib.load(str(ctx.folder.brain_mask)).get_fdata() > 0
+        tissue = ops.segment_tissues(brain, mask, self.mrf)
+        ops.save_nifti(tissue, ctx.folder.tissue)
+        voxel_ml = float(np.prod(brain.header.get_zooms()[:3])) / 1000
+        volumes = tissue.get_fdata(dtype=np.float32).sum(axis=(0, 1, 2)) * voxel_ml
+        return {**{f"{t}_ml": round(float(v), 1) for t, v in zip(TISSUES, volumes)},
+                "affine_det": round(ops.affine_det(ctx.folder.to_mni_affine), 5)}
+
+
+class ResampleTissue(Step):
+    """The tissue probabilities on one MNI output grid, plus their model cache (uint8, 3 channels)."""
+
+    def __init__(self, grid: GridSpec):
+        self.grid = grid
+        self.name = f"tissue_{grid.name}"
+
+    def params(self):
+        return asdict(self.grid)
+
+    def outputs(self, ctx):
+        return [ctx.folder.tissue_mni(self.grid.name), ctx.root.cache(self.grid.name).tissue(ctx.folder.subject_id)]
+
+    def run(self, ctx):
+        tissue = nib.load(str(ctx.folder.tissue))
+        data = tissue.get_fdata(dtype=np.float32)
+        warped = np.stack([np.asarray(ops.to_grid(nib.Nifti1Image(data[..., k], tissue.affine), ctx.folder.to_mni_affine,
+                                                  self.grid).dataobj) for k in range(data.shape[-1])])
+        warped = np.clip(warped, 0, 1)
+        nifti_out, cache_out = self.outputs(ctx)
+        ops.save_nifti(nib.Nifti1Image(np.moveaxis(warped, 0, -1), self.grid.affine()), nifti_out)
+        write_volume(cache_out, warped)
+        return {}
+
+
+#: Tissue classes of :class:`Segment`, in channel order.
+TISSUES = ("csf", "gm", "wm")
+
+
 def steps_for(config) -> list[Step]:
-    """The step list of a :class:`~brainage.preprocess.pipeline.PreprocessConfig`, in order."""
-    return [Reorient(), BrainMask(config.skull_stripped, config.bet_threshold), BiasCorrect(config.n4_shrink_factor),
-            Register(config.registration, config.deterministic, config.seed),
-            *[Resample(GRIDS[name]) for name in config.grids]]
+    """The step list of a :class:`~brainage.preprocess.pipeline.PreprocessConfig`, in order.
+
+    Tissue segmentation comes after the intensity grids, so turning it on or off never redoes them.
+    """
+    steps = [Reorient(), BrainMask(config.skull_stripped, config.bet_threshold), BiasCorrect(config.n4_shrink_factor),
+             Register(config.registration, config.deterministic, config.seed),
+             *[Resample(GRIDS[name]) for name in config.grids]]
+    if config.tissue:
+        steps += [Segment(), *[ResampleTissue(GRIDS[name]) for name in config.grids]]
+    return steps

@@ -17,20 +17,8 @@ import numpy as np
 from scipy import ndimage
 
 from brainage.layout import SubjectDir
+from brainage.preprocess.ops import read_affine_transform
 from brainage.preprocess.template import template_image
-
-
-def read_affine_transform(path: str | Path) -> np.ndarray:
-    """4x4 matrix of an ANTs affine ``.mat`` (maps MNI LPS points to native LPS points)."""
-    import ants
-
-    tx = ants.read_transform(str(path))
-    p = np.asarray(tx.parameters, dtype=float)
-    a, t, c = p[:9].reshape(3, 3), p[9:12], np.asarray(tx.fixed_parameters, dtype=float)
-    m = np.eye(4)
-    m[:3, :3] = a
-    m[:3, 3] = t + c - a @ c
-    return m
 
 
 def native_to_mni(points_ras: np.ndarray, transform: np.ndarray) -> np.ndarray:

@@ -10,20 +10,37 @@ from __future__ import annotations
 
 import numpy as np
 
+#: Fewest held-out predictions of training subjects a bias correction is fitted on.
+MIN_SUBJECTS = 20
+
+
+class TooFewSubjects(ValueError):
+    """Not enough subjects to fit a bias correction that means anything."""
+
 
 class AgeBiasCorrector:
     """scikit-learn-style ``fit`` / ``transform`` for the linear age bias.
 
+    A line fitted on a handful of subjects is noise (intercepts of 11 years appeared from 4), so
+    fitting needs ``min_subjects`` held-out predictions of training subjects; fewer is refused.
+
     Example:
-        >>> c = AgeBiasCorrector().fit(np.array([20., 40., 60.]), np.array([30., 40., 50.]))
-        >>> c.transform(np.array([20., 60.]), np.array([30., 50.])).round(6).tolist()
+        >>> ages = np.linspace(20, 80, 20)
+        >>> c = AgeBiasCorrector().fit(ages, 0.5 * ages + 25)
+        >>> c.transform(np.array([20., 60.]), np.array([35., 55.])).round(6).tolist()
         [20.0, 60.0]
     """
 
+    def __init__(self, min_subjects: int = MIN_SUBJECTS):
+        self.min_subjects = min_subjects
+
     def fit(self, age: np.ndarray, predicted: np.ndarray) -> "AgeBiasCorrector":
         age, predicted = np.asarray(age, float), np.asarray(predicted, float)
-        if age.shape != predicted.shape or age.size < 3:
-            raise ValueError("need at least 3 matching (age, predicted) pairs to fit the age bias")
+        if age.shape != predicted.shape:
+            raise ValueError("age and predicted must have the same shape")
+        if age.size < max(3, self.min_subjects):
+            raise TooFewSubjects(f"the age bias needs at least {self.min_subjects} held-out training predictions "
+                                 f"to fit, got {age.size}")
         self.alpha_, self.beta_ = np.polyfit(age, predicted - age, 1)
         self.n_fit_ = int(age.size)
         return self

@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from brainage.commands import Command
-from brainage.models.registry import MODELS
+from brainage.models.registry import DEFAULT_MODEL, MODELS
 
 UNSET = argparse.SUPPRESS  # absent from the namespace unless the user gave it
 
@@ -55,11 +55,19 @@ class Train(Command):
         p.add_argument("--qc", type=Path, default=None, help="qc_verdicts.csv: leave out subjects whose final verdict is fail")
         p.add_argument("--config", type=Path, default=None, help="a saved train_config.yaml to rerun (options below override it)")
         result = p.add_argument_group("what defines the model (default: the model registry's, or --config's)")
-        models = "; ".join(f"{name}: {spec.description} (age head {spec.age_head}, dropout {spec.dropout}, lr {spec.lr:g})"
+        models = "; ".join(f"{name}: {spec.description}" + ("" if spec.kind == "classical" else
+                                                             f" (age head {spec.age_head}, dropout {spec.dropout}, lr {spec.lr:g})")
                            for name, spec in MODELS.items())
-        result.add_argument("--model", choices=sorted(MODELS), default=UNSET, help=f"default sfcn. {models}")
+        result.add_argument("--model", choices=sorted(MODELS), default=UNSET, help=f"default {DEFAULT_MODEL}. {models}")
         result.add_argument("--tasks", default=UNSET, help="age, sex or age,sex (multitask; default)")
         result.add_argument("--age-head", choices=["softlabel", "regression"], default=UNSET, help="default: the model's")
+        result.add_argument("--inputs", default=UNSET, help="image channels: t1, tissue or t1,tissue (default: the model's)")
+        result.add_argument("--covariates", default=UNSET,
+                            help="cache-index columns given to the heads, e.g. brain_volume_ml,affine_det; "
+                                 "'none' for none (default: the model's)")
+        result.add_argument("--modulate", action=argparse.BooleanOptionalAction, default=UNSET,
+                            help="tissue maps times the registration determinant (native volume), or plain "
+                                 "probabilities (default: the model's)")
         result.add_argument("--width", type=float, default=UNSET, help="channel width multiplier (default 1)")
         result.add_argument("--dropout", type=float, default=UNSET, help="default: the model's")
         result.add_argument("--downsample", type=int, default=UNSET, help="average-pool the cached grid by this factor (default 1)")
@@ -118,12 +126,16 @@ def train_config_from_args(args: argparse.Namespace):
     given = vars(args)
     config = load_config(TrainConfig, args.config) if getattr(args, "config", None) else None
     if config is None or given.get("model", config.model.name) != config.model.name:
-        name = given.get("model", "sfcn")
+        name = given.get("model", DEFAULT_MODEL)
+        spec = model_spec(name)
         base = config or TrainConfig()
-        config = replace(base, model=model_config(name), optim=replace(base.optim, lr=model_spec(name).lr))
+        config = replace(base, model=model_config(name), optim=replace(base.optim, lr=spec.lr), **spec.train)
     model = {k: given[k] for k in ("width", "age_head", "dropout") if k in given}
-    if "tasks" in given:
-        model["tasks"] = tuple(t.strip() for t in given["tasks"].split(",") if t.strip())
+    for key in ("tasks", "inputs", "covariates"):
+        if key in given:
+            model[key] = tuple(t.strip() for t in given[key].split(",") if t.strip() and t.strip() != "none")
+    if "modulate" in given:
+        model["modulate"] = given["modulate"]
     augment = {}
     if given.get("no_augment"):
         augment["enabled"] = False
@@ -133,3 +145,19 @@ def train_config_from_args(args: argparse.Namespace):
                                                ("patience", "patience"), ("batch_size", "batch_size")) if arg in given}
     optim: OptimConfig = replace(config.optim, lr=given["lr"]) if "lr" in given else config.optim
     return replace(config, model=replace(config.model, **model), optim=optim, augment=replace(config.augment, **augment), **top)
+
+
+class Stack(Command):
+    name = "stack"
+    help = ("Stack cross-validation runs on the same folds (e.g. a CNN and the ridge model): weights fitted per fold "
+            "on held-out training predictions only.")
+    example = "brainage stack results/ixi/models/seresnet results/ixi/models/ridge --out results/ixi/models/stack"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("runs", nargs="+", type=Path, help="`brainage train` output folders")
+        p.add_argument("--out", required=True, type=Path)
+
+    def run(self, args: argparse.Namespace) -> None:
+        from brainage.training.stack import stack_runs
+
+        stack_runs(args.runs, args.out)

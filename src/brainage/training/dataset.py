@@ -19,47 +19,87 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from brainage.errors import BrainageError
+from brainage.models.network import n_channels
 from brainage.preprocess.cache import read_volume
 
 SEX_TO_LABEL = {"F": 0, "M": 1}
 
 
-class BrainAgeDataset(Dataset):
-    """Cached volumes with age and sex labels, through an optional torchio transform.
+def load_inputs(row, inputs: tuple = ("t1",), modulate: bool = True, downsample: int = 1) -> np.ndarray:
+    """The model input of one cache-index row, float32 ``(C, X, Y, Z)``.
 
-    Items are ``(volume [1, X, Y, Z] float32 in [0, 1], age float32, sex int64 (F=0, M=1))``.
+    ``downsample`` average-pools (coarser grid for CPU-scale runs; averaging keeps tissue
+    contrast and, for probabilities, partial volumes).
+
+    Example:
+        >>> import tempfile
+        >>> from brainage.preprocess.cache import write_volume
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> row = {"path": write_volume(folder / "s.npy", np.full((4, 4, 4), 0.5)),
+        ...        "tissue_path": write_volume(folder / "s_tissue.npy", np.full((3, 4, 4, 4), 0.2)), "affine_det": 1.5}
+        >>> x = load_inputs(row, ("t1", "tissue"), downsample=2)
+        >>> x.shape, round(float(x[0].mean()), 2), round(float(x[1].mean()), 2)
+        ((4, 2, 2, 2), 0.5, 0.3)
+    """
+    n_channels(inputs)  # validates the names
+    parts = []
+    for name in inputs:
+        if name == "t1":
+            parts.append(np.asarray(read_volume(row["path"]), dtype=np.float32)[None] / 255.0)
+        else:
+            path = row.get("tissue_path") if hasattr(row, "get") else row["tissue_path"]
+            if not isinstance(path, (str, Path)) or not str(path):
+                raise BrainageError(f"subject has no tissue maps in the cache: run `brainage preprocess` with tissue "
+                                    f"segmentation (the default) first")
+            tissue = np.asarray(read_volume(path), dtype=np.float32) / 255.0
+            parts.append(tissue * float(row["affine_det"]) if modulate else tissue)
+    x = np.concatenate(parts)
+    if downsample > 1:
+        x = torch.nn.functional.avg_pool3d(torch.from_numpy(x)[None], downsample)[0].numpy()
+    return x
+
+
+class BrainAgeDataset(Dataset):
+    """Cached volumes with covariates and age and sex labels, through an optional torchio transform.
+
+    Items are ``(inputs [C, X, Y, Z] float32, covariates [K] float32, age float32, sex int64
+    (F=0, M=1))``. Covariates are columns of the cache index (e.g. ``affine_det``), standardised
+    with the given ``(mean, std)``; ``K`` is 0 without them.
 
     Example:
         >>> import pandas as pd, tempfile
         >>> from brainage.preprocess.cache import write_volume
         >>> path = write_volume(Path(tempfile.mkdtemp()) / "s1.npy", np.full((8, 8, 8), 0.5))
         >>> ds = BrainAgeDataset(pd.DataFrame({"subject_id": ["s1"], "age": [40.0], "sex": ["M"], "path": [str(path)]}))
-        >>> volume, age, sex = ds[0]
-        >>> tuple(volume.shape), float(age), int(sex)
-        ((1, 8, 8, 8), 40.0, 1)
+        >>> volume, covariates, age, sex = ds[0]
+        >>> tuple(volume.shape), tuple(covariates.shape), float(age), int(sex)
+        ((1, 8, 8, 8), (0,), 40.0, 1)
     """
 
-    def __init__(self, index: pd.DataFrame, transform=None, downsample: int = 1):
-        self.paths = index["path"].tolist()
+    def __init__(self, index: pd.DataFrame, transform=None, downsample: int = 1, inputs: tuple = ("t1",),
+                 modulate: bool = True, covariates: tuple = (), covariate_stats: tuple | None = None):
+        self.rows = index.to_dict("records")
         self.ages = index["age"].to_numpy(np.float32)
         self.sexes = index["sex"].map(SEX_TO_LABEL).fillna(-1).to_numpy(np.int64)
         self.subject_ids = index["subject_id"].astype(str).tolist()
+        cov = index[list(covariates)].to_numpy(np.float32) if covariates else np.zeros((len(index), 0), np.float32)
+        if covariates:
+            mean, std = covariate_stats if covariate_stats is not None else (cov.mean(0), cov.std(0))
+            cov = (cov - np.asarray(mean, np.float32)) / np.maximum(np.asarray(std, np.float32), 1e-6)
+        self.covariates = cov
         self.transform = transform
-        self.downsample = downsample
+        self.downsample, self.inputs, self.modulate = downsample, tuple(inputs), modulate
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self.rows)
 
     def __getitem__(self, i: int):
-        volume = torch.from_numpy(np.asarray(read_volume(self.paths[i]), dtype=np.float32) / 255.0)[None]
-        if self.downsample > 1:
-            # Coarser grid for CPU-scale runs: average pooling keeps the tissue contrast.
-            volume = torch.nn.functional.avg_pool3d(volume[None], self.downsample)[0]
+        volume = torch.from_numpy(load_inputs(self.rows[i], self.inputs, self.modulate, self.downsample))
         if self.transform is not None:
             import torchio as tio
 
             volume = self.transform(tio.ScalarImage(tensor=volume)).data
-        return volume.float(), torch.tensor(self.ages[i]), torch.tensor(self.sexes[i])
+        return volume.float(), torch.from_numpy(self.covariates[i]), torch.tensor(self.ages[i]), torch.tensor(self.sexes[i])
 
 
 def ensure_picklable(dataset: Dataset) -> None:

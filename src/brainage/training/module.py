@@ -22,10 +22,11 @@ class OptimConfig:
 
 
 class BrainAgeModule(L.LightningModule):
-    """Trains :class:`BrainAgeNet` on ``(volume, age, sex)`` batches; logs loss, age MAE, sex accuracy."""
+    """Trains :class:`BrainAgeNet` on ``(volume, covariates, age, sex)`` batches; logs loss, age MAE, sex accuracy."""
 
     def __init__(self, model: dict, optim: dict, age_mean: float, age_std: float, max_epochs: int,
-                 channels_last: bool = False, gpu_augment: dict | None = None, voxel_mm: float = 2.0):
+                 channels_last: bool = False, gpu_augment: dict | None = None, voxel_mm: float = 2.0,
+                 covariate_stats: tuple | None = None):
         super().__init__()
         self.save_hyperparameters()
         self.gpu_augment = AugmentConfig(**gpu_augment) if gpu_augment else None
@@ -35,20 +36,20 @@ class BrainAgeModule(L.LightningModule):
             self.net = self.net.to(memory_format=torch.channels_last_3d)
         self.channels_last = channels_last
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, covariates: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last_3d)
-        return self.net(x)
+        return self.net(x, covariates)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         if self.training and self.gpu_augment is not None and self.trainer is not None and self.trainer.training:
-            x, age, sex = batch
-            batch = (augment_batch(x, self.gpu_augment, self.hparams.voxel_mm), age, sex)
+            x, covariates, age, sex = batch
+            batch = (augment_batch(x, self.gpu_augment, self.hparams.voxel_mm), covariates, age, sex)
         return batch
 
     def _step(self, batch, stage: str) -> torch.Tensor:
-        x, age, sex = batch
-        outputs = self(x)
+        x, covariates, age, sex = batch
+        outputs = self(x, covariates)
         losses = self.net.losses(outputs, age, sex)
         loss = sum(losses.values())
         preds = self.net.predict(outputs)
@@ -69,8 +70,8 @@ class BrainAgeModule(L.LightningModule):
         return self._step(batch, "val")
 
     def predict_step(self, batch, batch_idx):
-        x, age, sex = batch
-        preds = self.net.predict(self(x))
+        x, covariates, age, sex = batch
+        preds = self.net.predict(self(x, covariates))
         return {k: v.detach().float().cpu() for k, v in preds.items()}
 
     def configure_optimizers(self):

@@ -1,0 +1,130 @@
+"""Fitting a CNN on one fold: Lightning training with checkpoints, early stopping and resume.
+
+A stratified ``val_fraction`` of the training folds is the validation set for early stopping,
+checkpoint selection and the age-bias correction; the rest trains. Covariates are standardised
+with the training subjects' mean and standard deviation, which the checkpoint keeps.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+import torch
+
+from brainage.layout import FoldDir
+from brainage.training.augment import build_augmentation
+from brainage.training.config import RunOptions, TrainConfig
+from brainage.training.dataset import BrainAgeDataset, make_loader
+from brainage.training.logs import archive_log
+from brainage.training.module import BrainAgeModule
+
+
+class _DropTips(logging.Filter):
+    """Lightning advertises its cloud products on every Trainer; a log of 5 folds does not need them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Tip:" not in record.getMessage()
+
+
+def _quiet_lightning() -> None:
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropTips())
+    # Resuming into a fold's folder and small cohorts are expected here, not mistakes.
+    for pattern in (".*pytree.*", ".*does not have many workers.*", ".*LeafSpec.*", ".*exists and is not empty.*",
+                    ".*smaller than the logging interval.*"):
+        warnings.filterwarnings("ignore", message=pattern)
+
+
+def _val_split(train: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask of the validation subjects, stratified by sex x age tertile."""
+    from sklearn.model_selection import train_test_split
+
+    n_val = max(2, int(round(fraction * len(train))))
+    strata = train.sex.astype(str) + pd.qcut(train.age, 3, labels=False, duplicates="drop").astype(str)
+    # Fall back to coarser strata when the cohort is too small for the fine ones.
+    for candidate in (strata, train.sex.astype(str), None):
+        if candidate is None or (candidate.value_counts().min() >= 2 and candidate.nunique() <= n_val):
+            break
+    _, val_idx = train_test_split(np.arange(len(train)), test_size=n_val, random_state=seed, stratify=candidate)
+    mask = np.zeros(len(train), bool)
+    mask[val_idx] = True
+    return mask
+
+
+def _trainer(config: TrainConfig, options: RunOptions, fold: FoldDir, callbacks: list, logger=True, devices=None):
+    import lightning as L
+
+    _quiet_lightning()
+    on_gpu = torch.cuda.is_available() and options.accelerator in ("auto", "gpu", "cuda")
+    precision = options.precision if options.precision != "auto" else ("bf16-mixed" if on_gpu else "32-true")
+    return L.Trainer(max_epochs=config.max_epochs, accelerator=options.accelerator, devices=devices or options.devices,
+                     strategy=options.strategy if devices is None else "auto", precision=precision,
+                     benchmark=on_gpu, callbacks=callbacks, logger=logger, default_root_dir=str(fold.root),
+                     enable_progress_bar=os.environ.get("BRAINAGE_NO_PROGRESS") != "1",
+                     log_every_n_steps=5, enable_model_summary=False, num_sanity_val_steps=0)
+
+
+def _dataset(table: pd.DataFrame, config: TrainConfig, covariate_stats, transform=None) -> BrainAgeDataset:
+    m = config.model
+    return BrainAgeDataset(table, transform, downsample=config.downsample, inputs=m.inputs, modulate=m.modulate,
+                           covariates=m.covariates, covariate_stats=covariate_stats)
+
+
+def _predict(module: BrainAgeModule, table: pd.DataFrame, config: TrainConfig, options: RunOptions,
+             fold: FoldDir) -> pd.DataFrame:
+    ds = _dataset(table, config, module.hparams.covariate_stats)
+    loader = make_loader(ds, config.batch_size, shuffle=False, num_workers=0)
+    trainer = _trainer(config, options, fold, callbacks=[], logger=False, devices=1)
+    batches = trainer.predict(module, loader)
+    out = table[["subject_id", "age", "sex", "site"]].copy()
+    for task in ("age", "sex"):
+        if batches and task in batches[0]:
+            out[f"{task}_pred" if task == "age" else "sex_prob_male"] = torch.cat([b[task] for b in batches]).numpy().astype(float)
+    return out
+
+
+def fit(rest: pd.DataFrame, test: pd.DataFrame, fold: int, seed: int, config: TrainConfig, options: RunOptions,
+        folder: FoldDir, data_identity: dict) -> tuple[pd.DataFrame, dict]:
+    """Train on the training folds ``rest`` (resuming from ``last.ckpt``); predict the validation
+    subjects (role ``val``) and ``test`` (role ``test``) with the best checkpoint."""
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    L.seed_everything(seed + 1000 * fold, workers=True)
+    is_val = _val_split(rest, config.val_fraction, seed + fold)
+    train, val = rest[~is_val].reset_index(drop=True), rest[is_val].reset_index(drop=True)
+    voxel = data_identity["grid"]["voxel_mm"] * config.downsample
+    covariates = list(config.model.covariates)
+    stats = ([float(v) for v in train[covariates].mean()], [float(v) for v in train[covariates].std()]) if covariates else None
+    train_ds = _dataset(train, config, stats, build_augmentation(config.augment, voxel))
+    train_loader = make_loader(train_ds, config.batch_size, shuffle=True, num_workers=options.num_workers,
+                               start_method=options.start_method, seed=seed, drop_last=len(train_ds) > config.batch_size)
+    val_loader = make_loader(_dataset(val, config, stats), config.batch_size, shuffle=False, num_workers=0)
+    gpu_aug = asdict(config.augment) if config.augment.enabled and config.augment.device == "gpu" else None
+    module = BrainAgeModule(asdict(config.model), asdict(config.optim), float(train.age.mean()), float(train.age.std()),
+                            config.max_epochs, options.channels_last, gpu_augment=gpu_aug, voxel_mm=voxel,
+                            covariate_stats=stats)
+    # Select and stop on age MAE when age is a task: the summed multitask loss mixes KL/BCE scales
+    # and is noisy on small validation sets (an early dip there stopped good runs too soon).
+    monitor = "val_age_mae" if "age" in config.model.tasks else "val_loss"
+    ckpt = ModelCheckpoint(dirpath=folder.checkpoints, filename="best", monitor=monitor, mode="min", save_last=True)
+    archive_log(folder)
+    loggers = [CSVLogger(str(folder.root), name="logs", version="")]
+    if options.tensorboard:
+        loggers.append(TensorBoardLogger(str(folder.root), name="tensorboard", version=""))
+    callbacks = [ckpt, EarlyStopping(monitor=monitor, mode="min", patience=config.patience)]
+    trainer = _trainer(config, options, folder, callbacks, logger=loggers)
+    last = folder.last_checkpoint
+    trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if last.exists() else None)
+    if trainer.global_rank != 0:
+        return pd.DataFrame(), {}
+    best = ckpt.best_model_path or str(last)
+    module = BrainAgeModule.load_from_checkpoint(best, weights_only=False)
+    preds = pd.concat([_predict(module, val, config, options, folder).assign(role="val"),
+                       _predict(module, test, config, options, folder).assign(role="test")], ignore_index=True)
+    return preds, {"best_checkpoint": best, "epochs_run": trainer.current_epoch}

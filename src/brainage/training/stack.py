@@ -1,0 +1,129 @@
+"""A stacked ensemble of cross-validation runs (e.g. a CNN and the ridge model) on the same folds.
+
+For each outer fold, the combination is fitted on held-out predictions of that fold's training
+subjects only (the CNN's validation subjects, for which the classical model has inner
+cross-validation predictions) and applied to the fold's test subjects:
+
+* age: a linear regression on the members' predicted ages (weights and intercept);
+* sex: a logistic regression on the members' logits of P(male).
+
+Both are lightly regularised (few subjects fit them). ``brainage stack RUN... --out RUN``
+writes the same ``oof_predictions.csv`` as ``brainage train``, so ``brainage evaluate`` reads it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression, Ridge
+
+from brainage.errors import InputError
+from brainage.files import write_csv, write_json
+from brainage.layout import RunDir
+from brainage.progress import console
+from brainage.training.cv import HELD_OUT_TRAINING, ensemble_and_correct
+
+KEYS = ["fold", "subject_id", "age", "sex", "site"]
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+def _member(run: RunDir) -> pd.DataFrame:
+    if not run.all_predictions.is_file():
+        raise InputError(run.root, "no all_predictions.csv: not a finished `brainage train` run")
+    preds = pd.read_csv(run.all_predictions, dtype={"subject_id": str})
+    preds["role"] = preds.role.where(~preds.role.isin(HELD_OUT_TRAINING), "held_out")
+    values = [c for c in ("age_pred", "sex_prob_male") if c in preds]
+    return preds.groupby([*KEYS, "role"], as_index=False)[values].mean()  # seeds averaged
+
+
+class Stacker:
+    """The per-fold combination: ``fit`` on held-out training predictions, ``predict`` anything.
+
+    Columns ``age_cols`` hold the members' predicted ages, ``sex_cols`` their P(male).
+
+    Example:
+        >>> ages = np.linspace(20, 80, 30)
+        >>> held_out = pd.DataFrame({"age": ages, "sex": ["F", "M"] * 15, "a1": ages + 5, "a2": ages - 5,
+        ...                          "p1": [0.3, 0.7] * 15, "p2": [0.4, 0.6] * 15})
+        >>> stacker = Stacker(["a1", "a2"], ["p1", "p2"]).fit(held_out)
+        >>> out = stacker.predict(held_out)
+        >>> bool(np.abs(out["age_pred"] - ages).mean() < 1), bool((out["sex_prob_male"][1::2] > 0.5).all())
+        (True, True)
+    """
+
+    def __init__(self, age_cols: list[str], sex_cols: list[str]):
+        self.age_cols, self.sex_cols = age_cols, sex_cols
+
+    def _logits(self, table: pd.DataFrame) -> np.ndarray:
+        return _logit(table[self.sex_cols].to_numpy(float))
+
+    def fit(self, held_out: pd.DataFrame) -> "Stacker":
+        if self.age_cols:
+            self.age_ = Ridge(alpha=1.0).fit(held_out[self.age_cols], held_out.age)
+        if self.sex_cols:
+            self.sex_ = LogisticRegression(C=1.0).fit(self._logits(held_out), held_out.sex == "M")
+        return self
+
+    def predict(self, table: pd.DataFrame) -> dict[str, np.ndarray]:
+        out = {}
+        if self.age_cols:
+            out["age_pred"] = self.age_.predict(table[self.age_cols])
+        if self.sex_cols:
+            out["sex_prob_male"] = self.sex_.predict_proba(self._logits(table))[:, 1]
+        return out
+
+    def weights(self) -> dict:
+        out = {}
+        if self.age_cols:
+            out["age_weights"] = [round(float(w), 4) for w in self.age_.coef_]
+        if self.sex_cols:
+            out["sex_weights"] = [round(float(w), 4) for w in self.sex_.coef_[0]]
+        return out
+
+
+def stack_runs(runs: list[str | Path], out_dir: str | Path) -> pd.DataFrame:
+    """Fit the stack per fold on held-out training predictions; write and return out-of-fold predictions.
+
+    Example:
+        >>> stack_runs(["models/seresnet", "models/ridge"], "models/stack")  # doctest: +SKIP
+    """
+    if len(runs) < 2:
+        raise InputError(None, "stacking needs at least two runs")
+    members = [_member(RunDir(r)) for r in runs]
+    merged = members[0]
+    for i, member in enumerate(members[1:], start=1):
+        merged = merged.merge(member, on=[*KEYS, "role"], suffixes=("", f"_{i}"))
+    age_cols = [c for c in merged if c.startswith("age_pred")]
+    sex_cols = [c for c in merged if c.startswith("sex_prob_male")]
+    rows, weights = [], {}
+    for fold, part in merged.groupby("fold"):
+        fit, test = part[part.role == "held_out"], part[part.role == "test"]
+        if len(fit) < 10 or len(test) == 0:
+            raise InputError(None, f"fold {fold}: only {len(fit)} subjects have held-out predictions from every run "
+                                   "(were the runs trained on the same folds and splits?)")
+        both = pd.concat([fit.assign(role="val"), test.assign(role="test")], ignore_index=True)
+        stacker = Stacker(age_cols if len(age_cols) == len(runs) else [],
+                          sex_cols if len(sex_cols) == len(runs) else []).fit(fit)
+        rows.append(both[[*KEYS, "role"]].assign(**stacker.predict(both)))
+        weights[int(fold)] = {"n_fit": int(len(fit)), **stacker.weights()}
+    preds = pd.concat(rows, ignore_index=True).assign(seed=0)
+    run = RunDir(out_dir)
+    write_csv(preds, run.all_predictions)
+    oof = ensemble_and_correct(preds)
+    write_csv(oof, run.oof_predictions)
+    write_json(run.info, {"stack_of": [str(Path(r).resolve()) for r in runs], "weights_per_fold": weights,
+                          **{k: v for k, v in _first_info(runs).items() if k in ("cache_dir", "preprocessed_dir", "folds_csv")}})
+    console.print(f"stacked {len(runs)} runs over {len(weights)} folds: {run.oof_predictions}")
+    return oof
+
+
+def _first_info(runs) -> dict:
+    info = RunDir(runs[0]).info
+    return json.loads(info.read_text()) if info.is_file() else {}

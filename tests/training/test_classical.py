@@ -1,0 +1,40 @@
+"""The classical model: a learnable signal in tissue maps and a head-size covariate is found, and
+nothing but the training folds is used."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from brainage.evaluation.report import evaluate
+from brainage.models.network import model_config
+from brainage.training.classical import RidgeBrainAge
+from brainage.training.config import RunOptions, TrainConfig
+from brainage.training.cv import train_cv
+
+
+def test_ridge_cross_validation_learns_age_and_sex(tissue_cache, tmp_path):
+    config = TrainConfig(model=model_config("ridge"))
+    assert config.model.inputs == ("tissue",) and "affine_det" in config.model.covariates
+    oof = train_cv(tissue_cache, tissue_cache / "splits", tmp_path / "ridge", config, RunOptions())
+    assert len(oof) == 60
+    assert np.mean(np.abs(oof.age_pred - oof.age)) < 6  # mean predictor: ~15
+    assert ((oof.sex_prob_male > 0.5) == (oof.sex == "M")).mean() > 0.85
+    assert oof.age_pred_corrected.notna().all()  # 40 inner held-out predictions per fold: enough to fit
+    preds = pd.read_csv(tmp_path / "ridge" / "all_predictions.csv")
+    assert set(preds.role) == {"inner", "test"}
+    for fold, part in preds.groupby("fold"):  # inner rows are the other folds' subjects only
+        assert set(part[part.role == "inner"].subject_id).isdisjoint(part[part.role == "test"].subject_id)
+    assert (tmp_path / "ridge" / "fold0" / "seed0" / "model.joblib").exists()
+    assert evaluate(tmp_path / "ridge")["age_uncorrected"]["pearson_r"] > 0.9
+
+
+def test_test_subjects_never_reach_the_fit(tissue_cache):
+    """Predictions use images and covariates only: a test subject's labels cannot change them."""
+    from brainage.preprocess.cache import read_cache_index
+
+    index = read_cache_index(tissue_cache / "cache" / "2mm")
+    config = TrainConfig(model=model_config("ridge"))
+    train, test = index.iloc[:45], index.iloc[45:]
+    model = RidgeBrainAge(config).fit(train)
+    a, b = model.predict(test), model.predict(test.assign(age=0.0, sex="F"))
+    np.testing.assert_allclose(a["age_pred"], b["age_pred"])
