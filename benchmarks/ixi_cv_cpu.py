@@ -1,6 +1,6 @@
 """IXI-HH-180 5-fold cross-validation of named configurations on this machine's CPU.
 
-Each configuration is a `brainage train` (or `brainage stack`) command line; every run is
+Each configuration is a `brainage train` command line; every run is
 resumable (finished folds are skipped), timed, evaluated, and written to
 ``benchmarks/results/ixi_cv_cpu_<name>.json``; a table of all results is printed at the end.
 
@@ -10,7 +10,7 @@ Prepare once (repo root), about 25 minutes with 2 workers:
     brainage preprocess results/ixi/manifest.csv --out results/ixi/pre --workers 2
 Then:
     python benchmarks/ixi_cv_cpu.py --pre results/ixi/pre --splits results/ixi/splits --out results/ixi/models \
-        --configs ridge seresnet_tissue_cov stack
+        --configs ridge ensemble
 """
 
 from __future__ import annotations
@@ -22,39 +22,35 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 from _machine import machine_info
 
 from brainage.cli import main as brainage
+from brainage.evaluation.metrics import age_metrics, sex_metrics
 from brainage.evaluation.report import evaluate
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-#: name -> (kind, arguments after `brainage train PRE --splits S --out OUT/<name>`, or the runs a stack combines)
+#: name -> arguments after `brainage train PRE --splits S --out OUT/<name>`
 CONFIGS = {
-    # the classical baseline: ridge on modulated GM/WM/CSF maps at 4 mm, then head-size covariates
-    "ridge": ("train", "--model ridge --downsample 2"),
-    "ridge_modulated": ("train", "--model ridge --downsample 2 --modulate"),
-    "ridge_no_covariates": ("train", "--model ridge --downsample 2 --covariates none"),
-    "ridge_t1": ("train", "--model ridge --downsample 2 --inputs t1"),
-    # the earlier CPU-scale CNN (T1 only), for reference
-    "seresnet_t1": ("train", "--model seresnet --width 0.5 --downsample 2 --epochs 30 --patience 100 --workers 1"),
-    # T1 + tissue maps as channels, head-size covariates beside the pooled features
-    "seresnet_tissue_cov": ("train", "--model seresnet --width 0.5 --downsample 2 --epochs 30 --patience 100 --workers 1 "
-                                     "--inputs t1,tissue --covariates brain_volume_ml,affine_det"),
-    "resnet_tissue_cov": ("train", "--model resnet --width 0.5 --downsample 2 --epochs 30 --patience 100 --workers 1 "
-                                   "--inputs t1,tissue --covariates brain_volume_ml,affine_det"),
-    "stack": ("stack", "seresnet_tissue_cov ridge"),
-    # the recommended model: the SE-ResNet above and ridge trained per fold, stacked on the CNN's validation subjects
-    "ensemble": ("train", "--model ensemble --width 0.5 --downsample 2 --epochs 30 --patience 100 --workers 1"),
+    # the classical baseline: ridge on GM/WM/CSF maps at 4 mm, then head-size covariates; and its ablations
+    "ridge": "--model ridge --downsample 2",
+    "ridge_modulated": "--model ridge --downsample 2 --modulate",
+    "ridge_no_covariates": "--model ridge --downsample 2 --covariates none",
+    "ridge_t1": "--model ridge --downsample 2 --inputs t1",
+    # the earlier CPU-scale CNN (T1 only, modulation irrelevant), for reference
+    "seresnet": "--model seresnet --width 0.5 --downsample 2 --epochs 30 --patience 100 --workers 1",
+    # the recommended model (`brainage train`'s default): SE-ResNet on T1 + tissue maps with head-size
+    # covariates and ridge, trained per fold and stacked on the CNN's validation subjects
+    "ensemble": "--model ensemble --width 0.5 --downsample 2 --epochs 30 --patience 100 --workers 1",
+    # the SE ablation of the ensemble's CNN member: the same network without squeeze-and-excitation
+    "resnet_tissue_cov": "--model resnet --width 0.5 --downsample 2 --epochs 30 --patience 100 --workers 1 "
+                         "--inputs t1,tissue --no-modulate --covariates brain_volume_ml,affine_det",
 }
 
 
 def run_config(name: str, pre: Path, splits: Path, out: Path) -> dict:
-    kind, args = CONFIGS[name]
-    if kind == "train":
-        command = ["train", str(pre), "--splits", str(splits), "--out", str(out / name), *shlex.split(args)]
-    else:
-        command = ["stack", *[str(out / member) for member in args.split()], "--out", str(out / name)]
+    command = ["train", str(pre), "--splits", str(splits), "--out", str(out / name), *shlex.split(CONFIGS[name])]
     start = time.perf_counter()
     code = brainage(command)
     seconds = time.perf_counter() - start
@@ -62,7 +58,8 @@ def run_config(name: str, pre: Path, splits: Path, out: Path) -> dict:
         raise SystemExit(f"{name}: brainage {' '.join(command)} failed with exit code {code}")
     metrics = evaluate(out / name)
     record = {"benchmark": "ixi_hh_180_cv_cpu", "name": name, "command": "brainage " + " ".join(command),
-              "wall_seconds_this_run": round(seconds, 1), "machine": machine_info(), "metrics": metrics}
+              "wall_seconds_this_run": round(seconds, 1), "machine": machine_info(), "metrics": metrics,
+              "members": member_metrics(out / name)}
     path = RESULTS / f"ixi_cv_cpu_{name}.json"
     if path.exists():  # keep the time of the run that trained it, not of a resumed no-op
         earlier = json.loads(path.read_text())
@@ -73,13 +70,27 @@ def run_config(name: str, pre: Path, splits: Path, out: Path) -> dict:
     return record
 
 
+def member_metrics(run: Path) -> dict:
+    """Out-of-fold metrics of each member of an ensemble run (columns ``age_pred_<member>``)."""
+    preds = pd.read_csv(run / "all_predictions.csv")
+    test = preds[preds.role == "test"]
+    members = sorted({c[len("age_pred_"):] for c in test if c.startswith("age_pred_")} - {"corrected"})
+    return {m: {"age": age_metrics(test.age, test[f"age_pred_{m}"]), "sex": sex_metrics(test.sex, test[f"sex_prob_male_{m}"])}
+            for m in members if f"sex_prob_male_{m}" in test}
+
+
 def table(records: list[dict]) -> str:
-    lines = [f"{'configuration':24s} {'age MAE':>8s} {'r':>6s} {'sex acc':>8s} {'AUC':>6s} {'CPU min':>8s}"]
+    lines = [f"{'configuration':28s} {'age MAE':>8s} {'r':>6s} {'sex acc':>8s} {'AUC':>6s} {'CPU min':>8s}"]
+
+    def line(name, age, sex, minutes):
+        return (f"{name:28s} {age.get('mae', float('nan')):8.2f} {age.get('pearson_r', float('nan')):6.3f} "
+                f"{sex.get('accuracy', float('nan')):8.3f} {sex.get('roc_auc', float('nan')):6.3f} {minutes:>8s}")
+
     for r in records:
-        age, sex = r["metrics"].get("age_uncorrected", {}), r["metrics"].get("sex", {})
-        lines.append(f"{r['name']:24s} {age.get('mae', float('nan')):8.2f} {age.get('pearson_r', float('nan')):6.3f} "
-                     f"{sex.get('accuracy', float('nan')):8.3f} {sex.get('roc_auc', float('nan')):6.3f} "
-                     f"{r['wall_seconds'] / 60:8.1f}")
+        lines.append(line(r["name"], r["metrics"].get("age_uncorrected", {}), r["metrics"].get("sex", {}),
+                          f"{r['wall_seconds'] / 60:.1f}"))
+        for member, m in r.get("members", {}).items():
+            lines.append(line(f"  member {member}", m["age"], m["sex"], "-"))
     return "\n".join(lines)
 
 

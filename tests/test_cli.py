@@ -133,3 +133,13 @@ def test_config_round_trip(tmp_path):
     (tmp_path / "bad.yaml").write_text("n_folds: 3\nunknown: 1\n")
     with pytest.raises(InputError, match="unknown config keys"):
         load_config(SplitConfig, tmp_path / "bad.yaml")
+
+
+def test_qc_on_a_manifest_preprocesses_first(synth_cohort, tmp_path):
+    from brainage.data.ingest_bids import ingest_bids
+    from brainage.data.manifest import write_manifest
+
+    write_manifest(ingest_bids(synth_cohort).head(1), tmp_path / "m.csv")
+    assert main(["qc", str(tmp_path / "m.csv"), "--out", str(tmp_path / "qc"), "--workers", "1", "--no-pictures"]) == 0
+    assert (tmp_path / "qc" / "preprocessed" / "preprocess_report.csv").exists()
+    assert (tmp_path / "qc" / "qc_verdicts.csv").exists()

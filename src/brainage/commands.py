@@ -8,7 +8,6 @@ level (the work happens in :meth:`Command.run`), so ``brainage --help`` starts a
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):

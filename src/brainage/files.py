@@ -102,6 +102,3 @@ class DoneRecord:
 
     def __getitem__(self, name: str) -> dict:
         return self.entries[name]
-
-    def get(self, name: str, default=None):
-        return self.entries.get(name, default)

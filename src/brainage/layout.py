@@ -15,6 +15,7 @@ PREPROCESSED/    manifest.csv  preprocess_report.csv  preprocess_config.yaml
   qc/            qc_metrics.csv  qc_verdicts.csv  qc_overrides.csv  montages/<id>.png  contact_sheet.png  index.html
   figures/       <id>.png (before/after)
 RUN/             train_config.yaml  run_options.yaml  run_info.json  all_predictions.csv  oof_predictions.csv
+                 stack_weights.json (ensembles)
   fold<k>/seed<s>/  predictions.csv  done.json  checkpoints/{best,last}.ckpt  logs/metrics.csv  log_attempt<n>.csv
   evaluation/    metrics.json  metrics.csv  age_error_by_decile.csv  *.png  index.html
 ```
@@ -45,9 +46,6 @@ class Folder:
 
     def __init__(self, root: str | Path):
         object.__setattr__(self, "root", Path(root))
-
-    def __truediv__(self, name: str) -> Path:
-        return self.root / name
 
 
 class CohortDir(Folder):
@@ -269,6 +267,13 @@ class QCDir(Folder):
         return self.root / "index.html"
 
 
+def qc_of_manifest(manifest: Path, out: Path | None) -> tuple["PreprocessedDir", "QCDir"]:
+    """Where ``brainage qc MANIFEST`` preprocesses first and writes its QC: ``OUT/preprocessed`` and
+    ``OUT``; without ``--out``, ``<manifest folder>/qc_run/preprocessed`` and its ``qc`` folder."""
+    pre = PreprocessedDir((out or manifest.parent / "qc_run") / "preprocessed")
+    return pre, QCDir(out) if out else pre.qc
+
+
 class PreprocessedDir(Folder):
     """``brainage preprocess`` output: per-subject folders, caches per grid, report, QC."""
 
@@ -369,6 +374,11 @@ class RunDir(Folder):
     @property
     def all_predictions(self) -> Path:
         return self.root / "all_predictions.csv"
+
+    @property
+    def combination(self) -> Path:
+        """An ensemble's stacking weights per fold."""
+        return self.root / "stack_weights.json"
 
     @property
     def oof_predictions(self) -> Path:

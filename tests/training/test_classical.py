@@ -3,7 +3,6 @@ nothing but the training folds is used."""
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from brainage.evaluation.report import evaluate
 from brainage.models.network import model_config

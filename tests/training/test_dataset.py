@@ -1,5 +1,7 @@
 """Model-ready loading in multi-worker DataLoaders under every start method."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -59,6 +61,9 @@ def test_tissue_channels_modulation_and_covariates(tmp_path):
     archive = pack_cache(cache.root, tmp_path / "t.npz")
     back = read_cache_index(unpack_cache(archive, tmp_path / "unpacked"))
     assert np.array_equal(np.load(back.tissue_path[1]), np.load(index.tissue_path[1])) and back.affine_det.tolist() == [0.8, 1.2]
+    pooled = read_cache_index(unpack_cache(pack_cache(cache.root, tmp_path / "p.npz", downsample=2), tmp_path / "pooled"))
+    assert np.load(pooled.tissue_path[0]).shape == (3, 2, 2, 2) and np.load(pooled.path[0]).shape == (2, 2, 2)
+    assert json.loads((tmp_path / "pooled" / "grid.json").read_text())["voxel_mm"] == 4.0
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])

@@ -71,8 +71,9 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
-#: What ``brainage train`` trains when no model is named.
-DEFAULT_MODEL = "sfcn"
+#: What ``brainage train`` trains when no model is named: the best of the 5-fold CPU benchmark on
+#: IXI-HH-180 (benchmarks/ixi_cv_cpu.py; README, "Brain age and sex on a CPU").
+DEFAULT_MODEL = "ensemble"
 
 
 def model_spec(name: str) -> ModelSpec:

@@ -41,6 +41,7 @@ class Pack(Command):
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("cache", type=Path, help="a cache folder, or a `brainage preprocess` output folder")
         p.add_argument("archive", type=Path)
+        p.add_argument("--downsample", type=int, default=1, help="average-pool every volume by this factor first")
 
     def run(self, args: argparse.Namespace) -> None:
         from brainage.layout import CacheDir
@@ -48,5 +49,5 @@ class Pack(Command):
         from brainage.progress import console
 
         cache = CacheDir.find(args.cache)
-        out = pack_cache(cache.root, args.archive)
+        out = pack_cache(cache.root, args.archive, args.downsample)
         console.print(f"packed {cache.root} into {out} ({out.stat().st_size / 2**20:.1f} MiB)")

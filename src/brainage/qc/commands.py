@@ -22,19 +22,18 @@ class QC(Command):
         add_executor_arguments(p)
 
     def run(self, args: argparse.Namespace) -> None:
-        from brainage.layout import PreprocessedDir, QCDir
+        from brainage.layout import PreprocessedDir, QCDir, qc_of_manifest
         from brainage.progress import console
         from brainage.qc.run import run_qc
 
-        pre = args.input
-        if pre.is_file():  # a manifest: preprocess first (detecting already-stripped inputs)
+        pre, out = PreprocessedDir(args.input), QCDir(args.out) if args.out else PreprocessedDir(args.input).qc
+        if args.input.is_file():  # a manifest: preprocess first (detecting already-stripped inputs)
             from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest
 
-            pre = (args.out or pre.parent / "qc_run") / "preprocessed"
-            preprocess_manifest(args.input, pre, PreprocessConfig(), executor_from_args(args))
-        verdicts = run_qc(pre, args.out, executor_from_args(args, isolate=False), overrides=args.overrides,
+            pre, out = qc_of_manifest(args.input, args.out)
+            preprocess_manifest(args.input, pre.root, PreprocessConfig(), executor_from_args(args))
+        verdicts = run_qc(pre.root, out.root, executor_from_args(args, isolate=False), overrides=args.overrides,
                           pictures=not args.no_pictures)
-        out = QCDir(args.out) if args.out else PreprocessedDir(pre).qc
         counts = verdicts.final_verdict.value_counts().to_dict()
         console.print(f"QC of {len(verdicts)} subjects: {counts}. Report: {out.report}")
         for _, r in verdicts[verdicts.final_verdict != "pass"].iterrows():

@@ -147,6 +147,10 @@ def train_cv(cache_dir: str | Path, folds_csv: str | Path, out_dir: str | Path, 
     preds = pd.concat(all_preds, ignore_index=True)
     if preds.empty:  # non-zero DDP ranks
         return preds
+    fitter = importlib.import_module(FITTERS[model_spec(config.model.name).kind])
+    if hasattr(fitter, "combine"):  # an ensemble: combine the members' stored predictions now
+        preds, weights = fitter.combine(preds)
+        write_json(run.combination, weights)
     write_csv(preds, run.all_predictions)
     oof = ensemble_and_correct(preds)
     write_csv(oof, run.oof_predictions)

@@ -49,8 +49,8 @@ def load_inputs(row, inputs: tuple = ("t1",), modulate: bool = True, downsample:
         else:
             path = row.get("tissue_path") if hasattr(row, "get") else row["tissue_path"]
             if not isinstance(path, (str, Path)) or not str(path):
-                raise BrainageError(f"subject has no tissue maps in the cache: run `brainage preprocess` with tissue "
-                                    f"segmentation (the default) first")
+                raise BrainageError("subject has no tissue maps in the cache: run `brainage preprocess` with tissue "
+                                    "segmentation (the default) first")
             tissue = np.asarray(read_volume(path), dtype=np.float32) / 255.0
             parts.append(tissue * float(row["affine_det"]) if modulate else tissue)
     x = np.concatenate(parts)

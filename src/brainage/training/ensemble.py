@@ -6,6 +6,9 @@ the registry's ``ridge`` on the same grid (:mod:`brainage.training.classical`). 
 the ridge predicts from its inner cross-validation: held-out training predictions of both, so
 the fold's test subjects never touch it. Each member's own predictions are kept beside the
 stack's (``age_pred_cnn``, ``age_pred_ridge``, ...), so one run reports all three.
+
+Training a fold (:func:`fit`) stores the members' predictions; the stack is fitted from them
+afterwards (:func:`combine`), so a change to the stacking never retrains a member.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from brainage.training.config import RunOptions, TrainConfig
 from brainage.training.stack import Stacker
 
 KEYS = ["subject_id", "age", "sex", "site"]
+VALUES = ("age_pred", "sex_prob_male")
 MEMBERS = ("cnn", "ridge")
 
 
@@ -31,10 +35,19 @@ def fit(rest: pd.DataFrame, test: pd.DataFrame, fold: int, seed: int, config: Tr
         return cnn_preds, {}
     ridge_config = replace(config, model=model_config("ridge"))
     ridge_preds, ridge_info = classical.fit(rest, test, fold, seed, ridge_config, options, folder, data_identity)
-    values = [c for c in ("age_pred", "sex_prob_male") if c in cnn_preds]
+    values = [c for c in VALUES if c in cnn_preds]
     merged = cnn_preds.merge(ridge_preds[[*KEYS, *values]], on=KEYS, suffixes=("_cnn", "_ridge"))
-    stacker = Stacker([f"age_pred_{m}" for m in MEMBERS] if "age_pred" in values else [],
-                      [f"sex_prob_male_{m}" for m in MEMBERS] if "sex_prob_male" in values else [])
-    stacker.fit(merged[merged.role == "val"])
-    out = merged.assign(**stacker.predict(merged))
-    return out, {**cnn_info, **{f"ridge_{k}": v for k, v in ridge_info.items()}, **stacker.weights()}
+    return merged, {**cnn_info, **{f"ridge_{k}": v for k, v in ridge_info.items()}}
+
+
+def combine(preds: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """Fit each fold's (and seed's) stack on its validation rows; add ``age_pred`` and
+    ``sex_prob_male``; return them with the weights per fold."""
+    out, weights = [], {}
+    for (fold, seed), part in preds.groupby(["fold", "seed"]):
+        stacker = Stacker([f"age_pred_{m}" for m in MEMBERS if f"age_pred_{m}" in part],
+                          [f"sex_prob_male_{m}" for m in MEMBERS if f"sex_prob_male_{m}" in part])
+        stacker.fit(part[part.role == "val"])
+        out.append(part.assign(**stacker.predict(part)))
+        weights[f"fold{fold}/seed{seed}"] = stacker.weights()
+    return pd.concat(out, ignore_index=True), weights

@@ -4,10 +4,11 @@ For each outer fold, the combination is fitted on held-out predictions of that f
 subjects only (the CNN's validation subjects, for which the classical model has inner
 cross-validation predictions) and applied to the fold's test subjects:
 
-* age: a linear regression on the members' predicted ages (weights and intercept);
-* sex: a logistic regression on the members' logits of P(male).
-
-Both are lightly regularised (few subjects fit them). ``brainage stack RUN... --out RUN``
+* age: a convex combination of the members' predicted ages (non-negative weights summing to one,
+  no intercept: Breiman's stacking constraint). An unconstrained line fitted on ~20 subjects
+  learns their quirks, e.g. a slope above one that undoes regression to the mean on the very
+  subjects a CNN's checkpoint was chosen on;
+* sex: a logistic regression on the members' logits of P(male), lightly regularised. ``brainage stack RUN... --out RUN``
 writes the same ``oof_predictions.csv`` as ``brainage train``, so ``brainage evaluate`` reads it.
 """
 
@@ -18,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression, Ridge
+from scipy import optimize
+from sklearn.linear_model import LogisticRegression
 
 from brainage.errors import InputError
 from brainage.files import write_csv, write_json
@@ -41,6 +43,21 @@ def _member(run: RunDir) -> pd.DataFrame:
     preds["role"] = preds.role.where(~preds.role.isin(HELD_OUT_TRAINING), "held_out")
     values = [c for c in ("age_pred", "sex_prob_male") if c in preds]
     return preds.groupby([*KEYS, "role"], as_index=False)[values].mean()  # seeds averaged
+
+
+def convex_weights(predictions: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Non-negative weights summing to one that minimise the squared error of ``predictions @ w``.
+
+    Example:
+        >>> y = np.arange(10.0)
+        >>> convex_weights(np.column_stack([y, y + 3]), y).round(3).tolist()
+        [1.0, 0.0]
+    """
+    k = predictions.shape[1]
+    result = optimize.minimize(lambda w: float(np.mean((predictions @ w - target) ** 2)), np.full(k, 1 / k),
+                               method="SLSQP", bounds=[(0, 1)] * k,
+                               constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1}])
+    return np.clip(result.x, 0, 1) / np.clip(result.x, 0, 1).sum()
 
 
 class Stacker:
@@ -66,7 +83,7 @@ class Stacker:
 
     def fit(self, held_out: pd.DataFrame) -> "Stacker":
         if self.age_cols:
-            self.age_ = Ridge(alpha=1.0).fit(held_out[self.age_cols], held_out.age)
+            self.age_weights_ = convex_weights(held_out[self.age_cols].to_numpy(float), held_out.age.to_numpy(float))
         if self.sex_cols:
             self.sex_ = LogisticRegression(C=1.0).fit(self._logits(held_out), held_out.sex == "M")
         return self
@@ -74,7 +91,7 @@ class Stacker:
     def predict(self, table: pd.DataFrame) -> dict[str, np.ndarray]:
         out = {}
         if self.age_cols:
-            out["age_pred"] = self.age_.predict(table[self.age_cols])
+            out["age_pred"] = table[self.age_cols].to_numpy(float) @ self.age_weights_
         if self.sex_cols:
             out["sex_prob_male"] = self.sex_.predict_proba(self._logits(table))[:, 1]
         return out
@@ -82,7 +99,7 @@ class Stacker:
     def weights(self) -> dict:
         out = {}
         if self.age_cols:
-            out["age_weights"] = [round(float(w), 4) for w in self.age_.coef_]
+            out["age_weights"] = [round(float(w), 4) for w in self.age_weights_]
         if self.sex_cols:
             out["sex_weights"] = [round(float(w), 4) for w in self.sex_.coef_[0]]
         return out
@@ -112,13 +129,14 @@ def stack_runs(runs: list[str | Path], out_dir: str | Path) -> pd.DataFrame:
         stacker = Stacker(age_cols if len(age_cols) == len(runs) else [],
                           sex_cols if len(sex_cols) == len(runs) else []).fit(fit)
         rows.append(both[[*KEYS, "role"]].assign(**stacker.predict(both)))
-        weights[int(fold)] = {"n_fit": int(len(fit)), **stacker.weights()}
+        weights[f"fold{fold}"] = {"n_fit": int(len(fit)), **stacker.weights()}
     preds = pd.concat(rows, ignore_index=True).assign(seed=0)
     run = RunDir(out_dir)
     write_csv(preds, run.all_predictions)
     oof = ensemble_and_correct(preds)
     write_csv(oof, run.oof_predictions)
-    write_json(run.info, {"stack_of": [str(Path(r).resolve()) for r in runs], "weights_per_fold": weights,
+    write_json(run.combination, weights)
+    write_json(run.info, {"stack_of": [str(Path(r).resolve()) for r in runs],
                           **{k: v for k, v in _first_info(runs).items() if k in ("cache_dir", "preprocessed_dir", "folds_csv")}})
     console.print(f"stacked {len(runs)} runs over {len(weights)} folds: {run.oof_predictions}")
     return oof
