@@ -43,6 +43,9 @@ CONFIGS = {
     # the recommended model (`brainage train`'s default): SE-ResNet on T1 + tissue maps with head-size
     # covariates and ridge, trained per fold and stacked on the CNN's validation subjects
     "ensemble": "--model ensemble --width 0.5 --downsample 2 --epochs 30 --patience 100 --workers 1",
+    # lever 1 on the CPU: the same model with bf16 autocast (a run option: a separate output folder)
+    "ensemble_bf16": "--model ensemble --width 0.5 --downsample 2 --epochs 30 --patience 100 --workers 1 "
+                     "--precision bf16-mixed",
     # the SE ablation of the ensemble's CNN member: the same network without squeeze-and-excitation
     "resnet_tissue_cov": "--model resnet --width 0.5 --downsample 2 --epochs 30 --patience 100 --workers 1 "
                          "--inputs t1,tissue --no-modulate --covariates brain_volume_ml,affine_det",

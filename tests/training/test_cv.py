@@ -144,3 +144,16 @@ def test_bias_correction_is_refused_on_too_few_subjects():
     test = pd.DataFrame({"subject_id": ["t0", "t1"], "age": [30.0, 60.0], "role": "test", "age_pred": [35.0, 55.0]})
     out = ensemble_and_correct(pd.concat([val, test]).assign(fold=0, seed=0, sex="F", site="x"))
     assert out.age_pred_corrected.isna().all() and out.age_pred.tolist() == [35.0, 55.0]
+
+
+def test_lightning_chatter_is_dropped_and_the_rest_kept(caplog):
+    import logging
+
+    cnn._quiet_lightning()
+    cnn._quiet_lightning()  # idempotent: one filter, not one per Trainer
+    logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    assert sum(isinstance(f, cnn._DropChatter) for f in logger.filters) == 1
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        for message in ("💡 Tip: try our cloud", "GPU available: False, used: False", "`Trainer.fit` stopped"):
+            logger.info(message)
+    assert [r.getMessage() for r in caplog.records] == ["`Trainer.fit` stopped"]

@@ -24,15 +24,24 @@ from brainage.training.logs import archive_log
 from brainage.training.module import BrainAgeModule
 
 
-class _DropTips(logging.Filter):
-    """Lightning advertises its cloud products on every Trainer; a log of 5 folds does not need them."""
+class _DropChatter(logging.Filter):
+    """Lightning advertises its cloud products and lists absent accelerators on every Trainer (twice
+    per fold); a log of five folds does not need them. Everything else passes."""
+
+    ACCELERATORS = ("GPU available:", "TPU available:", "HPU available:")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "Tip:" not in record.getMessage()
+        message = record.getMessage()
+        return "Tip:" not in message and not message.startswith(self.ACCELERATORS)
+
+
+_CHATTER = _DropChatter()
 
 
 def _quiet_lightning() -> None:
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropTips())
+    logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if _CHATTER not in logger.filters:
+        logger.addFilter(_CHATTER)
     # Resuming into a fold's folder and small cohorts are expected here, not mistakes.
     for pattern in (".*pytree.*", ".*does not have many workers.*", ".*LeafSpec.*", ".*exists and is not empty.*",
                     ".*smaller than the logging interval.*"):
