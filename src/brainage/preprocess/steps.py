@@ -151,15 +151,23 @@ class Register(Step):
                                    seed=self.seed if self.deterministic else None)
 
 
-class Resample(Step):
-    """The brain and its mask on one MNI output grid, intensity-normalised, plus the model cache."""
+class GridStep(Step):
+    """A step done once per output grid; its name is ``<prefix>_<grid>``, the grid its parameters."""
+
+    prefix = ""
 
     def __init__(self, grid: GridSpec):
         self.grid = grid
-        self.name = f"resample_{grid.name}"
+        self.name = f"{self.prefix}_{grid.name}"
 
     def params(self):
         return asdict(self.grid)
+
+
+class Resample(GridStep):
+    """The brain and its mask on one MNI output grid, intensity-normalised, plus the model cache."""
+
+    prefix = "resample"
 
     def outputs(self, ctx):
         return [ctx.folder.t1_mni(self.grid.name), ctx.folder.mask_mni(self.grid.name),
@@ -207,15 +215,10 @@ class Segment(Step):
                 "affine_det": round(ops.affine_det(ctx.folder.to_mni_affine), 5)}
 
 
-class ResampleTissue(Step):
+class ResampleTissue(GridStep):
     """The tissue probabilities on one MNI output grid, plus their model cache (uint8, 3 channels)."""
 
-    def __init__(self, grid: GridSpec):
-        self.grid = grid
-        self.name = f"tissue_{grid.name}"
-
-    def params(self):
-        return asdict(self.grid)
+    prefix = "tissue"
 
     def outputs(self, ctx):
         return [ctx.folder.tissue_mni(self.grid.name), ctx.root.cache(self.grid.name).tissue(ctx.folder.subject_id)]
