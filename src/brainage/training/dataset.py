@@ -47,7 +47,7 @@ def load_inputs(row, inputs: tuple = ("t1",), modulate: bool = True, downsample:
         if name == "t1":
             parts.append(np.asarray(read_volume(row["path"]), dtype=np.float32)[None] / 255.0)
         else:
-            path = row.get("tissue_path") if hasattr(row, "get") else row["tissue_path"]
+            path = row.get("tissue_path")
             if not isinstance(path, (str, Path)) or not str(path):
                 raise BrainageError("subject has no tissue maps in the cache: run `brainage preprocess` with tissue "
                                     "segmentation (the default) first")
