@@ -46,6 +46,9 @@ CONFIGS = {
     # lever 1 on the CPU: the same model with bf16 autocast (a run option: a separate output folder)
     "ensemble_bf16": "--model ensemble --width 0.5 --downsample 2 --epochs 30 --patience 100 --workers 1 "
                      "--precision bf16-mixed",
+    # lever 5: a 3-seed ensemble of the bf16 model (seeds averaged per fold before the bias correction)
+    "ensemble_bf16_seeds": "--model ensemble --width 0.5 --downsample 2 --epochs 30 --patience 100 --workers 1 "
+                           "--precision bf16-mixed --seeds 0,1,2",
     # the SE ablation of the ensemble's CNN member: the same network without squeeze-and-excitation
     "resnet_tissue_cov": "--model resnet --width 0.5 --downsample 2 --epochs 30 --patience 100 --workers 1 "
                          "--inputs t1,tissue --no-modulate --covariates brain_volume_ml,affine_det",
