@@ -119,6 +119,15 @@ def test_train_config_layers(tmp_path):
         ("regression", 0.5, 1e-3, 30, False)
     save_config(resnet, tmp_path / "train_config.yaml")
     assert load_config(TrainConfig, tmp_path / "train_config.yaml") == resnet
+    from brainage.training.commands import run_options_from_args
+
+    def options(*extra):
+        args = build_parser().parse_args(["train", "pre", "--splits", "s", "--out", "o", *extra])
+        return run_options_from_args(args, train_config_from_args(args).model.name)
+
+    assert (options().seeds, options().precision) == ((0, 1, 2), "bf16-mixed")  # the default model's run defaults
+    assert (options("--model", "sfcn").seeds, options("--model", "sfcn").precision) == ((0,), "auto")
+    assert options("--seeds", "4", "--precision", "32-true").seeds == (4,)
     rerun = config("--config", str(tmp_path / "train_config.yaml"), "--epochs", "40")
     assert rerun.model == resnet.model and rerun.max_epochs == 40 and not rerun.augment.enabled
 

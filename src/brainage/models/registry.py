@@ -42,6 +42,8 @@ class ModelSpec:
     width: float = 1.0
     #: TrainConfig settings this model was tuned with (e.g. its grid and epochs)
     train: dict = field(default_factory=dict)
+    #: How it is run by default (``--seeds``, ``--precision``) unless the command line says otherwise
+    run: dict = field(default_factory=dict)
 
     def build_backbone(self, width: float, dropout: float, in_channels: int = 1):
         module, cls = self.backbone.split(":")
@@ -65,8 +67,10 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("ensemble", "SE-ResNet on T1 + tissue maps with head-size covariates, stacked with ridge",
                   "brainage.models.seresnet:SEResNetBackbone", backbone_kwargs={"se": True}, kind="ensemble",
                   inputs=("t1", "tissue"), modulate=False, covariates=("brain_volume_ml", "affine_det"), width=0.5,
-                  # 4 mm grid and 30 epochs: the 5-fold CV of IXI-HH-180 fits in ~45 minutes on a 2-core CPU
-                  train={"downsample": 2, "max_epochs": 30, "patience": 100}),
+                  # 4 mm grid, 30 epochs, 3 seeds in bf16: the 5-fold CV of IXI-HH-180 takes ~35 minutes on a
+                  # 2-core CPU and was the best configuration measured there (benchmarks/ixi_cv_cpu.py)
+                  train={"downsample": 2, "max_epochs": 30, "patience": 100},
+                  run={"seeds": "0,1,2", "precision": "bf16-mixed"}),
     )
 }
 

@@ -80,30 +80,42 @@ class Train(Command):
                             help="gpu: batched augmentation on the training device (fast loaders for 1 mm GPU runs); default cpu")
         how = p.add_argument_group("how to run (never retrains a finished fold)")
         how.add_argument("--folds", default="", help="comma-separated folds to run now (default all)")
-        how.add_argument("--seeds", default="0", help="comma-separated seeds; several = ensemble per fold")
+        how.add_argument("--seeds", default=UNSET, help="comma-separated seeds; several = ensemble per fold "
+                                                         "(default: the model's, else 0)")
         how.add_argument("--workers", type=int, default=2, help="DataLoader workers")
         how.add_argument("--start-method", choices=["fork", "spawn", "forkserver"], default="spawn")
         how.add_argument("--accelerator", default="auto")
         how.add_argument("--devices", type=int, default=1)
         how.add_argument("--strategy", default="auto", help="e.g. ddp for several GPUs")
-        how.add_argument("--precision", default="auto", help="auto = bf16-mixed on GPU, 32-true on CPU")
+        how.add_argument("--precision", default=UNSET, help="auto = bf16-mixed on GPU, 32-true on CPU "
+                                                             "(default: the model's, else auto)")
         how.add_argument("--channels-last", action="store_true")
         how.add_argument("--tensorboard", action="store_true")
 
     def run(self, args: argparse.Namespace) -> None:
         from brainage.layout import CacheDir, RunDir
         from brainage.progress import console
-        from brainage.training.config import RunOptions
         from brainage.training.cv import train_cv
 
-        options = RunOptions(folds=_ints(args.folds), seeds=_ints(args.seeds), num_workers=args.workers,
-                             start_method=args.start_method, accelerator=args.accelerator, devices=args.devices,
-                             strategy=args.strategy, precision=args.precision, channels_last=args.channels_last,
-                             tensorboard=args.tensorboard)
-        oof = train_cv(CacheDir.find(args.preprocessed, args.grid).root, args.splits, args.out,
-                       train_config_from_args(args), options, qc_verdicts=args.qc)
+        config = train_config_from_args(args)
+        options = run_options_from_args(args, config.model.name)
+        oof = train_cv(CacheDir.find(args.preprocessed, args.grid).root, args.splits, args.out, config, options,
+                       qc_verdicts=args.qc)
         console.print(f"out-of-fold predictions for {len(oof)} subjects: {RunDir(args.out).oof_predictions}; "
                       f"next: brainage evaluate {args.out}")
+
+
+def run_options_from_args(args: argparse.Namespace, model: str):
+    """How to run: the options given, else the model's registered run defaults (seeds, precision)."""
+    from brainage.models.registry import model_spec
+    from brainage.training.config import RunOptions
+
+    defaults = model_spec(model).run
+    return RunOptions(folds=_ints(args.folds), seeds=_ints(getattr(args, "seeds", defaults.get("seeds", "0"))),
+                      num_workers=args.workers, start_method=args.start_method, accelerator=args.accelerator,
+                      devices=args.devices, strategy=args.strategy,
+                      precision=getattr(args, "precision", defaults.get("precision", "auto")),
+                      channels_last=args.channels_last, tensorboard=args.tensorboard)
 
 
 def train_config_from_args(args: argparse.Namespace):
