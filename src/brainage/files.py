@@ -78,7 +78,7 @@ class DoneRecord:
     Example:
         >>> import tempfile
         >>> folder = Path(tempfile.mkdtemp())
-        >>> record = DoneRecord(folder / "steps.json", relative_to=folder)
+        >>> record = DoneRecord(folder / "steps.json")
         >>> out = folder / "x.txt"
         >>> _ = out.write_text("x")
         >>> record.record("make_x", "abc", [out], seconds=0.1)
@@ -86,9 +86,8 @@ class DoneRecord:
         (True, False)
     """
 
-    def __init__(self, path: str | Path, relative_to: str | Path | None = None):
+    def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.base = Path(relative_to) if relative_to is not None else self.path.parent
         self.entries: dict[str, dict] = json.loads(self.path.read_text()) if self.path.is_file() else {}
 
     def is_done(self, name: str, fingerprint: str, outputs: list[Path]) -> bool:
@@ -96,7 +95,7 @@ class DoneRecord:
         return bool(entry and entry.get("fingerprint") == fingerprint and all(Path(p).exists() for p in outputs))
 
     def record(self, name: str, fingerprint: str, outputs: list[Path], **info: Any) -> None:
-        names = [os.path.relpath(p, self.base) for p in outputs]
+        names = [os.path.relpath(p, self.path.parent) for p in outputs]  # readable; the folder may move
         self.entries[name] = {"fingerprint": fingerprint, "outputs": names, **info}
         write_json(self.path, self.entries)
 

@@ -59,6 +59,10 @@ FITTERS = {"cnn": "brainage.training.cnn", "classical": "brainage.training.class
            "ensemble": "brainage.training.ensemble"}
 
 
+def _fitter(config: TrainConfig):
+    return importlib.import_module(FITTERS[model_spec(config.model.name).kind])
+
+
 def train_fold(table: pd.DataFrame, fold: int, seed: int, config: TrainConfig, options: RunOptions, run: RunDir,
                data_identity: dict) -> pd.DataFrame:
     """Train one (fold, seed) of any model; returns its held-out training-fold and test predictions.
@@ -75,8 +79,7 @@ def train_fold(table: pd.DataFrame, fold: int, seed: int, config: TrainConfig, o
         return pd.read_csv(folder.predictions, dtype={"subject_id": str})
     test = table[table.fold == fold].reset_index(drop=True)
     rest = table[table.fold != fold].reset_index(drop=True)
-    fitter = importlib.import_module(FITTERS[model_spec(config.model.name).kind])
-    preds, info = fitter.fit(rest, test, fold, seed, config, options, folder, data_identity)
+    preds, info = _fitter(config).fit(rest, test, fold, seed, config, options, folder, data_identity)
     if preds.empty:  # non-zero DDP ranks
         return preds
     preds["fold"], preds["seed"] = fold, seed
@@ -147,7 +150,7 @@ def train_cv(cache_dir: str | Path, folds_csv: str | Path, out_dir: str | Path, 
     preds = pd.concat(all_preds, ignore_index=True)
     if preds.empty:  # non-zero DDP ranks
         return preds
-    fitter = importlib.import_module(FITTERS[model_spec(config.model.name).kind])
+    fitter = _fitter(config)
     if hasattr(fitter, "combine"):  # an ensemble: combine the members' stored predictions now
         preds, weights = fitter.combine(preds)
         write_json(run.combination, weights)
