@@ -9,7 +9,8 @@ import pytest
 from brainage import __version__
 from brainage.cli import COMMANDS, main
 
-STAGES = ["download", "ingest", "split", "synth", "preprocess", "pack", "qc", "train", "stack", "evaluate", "demo"]
+STAGES = ["download", "ingest", "split", "synth", "preprocess", "pack", "qc", "train", "stack", "evaluate", "export",
+          "predict", "finetune", "demo"]
 
 
 def test_command_table_is_every_stage():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.2.0"
+from brainage.version import __version__  # noqa: F401
 
 #: public name -> module that defines it
 _EXPORTS = {
@@ -33,6 +33,8 @@ _EXPORTS = {
     "TrainConfig": "brainage.training.config", "RunOptions": "brainage.training.config",
     "train_cv": "brainage.training.cv", "AgeBiasCorrector": "brainage.training.bias",
     "evaluate": "brainage.evaluation.report",
+    "export_bundle": "brainage.predict.export", "load_bundle": "brainage.predict.bundle", "Bundle": "brainage.predict.bundle",
+    "predict": "brainage.predict.run", "finetune_site": "brainage.predict.site", "FinetuneConfig": "brainage.predict.site",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,8 +1,8 @@
 """The brainage command line: one subcommand per pipeline stage, each defined by its stage.
 
 Each stage reads and writes files on disk, so any stage can be re-run alone:
-download -> ingest -> split -> preprocess -> qc -> train -> evaluate; synth makes a
-cohort to try it on and demo runs everything end to end.
+download -> ingest -> split -> preprocess -> qc -> train -> evaluate -> export -> predict; synth
+makes a cohort to try it on and demo runs everything end to end.
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from brainage.data.commands import Download, Ingest, Synth
 from brainage.demo.commands import Demo
 from brainage.errors import BrainageError
 from brainage.evaluation.commands import Evaluate
+from brainage.predict.commands import Export, Finetune, Predict
 from brainage.preprocess.commands import Pack, Preprocess
 from brainage.qc.commands import QC
 from brainage.training.commands import Split, Stack, Train
 
 #: The command table, in pipeline order.
 COMMANDS: tuple[Command, ...] = (Download(), Ingest(), Split(), Synth(), Preprocess(), Pack(), QC(), Train(), Stack(),
-                                 Evaluate(), Demo())
+                                 Evaluate(), Export(), Predict(), Finetune(), Demo())
 
 
 def build_parser() -> argparse.ArgumentParser:

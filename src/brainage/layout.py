@@ -17,7 +17,12 @@ PREPROCESSED/    manifest.csv  preprocess_report.csv  preprocess_config.yaml
 RUN/             train_config.yaml  run_options.yaml  run_info.json  all_predictions.csv  oof_predictions.csv
                  stack_weights.json (ensembles)
   fold<k>/seed<s>/  predictions.csv  done.json  checkpoints/{best,last}.ckpt  logs/metrics.csv  log_attempt<n>.csv
-  evaluation/    metrics.json  metrics.csv  age_error_by_decile.csv  *.png  index.html
+  final/seed<s>/ the same, for the model trained on every subject (`train --final`; what `export` ships)
+  evaluation/    metrics.json  metrics.csv  age_error_by_decile.csv  subjects.csv  *.png  index.html
+BUNDLE.brainage  (zip) bundle.json  weights.pt  LICENSE.txt
+PREDICT/         predictions.csv  predict_info.json  brain_age_gap.png  age_predicted_vs_true.png  index.html
+  dicom_nifti/   <series>.nii.gz (converted DICOM)   inputs/manifest.csv   preprocessed/ (as above, with qc/)
+SITE/            site_split.csv  site_metrics.csv  site_predictions.csv  site.brainage  index.html
 ```
 
 Example:
@@ -36,6 +41,12 @@ from pathlib import Path
 from brainage.errors import InputError
 
 MANIFEST = "manifest.csv"
+
+#: Members of a model bundle archive (``brainage export``).
+BUNDLE_FILES = {"meta": "bundle.json", "weights": "weights.pt", "licence": "LICENSE.txt"}
+BUNDLE_SUFFIX = ".brainage"
+#: The model that ships inside the package, with its attribution beside it.
+SHIPPED_BUNDLE = Path(__file__).resolve().parent / "bundled" / "ixi-hh-180.brainage"
 
 
 @dataclass(frozen=True)
@@ -319,6 +330,10 @@ class PreprocessedDir(Folder):
         return self
 
 
+#: The "fold" of the model trained on every subject: no test subjects, what ``brainage export`` ships.
+FINAL_FOLD = -1
+
+
 class FoldDir(Folder):
     """One (fold, seed) of a training run."""
 
@@ -342,6 +357,11 @@ class FoldDir(Folder):
     @property
     def last_checkpoint(self) -> Path:
         return self.checkpoints / "last.ckpt"
+
+    @property
+    def best_checkpoint(self) -> Path:
+        """The checkpoint with the best validation score (``ModelCheckpoint(filename="best")``)."""
+        return self.checkpoints / "best.ckpt"
 
     @property
     def log(self) -> Path:
@@ -385,7 +405,14 @@ class RunDir(Folder):
         return self.root / "oof_predictions.csv"
 
     def fold(self, fold: int, seed: int) -> FoldDir:
+        """One (fold, seed); fold :data:`FINAL_FOLD` is the model trained on every subject."""
+        if fold == FINAL_FOLD:
+            return FoldDir(self.root / "final" / f"seed{seed}")
         return FoldDir(self.root / f"fold{fold}" / f"seed{seed}")
+
+    def final_dirs(self) -> list[FoldDir]:
+        """The seeds of the model trained on every subject (``brainage train --final``)."""
+        return [FoldDir(p) for p in sorted(self.root.glob("final/seed*")) if p.is_dir()]
 
     def fold_dirs(self) -> list[FoldDir]:
         return [FoldDir(p) for p in sorted(self.root.glob("fold*/seed*")) if p.is_dir()]
@@ -423,6 +450,15 @@ class EvaluationDir(Folder):
         return self.root / "age_predicted_vs_true_corrected.png"
 
     @property
+    def subjects(self) -> Path:
+        """One row per subject: age, predicted, gaps, P(male), QC."""
+        return self.root / "subjects.csv"
+
+    @property
+    def gap_histogram(self) -> Path:
+        return self.root / "brain_age_gap.png"
+
+    @property
     def age_bland_altman(self) -> Path:
         return self.root / "age_bland_altman.png"
 
@@ -457,6 +493,85 @@ class DemoDir(Folder):
     def run(self, name: str) -> RunDir:
         return RunDir(self.root / "models" / name)
 
+    def bundle(self, name: str) -> Path:
+        """A model bundle exported from the run ``name``."""
+        return self.root / "models" / f"{name}{BUNDLE_SUFFIX}"
+
+    @property
+    def predict(self) -> "PredictDir":
+        return PredictDir(self.root / "predict")
+
+    @property
+    def unseen_scans(self) -> Path:
+        """The raw scans the demo predicts with its exported bundle (a CSV of paths and ages)."""
+        return self.root / "predict_inputs.csv"
+
     @property
     def index(self) -> Path:
+        return self.root / "index.html"
+
+
+class PredictDir(Folder):
+    """``brainage predict`` output."""
+
+    @property
+    def converted(self) -> Path:
+        """NIfTI converted from DICOM series."""
+        return self.root / "dicom_nifti"
+
+    @property
+    def ingest(self) -> IngestDir:
+        return IngestDir(self.root / "inputs")
+
+    @property
+    def preprocessed(self) -> PreprocessedDir:
+        return PreprocessedDir(self.root / "preprocessed")
+
+    @property
+    def predictions(self) -> Path:
+        return self.root / "predictions.csv"
+
+    @property
+    def info(self) -> Path:
+        return self.root / "predict_info.json"
+
+    @property
+    def gap_histogram(self) -> Path:
+        return self.root / "brain_age_gap.png"
+
+    @property
+    def age_scatter(self) -> Path:
+        return self.root / "age_predicted_vs_true.png"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "index.html"
+
+
+class SiteDir(Folder):
+    """``brainage finetune`` output: a new site's calibration and its held-out evaluation."""
+
+    @property
+    def split(self) -> Path:
+        return self.root / "site_split.csv"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "site_metrics.csv"
+
+    @property
+    def predictions(self) -> Path:
+        return self.root / "site_predictions.csv"
+
+    @property
+    def bundle(self) -> Path:
+        return self.root / f"site{BUNDLE_SUFFIX}"
+
+    @property
+    def predict(self) -> PredictDir:
+        """Where the site's scans are preprocessed and predicted once."""
+        return PredictDir(self.root / "predict")
+
+    @property
+    def report(self) -> Path:
         return self.root / "index.html"

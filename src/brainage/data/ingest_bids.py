@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from brainage.data.manifest import check_images, make_manifest, numeric_sex_check, parse_age, parse_sex, read_table
+from brainage.data.manifest import check_images, make_manifest, numeric_sex_check, parse_labels, read_table
 from brainage.errors import InputError
 from brainage.layout import CohortDir
 
@@ -24,9 +24,11 @@ def _pick(columns, candidates, path: Path, what: str, required: bool = True):
     return None
 
 
-def ingest_bids(root: str | Path, check: bool = True, sex_coding: dict | None = None) -> pd.DataFrame:
+def ingest_bids(root: str | Path, check: bool = True, sex_coding: dict | None = None,
+                labels_required: bool = True) -> pd.DataFrame:
     """Build a manifest from a BIDS folder; the first T1w of each participant is used. Image
-    paths are stored absolute; numeric sex codes need an explicit ``sex_coding``.
+    paths are stored absolute; numeric sex codes need an explicit ``sex_coding``. For prediction
+    (``labels_required=False``) age and sex columns are optional.
 
     Example:
         >>> manifest = ingest_bids("results/demo/cohort")  # doctest: +SKIP
@@ -38,10 +40,10 @@ def ingest_bids(root: str | Path, check: bool = True, sex_coding: dict | None = 
     table = read_table(tsv, "BIDS participants table", sep="\t", dtype=str)
     if "participant_id" not in table.columns:
         raise InputError(tsv, f"missing column 'participant_id' (found {', '.join(table.columns)})")
-    age_col = _pick(table.columns, AGE_COLUMNS, tsv, "age")
-    sex_col = _pick(table.columns, SEX_COLUMNS, tsv, "sex")
+    age_col = _pick(table.columns, AGE_COLUMNS, tsv, "age", required=labels_required)
+    sex_col = _pick(table.columns, SEX_COLUMNS, tsv, "sex", required=labels_required)
     site_col = _pick(table.columns, SITE_COLUMNS, tsv, "site", required=False)
-    numeric_sex_check(table[sex_col].dropna(), sex_coding, tsv)
+    numeric_sex_check(table[sex_col].dropna() if sex_col else [], sex_coding, tsv)
     records = []
     for _, row in table.iterrows():
         pid = str(row["participant_id"]).strip()
@@ -53,8 +55,8 @@ def ingest_bids(root: str | Path, check: bool = True, sex_coding: dict | None = 
             if not images:
                 raise InputError(None, f"no T1w image under {root / pid}")
             record["t1_path"] = str(images[0])
-            record["age"] = parse_age(row[age_col])
-            record["sex"] = parse_sex(row[sex_col], codes=sex_coding)
+            record.update(parse_labels(row[age_col] if age_col else None, row[sex_col] if sex_col else None,
+                                       sex_coding, labels_required))
         except InputError as exc:
             record.update(included=False, exclusion_reason=f"participants.tsv: {exc.problem}")
         records.append(record)

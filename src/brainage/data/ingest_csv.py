@@ -1,5 +1,7 @@
 """Ingest a plain CSV (columns ``path, age, sex`` and optionally ``subject_id, site``).
 
+For prediction (``labels_required=False``) only ``path`` is needed; age and sex are used where given.
+
 For anything that is neither IXI nor BIDS, e.g. a hospital PACS export. Relative paths are
 resolved against the CSV's folder and stored absolute, so later stages run from any folder.
 Numeric sex codes need an explicit ``sex_coding`` (``--sex-coding 1=M,2=F``).
@@ -11,27 +13,39 @@ from pathlib import Path
 
 import pandas as pd
 
-from brainage.data.manifest import check_images, make_manifest, numeric_sex_check, parse_age, parse_sex, read_table
+from brainage.data.manifest import check_images, make_manifest, numeric_sex_check, parse_labels, read_table
 from brainage.errors import InputError
 
 REQUIRED = ("path", "age", "sex")
 
 
-def ingest_csv(csv_path: str | Path, check: bool = True, sex_coding: dict | None = None) -> pd.DataFrame:
+def _separator(csv_path: Path) -> str:
+    """Comma, semicolon (European spreadsheets) or tab, from the header line. Not pandas' sniffer:
+    it takes a letter of a one-column header (``path``) for the separator."""
+    try:
+        header = csv_path.open(errors="replace").readline()
+    except OSError:
+        return ","
+    return max((",", ";", "\t"), key=header.count) if any(c in header for c in ",;\t") else ","
+
+
+def ingest_csv(csv_path: str | Path, check: bool = True, sex_coding: dict | None = None,
+               labels_required: bool = True) -> pd.DataFrame:
     """Build a manifest from a CSV of ``path, age, sex[, subject_id, site]``.
 
     Example:
         >>> manifest = ingest_csv("hospital_export.csv")  # doctest: +SKIP
     """
     csv_path = Path(csv_path)
-    table = read_table(csv_path, "CSV file", dtype=str, sep=None, engine="python")
+    table = read_table(csv_path, "CSV file", dtype=str, sep=_separator(csv_path))
     table.columns = [c.strip().lower() for c in table.columns]
-    missing = [c for c in REQUIRED if c not in table.columns]
+    needed = REQUIRED if labels_required else ("path",)
+    missing = [c for c in needed if c not in table.columns]
     if missing:
-        raise InputError(csv_path, f"missing columns {missing} (found {list(table.columns)}; need path, age, sex)")
+        raise InputError(csv_path, f"missing columns {missing} (found {list(table.columns)}; need {', '.join(needed)})")
     if table.empty:
         raise InputError(csv_path, "has a header but no rows")
-    numeric_sex_check(table["sex"].dropna(), sex_coding, csv_path)
+    numeric_sex_check(table["sex"].dropna() if "sex" in table else [], sex_coding, csv_path)
     records = []
     for i, row in table.iterrows():
         path = Path(str(row["path"]).strip())
@@ -42,8 +56,7 @@ def ingest_csv(csv_path: str | Path, check: bool = True, sex_coding: dict | None
                   "t1_path": str(path), "source": "csv", "included": True, "exclusion_reason": ""}
         where = f"{csv_path} row {i + 2}"
         try:
-            record["age"] = parse_age(row["age"])
-            record["sex"] = parse_sex(row["sex"], codes=sex_coding)
+            record.update(parse_labels(row.get("age"), row.get("sex"), sex_coding, labels_required))
         except InputError as exc:
             record.update(included=False, exclusion_reason=f"{where}: {exc.problem}")
         records.append(record)

@@ -89,7 +89,7 @@ def numeric_sex_check(values, codes: dict | None, source: str | Path) -> None:
 
 def parse_age(value, source: str | None = None) -> float:
     """Age in years as a float, or :class:`InputError` for missing, non-numeric or absurd values."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() in ("", "n/a", "NA", "nan"):
+    if _blank(value):
         raise InputError(source, "age is missing")
     try:
         age = float(value)
@@ -98,6 +98,22 @@ def parse_age(value, source: str | None = None) -> float:
     if not 0 <= age <= 120:
         raise InputError(source, f"age {age:g} is outside 0-120 years")
     return age
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() in ("", "n/a", "NA", "nan")
+
+
+def parse_labels(age, sex, sex_coding: dict | None = None, required: bool = True) -> dict:
+    """``{"age": ..., "sex": ...}`` from raw values; where labels are not ``required`` (prediction),
+    a blank one is left unknown (NaN / empty) rather than refused.
+
+    Example:
+        >>> parse_labels("", "F", required=False)
+        {'age': nan, 'sex': 'F'}
+    """
+    return {"age": float("nan") if not required and _blank(age) else parse_age(age),
+            "sex": "" if not required and _blank(sex) else parse_sex(sex, codes=sex_coding)}
 
 
 def make_manifest(records: Iterable[dict]) -> pd.DataFrame:

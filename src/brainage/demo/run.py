@@ -18,6 +18,8 @@ from brainage.html import image_links, write_page
 from brainage.layout import CohortDir, DemoDir
 from brainage.models.network import model_config
 from brainage.parallel import Executor
+from brainage.predict.export import export_bundle
+from brainage.predict.run import predict
 from brainage.preprocess.figures import before_after
 from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest, print_report
 from brainage.progress import console
@@ -68,19 +70,35 @@ def run_demo(out: str | Path = "results/demo", n_subjects: int = 48, epochs: int
     train_cv(pre.root, demo.splits.root, run.root, demo_train_config(epochs), RunOptions(num_workers=0))
     stage("evaluate")
     metrics = evaluate(run.root)
+    stage("export + predict")
+    predictions = _export_and_predict(demo, workers)
     timings["end"] = time.perf_counter()
     names = list(timings)
     seconds = {a: timings[b] - timings[a] for a, b in zip(names, names[1:])}
     truth = pd.read_csv(CohortDir(demo.cohort).synth_truth, sep="\t")
     injected = truth[truth.injected_failure.fillna("") != ""]
     caught = verdicts.set_index("subject_id").reindex(injected.participant_id)["final_verdict"].fillna("fail")
-    index = _index_page(demo, seconds, metrics, figures, injected, caught)
+    index = _index_page(demo, seconds, metrics, figures, injected, caught, predictions)
     console.print(f"demo finished in {sum(seconds.values()):.0f} s; open {index}")
     return index
 
 
+def _export_and_predict(demo: DemoDir, workers: int, n_scans: int = 6) -> pd.DataFrame:
+    """Pack fold 0's models into a bundle and predict raw scans of fold 0's test subjects with it,
+    as a user would on new data: fold 0's models never saw them."""
+    folds = pd.read_csv(demo.splits.folds, dtype={"subject_id": str})
+    manifest = pd.read_csv(demo.preprocessed.manifest, dtype={"subject_id": str})
+    unseen = manifest[manifest.subject_id.isin(folds.subject_id[folds.fold == 0])].head(n_scans)
+    scans = demo.unseen_scans
+    unseen.rename(columns={"t1_path": "path"})[["subject_id", "path", "age", "sex", "site"]].to_csv(scans, index=False)
+    bundle = demo.bundle("sfcn-fold0")
+    export_bundle(demo.run("sfcn").root, bundle, fold=0, licence="synthetic data, no restriction",
+                  attribution="brainage synthetic cohort")
+    return predict(scans, demo.predict.root, bundle, Executor(workers=workers))
+
+
 def _index_page(demo: DemoDir, seconds: dict, metrics: dict, figures: list[Path], injected: pd.DataFrame,
-                caught: pd.Series) -> Path:
+                caught: pd.Series, predictions: pd.DataFrame) -> Path:
     age = metrics.get("age_uncorrected", {})
     sex = metrics.get("sex", {})
     pre, run, root = demo.preprocessed, demo.run("sfcn"), demo.root
@@ -98,7 +116,10 @@ def _index_page(demo: DemoDir, seconds: dict, metrics: dict, figures: list[Path]
 <li>splits: <a href="{link(demo.splits.fold_balance)}">fold balance</a> (QC-failed subjects excluded)</li>
 <li><a href="{link(run.evaluation.report)}">evaluation</a>: age MAE {age.get('mae', float('nan')):.2f} y,
 r {age.get('pearson_r', float('nan')):.3f}; sex accuracy {sex.get('accuracy', float('nan')):.3f}, AUC {sex.get('roc_auc', float('nan')):.3f}
-(out-of-fold, held-out synthetic subjects)</li></ol>
+(out-of-fold, held-out synthetic subjects)</li>
+<li>export + predict: fold 0's models packed into <a href="{link(demo.bundle('sfcn-fold0'))}">a bundle</a> and run on
+{len(predictions)} raw scans they never saw: <a href="{link(demo.predict.report)}">predictions report</a>
+(mean absolute gap {predictions.brain_age_gap.abs().mean():.1f} y)</li></ol>
 <h2>Injected failures and their QC verdicts</h2><table><tr><th>subject</th><th>failure</th><th>verdict</th></tr>{inj}</table>
 <h2>Before / after preprocessing</h2>{image_links(figures, root, height=260)}
 <h2>Time per stage</h2><table>{rows}</table><p>{html.escape(str(root.resolve()))}</p>"""

@@ -24,7 +24,7 @@ def predicted_vs_true(age, predicted, path: Path, title: str = "") -> Path:
     ax.plot([lo, hi], [slope * lo + icpt, slope * hi + icpt], "r-", lw=1, label=f"fit (slope {slope:.2f})")
     ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="chronological age (y)", ylabel="predicted age (y)",
            title=f"{title} r={r:.3f} MAE={np.mean(np.abs(predicted - age)):.2f}")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper left", fontsize=9)
     return _save(fig, path)
 
 
@@ -45,25 +45,44 @@ def roc(sex, prob_male, path: Path, baseline_prob=None, title: str = "") -> Path
     y = (np.asarray(sex) == "M").astype(int)
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     fpr, tpr, _ = roc_curve(y, prob_male)
-    ax.plot(fpr, tpr, label="CNN")
+    ax.plot(fpr, tpr, label="model")
     if baseline_prob is not None:
         fpr, tpr, _ = roc_curve(y, baseline_prob)
         ax.plot(fpr, tpr, label="brain volume only", ls="--")
     ax.plot([0, 1], [0, 1], "k:", lw=1)
     ax.set(xlabel="false positive rate (F called M)", ylabel="true positive rate", title=f"{title} ROC")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=9)
     return _save(fig, path)
 
 
 def learning_curves(logs: dict[str, pd.DataFrame], path: Path) -> Path:
-    """Train/val loss per epoch for every fold; ``logs`` maps a label to a Lightning CSV log."""
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for i, (label, log) in enumerate(logs.items()):
+    """Train/val loss per epoch: one colour per fold (seeds of a fold share it), solid train, dashed val."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    folds = sorted({label.split("/")[0] for label in logs})
+    for label, log in logs.items():
+        color = f"C{folds.index(label.split('/')[0]) % 10}"
         for col, style in (("train_loss", "-"), ("val_loss", "--")):
             if col in log:
                 s = log.groupby("epoch")[col].mean().dropna()
-                ax.plot(s.index, s.values, style, color=f"C{i % 10}", lw=1, label=f"{label} {col}")
-    ax.set(xlabel="epoch", ylabel="loss", title="learning curves (solid train, dashed val)")
+                ax.plot(s.index, s.values, style, color=color, lw=1)
+    for i, fold in enumerate(folds):
+        ax.plot([], [], color=f"C{i % 10}", label=fold)
+    ax.plot([], [], "k-", label="train")
+    ax.plot([], [], "k--", label="validation")
+    ax.set(xlabel="epoch", ylabel="loss", title="learning curves")
     if logs:
-        ax.legend(fontsize=6, ncol=2)
+        ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return _save(fig, path, dpi=110)
+
+
+def gap_histogram(gaps: dict[str, np.ndarray], path: Path, title: str = "") -> Path:
+    """Distribution of brain-age gaps (predicted - chronological age), one histogram per variant."""
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    values = [np.asarray(v, float)[~np.isnan(np.asarray(v, float))] for v in gaps.values()]
+    edges = np.histogram_bin_edges(np.concatenate(values), bins=min(30, max(5, sum(map(len, values)) // 3)))
+    for (label, v) in zip(gaps, values):
+        ax.hist(v, bins=edges, alpha=0.55, label=f"{label}: mean {v.mean():+.1f}, sd {v.std(ddof=1) if len(v) > 1 else 0:.1f} y")
+    ax.axvline(0, color="k", lw=1)
+    ax.set(xlabel="brain-age gap: predicted - chronological age (y)", ylabel="subjects", title=title)
+    ax.legend(fontsize=9)
     return _save(fig, path)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from brainage.errors import StageError
@@ -43,11 +45,54 @@ def _baseline_table(run: RunDir) -> pd.DataFrame | None:
     return table.dropna(subset=["brain_volume_ml"])
 
 
+#: metrics.csv / page column names a person reads (metrics.json keeps the short keys).
+READABLE = {"mae": "MAE (y)", "rmse": "RMSE (y)", "pearson_r": "r", "r2": "R2", "mean_signed_error": "mean gap (y)",
+            "gap_age_r": "gap-age r", "balanced_accuracy": "balanced accuracy", "roc_auc": "ROC AUC",
+            "tn_FF": "F called F", "fp_FM": "F called M", "fn_MF": "M called F", "tp_MM": "M called M"}
+#: A model must beat its baseline by this much to be called better than it.
+MARGIN = {"sex_accuracy": 0.02, "age_mae": 0.5}
+
+
+def baseline_warnings(result: dict) -> list[str]:
+    """Plain sentences for each task where the model does no better than its baseline.
+
+    Example:
+        >>> baseline_warnings({"sex": {"accuracy": 0.53}, "baselines": {"sex_volume_only": {"accuracy": 0.81}}})
+        ['sex: accuracy 0.530 is no better than brain volume alone (0.810): the model has not learned sex from anatomy']
+    """
+    out, base = [], result.get("baselines", {})
+    sex, volume = result.get("sex"), base.get("sex_volume_only")
+    if sex and volume and sex["accuracy"] < volume["accuracy"] + MARGIN["sex_accuracy"]:
+        out.append(f"sex: accuracy {sex['accuracy']:.3f} is no better than brain volume alone ({volume['accuracy']:.3f}): "
+                   "the model has not learned sex from anatomy")
+    age, mean = result.get("age_uncorrected"), base.get("age_mean_predictor")
+    if age and mean and age["mae"] > mean["mae"] - MARGIN["age_mae"]:
+        out.append(f"age: MAE {age['mae']:.2f} y is no better than predicting the mean age ({mean['mae']:.2f} y)")
+    return out
+
+
+def _subjects(oof: pd.DataFrame, run: RunDir) -> pd.DataFrame:
+    table = pd.DataFrame({"subject_id": oof.subject_id, "fold": oof.fold, "age": oof.age, "sex": oof.sex})
+    if "age_pred" in oof:
+        table["predicted_age"] = oof.age_pred
+        table["brain_age_gap"] = oof.age_pred - oof.age
+        table["corrected_age"] = oof.get("age_pred_corrected")
+        table["corrected_gap"] = table.corrected_age - oof.age
+    if "sex_prob_male" in oof:
+        table["p_male"] = oof.sex_prob_male
+        table["predicted_sex"] = np.where(oof.sex_prob_male > 0.5, "M", "F")
+    info = json.loads(run.info.read_text()) if run.info.is_file() else {}
+    if info.get("qc_verdicts") and Path(info["qc_verdicts"]).is_file():
+        verdicts = pd.read_csv(info["qc_verdicts"], dtype={"subject_id": str}).set_index("subject_id")
+        table["qc"] = table.subject_id.map(verdicts.get("final_verdict", verdicts.get("verdict")))
+    return table
+
+
 def evaluate(model_dir: str | Path, out_dir: str | Path | None = None) -> dict:
     """Evaluate ``oof_predictions.csv`` of a ``brainage train`` folder; returns the metrics dict.
 
-    Writes ``metrics.json``, ``metrics.csv``, ``age_error_by_decile.csv``, PNG plots and
-    ``index.html`` into ``out_dir`` (default ``MODEL_DIR/evaluation``).
+    Writes ``metrics.json``, ``metrics.csv``, ``age_error_by_decile.csv``, ``subjects.csv``, PNG
+    plots and ``index.html`` into ``out_dir`` (default ``MODEL_DIR/evaluation``).
 
     Example:
         >>> evaluate("results/ixi/models/sfcn")  # doctest: +SKIP
@@ -61,22 +106,29 @@ def evaluate(model_dir: str | Path, out_dir: str | Path | None = None) -> dict:
     result: dict = {"n_subjects": int(len(oof)), "n_folds": int(oof.fold.nunique())}
     rows = []
     figures = []
+    subjects = _subjects(oof, run)
+    write_csv(subjects, out.subjects)
+    deciles = None
     if "age_pred" in oof:
         result["age_uncorrected"] = age_metrics(oof.age, oof.age_pred)
         corrected = oof.dropna(subset=["age_pred_corrected"])
         if len(corrected) > 2:  # folds with too few held-out training predictions have no correction
             result["age_bias_corrected"] = age_metrics(corrected.age, corrected.age_pred_corrected)
         rows += [{"task": "age", "variant": k.split("_", 1)[1], **v} for k, v in result.items() if k.startswith("age_")]
-        write_csv(signed_error_by_decile(oof.age, oof.age_pred), out.error_by_decile)
+        deciles = signed_error_by_decile(oof.age, oof.age_pred)
+        write_csv(deciles, out.error_by_decile)
         figures += [plots.predicted_vs_true(oof.age, oof.age_pred, out.age_scatter, "uncorrected"),
                     plots.bland_altman(oof.age, oof.age_pred, out.age_bland_altman, "uncorrected")]
+        gaps = {"uncorrected": subjects.brain_age_gap}
         if "age_bias_corrected" in result:
             figures.insert(1, plots.predicted_vs_true(corrected.age, corrected.age_pred_corrected, out.age_scatter_corrected,
                                                       "bias-corrected"))
+            gaps["bias-corrected"] = subjects.corrected_gap
+        figures.append(plots.gap_histogram(gaps, out.gap_histogram, "brain-age gap (out of fold)"))
     baseline = None
     if "sex_prob_male" in oof:
         result["sex"] = sex_metrics(oof.sex, oof.sex_prob_male)
-        rows.append({"task": "sex", "variant": "cnn", **result["sex"]})
+        rows.append({"task": "sex", "variant": "model", **result["sex"]})
     table = _baseline_table(run)
     if table is not None and set(oof.subject_id) <= set(table.subject_id):
         baseline = baseline_predictions(table, folds=sorted(oof.fold.unique())).set_index("subject_id")
@@ -90,11 +142,15 @@ def evaluate(model_dir: str | Path, out_dir: str | Path | None = None) -> dict:
     logs = {k: v for k, v in logs.items() if len(v)}
     if logs:
         figures.append(plots.learning_curves(logs, out.learning_curves))
+    result["warnings"] = baseline_warnings(result)
     write_json(out.metrics_json, result)
-    write_csv(pd.DataFrame(rows), out.metrics_csv)
-    _write_html(result, pd.DataFrame(rows), figures, out, run)
+    metrics_table = pd.DataFrame(rows).rename(columns=READABLE)
+    write_csv(metrics_table, out.metrics_csv)
+    _write_html(result, metrics_table, deciles, subjects, figures, out, run)
     for line in summary_lines(result):
         console.print(line)
+    for warning in result["warnings"]:
+        console.print(f"[bold red]warning: {warning}")
     console.print(f"all metrics: {out.metrics_csv}; report: {out.report}")
     return result
 
@@ -121,15 +177,34 @@ def summary_lines(result: dict) -> list[str]:
     return lines
 
 
-def _write_html(result: dict, table: pd.DataFrame, figures: list[Path], out: EvaluationDir, run: RunDir) -> Path:
+def _write_html(result: dict, table: pd.DataFrame, deciles: pd.DataFrame | None, subjects: pd.DataFrame,
+                figures: list[Path], out: EvaluationDir, run: RunDir) -> Path:
     config_text = html.escape(run.config.read_text()) if run.config.exists() else ""
+    warnings = "".join(f'<p class="warning">&#9888; {html.escape(w)}</p>' for w in result.get("warnings", []))
+    csvs = [(out.metrics_csv, "metrics"), (out.subjects, "per-subject predictions"),
+            (out.error_by_decile, "error by age decile"), (out.metrics_json, "metrics (JSON)"),
+            (run.oof_predictions, "out-of-fold predictions (raw)")]
+    links = " · ".join(f'<a href="{html.escape(os.path.relpath(p, out.root))}">{label}</a>' for p, label in csvs if p.is_file())
+    decile_html = "" if deciles is None else (
+        "<h2>Error by age decile</h2><p class='note'>Mean of predicted minus true age within each tenth of the cohort by "
+        "age: positive for the young and negative for the old is regression to the mean.</p>"
+        + deciles.rename(columns={"age_min": "age from", "age_max": "age to", "mean_signed_error": "mean gap (y)"})
+        .to_html(index=False, float_format=lambda v: f"{v:.1f}"))
     body = f"""<h1>Evaluation: {html.escape(run.root.name)}</h1>
+{warnings}
 <p>{result['n_subjects']} subjects, out-of-fold predictions from {result['n_folds']} folds. Baselines use the same folds.
 The age-bias correction (Beheshti et al. 2019) is fitted on each fold's held-out predictions of training subjects (a CNN's
 validation subjects, a classical model's inner cross-validation; at least 20, else it is refused), never on its test subjects. It subtracts the expected gap at the subject's <em>chronological</em> age, so the corrected values are for
 brain-age-gap analyses: their MAE and r are not measures of accuracy (a constant predictor would look perfect).
 Compare models on the <b>uncorrected</b> rows.</p>
-{table.round(3).to_html(index=False, na_rep="")}
+<p>Files: {links}.</p>
+{table.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.3f}")}
 <p>{image_links(figures, out.root)}</p>
+{decile_html}
+<details><summary>per-subject predictions ({len(subjects)})</summary>
+{subjects.rename(columns={"subject_id": "subject", "predicted_age": "predicted age", "brain_age_gap": "gap",
+                          "corrected_age": "bias-corrected age", "corrected_gap": "bias-corrected gap",
+                          "p_male": "P(male)", "predicted_sex": "predicted sex"}).to_html(index=False, na_rep="", float_format=lambda v: f"{v:.2f}")}
+</details>
 <details><summary>training config</summary><pre>{config_text}</pre></details>"""
-    return write_page(out.report, f"evaluation of {run.root.name}", body)
+    return write_page(out.report, f"evaluation of {run.root.name}", body, style=".warning{background:#fdd;border:1px solid #c00;padding:8px;font-weight:bold}")

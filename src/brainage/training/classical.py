@@ -86,11 +86,12 @@ class RidgeBrainAge:
 def fit(rest: pd.DataFrame, test: pd.DataFrame, fold: int, seed: int, config: TrainConfig, options: RunOptions,
         folder: FoldDir, data_identity: dict) -> tuple[pd.DataFrame, dict]:
     """Fit on the training folds ``rest``; predict them held-out (role ``inner``) and ``test``."""
-    model = RidgeBrainAge(config, seed + fold).fit(rest)
+    model = RidgeBrainAge(config, seed + abs(fold)).fit(rest)
     joblib.dump(model, folder.model)
     columns = ["subject_id", "age", "sex", "site"]
-    inner = rest[columns].assign(role="inner", **model.inner_predictions_)
-    tested = test[columns].assign(role="test", **model.predict(test))
-    return pd.concat([inner, tested], ignore_index=True), {
+    parts = [rest[columns].assign(role="inner", **model.inner_predictions_)]
+    if len(test):  # the final model has no test subjects
+        parts.append(test[columns].assign(role="test", **model.predict(test)))
+    return pd.concat(parts, ignore_index=True), {
         "alpha_age": float(model.age_image_.alpha_), "alpha_sex": float(model.sex_image_.alpha_),
         "n_voxels": int(model.voxels_.sum())}

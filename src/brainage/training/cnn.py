@@ -16,12 +16,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from brainage.layout import FoldDir
+from brainage.layout import FINAL_FOLD, FoldDir
 from brainage.training.augment import build_augmentation
 from brainage.training.config import RunOptions, TrainConfig
 from brainage.training.dataset import BrainAgeDataset, make_loader
 from brainage.training.logs import archive_log
 from brainage.training.module import BrainAgeModule
+
+
+#: Stands in for the final model's fold number in its seeds (fold numbers are small and non-negative).
+FINAL_SEED_OFFSET = 100
 
 
 class _DropChatter(logging.Filter):
@@ -104,6 +108,7 @@ def fit(rest: pd.DataFrame, test: pd.DataFrame, fold: int, seed: int, config: Tr
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+    fold = FINAL_SEED_OFFSET if fold == FINAL_FOLD else fold  # seeds must not be negative
     L.seed_everything(seed + 1000 * fold, workers=True)
     is_val = _val_split(rest, config.val_fraction, seed + fold)
     train, val = rest[~is_val].reset_index(drop=True), rest[is_val].reset_index(drop=True)
@@ -134,6 +139,8 @@ def fit(rest: pd.DataFrame, test: pd.DataFrame, fold: int, seed: int, config: Tr
         return pd.DataFrame(), {}
     best = ckpt.best_model_path or str(last)
     module = BrainAgeModule.load_from_checkpoint(best, weights_only=False)
-    preds = pd.concat([_predict(module, val, config, options, folder).assign(role="val"),
-                       _predict(module, test, config, options, folder).assign(role="test")], ignore_index=True)
+    parts = [_predict(module, val, config, options, folder).assign(role="val")]
+    if len(test):  # the final model has no test subjects
+        parts.append(_predict(module, test, config, options, folder).assign(role="test"))
+    preds = pd.concat(parts, ignore_index=True)
     return preds, {"best_checkpoint": best, "epochs_run": trainer.current_epoch}

@@ -40,6 +40,13 @@ def _ints(text: str) -> tuple:
     return tuple(int(x) for x in text.split(",") if x.strip())
 
 
+def _folds(text: str) -> tuple:
+    """``--folds``: fold numbers, or ``final`` for the model trained on every subject."""
+    from brainage.layout import FINAL_FOLD
+
+    return tuple(FINAL_FOLD if x.strip() == "final" else int(x) for x in text.split(",") if x.strip())
+
+
 class Train(Command):
     name = "train"
     help = "Train brain-age / sex CNNs with k-fold cross-validation (PyTorch Lightning; CPU or GPU, DDP)."
@@ -79,7 +86,10 @@ class Train(Command):
         result.add_argument("--augment-on", choices=["cpu", "gpu"], default=UNSET,
                             help="gpu: batched augmentation on the training device (fast loaders for 1 mm GPU runs); default cpu")
         how = p.add_argument_group("how to run (never retrains a finished fold)")
-        how.add_argument("--folds", default="", help="comma-separated folds to run now (default all)")
+        how.add_argument("--folds", default="", help="comma-separated folds to run now (default all); "
+                                                     "'final' = only the model trained on every subject")
+        how.add_argument("--final", action="store_true",
+                         help="after the folds, train the same model on every subject: what `brainage export` ships")
         how.add_argument("--seeds", default=UNSET, help="comma-separated seeds; several = ensemble per fold "
                                                          "(default: the model's, else 0)")
         how.add_argument("--workers", type=int, default=2, help="DataLoader workers")
@@ -111,7 +121,7 @@ def run_options_from_args(args: argparse.Namespace, model: str):
     from brainage.training.config import RunOptions
 
     defaults = model_spec(model).run
-    return RunOptions(folds=_ints(args.folds), seeds=_ints(getattr(args, "seeds", defaults.get("seeds", "0"))),
+    return RunOptions(folds=_folds(args.folds), final=getattr(args, "final", False), seeds=_ints(getattr(args, "seeds", defaults.get("seeds", "0"))),
                       num_workers=args.workers, start_method=args.start_method, accelerator=args.accelerator,
                       devices=args.devices, strategy=args.strategy,
                       precision=getattr(args, "precision", defaults.get("precision", "auto")),

@@ -42,7 +42,8 @@ class RunOptions:
     """How to run: never part of a fingerprint. ``precision`` ``auto`` = bf16-mixed on a GPU,
     32-bit on a CPU; ``strategy`` ``ddp`` for several GPUs or nodes."""
 
-    folds: tuple = ()          # which folds to run now; empty = all
+    folds: tuple = ()          # which folds to run now; empty = all; (FINAL_FOLD,) = only the final model
+    final: bool = False        # after the folds, train on every subject (what ``brainage export`` ships)
     seeds: tuple = (0,)        # more than one = a seed ensemble per fold
     num_workers: int = 2
     start_method: str = "spawn"

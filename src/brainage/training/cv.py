@@ -23,7 +23,7 @@ import torch
 from brainage.config import fingerprint, save_config
 from brainage.errors import InputError
 from brainage.files import DoneRecord, write_csv, write_json
-from brainage.layout import CacheDir, RunDir, SplitsDir
+from brainage.layout import FINAL_FOLD, CacheDir, RunDir, SplitsDir
 from brainage.models.registry import model_spec
 from brainage.preprocess.cache import read_cache_index
 from brainage.preprocess.grids import read_grid
@@ -33,7 +33,7 @@ from brainage.training.bias import AgeBiasCorrector, TooFewSubjects
 from brainage.training.config import RunOptions, TrainConfig
 
 
-def _labels_table(cache: CacheDir, folds_csv: Path, qc_verdicts: Path | None) -> pd.DataFrame:
+def labels_table(cache: CacheDir, folds_csv: Path, qc_verdicts: Path | None) -> pd.DataFrame:
     index = read_cache_index(cache.root)
     folds = pd.read_csv(folds_csv, dtype={"subject_id": str})
     if not {"subject_id", "fold"} <= set(folds.columns):
@@ -131,7 +131,7 @@ def train_cv(cache_dir: str | Path, folds_csv: str | Path, out_dir: str | Path, 
     run = RunDir(out_dir)
     cache = CacheDir.find(cache_dir)
     folds_csv = SplitsDir.folds_csv(folds_csv)
-    table = _labels_table(cache, folds_csv, Path(qc_verdicts) if qc_verdicts else None)
+    table = labels_table(cache, folds_csv, Path(qc_verdicts) if qc_verdicts else None)
     data_identity = {"grid": read_grid(cache.grid).to_json()}
     run.root.mkdir(parents=True, exist_ok=True)
     save_config(config, run.config)
@@ -142,13 +142,19 @@ def train_cv(cache_dir: str | Path, folds_csv: str | Path, out_dir: str | Path, 
         "folds_csv": str(folds_csv.resolve()), "qc_verdicts": str(qc_verdicts) if qc_verdicts else None,
         "n_subjects": int(len(table)), "grid": data_identity["grid"], "torch": torch.__version__})
     run_folds = list(options.folds) or sorted(table.fold.unique())
+    if options.final and FINAL_FOLD not in run_folds:
+        run_folds.append(FINAL_FOLD)
     all_preds = []
     for fold in run_folds:
         for seed in options.seeds:
+            if fold == FINAL_FOLD:
+                console.print(f"[bold]final model seed {seed}[/bold] (all {len(table)} subjects, no test set)")
+                train_fold(table, FINAL_FOLD, int(seed), config, options, run, data_identity)
+                continue
             console.print(f"[bold]fold {fold} seed {seed}[/bold] ({(table.fold != fold).sum()} train+val, {(table.fold == fold).sum()} test)")
             all_preds.append(train_fold(table, int(fold), int(seed), config, options, run, data_identity))
-    preds = pd.concat(all_preds, ignore_index=True)
-    if preds.empty:  # non-zero DDP ranks
+    preds = pd.concat(all_preds, ignore_index=True) if all_preds else pd.DataFrame()
+    if preds.empty:  # only the final model, or non-zero DDP ranks
         return preds
     fitter = _fitter(config)
     if hasattr(fitter, "combine"):  # an ensemble: combine the members' stored predictions now

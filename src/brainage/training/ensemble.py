@@ -40,14 +40,19 @@ def fit(rest: pd.DataFrame, test: pd.DataFrame, fold: int, seed: int, config: Tr
     return merged, {**cnn_info, **{f"ridge_{k}": v for k, v in ridge_info.items()}}
 
 
+def fit_stack(preds: pd.DataFrame) -> Stacker:
+    """The stack of one (fold, seed): fitted on its validation rows of the members' predictions."""
+    stacker = Stacker([f"age_pred_{m}" for m in MEMBERS if f"age_pred_{m}" in preds],
+                      [f"sex_prob_male_{m}" for m in MEMBERS if f"sex_prob_male_{m}" in preds])
+    return stacker.fit(preds[preds.role == "val"])
+
+
 def combine(preds: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """Fit each fold's (and seed's) stack on its validation rows; add ``age_pred`` and
     ``sex_prob_male``; return them with the weights per fold."""
     out, weights = [], {}
     for (fold, seed), part in preds.groupby(["fold", "seed"]):
-        stacker = Stacker([f"age_pred_{m}" for m in MEMBERS if f"age_pred_{m}" in part],
-                          [f"sex_prob_male_{m}" for m in MEMBERS if f"sex_prob_male_{m}" in part])
-        stacker.fit(part[part.role == "val"])
+        stacker = fit_stack(part)
         out.append(part.assign(**stacker.predict(part)))
         weights[f"fold{fold}/seed{seed}"] = stacker.weights()
     return pd.concat(out, ignore_index=True), weights

@@ -1,0 +1,198 @@
+"""The model bundle: one versioned file holding everything ``brainage predict`` needs.
+
+A bundle is a zip archive (``.brainage``) a person can open: ``bundle.json`` (the model spec, the
+preprocessing recipe and its fingerprint, the age-bias correction, the training cohort, the
+cross-validation metrics, licence and attribution), ``weights.pt`` (named tensors only, read with
+``torch.load(weights_only=True)``: loading a bundle never runs code from it) and ``LICENSE.txt``.
+
+Loading checks that this brainage can use the bundle (:func:`check_compatible`) and refuses a
+mismatch with one line that says what differs and what to do.
+
+Example:
+    >>> bundle = load_bundle(default_bundle_path())  # doctest: +SKIP
+    >>> bundle.meta["cohort"]["n"]  # doctest: +SKIP
+    180
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from brainage.version import __version__
+from brainage.config import fingerprint, from_dict
+from brainage.errors import InputError
+from brainage.files import atomic_path
+from brainage.layout import BUNDLE_FILES, SHIPPED_BUNDLE
+from brainage.models.registry import MODELS
+from brainage.predict.members import MEMBER_KINDS, Member
+from brainage.preprocess.grids import GRIDS
+from brainage.preprocess.pipeline import PreprocessConfig
+from brainage.preprocess.steps import steps_for
+from brainage.training.bias import AgeBiasCorrector
+from brainage.training.stack import Stacker
+
+FORMAT = "brainage-bundle"
+#: Bumped when the file layout changes in a way older readers cannot follow.
+FORMAT_VERSION = 1
+
+
+def recipe(config: PreprocessConfig) -> dict:
+    """The preprocessing a bundle's model expects: the config, the grid and every step with its
+    parameters, plus their fingerprint (what :func:`check_compatible` compares)."""
+    grid = GRIDS[config.grids[0]].to_json()
+    steps = [[step.name, step.params()] for step in steps_for(config)]
+    from brainage.config import to_dict
+
+    return {"config": to_dict(config), "grid": grid, "steps": steps, "fingerprint": fingerprint(grid, steps)}
+
+
+def default_bundle_path() -> Path:
+    """The model that ships inside the package (trained on IXI-HH-180)."""
+    return SHIPPED_BUNDLE
+
+
+@dataclass
+class SeedModel:
+    """One seed of a bundle: its members and, for an ensemble, their stack."""
+
+    seed: int
+    members: dict[str, Member]
+    stack: Stacker | None = None
+
+    def predict(self, table: pd.DataFrame) -> dict[str, np.ndarray]:
+        outputs = {kind: member.predict(table) for kind, member in self.members.items()}
+        if self.stack is None:
+            (only,) = outputs.values()
+            return only
+        columns = pd.DataFrame({f"{key}_{kind}": values for kind, out in outputs.items() for key, values in out.items()})
+        return self.stack.predict(columns)
+
+
+@dataclass
+class Bundle:
+    """A loaded bundle: ``meta`` (``bundle.json``) and the seeds' models. ``predict(table)`` takes
+    cache-index rows (image paths, covariates; age and sex where known)."""
+
+    meta: dict
+    seeds: list[SeedModel] = field(default_factory=list)
+
+    @property
+    def preprocess_config(self) -> PreprocessConfig:
+        return from_dict(PreprocessConfig, self.meta["preprocessing"]["config"])
+
+    @property
+    def grid(self) -> str:
+        return self.meta["preprocessing"]["grid"]["name"]
+
+    @property
+    def bias_correction(self) -> AgeBiasCorrector | None:
+        c = self.meta.get("bias_correction")
+        if not c:
+            return None
+        corrector = AgeBiasCorrector()
+        corrector.alpha_, corrector.beta_, corrector.n_fit_ = c["alpha"], c["beta"], c["n"]
+        return corrector
+
+    def predict(self, table: pd.DataFrame) -> pd.DataFrame:
+        """``age_pred`` and ``sex_prob_male`` (seeds averaged; a site calibration applied where the
+        bundle has one) and ``age_pred_corrected`` where the age is known."""
+        per_seed = [seed.predict(table) for seed in self.seeds]
+        out = pd.DataFrame({key: np.mean([p[key] for p in per_seed], axis=0) for key in per_seed[0]}, index=table.index)
+        site = self.meta.get("site_calibration")
+        if site and "age_pred" in out:
+            out["age_pred"] = (out["age_pred"] - site["offset"]) / site["slope"]
+        corrector = self.bias_correction
+        if corrector is not None and "age_pred" in out:
+            known = table["age"].notna()
+            out["age_pred_corrected"] = np.nan
+            if known.any():
+                out.loc[known, "age_pred_corrected"] = corrector.transform(table.loc[known, "age"].to_numpy(float),
+                                                                           out.loc[known, "age_pred"].to_numpy(float))
+        return out
+
+    def save(self, path: str | Path) -> Path:
+        """Write the bundle as one zip archive (atomically)."""
+        path = Path(path)
+        tensors, meta = {}, json.loads(json.dumps(self.meta))
+        meta["seeds"] = []
+        for seed in self.seeds:
+            entry = {"seed": seed.seed, "members": {}, "stack": seed.stack.to_dict() if seed.stack else None}
+            for kind, member in seed.members.items():
+                entry["members"][kind] = member.settings()
+                tensors.update({f"seed{seed.seed}/{kind}/{k}": v for k, v in member.tensors().items()})
+            meta["seeds"].append(entry)
+        weights = io.BytesIO()
+        torch.save(tensors, weights)
+        with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(BUNDLE_FILES["meta"], json.dumps(meta, indent=1))
+            archive.writestr(BUNDLE_FILES["weights"], weights.getvalue())
+            archive.writestr(BUNDLE_FILES["licence"], f"{meta.get('attribution', '')}\n\nLicence: {meta.get('licence', '')}\n")
+        return path
+
+
+def check_compatible(meta: dict, source: str | Path | None = None) -> None:
+    """Refuse a bundle this brainage cannot use, saying what differs and what to do."""
+    if meta.get("format") != FORMAT:
+        raise InputError(source, "not a brainage model bundle (make one with `brainage export RUN_DIR --out FILE`)")
+    version = meta.get("format_version", 0)
+    if version > FORMAT_VERSION:
+        raise InputError(source, f"bundle format {version} is newer than this brainage {__version__} reads "
+                                 f"({FORMAT_VERSION}); upgrade brainage (the bundle was written by "
+                                 f"{meta.get('brainage_version', '?')})")
+    name = meta["model"]["name"]
+    if name not in MODELS:
+        raise InputError(source, f"bundle model {name!r} is not a model this brainage knows ({', '.join(sorted(MODELS))}); "
+                                 f"install brainage {meta.get('brainage_version', '')} to use it")
+    pre = meta["preprocessing"]
+    try:
+        here = recipe(from_dict(PreprocessConfig, pre["config"]))
+    except (InputError, KeyError, TypeError) as exc:
+        raise InputError(source, f"bundle preprocessing recipe is unreadable here ({exc})") from None
+    if fingerprint(pre["grid"], pre["steps"]) != pre["fingerprint"]:
+        raise InputError(source, "bundle.json was edited: its preprocessing steps do not match their fingerprint")
+    if here["fingerprint"] != pre["fingerprint"]:
+        theirs = {n: p for n, p in pre["steps"]}
+        differ = [n for n, p in here["steps"] if theirs.get(n) != p] + sorted(set(theirs) - {n for n, _ in here["steps"]})
+        raise InputError(source, f"bundle was trained on preprocessing this brainage does not reproduce (steps differ: "
+                                 f"{', '.join(differ) or 'grid'}); use brainage {meta.get('brainage_version', '?')} "
+                                 "or re-export the model from a run preprocessed with this version")
+
+
+def read_meta(path: str | Path) -> dict:
+    """``bundle.json`` of a bundle file, with a clear error for anything that is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "model bundle does not exist" if not path.exists() else "is not a file (expected a .brainage bundle)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read(BUNDLE_FILES["meta"]))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError):
+        raise InputError(path, "not a brainage model bundle (make one with `brainage export RUN_DIR --out FILE`)") from None
+
+
+def load_bundle(path: str | Path | None = None) -> Bundle:
+    """Read and check a bundle (default: the one that ships with brainage)."""
+    path = Path(path) if path else default_bundle_path()
+    if path == default_bundle_path() and not path.is_file():
+        raise InputError(path, "the shipped model is missing from this installation; reinstall brainage or pass --model")
+    meta = read_meta(path)
+    check_compatible(meta, path)
+    with zipfile.ZipFile(path) as archive:
+        tensors = torch.load(io.BytesIO(archive.read(BUNDLE_FILES["weights"])), weights_only=True)
+    seeds = []
+    for entry in meta.pop("seeds"):
+        members = {}
+        for kind, settings in entry["members"].items():
+            prefix = f"seed{entry['seed']}/{kind}/"
+            own = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+            members[kind] = MEMBER_KINDS[kind].restore(settings, own)
+        seeds.append(SeedModel(entry["seed"], members, Stacker.from_dict(entry["stack"]) if entry["stack"] else None))
+    return Bundle(meta, seeds)

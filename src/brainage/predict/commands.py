@@ -1,0 +1,86 @@
+"""Commands of the predict stage: ``export`` a trained run, ``predict`` anyone's scans, ``finetune`` to a new site."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from brainage.commands import Command, add_executor_arguments, executor_from_args
+
+
+class Export(Command):
+    name = "export"
+    help = "Pack a trained run (its final model, or one fold) into one model bundle file for `brainage predict`."
+    example = "brainage export results/ixi/models/ensemble --out ixi.brainage --attribution ixi"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("run", type=Path, help="a `brainage train` output folder")
+        p.add_argument("--out", required=True, type=Path, help="the bundle file to write (.brainage)")
+        p.add_argument("--fold", default="final",
+                       help="'final' (the model trained on every subject: `train --final`) or a fold number")
+        p.add_argument("--name", default=None, help="the bundle's name (default: the run folder's name)")
+        p.add_argument("--licence", default=None, help="licence of the training data / model (shown in every report)")
+        p.add_argument("--attribution", default="",
+                       help="who to credit for the training data; 'ixi' for IXI's CC BY-SA 3.0 attribution")
+
+    def run(self, args: argparse.Namespace) -> None:
+        from brainage.layout import FINAL_FOLD
+        from brainage.predict.export import IXI_ATTRIBUTION, IXI_LICENCE, describe, export_bundle
+        from brainage.progress import console
+
+        ixi = args.attribution.lower() == "ixi"
+        bundle = export_bundle(args.run, args.out, FINAL_FOLD if args.fold == "final" else int(args.fold), args.name,
+                               licence=args.licence or (IXI_LICENCE if ixi else "not stated"),
+                               attribution=IXI_ATTRIBUTION if ixi else args.attribution)
+        console.print(describe(bundle.meta))
+
+
+class Predict(Command):
+    name = "predict"
+    help = ("Brain age and sex for your scans with a trained model (default: the one that ships with brainage): "
+            "preprocessing, QC, predictions.csv and an HTML report.")
+    example = ("brainage predict scan.nii.gz --out results/predict\n"
+               "  brainage predict dicom_folder/ --out results/predict --model site.brainage")
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("input", type=Path, help="a NIfTI file, a folder of NIfTI or DICOM series, a BIDS dataset, or a "
+                                                "CSV with a path column (and optionally subject_id, age, sex, site)")
+        p.add_argument("--out", type=Path, default=Path("brainage_predictions"), help="output folder")
+        p.add_argument("--model", type=Path, default=None, help="a .brainage bundle (default: the shipped IXI-HH-180 model)")
+        p.add_argument("--sex-coding", default=None, help="numeric sex codes of a CSV/BIDS input, e.g. 1=M,2=F")
+        p.add_argument("--no-pictures", action="store_true", help="skip the QC montages (faster)")
+        add_executor_arguments(p)
+
+    def run(self, args: argparse.Namespace) -> None:
+        from brainage.data.manifest import parse_sex_coding
+        from brainage.predict.run import predict
+
+        predict(args.input, args.out, args.model, executor_from_args(args), parse_sex_coding(args.sex_coding),
+                pictures=not args.no_pictures)
+
+
+class Finetune(Command):
+    name = "finetune"
+    help = ("Adapt a model bundle to a new site with a small labelled sample (20-50 controls): offset/slope "
+            "recalibration or CNN fine-tuning, scored on held-out scans of that site.")
+    example = "brainage finetune --model ixi.brainage site_controls.csv --out results/site"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("input", type=Path, help="the site's scans with ages: a CSV (path, age[, sex, subject_id]) or BIDS")
+        p.add_argument("--out", required=True, type=Path)
+        p.add_argument("--model", type=Path, default=None, help="bundle to adapt (default: the shipped model)")
+        p.add_argument("--method", choices=["offset", "linear", "finetune"], default="offset",
+                       help="what site.brainage carries: the site's mean offset, offset and slope, or fine-tuned CNNs")
+        p.add_argument("--holdout", type=float, default=0.5, help="fraction of scans kept apart to score the adaptation")
+        p.add_argument("--epochs", type=int, default=15, help="fine-tuning epochs")
+        p.add_argument("--lr", type=float, default=1e-4, help="fine-tuning learning rate")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--sex-coding", default=None, help="numeric sex codes, e.g. 1=M,2=F")
+        add_executor_arguments(p)
+
+    def run(self, args: argparse.Namespace) -> None:
+        from brainage.data.manifest import parse_sex_coding
+        from brainage.predict.site import FinetuneConfig, finetune_site
+
+        config = FinetuneConfig(method=args.method, holdout=args.holdout, epochs=args.epochs, lr=args.lr, seed=args.seed)
+        finetune_site(args.model, args.input, args.out, config, executor_from_args(args), parse_sex_coding(args.sex_coding))

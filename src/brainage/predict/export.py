@@ -1,0 +1,177 @@
+"""``brainage export``: pack a trained run into a model bundle.
+
+The default packs the model trained on every subject (``brainage train ... --final``); ``fold``
+packs one cross-validation fold's models instead (for experiments: its test fold is data the
+bundle has never seen). Everything the bundle says about the model is measured, never typed in:
+
+* the age-bias correction is fitted on the packed models' held-out training predictions (a
+  CNN's validation subjects, the ridge model's inner cross-validation), as in cross-validation;
+* the cohort (n, ages, sexes, sites) is read from the run's data and folds;
+* the metrics are the run's cross-validation metrics (``brainage evaluate``), computed here from
+  its out-of-fold predictions when the run was not evaluated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from brainage.version import __version__
+from brainage.config import load_config, to_dict
+from brainage.errors import InputError
+from brainage.files import DoneRecord
+from brainage.layout import FINAL_FOLD, CacheDir, PreprocessedDir, RunDir
+from brainage.models.registry import model_spec
+from brainage.predict.bundle import FORMAT, FORMAT_VERSION, Bundle, SeedModel, recipe
+from brainage.predict.members import CNNMember, RidgeMember
+from brainage.preprocess.pipeline import PreprocessConfig
+from brainage.progress import console
+from brainage.training.bias import AgeBiasCorrector, TooFewSubjects
+from brainage.training.config import TrainConfig
+from brainage.training.cv import HELD_OUT_TRAINING, labels_table
+from brainage.training.ensemble import fit_stack
+
+IXI_ATTRIBUTION = ("Trained on IXI (https://brain-development.org/ixi-dataset/): Hammersmith Hospital scans "
+                   "(IXI-HH), made available by the IXI project (Imperial College London, Guy's and St Thomas' "
+                   "NHS Foundation Trust, Hammersmith Hospital) under the Creative Commons CC BY-SA 3.0 licence.")
+IXI_LICENCE = "CC BY-SA 3.0 (https://creativecommons.org/licenses/by-sa/3.0/)"
+
+
+def _run_info(run: RunDir) -> dict:
+    if not run.info.is_file() or not run.config.is_file():
+        raise InputError(run.root, "not a `brainage train` output folder (no run_info.json / train_config.yaml)")
+    return json.loads(run.info.read_text())
+
+
+def _seed_model(folder, seed: int, config: TrainConfig, kind: str) -> tuple[SeedModel, pd.DataFrame]:
+    preds = pd.read_csv(folder.predictions, dtype={"subject_id": str})
+    members = {}
+    if kind in ("cnn", "ensemble"):
+        members["cnn"] = CNNMember.from_checkpoint(folder.best_checkpoint if folder.best_checkpoint.is_file()
+                                                   else folder.last_checkpoint, config.downsample)
+    if kind in ("classical", "ensemble"):
+        members["ridge"] = RidgeMember.from_model(joblib.load(folder.model))
+    stack = None
+    if kind == "ensemble":
+        stack = fit_stack(preds)
+        preds = preds.assign(**stack.predict(preds))
+    return SeedModel(seed, members, stack), preds
+
+
+def _bias_correction(held_out: pd.DataFrame) -> dict | None:
+    mean = held_out.groupby("subject_id")[["age", "age_pred"]].mean()
+    try:
+        corrector = AgeBiasCorrector().fit(mean.age.to_numpy(), mean.age_pred.to_numpy())
+    except TooFewSubjects as exc:
+        console.print(f"[yellow]no age-bias correction in the bundle: {exc}")
+        return None
+    return {"alpha": float(corrector.alpha_), "beta": float(corrector.beta_), "n": int(corrector.n_fit_),
+            "fitted_on": "held-out predictions of training subjects"}
+
+
+def _cohort(table: pd.DataFrame) -> dict:
+    return {"n": int(len(table)), "age_min": float(table.age.min()), "age_max": float(table.age.max()),
+            "age_mean": float(table.age.mean()), "n_female": int((table.sex == "F").sum()),
+            "n_male": int((table.sex == "M").sum()), "sites": sorted(map(str, table.site.unique()))}
+
+
+def _geometry(pre: PreprocessedDir, subjects) -> dict:
+    """Voxel sizes and orientations of the training scans, so predictions can warn about unusual ones."""
+    from brainage.data.manifest import read_manifest
+    from brainage.predict.inputs import image_geometry
+
+    paths = read_manifest(pre.manifest).set_index("subject_id").t1_path.reindex(list(subjects)).dropna()
+    found = [image_geometry(p) for p in paths if Path(p).is_file()]
+    if not found:
+        return {}
+    voxels = np.array([g["voxel_mm"] for g in found])
+    return {"voxel_mm_median": np.median(voxels, axis=0).round(3).tolist(),
+            "voxel_mm_max": voxels.max(axis=0).round(3).tolist(), "voxel_mm_min": voxels.min(axis=0).round(3).tolist(),
+            "orientations": sorted({g["orientation"] for g in found})}
+
+
+def _cv_metrics(run: RunDir) -> dict | None:
+    if run.evaluation.metrics_json.is_file():
+        return json.loads(run.evaluation.metrics_json.read_text())
+    if not run.oof_predictions.is_file():
+        return None
+    from brainage.evaluation.metrics import age_metrics, sex_metrics
+
+    oof = pd.read_csv(run.oof_predictions, dtype={"subject_id": str})
+    return {"n_subjects": int(len(oof)), "age_uncorrected": age_metrics(oof.age, oof.age_pred),
+            "sex": sex_metrics(oof.sex, oof.sex_prob_male) if "sex_prob_male" in oof else None}
+
+
+def export_bundle(run_dir: str | Path, out: str | Path, fold: int = FINAL_FOLD, name: str | None = None,
+                  licence: str = "not stated", attribution: str = "") -> Bundle:
+    """Pack the models of ``fold`` (default: the final model) of a training run into ``out``.
+
+    ``licence`` and ``attribution``: the terms of the training data (``IXI_LICENCE`` and
+    ``IXI_ATTRIBUTION`` for models trained on IXI), shown by every prediction report.
+
+    Example:
+        >>> export_bundle("results/ixi/models/ensemble", "ixi.brainage")  # doctest: +SKIP
+    """
+    run = RunDir(run_dir)
+    info = _run_info(run)
+    config = load_config(TrainConfig, run.config)
+    kind = model_spec(config.model.name).kind
+    seeds_dirs = [d for d in (run.final_dirs() if fold == FINAL_FOLD else
+                              [run.fold(fold, int(p.name[4:])) for p in sorted((run.root / f"fold{fold}").glob("seed*"))])
+                  if DoneRecord(d.done).entries.get("train")]
+    if not seeds_dirs:
+        what = "no final model: train it with `brainage train ... --final`" if fold == FINAL_FOLD else f"fold {fold} is not trained"
+        raise InputError(run.root, what)
+    seeds, held_out = [], []
+    for folder in seeds_dirs:
+        seed_model, preds = _seed_model(folder, int(folder.root.name[4:]), config, kind)
+        seeds.append(seed_model)
+        held_out.append(preds[preds.role.isin(HELD_OUT_TRAINING)])
+    pre = PreprocessedDir(info["preprocessed_dir"]) if info.get("preprocessed_dir") else None
+    if pre is None or not pre.config.is_file():
+        raise InputError(run.root, "the run's preprocessing config is missing (run_info.json preprocessed_dir): "
+                                   "a bundle must carry the recipe its model was trained on")
+    pre_config = load_config(PreprocessConfig, pre.config)
+    pre_config.grids = (info["grid"]["name"],)
+    pre_config.tissue = "tissue" in config.model.inputs or pre_config.tissue
+    table = labels_table(CacheDir.find(info["cache_dir"]), Path(info["folds_csv"]),
+                         Path(info["qc_verdicts"]) if info.get("qc_verdicts") else None)
+    trained_on = table if fold == FINAL_FOLD else table[table.fold != fold]
+    spec = model_spec(config.model.name)
+    meta = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "name": name or run.root.name,
+        "brainage_version": __version__, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "model": {"name": config.model.name, "kind": kind, "description": spec.description,
+                  "train_config": to_dict(config), "seeds": [s.seed for s in seeds],
+                  "fold": "all subjects" if fold == FINAL_FOLD else int(fold)},
+        "preprocessing": recipe(pre_config),
+        "bias_correction": _bias_correction(pd.concat(held_out, ignore_index=True)),
+        "cohort": {**_cohort(trained_on), **_geometry(pre, trained_on.subject_id)}, "trained_on": sorted(trained_on.subject_id),
+        "cv_metrics": _cv_metrics(run), "licence": licence, "attribution": attribution,
+    }
+    bundle = Bundle(meta, seeds)
+    path = bundle.save(out)
+    console.print(f"bundle: {path} ({path.stat().st_size / 1e6:.1f} MB; {len(seeds)} seed(s) of {config.model.name}, "
+                  f"{meta['cohort']['n']} subjects aged {meta['cohort']['age_min']:.0f}-{meta['cohort']['age_max']:.0f})")
+    return bundle
+
+
+def describe(meta: dict) -> str:
+    """A few lines a person reads before trusting a bundle."""
+    c, m = meta["cohort"], meta.get("cv_metrics") or {}
+    age, sex = m.get("age_uncorrected") or {}, m.get("sex") or {}
+    lines = [f"{meta['name']}: {meta['model']['name']} ({meta['model']['description']}), brainage {meta['brainage_version']}",
+             f"trained on {c['n']} subjects ({c['n_female']} F / {c['n_male']} M, age {c['age_min']:.0f}-{c['age_max']:.0f}, "
+             f"sites {', '.join(c['sites'])}); preprocessing grid {meta['preprocessing']['grid']['name']}"]
+    if age:
+        lines.append(f"cross-validation: age MAE {age['mae']:.2f} y, r {age['pearson_r']:.3f}"
+                     + (f"; sex accuracy {sex['accuracy']:.3f}" if sex else ""))
+    if not np.isnan(float((meta.get("bias_correction") or {}).get("n", np.nan))):
+        lines.append(f"age-bias correction fitted on {meta['bias_correction']['n']} held-out training subjects")
+    lines.append(f"licence: {meta['licence']}")
+    return "\n".join(lines)

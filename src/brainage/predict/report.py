@@ -1,0 +1,79 @@
+"""The HTML page of a ``brainage predict`` run: what model, how many scans, how far to trust each."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import pandas as pd
+
+from brainage.evaluation import plots
+from brainage.html import image_links, write_page
+from brainage.layout import PredictDir
+from brainage.predict.export import describe
+
+#: Column headings of the page's table (the CSV keeps the short names).
+HEADINGS = {"subject_id": "subject", "age": "age (y)", "predicted_age": "predicted age (y)",
+            "brain_age_gap": "brain-age gap (y)", "corrected_age": "bias-corrected age (y)",
+            "corrected_gap": "bias-corrected gap (y)", "p_male": "P(male)", "predicted_sex": "predicted sex",
+            "qc_verdict": "QC", "warnings": "warnings"}
+
+
+def _figures(table: pd.DataFrame, out: PredictDir) -> list[Path]:
+    known = table.dropna(subset=["age", "predicted_age"])
+    if len(known) < 3:
+        return []
+    gaps = {"raw": known.brain_age_gap}
+    if known.corrected_gap.notna().any():
+        gaps["bias-corrected"] = known.corrected_gap
+    return [plots.gap_histogram(gaps, out.gap_histogram, "brain-age gap"),
+            plots.predicted_vs_true(known.age, known.predicted_age, out.age_scatter, "uncorrected")]
+
+
+def _rows(table: pd.DataFrame, out: PredictDir) -> str:
+    shown = table.assign(subject_id=[
+        f'<a href="{html.escape(out.preprocessed.qc.montage(s).relative_to(out.root).as_posix())}">{html.escape(s)}</a>'
+        if out.preprocessed.qc.montage(s).is_file() else html.escape(s) for s in table.subject_id])
+    shown["warnings"] = shown.warnings.map(html.escape)
+    return shown[list(HEADINGS)].rename(columns=HEADINGS).to_html(index=False, escape=False, na_rep="",
+                                                                   float_format=lambda v: f"{v:.2f}")
+
+
+def write_report(table: pd.DataFrame, meta: dict, out: PredictDir) -> Path:
+    qc = table.qc_verdict.replace("", "not run").value_counts().to_dict()
+    counts = ", ".join(f"{n} {v}" for v, n in qc.items())
+    n_pred, n_warn = int(table.predicted_age.notna().sum()), int((table.warnings != "").sum())
+    csvs = [(out.predictions, "predictions (one row per scan)"), (out.preprocessed.qc.verdicts, "QC verdicts and reasons"),
+            (out.preprocessed.qc.metrics, "QC metrics"), (out.preprocessed.report, "preprocessing report")]
+    links = " · ".join(f'<a href="{html.escape(p.relative_to(out.root).as_posix())}">{html.escape(label)}</a>'
+                       for p, label in csvs if p.is_file())
+    qc_link = (f' (<a href="{out.preprocessed.qc.report.relative_to(out.root).as_posix()}">QC report</a>)'
+               if out.preprocessed.qc.report.is_file() else "")
+    body = f"""<h1>Brain age and sex predictions</h1>
+<p><b>{len(table)} scans</b>: {n_pred} predicted; QC {html.escape(counts)}{qc_link}; {n_warn} with warnings.
+Files: {links}.</p>
+<h2>Model</h2><pre>{html.escape(describe(meta))}</pre>
+<p class="note">{html.escape(meta.get('attribution', ''))}</p>
+<p class="note"><b>Reading the numbers.</b> The brain-age gap is predicted minus chronological age. Brain-age models
+regress to the mean (the young predicted older, the old younger); the bias-corrected age removes the training cohort's
+age-dependent bias (Beheshti et al. 2019) and needs the chronological age, so it is blank where age is unknown. Compare
+groups on corrected gaps, and with age as a covariate. Predictions with warnings deserve a look at the QC picture
+(click the subject).</p>
+{image_links(_figures(table, out), out.root)}
+<h2>Per scan</h2>
+{_rows(table, out)}"""
+    return write_page(out.report, "predictions", body)
+
+
+def write_site_report(metrics: pd.DataFrame, n_calibrate: int, n_holdout: int, chosen: str, out) -> Path:
+    """The page of ``brainage finetune``: held-out error of the bundle as shipped and adapted."""
+    table = metrics.rename(columns={"mae": "MAE (y)", "pearson_r": "r", "mean_signed_error": "mean gap (y)"})
+    shown = table[[c for c in ("model", "n", "MAE (y)", "r", "mean gap (y)") if c in table]]
+    body = f"""<h1>Adapting the model to a new site</h1>
+<p>{n_calibrate} labelled scans calibrate (or fine-tune); {n_holdout} are held out and score each model below. The
+bundle written, <a href="{out.bundle.name}">{out.bundle.name}</a>, is the <b>{html.escape(chosen)}</b> model fitted on the
+calibration scans, so its held-out row is an honest estimate for it. Files:
+<a href="{out.metrics.name}">metrics</a> · <a href="{out.predictions.name}">held-out predictions</a> ·
+<a href="{out.split.name}">which scan did what</a> · <a href="predict/index.html">predictions as shipped</a>.</p>
+{shown.to_html(index=False, float_format=lambda v: f"{v:.2f}") if len(shown) else "<p>nothing held out (holdout 0)</p>"}"""
+    return write_page(out.report, "new site", body)

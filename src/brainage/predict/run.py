@@ -1,0 +1,125 @@
+"""``brainage predict``: brain age and sex for anyone's scans, with a trained model bundle.
+
+Inputs of any kind (:mod:`brainage.predict.inputs`) -> the bundle's own preprocessing recipe ->
+QC -> the bundle's models. Every subject gets a row of ``predictions.csv``, also those that
+failed (with the reason), and warnings where a prediction deserves less trust: QC fail or warn,
+an age or predicted age outside the training cohort's range, a voxel size or orientation unlike
+the training scans'.
+
+Example:
+    >>> predict("scan.nii.gz", "out")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from brainage.data.manifest import included
+from brainage.errors import InputError
+from brainage.files import write_csv, write_json
+from brainage.layout import PredictDir
+from brainage.parallel import Executor
+from brainage.predict.bundle import Bundle, load_bundle
+from brainage.predict.inputs import image_geometry, manifest_for_inputs
+from brainage.preprocess.cache import read_cache_index
+from brainage.preprocess.pipeline import preprocess_manifest
+from brainage.progress import console
+from brainage.qc.run import run_qc
+
+#: predictions.csv columns, in order (readable names: this file is opened by people).
+COLUMNS = ["subject_id", "site", "age", "sex", "predicted_age", "brain_age_gap", "corrected_age", "corrected_gap",
+           "p_male", "predicted_sex", "qc_verdict", "qc_reasons", "warnings", "voxel_mm", "orientation", "t1_path"]
+#: A voxel edge this many times the training scans' (or smaller by the same factor) is warned about.
+VOXEL_RATIO_WARN = 1.5
+
+
+def _geometry_warnings(geometry: dict, cohort: dict) -> list[str]:
+    out = []
+    median = cohort.get("voxel_mm_median")
+    if median:
+        ratio = np.sort(geometry["voxel_mm"]) / np.maximum(np.sort(median), 1e-3)
+        if (ratio > VOXEL_RATIO_WARN).any() or (ratio < 1 / VOXEL_RATIO_WARN).any():
+            out.append(f"voxel size {'x'.join(f'{v:g}' for v in geometry['voxel_mm'])} mm unlike the training scans' "
+                       f"{'x'.join(f'{v:g}' for v in median)} mm")
+    if cohort.get("orientations") and geometry["orientation"] not in cohort["orientations"]:
+        out.append(f"stored orientation {geometry['orientation']} unlike the training scans' "
+                   f"({', '.join(cohort['orientations'])}): check the header if QC complains")
+    return out
+
+
+def _warnings(row: pd.Series, cohort: dict) -> str:
+    out = []
+    if row.qc_verdict in ("fail", "warn"):
+        out.append(f"QC {row.qc_verdict}")
+    lo, hi = cohort["age_min"], cohort["age_max"]
+    if pd.notna(row.age) and not lo <= row.age <= hi:
+        out.append(f"age {row.age:.0f} outside the training range {lo:.0f}-{hi:.0f}: the model has not seen such brains")
+    if pd.notna(row.predicted_age) and not lo <= row.predicted_age <= hi:
+        out.append(f"predicted age {row.predicted_age:.0f} outside the training range {lo:.0f}-{hi:.0f}")
+    out += row.geometry_warnings
+    return "; ".join(out)
+
+
+def assemble(manifest: pd.DataFrame, index: pd.DataFrame, predictions: pd.DataFrame, verdicts: pd.DataFrame,
+             bundle: Bundle) -> pd.DataFrame:
+    """One row per subject of the manifest, predicted or not, with warnings."""
+    table = manifest[["subject_id", "site", "age", "sex", "t1_path", "included", "exclusion_reason"]].copy()
+    preds = index[["subject_id"]].join(predictions)
+    table = table.merge(preds, on="subject_id", how="left")
+    verdict = verdicts.set_index("subject_id") if len(verdicts) else pd.DataFrame(columns=["final_verdict", "final_reasons"])
+    table["qc_verdict"] = table.subject_id.map(verdict.get("final_verdict", pd.Series(dtype=str))).fillna("")
+    table["qc_reasons"] = table.subject_id.map(verdict.get("final_reasons", pd.Series(dtype=str))).fillna("")
+    not_run = ~table.included
+    table.loc[not_run, "qc_verdict"] = "fail"
+    table.loc[not_run, "qc_reasons"] = table.loc[not_run, "exclusion_reason"]
+    table["predicted_age"] = table.get("age_pred", np.nan)
+    table["brain_age_gap"] = table.predicted_age - table.age
+    table["corrected_age"] = table.get("age_pred_corrected", np.nan)
+    table["corrected_gap"] = table.corrected_age - table.age
+    table["p_male"] = table.get("sex_prob_male", np.nan)
+    table["predicted_sex"] = np.where(table.p_male.isna(), "", np.where(table.p_male > 0.5, "M", "F"))
+    geometry = [image_geometry(p) if Path(p).is_file() else {"voxel_mm": [np.nan] * 3, "orientation": ""}
+                for p in table.t1_path]
+    table["voxel_mm"] = ["x".join(f"{v:g}" for v in g["voxel_mm"]) for g in geometry]
+    table["orientation"] = [g["orientation"] for g in geometry]
+    table["geometry_warnings"] = [_geometry_warnings(g, bundle.meta["cohort"]) if g["orientation"] else [] for g in geometry]
+    table["warnings"] = table.apply(_warnings, axis=1, cohort=bundle.meta["cohort"])
+    return table[COLUMNS]
+
+
+def predict(source: str | Path, out_dir: str | Path, bundle: str | Path | Bundle | None = None,
+            executor: Executor = Executor(), sex_coding: dict | None = None, pictures: bool = True) -> pd.DataFrame:
+    """Predict every scan of ``source`` into ``out_dir``; returns the predictions table.
+
+    ``bundle``: a ``.brainage`` file or a loaded bundle (default: the model that ships with brainage).
+    """
+    start = time.perf_counter()
+    bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+    out = PredictDir(out_dir)
+    out.root.mkdir(parents=True, exist_ok=True)
+    manifest = manifest_for_inputs(source, out.root, sex_coding)
+    if included(manifest).empty:
+        reasons = "; ".join(f"{r.subject_id}: {r.exclusion_reason}" for r in manifest.itertuples())
+        raise InputError(source, f"no usable image ({reasons})")
+    report = preprocess_manifest(out.ingest.manifest, out.preprocessed.root, bundle.preprocess_config, executor)
+    after = pd.read_csv(out.preprocessed.manifest, dtype={"subject_id": str, "sex": str}).fillna({"exclusion_reason": "", "sex": ""})
+    verdicts = run_qc(out.preprocessed.root, executor=Executor(workers=executor.workers, isolate=False), pictures=pictures)
+    index = read_cache_index(out.preprocessed.cache(bundle.grid).root)
+    predictions = bundle.predict(index) if len(index) else pd.DataFrame(index=index.index)
+    table = assemble(after, index, predictions, verdicts, bundle)
+    write_csv(table, out.predictions)
+    seconds = time.perf_counter() - start
+    write_json(out.info, {"source": str(Path(source).absolute()), "bundle": bundle.meta["name"],
+                          "bundle_created": bundle.meta["created"], "n_subjects": int(len(table)),
+                          "n_predicted": int(table.predicted_age.notna().sum()), "seconds": round(seconds, 1),
+                          "preprocessing_seconds_median": float(report.filter(like="seconds_").sum(axis=1).median())})
+    from brainage.predict.report import write_report
+
+    write_report(table, bundle.meta, out)
+    console.print(f"{table.predicted_age.notna().sum()} of {len(table)} scans predicted in {seconds:.0f} s: "
+                  f"{out.predictions}; report {out.report}")
+    return table

@@ -1,0 +1,183 @@
+"""``brainage finetune``: adapt a bundle to a new site with a small labelled sample (20-50 controls).
+
+The site's labelled scans are predicted once with the bundle, then split (stratified by age,
+deterministic) into a *calibration* part and a *held-out* part. Three models are scored on the
+held-out part only:
+
+* **as shipped**;
+* **recalibrated**: the site's offset (mean brain-age gap of its calibration controls), or with
+  ``method="linear"`` offset and slope (Cole & Franke's ``predicted = a + b * age`` fitted on the
+  controls, inverted: ``(predicted - a) / b``). Cheap, needs only predictions, what most users need;
+* **fine-tuned**: every CNN member trained further on the calibration scans (Lightning, low
+  learning rate, the bundle's augmentation, a fixed number of epochs: there is no data to spare
+  for early stopping); the ridge member and the stack stay as shipped.
+
+``site.brainage`` is the chosen adaptation fitted on the calibration part, so the held-out figures
+are an honest estimate of exactly that file. With ``holdout=0`` every labelled scan calibrates
+and nothing is scored.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from brainage.config import from_dict
+from brainage.errors import InputError
+from brainage.evaluation.metrics import age_metrics
+from brainage.files import write_csv
+from brainage.layout import SiteDir
+from brainage.parallel import Executor
+from brainage.predict.bundle import Bundle, load_bundle
+from brainage.predict.members import CNNMember
+from brainage.predict.run import predict
+from brainage.preprocess.cache import read_cache_index
+from brainage.progress import console
+from brainage.training.augment import build_augmentation
+from brainage.training.config import TrainConfig
+
+
+@dataclass
+class FinetuneConfig:
+    """How a bundle is adapted; ``method`` is what ``site.brainage`` carries."""
+
+    method: str = "offset"      # offset | linear | finetune
+    holdout: float = 0.5        # fraction of labelled scans kept apart to score the adaptation
+    epochs: int = 15
+    lr: float = 1e-4
+    batch_size: int = 4
+    seed: int = 0
+
+
+def site_calibration(age: np.ndarray, predicted: np.ndarray, method: str) -> dict:
+    """Offset (and slope) of a site's predictions on its own controls.
+
+    Example:
+        >>> ages = np.array([30.0, 50.0, 70.0])
+        >>> site_calibration(ages, ages + 4, "offset")["offset"], round(site_calibration(ages, 10 + 0.8 * ages, "linear")["slope"], 6)
+        (4.0, 0.8)
+    """
+    age, predicted = np.asarray(age, float), np.asarray(predicted, float)
+    if method == "offset":
+        return {"method": "offset", "offset": float(np.mean(predicted - age)), "slope": 1.0, "n": int(age.size)}
+    if method == "linear":
+        slope, offset = np.polyfit(age, predicted, 1)
+        if slope < 0.3:  # a line through a handful of controls can be nearly flat; inverting it explodes
+            raise InputError(None, f"site slope {slope:.2f} is too flat to invert; use the offset method")
+        return {"method": "linear", "offset": float(offset), "slope": float(slope), "n": int(age.size)}
+    raise InputError(None, f"unknown recalibration method {method!r} (offset or linear)")
+
+
+def split_site(table: pd.DataFrame, holdout: float, seed: int) -> pd.Series:
+    """``calibrate`` / ``holdout`` per subject, stratified by age (every other subject in age order
+    within random pairs), reproducible from ``seed``."""
+    role = pd.Series("calibrate", index=table.index)
+    if holdout <= 0:
+        return role
+    rng = np.random.default_rng(seed)
+    order = table.age.sort_values(kind="stable").index.to_numpy()
+    n_holdout = int(round(holdout * len(order)))
+    # One subject from each consecutive age block goes to the held-out part.
+    blocks = np.array_split(order, max(1, n_holdout))
+    for block in blocks:
+        role[rng.choice(block)] = "holdout"
+    return role
+
+
+def finetune_bundle(bundle: Bundle, table: pd.DataFrame, config: FinetuneConfig) -> Bundle:
+    """A copy of ``bundle`` whose CNN members were trained further on ``table`` (cache-index rows with age)."""
+    import lightning as L
+
+    from brainage.training.dataset import BrainAgeDataset, make_loader
+    from brainage.training.module import BrainAgeModule
+
+    train_config = from_dict(TrainConfig, bundle.meta["model"]["train_config"])
+    voxel = bundle.meta["preprocessing"]["grid"]["voxel_mm"] * train_config.downsample
+    tuned = Bundle(copy.deepcopy(bundle.meta), [])
+    for seed_model in bundle.seeds:
+        members = dict(seed_model.members)
+        for kind, member in seed_model.members.items():
+            if not isinstance(member, CNNMember):
+                continue
+            L.seed_everything(config.seed + seed_model.seed, workers=True)
+            h = member.hparams
+            model = {k: tuple(v) if isinstance(v, list) else v for k, v in h["model"].items()}
+            module = BrainAgeModule(model, {"lr": config.lr, "weight_decay": train_config.optim.weight_decay,
+                                            "warmup_epochs": 0}, h["age_mean"], h["age_std"], config.epochs,
+                                    voxel_mm=voxel, covariate_stats=h["covariate_stats"])
+            module.net.load_state_dict(member.net.state_dict())
+            m = member.net.config
+            dataset = BrainAgeDataset(table, build_augmentation(train_config.augment, voxel), downsample=member.downsample,
+                                      inputs=m.inputs, modulate=m.modulate, covariates=m.covariates,
+                                      covariate_stats=tuple(h["covariate_stats"]) if h["covariate_stats"] else None)
+            loader = make_loader(dataset, config.batch_size, shuffle=True, seed=config.seed,
+                                 drop_last=len(dataset) > config.batch_size)
+            trainer = L.Trainer(max_epochs=config.epochs, accelerator="auto", devices=1, logger=False,
+                                enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+            trainer.fit(module, loader)
+            members[kind] = CNNMember(module.net.cpu().eval(), h, member.downsample)
+        tuned.seeds.append(type(seed_model)(seed_model.seed, members, seed_model.stack))
+    tuned.meta["finetuned"] = {"n": int(len(table)), "epochs": config.epochs, "lr": config.lr,
+                               "subjects": sorted(table.subject_id)}
+    return tuned
+
+
+def _with_calibration(bundle: Bundle, calibration: dict | None) -> Bundle:
+    meta = copy.deepcopy(bundle.meta)
+    meta["site_calibration"] = calibration
+    # The training cohort's age-bias correction does not describe a recalibrated site.
+    meta["bias_correction"] = None if calibration else meta.get("bias_correction")
+    return Bundle(meta, bundle.seeds)
+
+
+def finetune_site(bundle_path, source, out_dir, config: FinetuneConfig = FinetuneConfig(),
+                  executor: Executor = Executor(), sex_coding: dict | None = None) -> pd.DataFrame:
+    """Adapt a bundle to the site of ``source`` (scans with ages); writes ``site.brainage`` and the
+    held-out comparison; returns the metrics table."""
+    out = SiteDir(out_dir)
+    bundle = load_bundle(bundle_path)
+    shipped = predict(source, out.predict.root, bundle, executor, sex_coding)
+    labelled = shipped[shipped.age.notna() & shipped.predicted_age.notna() & (shipped.qc_verdict != "fail")].copy()
+    if len(labelled) < 6:
+        raise InputError(source, f"only {len(labelled)} scans have an age, a prediction and no QC fail: "
+                                 "a site calibration needs at least 6 (20-50 recommended)")
+    labelled["role"] = split_site(labelled.reset_index(drop=True), config.holdout, config.seed).to_numpy()
+    write_csv(labelled[["subject_id", "age", "sex", "role"]], out.split)
+    calibrate, holdout = labelled[labelled.role == "calibrate"], labelled[labelled.role == "holdout"]
+    index = read_cache_index(out.predict.preprocessed.cache(bundle.grid).root).set_index("subject_id")
+    variants: dict[str, Bundle] = {}
+    for method in ("offset", "linear"):
+        try:
+            variants[f"recalibrated ({method})"] = _with_calibration(
+                bundle, site_calibration(calibrate.age, calibrate.predicted_age, method))
+        except InputError as exc:
+            console.print(f"[yellow]{method} recalibration skipped: {exc}")
+    if config.method == "finetune" or len(holdout):
+        console.print(f"fine-tuning the CNN members on {len(calibrate)} calibration scans ({config.epochs} epochs)")
+        rows = index.loc[calibrate.subject_id].reset_index()
+        variants["fine-tuned"] = _with_calibration(finetune_bundle(bundle, rows, config), None)
+    chosen = {"offset": "recalibrated (offset)", "linear": "recalibrated (linear)", "finetune": "fine-tuned"}[config.method]
+    if chosen not in variants:
+        raise InputError(None, f"the {config.method} adaptation could not be fitted on this site's sample")
+    variants[chosen].meta["name"] = f"{bundle.meta['name']}+site"
+    variants[chosen].save(out.bundle)
+    metrics, predictions = [], holdout[["subject_id", "age", "predicted_age"]].rename(columns={"predicted_age": "as shipped"})
+    if len(holdout):
+        rows = index.loc[holdout.subject_id].reset_index()
+        for name, variant in variants.items():
+            predictions[name] = variant.predict(rows)["age_pred"].to_numpy()
+        for name in ["as shipped", *variants]:
+            metrics.append({"model": name, **age_metrics(holdout.age, predictions[name])})
+        write_csv(predictions, out.predictions)
+    table = pd.DataFrame(metrics)
+    write_csv(table, out.metrics)
+    from brainage.predict.report import write_site_report
+
+    write_site_report(table, len(calibrate), len(holdout), chosen, out)
+    for row in metrics:
+        console.print(f"  {row['model']:<24} held-out MAE {row['mae']:.2f} y  mean gap {row['mean_signed_error']:+.2f} y")
+    console.print(f"site bundle ({chosen}, fitted on {len(calibrate)} scans): {out.bundle}")
+    return table

@@ -1,0 +1,98 @@
+"""Model bundles: export, safe loading, identical predictions, and the compatibility check."""
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from brainage.config import fingerprint
+from brainage.errors import InputError
+from brainage.layout import BUNDLE_FILES, RunDir
+from brainage.predict.bundle import FORMAT_VERSION, default_bundle_path, load_bundle, read_meta
+from brainage.preprocess.cache import read_cache_index
+
+
+def _rewrite(src, dst, change):
+    """A copy of bundle ``src`` whose bundle.json went through ``change``."""
+    with zipfile.ZipFile(src) as a, zipfile.ZipFile(dst, "w") as b:
+        for item in a.namelist():
+            data = a.read(item)
+            if item == BUNDLE_FILES["meta"]:
+                meta = json.loads(data)
+                change(meta)
+                data = json.dumps(meta).encode()
+            b.writestr(item, data)
+    return dst
+
+
+def _older_recipe(meta):
+    """As a brainage whose bias correction had another parameter would have written it."""
+    pre = meta["preprocessing"]
+    pre["steps"][2][1]["shrink"] = 2
+    pre["fingerprint"] = fingerprint(pre["grid"], pre["steps"])
+
+
+def test_final_model_has_no_test_subjects_and_stays_out_of_the_cv(tiny_bundle):
+    _, run, _ = tiny_bundle
+    final = RunDir(run).final_dirs()
+    assert [d.root.name for d in final] == ["seed0"]
+    preds = pd.read_csv(final[0].predictions)
+    assert set(preds.role) == {"val"} and (preds.fold == -1).all()
+    assert not RunDir(run).oof_predictions.exists() and RunDir(run).fold_dirs() == []
+
+
+def test_bundle_is_one_safe_file_that_predicts_like_the_checkpoint(tiny_bundle, preprocessed_synth):
+    path, run, _ = tiny_bundle
+    with zipfile.ZipFile(path) as archive:
+        assert sorted(archive.namelist()) == sorted(BUNDLE_FILES.values())
+        # weights load without unpickling code
+        tensors = torch.load(io.BytesIO(archive.read(BUNDLE_FILES["weights"])), weights_only=True)
+        assert "synthetic heads" in archive.read(BUNDLE_FILES["licence"]).decode()
+    assert all(k.startswith("seed0/cnn/") for k in tensors)
+    meta = read_meta(path)
+    assert meta["format_version"] == FORMAT_VERSION and meta["model"]["name"] == "sfcn"
+    assert meta["cohort"]["n"] == len(meta["trained_on"]) and meta["preprocessing"]["grid"]["name"] == "2mm"
+    assert meta["bias_correction"] is None  # a handful of validation subjects: refused, not faked
+    bundle = load_bundle(path)
+    index = read_cache_index(tiny_bundle[2])
+    out = bundle.predict(index)
+    stored = pd.read_csv(RunDir(run).final_dirs()[0].predictions, dtype={"subject_id": str}).set_index("subject_id")
+    mine = out.assign(subject_id=index.subject_id).set_index("subject_id").loc[stored.index]
+    np.testing.assert_allclose(mine.age_pred, stored.age_pred, atol=1e-3)
+    np.testing.assert_allclose(mine.sex_prob_male, stored.sex_prob_male, atol=1e-4)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m: m.update(format_version=FORMAT_VERSION + 1), "newer than this brainage"),
+    (lambda m: m["model"].update(name="transformer9000"), "not a model this brainage knows"),
+    (lambda m: m["preprocessing"]["steps"][2][1].update(shrink=2), "was edited"),
+    (_older_recipe, "steps differ: bias_correct"),
+    (lambda m: m.update(format="something-else"), "not a brainage model bundle"),
+])
+def test_an_incompatible_bundle_is_refused_with_the_reason(tiny_bundle, tmp_path, change, message):
+    bad = _rewrite(tiny_bundle[0], tmp_path / "bad.brainage", change)
+    with pytest.raises(InputError, match=message):
+        load_bundle(bad)
+
+
+def test_not_a_bundle(tmp_path):
+    (tmp_path / "x.brainage").write_text("hello")
+    with pytest.raises(InputError, match="not a brainage model bundle"):
+        load_bundle(tmp_path / "x.brainage")
+    with pytest.raises(InputError, match="does not exist"):
+        load_bundle(tmp_path / "missing.brainage")
+
+
+def test_the_shipped_model_loads_and_is_small():
+    path = default_bundle_path()
+    assert path.is_file() and path.stat().st_size <= 10 * 2**20
+    bundle = load_bundle()
+    meta = bundle.meta
+    assert meta["cohort"]["n"] == 180 and meta["model"]["name"] == "ensemble" and len(bundle.seeds) == 3
+    assert "CC BY-SA 3.0" in meta["licence"] and "IXI" in meta["attribution"]
+    assert meta["cv_metrics"]["age_uncorrected"]["mae"] < 6.0 and meta["bias_correction"]["n"] >= 20
+    assert (path.parent / "ATTRIBUTION.md").is_file()

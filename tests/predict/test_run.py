@@ -1,0 +1,61 @@
+"""`brainage predict` end to end on synthetic heads, and the site adaptation pieces."""
+
+import numpy as np
+import pandas as pd
+
+from brainage.cli import main as brainage
+from brainage.layout import PredictDir
+from brainage.predict.bundle import load_bundle
+from brainage.predict.run import COLUMNS
+from brainage.predict.site import FinetuneConfig, _with_calibration, finetune_bundle, site_calibration, split_site
+from brainage.preprocess.cache import read_cache_index
+
+
+def test_predict_writes_a_row_per_scan_with_warnings_and_a_report(tiny_bundle, synth_cohort, tmp_path, capsys):
+    t1 = sorted(synth_cohort.glob("sub-*/anat/*_T1w.nii.gz"))
+    broken = tmp_path / "broken.nii.gz"
+    broken.write_bytes(t1[2].read_bytes()[:3000])
+    pd.DataFrame({"subject_id": ["old", "unknown", "broken"], "path": [str(t1[0]), str(t1[1]), str(broken)],
+                  "age": [99, None, 40], "sex": ["F", None, "M"]}).to_csv(tmp_path / "scans.csv", index=False)
+    out = tmp_path / "out"
+    assert brainage(["predict", str(tmp_path / "scans.csv"), "--out", str(out), "--model", str(tiny_bundle[0])]) == 0
+    table = pd.read_csv(PredictDir(out).predictions, dtype={"subject_id": str}).set_index("subject_id")
+    assert list(table.reset_index().columns) == COLUMNS and len(table) == 3
+    assert np.isfinite(table.loc[["old", "unknown"], "predicted_age"]).all()
+    assert table.loc[["old", "unknown"], "p_male"].between(0, 1).all()
+    assert "outside the training range" in table.loc["old", "warnings"]
+    assert np.isclose(table.loc["old", "brain_age_gap"], table.loc["old", "predicted_age"] - 99)
+    assert pd.isna(table.loc["unknown", "brain_age_gap"]) and pd.isna(table.loc["unknown", "corrected_age"])
+    assert table.loc["broken", "qc_verdict"] == "fail" and pd.isna(table.loc["broken", "predicted_age"])
+    page = PredictDir(out).report.read_text()
+    assert "3 scans" in page and "synthetic heads" in page and "predictions.csv" in page
+    assert "2 of 3 scans predicted" in capsys.readouterr().err
+
+
+def test_site_calibration_and_holdout_split():
+    table = pd.DataFrame({"age": np.linspace(20, 80, 20)})
+    role = split_site(table, 0.5, seed=0)
+    assert (role == "holdout").sum() == 10
+    # stratified: each age half gives half of the held-out scans
+    assert (role[:10] == "holdout").sum() == 5
+    assert (split_site(table, 0.0, 0) == "calibrate").all()
+
+
+def test_a_recalibrated_bundle_removes_the_site_offset(tiny_bundle, preprocessed_synth):
+    bundle = load_bundle(tiny_bundle[0])
+    index = read_cache_index(tiny_bundle[2])
+    raw = bundle.predict(index).age_pred
+    shifted = _with_calibration(bundle, site_calibration(index.age, raw + 0, "offset"))
+    after = shifted.predict(index).age_pred
+    assert np.isclose((after - index.age).mean(), 0, atol=1e-6)
+
+
+def test_finetuning_changes_the_cnn_and_keeps_the_original(tiny_bundle, preprocessed_synth):
+    bundle = load_bundle(tiny_bundle[0])
+    index = read_cache_index(tiny_bundle[2])
+    before = bundle.seeds[0].members["cnn"].tensors()
+    tuned = finetune_bundle(bundle, index, FinetuneConfig(epochs=2, lr=1e-2, batch_size=4))
+    after = tuned.seeds[0].members["cnn"].tensors()
+    changed = [k for k in before if before[k].is_floating_point() and not np.allclose(before[k], after[k])]
+    assert changed and all(np.array_equal(before[k], bundle.seeds[0].members["cnn"].tensors()[k]) for k in before)
+    assert tuned.meta["finetuned"]["n"] == len(index)
