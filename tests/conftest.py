@@ -5,14 +5,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import shutil
+
 import nibabel as nib
 import numpy as np
+import pandas as pd
 import pytest
 
 from brainage.data.ingest_bids import ingest_bids
 from brainage.data.manifest import make_manifest, write_manifest
+from brainage.layout import FINAL_FOLD, PreprocessedDir
+from brainage.models.network import ModelConfig
 from brainage.parallel import Executor
+from brainage.preprocess.cache import read_cache_index
 from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest
+from brainage.training.config import RunOptions, TrainConfig
+from brainage.training.splits import SplitConfig, write_splits
 
 os.environ.setdefault("BRAINAGE_NO_PROGRESS", "1")
 
@@ -114,3 +122,55 @@ def preprocessed_real(ixi_dir, tmp_path_factory):
     write_manifest(make_manifest(rows), root / "manifest.csv")
     report = preprocess_manifest(root / "manifest.csv", root / "out", PreprocessConfig(), Executor(workers=2))
     return root / "out", report
+
+
+
+def _doubled(source: PreprocessedDir, target: PreprocessedDir) -> PreprocessedDir:
+    """A copy of a preprocessed folder whose cache lists every subject twice (``<id>`` and ``<id>-b``):
+    cross-validated training needs at least 10 subjects."""
+    for path in (source.config, source.manifest, source.report):
+        target.root.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target.root / path.name)
+    src, dst = source.cache("2mm"), target.cache("2mm")
+    shutil.copytree(src.root, dst.root)
+    index = pd.read_csv(src.index, dtype={"subject_id": str})
+    twin = index.assign(subject_id=index.subject_id + "-b")
+    for row, new in zip(index.itertuples(), twin.itertuples()):
+        shutil.copy(src.root / row.path, dst.volume(new.subject_id))
+        shutil.copy(src.root / row.tissue_path, dst.tissue(new.subject_id))
+    twin["path"] = [dst.volume(s).name for s in twin.subject_id]
+    twin["tissue_path"] = [dst.tissue(s).name for s in twin.subject_id]
+    pd.concat([index, twin]).to_csv(dst.index, index=False)
+    return target
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(preprocessed_synth, tmp_path_factory):
+    """A 1-epoch SFCN trained on every preprocessed synthetic head (``train --final``), exported."""
+    source, _, _ = preprocessed_synth
+    root = tmp_path_factory.mktemp("bundle")
+    out = _doubled(PreprocessedDir(source), PreprocessedDir(root / "pre"))
+    index = read_cache_index(out.cache("2mm").root)
+    write_splits(index.assign(included=True), root / "splits", SplitConfig(n_folds=2, age_bins=1))
+    config = TrainConfig(model=ModelConfig(name="sfcn", width=0.25, dropout=0.0), max_epochs=1, batch_size=4,
+                         val_fraction=0.3, downsample=2)
+    from brainage.predict.export import export_bundle
+    from brainage.training.cv import train_cv
+
+    train_cv(out.root, root / "splits", root / "run", config, RunOptions(folds=(FINAL_FOLD,), num_workers=0))
+    path = root / "tiny.brainage"
+    export_bundle(root / "run", path, licence="test", attribution="synthetic heads")
+    return path, root / "run", out.cache("2mm").root
+
+
+@pytest.fixture(scope="session")
+def predicted_synth(tiny_bundle, synth_cohort, tmp_path_factory):
+    """Two synthetic heads (with ages) run through `brainage predict` with the tiny bundle."""
+    from brainage.predict.run import predict
+
+    root = tmp_path_factory.mktemp("predicted")
+    t1 = sorted(synth_cohort.glob("sub-*/anat/*_T1w.nii.gz"))[:2]
+    pd.DataFrame({"subject_id": ["a", "b"], "path": [str(p) for p in t1], "age": [30, 70], "sex": ["F", "M"]}).to_csv(
+        root / "scans.csv", index=False)
+    predict(root / "scans.csv", root / "out", tiny_bundle[0], Executor(workers=2))
+    return root / "out"

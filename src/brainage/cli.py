@@ -16,6 +16,7 @@ from brainage.data.commands import Download, Ingest, Synth
 from brainage.demo.commands import Demo
 from brainage.errors import BrainageError
 from brainage.evaluation.commands import Evaluate
+from brainage.explain.commands import Explain
 from brainage.predict.commands import Export, Finetune, Predict
 from brainage.preprocess.commands import Pack, Preprocess
 from brainage.qc.commands import QC
@@ -23,7 +24,7 @@ from brainage.training.commands import Split, Stack, Train
 
 #: The command table, in pipeline order.
 COMMANDS: tuple[Command, ...] = (Download(), Ingest(), Split(), Synth(), Preprocess(), Pack(), QC(), Train(), Stack(),
-                                 Evaluate(), Export(), Predict(), Finetune(), Demo())
+                                 Evaluate(), Export(), Predict(), Finetune(), Explain(), Demo())
 
 
 def build_parser() -> argparse.ArgumentParser:

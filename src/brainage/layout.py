@@ -22,6 +22,8 @@ RUN/             train_config.yaml  run_options.yaml  run_info.json  all_predict
 BUNDLE.brainage  (zip) bundle.json  weights.pt  LICENSE.txt
 PREDICT/         predictions.csv  predict_info.json  brain_age_gap.png  age_predicted_vs_true.png  index.html
   dicom_nifti/   <series>.nii.gz (converted DICOM)   inputs/manifest.csv   preprocessed/ (as above, with qc/)
+RUN/explain/ or PREDICT/explain/  index.html  regions.csv  se_differences.csv  se_pruning.csv  sanity.csv
+  maps/<id>_<task>_{mni,native}.nii.gz  figures/<id>_<task>.png  population/<group>_<task>.{nii.gz,png}
 SITE/            site_split.csv  site_metrics.csv  site_predictions.csv  site.brainage  index.html
 ```
 
@@ -45,6 +47,9 @@ MANIFEST = "manifest.csv"
 #: Members of a model bundle archive (``brainage export``).
 BUNDLE_FILES = {"meta": "bundle.json", "weights": "weights.pt", "licence": "LICENSE.txt"}
 BUNDLE_SUFFIX = ".brainage"
+#: The region atlas that ships inside the package (consensus IXI-HH DLMUSE on the 2 mm MNI grid).
+ATLAS_IMAGE = Path(__file__).resolve().parent / "bundled" / "atlas_dlmuse_2mm.nii.gz"
+ATLAS_LABELS = Path(__file__).resolve().parent / "bundled" / "atlas_dlmuse_labels.csv"
 #: The model that ships inside the package, with its attribution beside it.
 SHIPPED_BUNDLE = Path(__file__).resolve().parent / "bundled" / "ixi-hh-180.brainage"
 
@@ -421,6 +426,10 @@ class RunDir(Folder):
     def evaluation(self) -> "EvaluationDir":
         return EvaluationDir(self.root / "evaluation")
 
+    @property
+    def explain(self) -> "ExplainDir":
+        return ExplainDir(self.root / "explain")
+
 
 class EvaluationDir(Folder):
     """``brainage evaluate`` output."""
@@ -547,6 +556,10 @@ class PredictDir(Folder):
     def report(self) -> Path:
         return self.root / "index.html"
 
+    @property
+    def explain(self) -> "ExplainDir":
+        return ExplainDir(self.root / "explain")
+
 
 class SiteDir(Folder):
     """``brainage finetune`` output: a new site's calibration and its held-out evaluation."""
@@ -571,6 +584,50 @@ class SiteDir(Folder):
     def predict(self) -> PredictDir:
         """Where the site's scans are preprocessed and predicted once."""
         return PredictDir(self.root / "predict")
+
+    @property
+    def report(self) -> Path:
+        return self.root / "index.html"
+
+
+class ExplainDir(Folder):
+    """``brainage explain`` output (inside a training run or a predict folder)."""
+
+    def subject_map(self, subject_id: str, task: str, space: str) -> Path:
+        return self.root / "maps" / f"{subject_id}_{task}_{space}.nii.gz"
+
+    def subject_figure(self, subject_id: str, task: str) -> Path:
+        return self.root / "figures" / f"{subject_id}_{task}.png"
+
+    def population_map(self, name: str) -> Path:
+        return self.root / "population" / f"{name}.nii.gz"
+
+    def population_figure(self, name: str) -> Path:
+        return self.root / "population" / f"{name}.png"
+
+    @property
+    def regions(self) -> Path:
+        return self.root / "regions.csv"
+
+    @property
+    def regions_figure(self) -> Path:
+        return self.root / "regions.png"
+
+    @property
+    def se_differences(self) -> Path:
+        return self.root / "se_differences.csv"
+
+    @property
+    def se_figure(self) -> Path:
+        return self.root / "se_channels.png"
+
+    @property
+    def se_pruning(self) -> Path:
+        return self.root / "se_pruning.csv"
+
+    @property
+    def sanity(self) -> Path:
+        return self.root / "sanity.csv"
 
     @property
     def report(self) -> Path:

@@ -11,7 +11,7 @@ import torch
 
 from brainage.config import fingerprint
 from brainage.errors import InputError
-from brainage.layout import BUNDLE_FILES, RunDir
+from brainage.layout import BUNDLE_FILES, PreprocessedDir, RunDir
 from brainage.predict.bundle import FORMAT_VERSION, default_bundle_path, load_bundle, read_meta
 from brainage.preprocess.cache import read_cache_index
 
@@ -96,3 +96,15 @@ def test_the_shipped_model_loads_and_is_small():
     assert "CC BY-SA 3.0" in meta["licence"] and "IXI" in meta["attribution"]
     assert meta["cv_metrics"]["age_uncorrected"]["mae"] < 6.0 and meta["bias_correction"]["n"] >= 20
     assert (path.parent / "ATTRIBUTION.md").is_file()
+
+
+@pytest.mark.realdata
+def test_the_shipped_model_on_real_scans_it_was_trained_with(preprocessed_real):
+    """The default preprocessing is the shipped model's recipe, and its predictions are sane on two
+    real IXI-HH men (38.8 and 46.7 y; both in its training set: a sanity check, not an accuracy claim)."""
+    out, _ = preprocessed_real
+    bundle = load_bundle()
+    index = read_cache_index(PreprocessedDir(out).cache(bundle.grid).root)
+    predictions = bundle.predict(index).assign(subject_id=index.subject_id).set_index("subject_id")
+    assert (predictions.loc[["IXI012", "IXI013"], "age_pred"] - [38.8, 46.7]).abs().max() < 12
+    assert (predictions.sex_prob_male > 0.5).all()

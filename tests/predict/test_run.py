@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from brainage.cli import main as brainage
-from brainage.layout import PredictDir
+from brainage.layout import PredictDir, SiteDir
 from brainage.predict.bundle import load_bundle
 from brainage.predict.run import COLUMNS
 from brainage.predict.site import FinetuneConfig, _with_calibration, finetune_bundle, site_calibration, split_site
@@ -59,3 +59,20 @@ def test_finetuning_changes_the_cnn_and_keeps_the_original(tiny_bundle, preproce
     changed = [k for k in before if before[k].is_floating_point() and not np.allclose(before[k], after[k])]
     assert changed and all(np.array_equal(before[k], bundle.seeds[0].members["cnn"].tensors()[k]) for k in before)
     assert tuned.meta["finetuned"]["n"] == len(index)
+
+
+def test_finetune_scores_each_adaptation_on_held_out_scans_and_writes_a_site_model(tiny_bundle, synth_cohort, tmp_path):
+    out = tmp_path / "site"
+    assert brainage(["finetune", str(synth_cohort), "--out", str(out), "--model", str(tiny_bundle[0]),
+                     "--epochs", "1", "--holdout", "0.5"]) == 0
+    site = SiteDir(out)
+    metrics = pd.read_csv(site.metrics)
+    assert metrics.model.tolist()[0] == "as shipped" and "fine-tuned" in set(metrics.model)
+    split = pd.read_csv(site.split)  # the 8 heads, less any QC fail
+    held_out = (split.role == "holdout").sum()
+    assert len(split) >= 6 and held_out == round(len(split) / 2) and (metrics.n == held_out).all()
+    model = load_bundle(site.bundle)
+    calibration = model.meta["site_calibration"]
+    assert calibration["method"] == "offset" and calibration["n"] == len(split) - held_out
+    assert model.meta["bias_correction"] is None  # a handful of calibration scans: refused, not faked
+    assert site.report.is_file()

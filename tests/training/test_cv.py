@@ -68,7 +68,7 @@ def test_two_epoch_cpu_training_end_to_end(tiny_run, tmp_path):
     result = evaluate(out)
     assert result["age_uncorrected"]["n"] == 30 and "sex_volume_only" not in result.get("baselines", {})
     for name in ("index.html", "metrics.csv", "age_predicted_vs_true.png", "age_bland_altman.png", "sex_roc.png",
-                 "learning_curves.png", "age_error_by_decile.csv"):
+                 "learning_curves.png", "age_error_by_decile.csv", "subjects.csv", "brain_age_gap.png"):
         assert (out / "evaluation" / name).exists(), name
 
 
@@ -149,8 +149,8 @@ def test_bias_correction_is_refused_on_too_few_subjects():
 def test_lightning_chatter_is_dropped_and_the_rest_kept(caplog):
     import logging
 
-    cnn._quiet_lightning()
-    cnn._quiet_lightning()  # idempotent: one filter, not one per Trainer
+    cnn.quiet_lightning()
+    cnn.quiet_lightning()  # idempotent: one filter, not one per Trainer
     logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
     assert sum(isinstance(f, cnn._DropChatter) for f in logger.filters) == 1
     with caplog.at_level(logging.INFO, logger=logger.name):

@@ -14,6 +14,7 @@ import pandas as pd
 from brainage.data.ingest import ingest
 from brainage.data.synth import SynthConfig, make_cohort
 from brainage.evaluation.report import evaluate
+from brainage.explain.run import explain
 from brainage.html import image_links, write_page
 from brainage.layout import CohortDir, DemoDir
 from brainage.models.network import model_config
@@ -72,6 +73,8 @@ def run_demo(out: str | Path = "results/demo", n_subjects: int = 48, epochs: int
     metrics = evaluate(run.root)
     stage("export + predict")
     predictions = _export_and_predict(demo, workers)
+    stage("explain")
+    explain(run.root)
     timings["end"] = time.perf_counter()
     names = list(timings)
     seconds = {a: timings[b] - timings[a] for a, b in zip(names, names[1:])}
@@ -119,7 +122,8 @@ r {age.get('pearson_r', float('nan')):.3f}; sex accuracy {sex.get('accuracy', fl
 (out-of-fold, held-out synthetic subjects)</li>
 <li>export + predict: fold 0's models packed into <a href="{link(demo.bundle('sfcn-fold0'))}">a bundle</a> and run on
 {len(predictions)} raw scans they never saw: <a href="{link(demo.predict.report)}">predictions report</a>
-(mean absolute gap {predictions.brain_age_gap.abs().mean():.1f} y)</li></ol>
+(mean absolute gap {predictions.brain_age_gap.abs().mean():.1f} y)</li>
+<li><a href="{link(run.explain.report)}">explain</a>: Grad-CAM maps per subject and per group, regions, sanity check</li></ol>
 <h2>Injected failures and their QC verdicts</h2><table><tr><th>subject</th><th>failure</th><th>verdict</th></tr>{inj}</table>
 <h2>Before / after preprocessing</h2>{image_links(figures, root, height=260)}
 <h2>Time per stage</h2><table>{rows}</table><p>{html.escape(str(root.resolve()))}</p>"""

@@ -183,7 +183,7 @@ def _write_html(result: dict, table: pd.DataFrame, deciles: pd.DataFrame | None,
     warnings = "".join(f'<p class="warning">&#9888; {html.escape(w)}</p>' for w in result.get("warnings", []))
     csvs = [(out.metrics_csv, "metrics"), (out.subjects, "per-subject predictions"),
             (out.error_by_decile, "error by age decile"), (out.metrics_json, "metrics (JSON)"),
-            (run.oof_predictions, "out-of-fold predictions (raw)")]
+            (run.oof_predictions, "out-of-fold predictions (raw)"), (run.explain.report, "explanations (brainage explain)")]
     links = " · ".join(f'<a href="{html.escape(os.path.relpath(p, out.root))}">{label}</a>' for p, label in csvs if p.is_file())
     decile_html = "" if deciles is None else (
         "<h2>Error by age decile</h2><p class='note'>Mean of predicted minus true age within each tenth of the cohort by "

@@ -86,10 +86,13 @@ class CNNMember(Member):
                                   inputs=m.inputs, modulate=m.modulate, covariates=m.covariates,
                                   covariate_stats=tuple(stats) if stats else None)
         outputs: dict[str, list] = {}
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # a GPU when there is one
+        net = self.net.to(device)
         with torch.inference_mode():
             for x, covariates, _, _ in make_loader(dataset, self.batch_size, shuffle=False):
-                for task, value in self.net.predict(self.net(x, covariates)).items():
-                    outputs.setdefault(task, []).append(value.float())
+                for task, value in net.predict(net(x.to(device), covariates.to(device))).items():
+                    outputs.setdefault(task, []).append(value.float().cpu())
+        self.net.cpu()
         out = {}
         if "age" in outputs:
             out["age_pred"] = torch.cat(outputs["age"]).numpy().astype(float)

@@ -37,6 +37,8 @@ from brainage.predict.run import predict
 from brainage.preprocess.cache import read_cache_index
 from brainage.progress import console
 from brainage.training.augment import build_augmentation
+from brainage.training.bias import AgeBiasCorrector, TooFewSubjects
+from brainage.training.cnn import quiet_lightning
 from brainage.training.config import TrainConfig
 
 
@@ -94,6 +96,7 @@ def finetune_bundle(bundle: Bundle, table: pd.DataFrame, config: FinetuneConfig)
     from brainage.training.dataset import BrainAgeDataset, make_loader
     from brainage.training.module import BrainAgeModule
 
+    quiet_lightning()
     train_config = from_dict(TrainConfig, bundle.meta["model"]["train_config"])
     voxel = bundle.meta["preprocessing"]["grid"]["voxel_mm"] * train_config.downsample
     tuned = Bundle(copy.deepcopy(bundle.meta), [])
@@ -133,6 +136,18 @@ def _with_calibration(bundle: Bundle, calibration: dict | None) -> Bundle:
     return Bundle(meta, bundle.seeds)
 
 
+def _site_bias_correction(bundle: Bundle, rows: pd.DataFrame) -> dict | None:
+    """The age-bias correction of a recalibrated bundle, fitted on the site's calibration scans."""
+    predicted = bundle.predict(rows.assign(age=np.nan))["age_pred"].to_numpy()
+    try:
+        corrector = AgeBiasCorrector().fit(rows.age.to_numpy(float), predicted)
+    except TooFewSubjects as exc:
+        console.print(f"[yellow]site bundle without an age-bias correction (its corrected columns stay empty): {exc}")
+        return None
+    return {"alpha": float(corrector.alpha_), "beta": float(corrector.beta_), "n": int(corrector.n_fit_),
+            "fitted_on": "the site's calibration scans"}
+
+
 def finetune_site(bundle_path, source, out_dir, config: FinetuneConfig = FinetuneConfig(),
                   executor: Executor = Executor(), sex_coding: dict | None = None) -> pd.DataFrame:
     """Adapt a bundle to the site of ``source`` (scans with ages); writes ``site.brainage`` and the
@@ -162,8 +177,11 @@ def finetune_site(bundle_path, source, out_dir, config: FinetuneConfig = Finetun
     chosen = {"offset": "recalibrated (offset)", "linear": "recalibrated (linear)", "finetune": "fine-tuned"}[config.method]
     if chosen not in variants:
         raise InputError(None, f"the {config.method} adaptation could not be fitted on this site's sample")
-    variants[chosen].meta["name"] = f"{bundle.meta['name']}+site"
-    variants[chosen].save(out.bundle)
+    site_bundle = variants[chosen]
+    site_bundle.meta["name"] = f"{bundle.meta['name']}+site"
+    if config.method != "finetune":  # fine-tuned predictions of its own training scans would flatter the fit
+        site_bundle.meta["bias_correction"] = _site_bias_correction(site_bundle, index.loc[calibrate.subject_id].reset_index())
+    site_bundle.save(out.bundle)
     metrics, predictions = [], holdout[["subject_id", "age", "predicted_age"]].rename(columns={"predicted_age": "as shipped"})
     if len(holdout):
         rows = index.loc[holdout.subject_id].reset_index()

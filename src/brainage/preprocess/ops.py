@@ -200,6 +200,16 @@ def to_grid(img: nib.Nifti1Image, transform_path: Path, grid: GridSpec, interpol
     return ants.to_nibabel_nifti(out)
 
 
+def from_grid(img: nib.Nifti1Image, transform_path: Path, native: nib.Nifti1Image,
+              interpolation: str = "linear") -> nib.Nifti1Image:
+    """Resample an image on an MNI grid back to a subject's native space (the saved affine, inverted)."""
+    import ants
+
+    out = ants.apply_transforms(fixed=_to_ants(native), moving=_to_ants(img), transformlist=[str(transform_path)],
+                                whichtoinvert=[True], interpolator=interpolation)
+    return ants.to_nibabel_nifti(out)
+
+
 def save_nifti(img: nib.Nifti1Image, path: Path, dtype=np.float32) -> Path:
     """Write ``img`` with ``dtype`` data and millimetre units, atomically."""
     out = nib.Nifti1Image(np.asarray(img.dataobj).astype(dtype), img.affine)

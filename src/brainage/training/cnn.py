@@ -42,13 +42,13 @@ class _DropChatter(logging.Filter):
 _CHATTER = _DropChatter()
 
 
-def _quiet_lightning() -> None:
+def quiet_lightning() -> None:
     logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
     if _CHATTER not in logger.filters:
         logger.addFilter(_CHATTER)
     # Resuming into a fold's folder and small cohorts are expected here, not mistakes.
     for pattern in (".*pytree.*", ".*does not have many workers.*", ".*LeafSpec.*", ".*exists and is not empty.*",
-                    ".*smaller than the logging interval.*"):
+                    ".*smaller than the logging interval.*", ".*no `val_dataloader`.*"):
         warnings.filterwarnings("ignore", message=pattern)
 
 
@@ -71,7 +71,7 @@ def _val_split(train: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
 def _trainer(config: TrainConfig, options: RunOptions, fold: FoldDir, callbacks: list, logger=True, devices=None):
     import lightning as L
 
-    _quiet_lightning()
+    quiet_lightning()
     on_gpu = torch.cuda.is_available() and options.accelerator in ("auto", "gpu", "cuda")
     precision = options.precision if options.precision != "auto" else ("bf16-mixed" if on_gpu else "32-true")
     return L.Trainer(max_epochs=config.max_epochs, accelerator=options.accelerator, devices=devices or options.devices,

@@ -1,0 +1,264 @@
+"""``brainage explain``: where the network looks, per subject and per group, and what its SE channels do.
+
+Works on a cross-validation run (each fold's model explains that fold's *test* subjects, so no
+map comes from a model that trained on the subject) and on a ``brainage predict`` folder (the
+bundle's CNN explains the predicted scans). Writes, under ``explain/``:
+
+* Grad-CAM maps (:mod:`brainage.explain.cam`) for age ("older") and sex (the subject's own
+  class) of the first subjects, in MNI and native space, with tri-planar overlays;
+* population averages in MNI space: female vs male, < 40 / 40-60 / > 60 years, and their differences;
+* the region summary of each population map over the shipped atlas (:mod:`brainage.explain.atlas`);
+* SE channel analysis (:mod:`brainage.explain.se`): group differences and a pruning experiment;
+* the model-randomisation sanity check (Adebayo et al., 2018): rank correlation of the trained
+  model's maps with those of the same network with random weights.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import torch
+
+from brainage.config import load_config
+from brainage.errors import InputError
+from brainage.evaluation.metrics import age_metrics
+from brainage.explain.atlas import load_atlas, region_summary
+from brainage.explain.cam import dataset_for, grad_cam, randomised_copy, rank_correlation
+from brainage.explain.se import channel_differences, excitations, lowest_channels, pruned, se_blocks
+from brainage.files import write_csv
+from brainage.layout import CacheDir, ExplainDir, PredictDir, PreprocessedDir, RunDir
+from brainage.models.registry import model_spec
+from brainage.predict.bundle import load_bundle
+from brainage.predict.members import CNNMember
+from brainage.preprocess.cache import read_cache_index
+from brainage.preprocess.grids import GRIDS
+from brainage.preprocess.ops import from_grid, save_nifti
+from brainage.progress import console
+from brainage.training.config import TrainConfig
+from brainage.training.cv import labels_table
+
+AGE_GROUPS = ((0, 40, "under 40"), (40, 60, "40-60"), (60, 200, "over 60"))
+PRUNE_FRACTIONS = (0.1, 0.25, 0.5)
+
+
+@dataclass
+class Explained:
+    """One model and the subjects it explains (cache-index rows)."""
+
+    label: str
+    member: CNNMember
+    table: pd.DataFrame
+
+
+def _from_run(run: RunDir) -> tuple[list[Explained], PreprocessedDir, str]:
+    info = json.loads(run.info.read_text())
+    config = load_config(TrainConfig, run.config)
+    if model_spec(config.model.name).kind == "classical":
+        raise InputError(run.root, "a classical model has no network to explain")
+    table = labels_table(CacheDir.find(info["cache_dir"]), Path(info["folds_csv"]),
+                         Path(info["qc_verdicts"]) if info.get("qc_verdicts") else None)
+    models = []
+    for folder in run.fold_dirs():
+        fold, seed = int(folder.root.parent.name[4:]), folder.root.name
+        if seed != "seed0" or not folder.predictions.is_file():
+            continue
+        checkpoint = folder.best_checkpoint if folder.best_checkpoint.is_file() else folder.last_checkpoint
+        models.append(Explained(f"fold{fold}", CNNMember.from_checkpoint(checkpoint, config.downsample),
+                                table[table.fold == fold].reset_index(drop=True)))
+    if not models:
+        raise InputError(run.root, "no trained fold to explain (run `brainage train` first)")
+    return models, PreprocessedDir(info["preprocessed_dir"]), info["grid"]["name"]
+
+
+def _from_predict(folder: PredictDir, model) -> tuple[list[Explained], PreprocessedDir, str]:
+    bundle = load_bundle(model)
+    cnn = [s.members["cnn"] for s in bundle.seeds if "cnn" in s.members]
+    if not cnn:
+        raise InputError(model, "this bundle has no network to explain (a classical model)")
+    table = read_cache_index(folder.preprocessed.cache(bundle.grid).root)
+    return [Explained(f"{bundle.meta['name']} seed {bundle.seeds[0].seed}", cnn[0], table)], folder.preprocessed, bundle.grid
+
+
+def _maps(model: Explained, layer: str | None) -> dict[str, np.ndarray]:
+    net, data = model.member.net, dataset_for(model.member, model.table)
+    up, out = model.member.downsample, {}
+    if "age" in net.heads:
+        out["age"] = grad_cam(net, data, "age", 0, layer, upsample=up)
+    if "sex" in net.heads:
+        male, female = (grad_cam(net, data, "sex", k, layer, upsample=up) for k in (1, 0))
+        sex = model.table.sex.where(model.table.sex.isin(["F", "M"]))
+        if sex.isna().any():  # unknown sex: explain the class the model predicts
+            predicted = np.where(_predictions(net, data)["sex"] > 0.5, "M", "F")
+            sex = sex.fillna(pd.Series(predicted, index=sex.index))
+        is_male = (sex == "M").to_numpy()[:, None, None, None]
+        out["sex"] = np.where(is_male, male, female)
+    return out
+
+
+def _predictions(net, data, batch_size: int = 8) -> dict[str, np.ndarray]:
+    outs: dict[str, list] = {}
+    with torch.no_grad():
+        for start in range(0, len(data), batch_size):
+            items = [data[i] for i in range(start, min(start + batch_size, len(data)))]
+            pred = net.predict(net(torch.stack([i[0] for i in items]), torch.stack([i[1] for i in items])))
+            for k, v in pred.items():
+                outs.setdefault(k, []).append(v.float().numpy())
+    return {k: np.concatenate(v) for k, v in outs.items()}
+
+
+def _scores(pred: dict, table: pd.DataFrame) -> dict:
+    out = {}
+    aged = table.age.notna().to_numpy()
+    if "age" in pred and aged.sum() > 2:
+        out["age_mae"] = age_metrics(table.age[aged], pred["age"][aged])["mae"]
+    known = table.sex.isin(["F", "M"]).to_numpy()
+    if "sex" in pred and known.any():
+        out["sex_accuracy"] = float(((pred["sex"][known] > 0.5) == (table.sex[known] == "M").to_numpy()).mean())
+    return out
+
+
+def _se_analysis(models: list[Explained]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    differences, pruning = [], []
+    for m in models:
+        net, data = m.member.net, dataset_for(m.member, m.table)
+        if not se_blocks(net):
+            continue
+        gates = excitations(net, data)
+        sex, age = m.table.sex.to_numpy(), m.table.age.to_numpy()
+        for (a, b), labels in (((sex == "F", sex == "M"), ("female", "male")), ((age < 40, age > 60), ("under40", "over60"))):
+            if a.sum() > 1 and b.sum() > 1:
+                differences.append(channel_differences(gates, a, b, labels).assign(model=m.label, contrast=f"{labels[0]} vs {labels[1]}"))
+        base = _scores(_predictions(net, data), m.table)
+        pruning.append({"model": m.label, "fraction_pruned": 0.0, **base})
+        for fraction in PRUNE_FRACTIONS:
+            with pruned(net, lowest_channels(gates, fraction)):
+                pruning.append({"model": m.label, "fraction_pruned": fraction, **_scores(_predictions(net, data), m.table)})
+    return (pd.concat(differences, ignore_index=True) if differences else pd.DataFrame()), pd.DataFrame(pruning)
+
+
+def _sanity(model: Explained, layer: str | None, n: int) -> pd.DataFrame:
+    sub = Explained(model.label, model.member, model.table.head(n))
+    trained = _maps(sub, layer)
+    random_member = CNNMember(randomised_copy(model.member.net), model.member.hparams, model.member.downsample)
+    randomised = _maps(Explained(model.label, random_member, sub.table), layer)
+    return pd.DataFrame([{"task": task, "subject_id": sid, "spearman_trained_vs_random": float(r)}
+                         for task in trained for sid, r in zip(sub.table.subject_id, rank_correlation(trained[task], randomised[task]))])
+
+
+def _population(maps: dict[str, np.ndarray], table: pd.DataFrame) -> dict[str, np.ndarray]:
+    out = {}
+    if "sex" in maps:
+        for sex, name in (("F", "female"), ("M", "male")):
+            chosen = (table.sex == sex).to_numpy()
+            if chosen.any():
+                out[f"sex_{name}"] = maps["sex"][chosen].mean(0)
+        if {"sex_female", "sex_male"} <= set(out):
+            out["sex_male_minus_female"] = out["sex_male"] - out["sex_female"]
+    if "age" in maps:
+        for lo, hi, name in AGE_GROUPS:
+            chosen = ((table.age >= lo) & (table.age < hi)).to_numpy()
+            if chosen.any():
+                out[f"age_{name.replace(' ', '_')}"] = maps["age"][chosen].mean(0)
+        if {"age_under_40", "age_over_60"} <= set(out):
+            out["age_over_60_minus_under_40"] = out["age_over_60"] - out["age_under_40"]
+    return out
+
+
+def explain(source: str | Path, model: str | Path | None = None, n_subjects: int = 3, layer: str | None = None,
+            sanity_subjects: int = 8) -> ExplainDir:
+    """Explain a training run or a predict folder (see the module doc); returns the output folder.
+
+    Example:
+        >>> explain("results/ixi/models/ensemble")  # doctest: +SKIP
+    """
+    source = Path(source)
+    start = time.perf_counter()
+    if RunDir(source).info.is_file():
+        models, pre, grid = _from_run(RunDir(source))
+        out = RunDir(source).explain
+    elif PredictDir(source).preprocessed.root.is_dir():
+        models, pre, grid = _from_predict(PredictDir(source), model)
+        out = PredictDir(source).explain
+    else:
+        raise InputError(source, "neither a `brainage train` run nor a `brainage predict` output folder")
+    affine = GRIDS[grid].affine()
+    all_maps: dict[str, list] = {}
+    tables = []
+    for m in models:
+        console.print(f"Grad-CAM: {m.label}, {len(m.table)} subjects")
+        for task, values in _maps(m, layer).items():
+            all_maps.setdefault(task, []).append(values)
+        tables.append(m.table)
+    table = pd.concat(tables, ignore_index=True)
+    maps = {task: np.concatenate(parts) for task, parts in all_maps.items()}
+    _subject_outputs(maps, table, pre, grid, affine, out, n_subjects)
+    population = _population(maps, table)
+    _population_outputs(population, affine, out)
+    regions = _regions(population, grid, out)
+    differences, pruning = _se_analysis(models)
+    write_csv(differences, out.se_differences)
+    write_csv(pruning, out.se_pruning)
+    sanity = _sanity(models[0], layer, sanity_subjects)
+    write_csv(sanity, out.sanity)
+    from brainage.explain.report import write_report
+
+    seconds = time.perf_counter() - start
+    write_report(out, table, population, regions, differences, pruning, sanity, seconds)
+    console.print(f"explained {len(table)} subjects in {seconds:.0f} s; report {out.report}")
+    return out
+
+
+def _subject_outputs(maps, table, pre: PreprocessedDir, grid: str, affine, out: ExplainDir, n: int) -> None:
+    from brainage.explain.plots import overlay
+
+    for i, sid in enumerate(table.subject_id[:n]):
+        subject = pre.subject(sid)
+        background = nib.load(str(subject.t1_mni(grid))) if subject.t1_mni(grid).is_file() else None
+        for task, stack in maps.items():
+            image = nib.Nifti1Image(stack[i].astype(np.float32), affine)
+            save_nifti(image, out.subject_map(sid, task, "mni"))
+            if subject.to_mni_affine.is_file() and subject.t1_ras.is_file():
+                save_nifti(from_grid(image, subject.to_mni_affine, nib.load(str(subject.t1_ras))), out.subject_map(sid, task, "native"))
+            overlay(image, background, out.subject_figure(sid, task), f"{sid}: {task} Grad-CAM")
+
+
+def _population_outputs(population: dict, affine, out: ExplainDir) -> None:
+    from brainage.explain.plots import overlay
+
+    for name, volume in population.items():
+        image = nib.Nifti1Image(volume.astype(np.float32), affine)
+        save_nifti(image, out.population_map(name))
+        overlay(image, None, out.population_figure(name), name.replace("_", " "), difference="minus" in name)
+
+
+#: Regions smaller than this (voxels of the 2 mm atlas, 0.8 ml) are left out of the density ranking:
+#: a few voxels on a bright spot would top it by chance.
+MIN_REGION_VOXELS = 100
+
+
+def _regions(population: dict, grid: str, out: ExplainDir) -> pd.DataFrame:
+    """Per population map (a difference map: its positive part), the 15 regions with the largest share
+    of its mass and the 15 where it is densest relative to a uniform map."""
+    atlas, _, labels = load_atlas()
+    rows = []
+    for name, volume in population.items():
+        if volume.shape != atlas.shape:
+            continue
+        summary = region_summary(volume, atlas, labels).merge(labels[["label", "voxels"]], on="label")
+        by_mass = summary.head(15)
+        by_density = summary[summary.voxels >= MIN_REGION_VOXELS].sort_values("mean_density", ascending=False).head(15)
+        for ranking, top in (("mass", by_mass), ("density", by_density)):
+            rows.append(top.assign(map=name, ranked_by=ranking, rank=np.arange(1, len(top) + 1)))
+    table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    write_csv(table, out.regions)
+    if len(table):
+        from brainage.explain.plots import region_bars
+
+        region_bars(table[table.ranked_by == "density"], out.regions_figure)
+    return table
