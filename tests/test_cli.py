@@ -10,7 +10,7 @@ from brainage import __version__
 from brainage.cli import COMMANDS, main
 
 STAGES = ["download", "ingest", "split", "synth", "preprocess", "pack", "qc", "train", "stack", "evaluate", "export",
-          "predict", "finetune", "explain", "demo"]
+          "predict", "finetune", "explain", "serve", "demo"]
 
 
 def test_command_table_is_every_stage():

@@ -21,10 +21,11 @@ from brainage.predict.commands import Export, Finetune, Predict
 from brainage.preprocess.commands import Pack, Preprocess
 from brainage.qc.commands import QC
 from brainage.training.commands import Split, Stack, Train
+from brainage.viewer.commands import Serve
 
 #: The command table, in pipeline order.
 COMMANDS: tuple[Command, ...] = (Download(), Ingest(), Split(), Synth(), Preprocess(), Pack(), QC(), Train(), Stack(),
-                                 Evaluate(), Export(), Predict(), Finetune(), Explain(), Demo())
+                                 Evaluate(), Export(), Predict(), Finetune(), Explain(), Serve(), Demo())
 
 
 def build_parser() -> argparse.ArgumentParser:

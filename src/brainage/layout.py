@@ -12,7 +12,7 @@ PREPROCESSED/    manifest.csv  preprocess_report.csv  preprocess_config.yaml
   subjects/<id>/ steps.json  t1_ras  brain_mask  t1_n4  bias_field  brain_n4  to_mni_affine.mat  tissue_probs
                  t1_mni_<grid>  mask_mni_<grid>  tissue_mni_<grid>  (.nii.gz)  error.txt
   cache/<grid>/  <id>.npy  <id>_tissue.npy  index.csv  grid.json
-  qc/            qc_metrics.csv  qc_verdicts.csv  qc_overrides.csv  montages/<id>.png  contact_sheet.png  index.html
+  qc/            qc_metrics.csv  qc_verdicts.csv  qc_overrides.csv  qc_ratings.sqlite  montages/<id>.png  contact_sheet.png  index.html
   figures/       <id>.png (before/after)
 RUN/             train_config.yaml  run_options.yaml  run_info.json  all_predictions.csv  oof_predictions.csv
                  stack_weights.json (ensembles)
@@ -266,6 +266,11 @@ class QCDir(Folder):
     @property
     def overrides(self) -> Path:
         return self.root / "qc_overrides.csv"
+
+    @property
+    def ratings(self) -> Path:
+        """Ratings made in the web viewer (``brainage serve``), SQLite."""
+        return self.root / "qc_ratings.sqlite"
 
     @property
     def montages(self) -> Path:

@@ -69,12 +69,12 @@ def run_demo(out: str | Path = "results/demo", n_subjects: int = 48, epochs: int
     split(pre.manifest, demo.splits.root, SplitConfig(n_folds=folds), qc=pre.qc.verdicts)
     stage("train")
     train_cv(pre.root, demo.splits.root, run.root, demo_train_config(epochs), RunOptions(num_workers=0))
+    stage("explain")  # before evaluate, so the evaluation page links the explanations
+    explain(run.root)
     stage("evaluate")
     metrics = evaluate(run.root)
     stage("export + predict")
     predictions = _export_and_predict(demo, workers)
-    stage("explain")
-    explain(run.root)
     timings["end"] = time.perf_counter()
     names = list(timings)
     seconds = {a: timings[b] - timings[a] for a, b in zip(names, names[1:])}

@@ -1,7 +1,8 @@
 """Reading QC verdicts, and the one rule every later stage applies: a final ``fail`` is left out.
 
 ``qc_verdicts.csv`` (written by ``brainage qc``) holds the automatic verdict and reasons, a
-reviewer's override, and the ``final_verdict`` that split and training use.
+reviewer's override, and the ``final_verdict`` that split and training use; ratings made in the
+web viewer (``qc_ratings.sqlite`` beside it) are applied on reading.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import pandas as pd
 
 from brainage.errors import InputError
 from brainage.layout import QCDir
+from brainage.qc.ratings import apply_ratings
 
 
 def read_verdicts(path: str | Path) -> pd.DataFrame:
@@ -21,10 +23,10 @@ def read_verdicts(path: str | Path) -> pd.DataFrame:
         path = QCDir(path).verdicts
     if not path.is_file():
         raise InputError(path, "QC verdicts not found (run `brainage qc` first)")
-    table = pd.read_csv(path, dtype={"subject_id": str}).fillna({"final_reasons": "", "reasons": ""})
+    table = pd.read_csv(path, dtype={"subject_id": str}).fillna({"final_reasons": "", "reasons": "", "override": ""})
     if "final_verdict" not in table.columns:
         raise InputError(path, "not a brainage QC verdict table (no final_verdict column)")
-    return table
+    return apply_ratings(table, QCDir(path.parent).ratings)
 
 
 def qc_failed(verdicts_path: str | Path) -> pd.Series:

@@ -1,0 +1,65 @@
+"""The viewer in a real browser: Playwright driving Debian's Chromium (no browser download)."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from brainage.viewer.server import serve_in_thread
+
+CHROMIUM = Path("/usr/bin/chromium")
+#: Headless WebGL through SwiftShader; `--use-gl=swiftshader` does not work with this Chromium.
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def browser(tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install brainage[test])")
+    if not CHROMIUM.is_file():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium (.ci/run installs Debian's chromium)")
+    with playwright.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=str(CHROMIUM),
+                                                       headless=True, args=ARGS, viewport={"width": 1400, "height": 820})
+        yield context
+        context.close()
+
+
+def _non_black_fraction(png: bytes) -> float:
+    import io
+
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=float)
+    return float((pixels.sum(axis=2) > 30).mean())
+
+
+def test_render_rate_reload_export(browser, qc_dataset, tmp_path):
+    server, url = serve_in_thread(qc_dataset.root)
+    try:
+        page = browser.new_page()
+        page.goto(url)
+        page.wait_for_function("window.brainageViewer && window.brainageViewer.loaded >= 1", timeout=60000)
+        page.wait_for_timeout(1500)
+        assert _non_black_fraction(page.locator("#gl").screenshot()) > 0.02, "the volume did not render"
+        page.fill("#rater", "ana")
+        page.locator("body").click(position={"x": 5, "y": 790})
+        for key in ("f", "p", "u"):  # each rating saves and moves to the next subject
+            page.keyboard.press(key)
+            page.wait_for_timeout(700)
+        assert page.locator(".item").nth(2).inner_text().endswith("unsure")
+        page.screenshot(path=str(tmp_path / "viewer.png"))
+        page.reload()
+        page.wait_for_function("window.brainageViewer && window.brainageViewer.loaded >= 1", timeout=60000)
+        items = [page.locator(".item").nth(i).inner_text() for i in range(3)]
+        assert [t.split()[-1] for t in items] == ["fail", "pass", "unsure"]
+        assert page.input_value("#rater") == "ana"
+        export = page.request.get(f"{url}/api/ratings.csv").text()
+        assert export.count("\n") == 4 and "sub-001,ana,fail" in export
+        shots = Path(__file__).resolve().parents[2] / "docs"
+        if shots.is_dir() and __import__("os").environ.get("BRAINAGE_SCREENSHOT"):
+            shutil.copy(tmp_path / "viewer.png", shots / "viewer.png")
+    finally:
+        server.shutdown()
+        server.server_close()
