@@ -50,6 +50,11 @@ BUNDLE_SUFFIX = ".brainage"
 #: The region atlas that ships inside the package (consensus IXI-HH DLMUSE on the 2 mm MNI grid).
 ATLAS_IMAGE = Path(__file__).resolve().parent / "bundled" / "atlas_dlmuse_2mm.nii.gz"
 ATLAS_LABELS = Path(__file__).resolve().parent / "bundled" / "atlas_dlmuse_labels.csv"
+#: The QC viewer's own files (package data) and the file name of its ratings export.
+VIEWER_STATIC = Path(__file__).resolve().parent / "viewer" / "static"
+VIEWER_INDEX = "index.html"
+VIEWER_FILES = (VIEWER_INDEX, "app.js", "niivue.umd.js", "NIIVUE_LICENSE.txt")
+RATINGS_EXPORT = "qc_ratings.csv"
 #: The model that ships inside the package, with its attribution beside it.
 SHIPPED_BUNDLE = Path(__file__).resolve().parent / "bundled" / "ixi-hh-180.brainage"
 

@@ -55,7 +55,7 @@ def test_render_rate_reload_export(browser, qc_dataset, tmp_path):
         items = [page.locator(".item").nth(i).inner_text() for i in range(3)]
         assert [t.split()[-1] for t in items] == ["fail", "pass", "unsure"]
         assert page.input_value("#rater") == "ana"
-        export = page.request.get(f"{url}/api/ratings.csv").text()
+        export = page.request.get(f"{url}/api/qc_ratings.csv").text()
         assert export.count("\n") == 4 and "sub-001,ana,fail" in export
         shots = Path(__file__).resolve().parents[2] / "docs"
         if shots.is_dir() and __import__("os").environ.get("BRAINAGE_SCREENSHOT"):

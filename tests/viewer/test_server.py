@@ -92,7 +92,7 @@ def test_a_fail_rating_excludes_the_subject_and_a_hand_override_wins(server):
     assert _post(f"{url}/api/rate", json.dumps({"subject_id": "sub-002", "rater": "bo", "verdict": "unsure"}).encode())[0] == 200
     failed = qc_failed(pre.qc.verdicts)
     assert "rated fail by ana in the viewer: ghosting" in failed["sub-003"] and "sub-002" not in failed.index
-    status, csv = _get(f"{url}/api/ratings.csv")
+    status, csv = _get(f"{url}/api/qc_ratings.csv")
     assert status == 200 and csv.decode().count("\n") == 3  # header + two ratings
     pre.qc.overrides.write_text("subject_id,verdict,note\nsub-003,pass,checked by hand\n")
     verdicts = pd.read_csv(pre.qc.verdicts, dtype={"subject_id": str})

@@ -115,7 +115,8 @@ def _index_page(demo: DemoDir, seconds: dict, metrics: dict, figures: list[Path]
     body = f"""<h1>brainage demo (synthetic cohort)</h1>
 <ol><li><a href="{link(demo.ingest.summary_png)}">cohort summary</a> (<a href="{link(demo.ingest.summary_text)}">text</a>)</li>
 <li>preprocessing: <a href="{link(pre.report)}">per-subject report</a>; before/after below</li>
-<li><a href="{link(pre.qc.report)}">quality-control report</a></li>
+<li><a href="{link(pre.qc.report)}">quality-control report</a>; rate the scans in the browser with
+<code>brainage serve {html.escape(str(pre.root))}</code></li>
 <li>splits: <a href="{link(demo.splits.fold_balance)}">fold balance</a> (QC-failed subjects excluded)</li>
 <li><a href="{link(run.evaluation.report)}">evaluation</a>: age MAE {age.get('mae', float('nan')):.2f} y,
 r {age.get('pearson_r', float('nan')):.3f}; sex accuracy {sex.get('accuracy', float('nan')):.3f}, AUC {sex.get('roc_auc', float('nan')):.3f}

@@ -3,13 +3,13 @@
 Python's standard HTTP server is enough for one lab on one machine (no framework to install);
 what it serves is fixed up front, so nothing outside the dataset can be fetched:
 
-* ``/`` and ``/static/<name>``: the app (``static/index.html``, ``app.js``) and NiiVue, vendored;
+* ``/`` and ``/static/<name>``: the app (``static/``: the page, ``app.js``) and NiiVue, vendored;
 * ``/api/subjects``: every subject, worst automatic verdict first, with reasons, metrics and the
-  latest rating; ``/api/legend``: what each metric means;
+  latest rating; ``/api/legend``: what each metric means; ``/api/qc_ratings.csv``: every rating;
 * ``/files/<subject>/<image>``: one of the subject's preprocessing images (native T1, brain mask,
   MNI T1, MNI mask), looked up by name in the layout, never built from the request;
 * ``POST /api/rate``: ``{"subject_id", "rater", "verdict": pass|fail|unsure, "note"}`` stored at
-  once (:class:`~brainage.qc.ratings.RatingStore`); ``/api/ratings.csv``: every rating.
+  once (:class:`~brainage.qc.ratings.RatingStore`).
 
 Bad requests get a 4xx JSON error saying what is wrong.
 """
@@ -27,13 +27,11 @@ from urllib.parse import unquote, urlsplit
 import pandas as pd
 
 from brainage.errors import InputError
-from brainage.layout import PreprocessedDir, PredictDir
+from brainage.layout import RATINGS_EXPORT, VIEWER_FILES, VIEWER_INDEX, VIEWER_STATIC, PredictDir, PreprocessedDir
 from brainage.qc.legend import LEGEND
 from brainage.qc.ratings import RatingStore
 from brainage.qc.verdicts import read_verdicts
 
-STATIC = Path(__file__).resolve().parent / "static"
-STATIC_FILES = {"index.html", "app.js", "niivue.umd.js", "NIIVUE_LICENSE.txt"}
 MAX_BODY = 64 * 1024
 
 
@@ -114,16 +112,16 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         parts = [unquote(p) for p in urlsplit(self.path).path.split("/") if p]
         if not parts:
-            return self._file(STATIC / "index.html")
-        if parts[0] == "static" and len(parts) == 2 and parts[1] in STATIC_FILES:
-            return self._file(STATIC / parts[1])
+            return self._file(VIEWER_STATIC / VIEWER_INDEX)
+        if parts[0] == "static" and len(parts) == 2 and parts[1] in VIEWER_FILES:
+            return self._file(VIEWER_STATIC / parts[1])
         if parts == ["api", "subjects"]:
             return self._json(self.dataset.listing())
         if parts == ["api", "legend"]:
             return self._json({k: vars(v) for k, v in LEGEND.items()})
-        if parts == ["api", "ratings.csv"]:
+        if parts == ["api", RATINGS_EXPORT]:
             body = self.dataset.ratings.all().to_csv(index=False).encode()
-            return self._send(200, body, "text/csv", {"Content-Disposition": 'attachment; filename="qc_ratings.csv"'})
+            return self._send(200, body, "text/csv", {"Content-Disposition": f'attachment; filename="{RATINGS_EXPORT}"'})
         if parts[0] == "files" and len(parts) == 3 and parts[1] in self.dataset.ids:
             path = self.dataset.images(parts[1]).get(parts[2])
             if path is not None and path.is_file():
