@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from html import escape
 from pathlib import Path
 
@@ -37,3 +38,10 @@ def image_links(paths: list[Path], relative_to: Path, height: int = 330) -> str:
         rel = escape(Path(p).relative_to(relative_to).as_posix())
         links.append(f'<a href="{rel}"><img src="{rel}" style="height:{height}px;margin:4px"></a>')
     return "".join(links)
+
+
+def file_links(files: list[tuple[Path, str]], relative_to: Path) -> str:
+    """Links labelled ``label`` to those of ``files`` that exist, relative to the page's folder, separated
+    by middots."""
+    return " · ".join(f'<a href="{escape(os.path.relpath(path, relative_to))}">{escape(label)}</a>'
+                      for path, label in files if Path(path).is_file())

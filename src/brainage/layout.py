@@ -353,6 +353,15 @@ class FoldDir(Folder):
     """One (fold, seed) of a training run."""
 
     @property
+    def fold(self) -> int:
+        name = self.root.parent.name
+        return FINAL_FOLD if name == "final" else int(name[len("fold"):])
+
+    @property
+    def seed(self) -> int:
+        return int(self.root.name[len("seed"):])
+
+    @property
     def predictions(self) -> Path:
         return self.root / "predictions.csv"
 
@@ -377,6 +386,10 @@ class FoldDir(Folder):
     def best_checkpoint(self) -> Path:
         """The checkpoint with the best validation score (``ModelCheckpoint(filename="best")``)."""
         return self.checkpoints / "best.ckpt"
+
+    def chosen_checkpoint(self) -> Path:
+        """The checkpoint a trained fold is used with: the best on validation, else the last."""
+        return self.best_checkpoint if self.best_checkpoint.is_file() else self.last_checkpoint
 
     @property
     def log(self) -> Path:
@@ -425,9 +438,11 @@ class RunDir(Folder):
             return FoldDir(self.root / "final" / f"seed{seed}")
         return FoldDir(self.root / f"fold{fold}" / f"seed{seed}")
 
-    def final_dirs(self) -> list[FoldDir]:
-        """The seeds of the model trained on every subject (``brainage train --final``)."""
-        return [FoldDir(p) for p in sorted(self.root.glob("final/seed*")) if p.is_dir()]
+    def seed_dirs(self, fold: int) -> list[FoldDir]:
+        """The seeds trained for ``fold`` (:data:`FINAL_FOLD`: the model ``train --final`` trained on every
+        subject), in seed order."""
+        parent = self.fold(fold, 0).root.parent
+        return sorted((FoldDir(p) for p in parent.glob("seed*") if p.is_dir()), key=lambda d: d.seed)
 
     def fold_dirs(self) -> list[FoldDir]:
         return [FoldDir(p) for p in sorted(self.root.glob("fold*/seed*")) if p.is_dir()]

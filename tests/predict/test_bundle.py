@@ -11,7 +11,7 @@ import torch
 
 from brainage.config import fingerprint
 from brainage.errors import InputError
-from brainage.layout import BUNDLE_FILES, PreprocessedDir, RunDir
+from brainage.layout import BUNDLE_FILES, FINAL_FOLD, PreprocessedDir, RunDir
 from brainage.predict.bundle import FORMAT_VERSION, default_bundle_path, load_bundle, read_meta
 from brainage.preprocess.cache import read_cache_index
 
@@ -38,7 +38,7 @@ def _older_recipe(meta):
 
 def test_final_model_has_no_test_subjects_and_stays_out_of_the_cv(tiny_bundle):
     _, run, _ = tiny_bundle
-    final = RunDir(run).final_dirs()
+    final = RunDir(run).seed_dirs(FINAL_FOLD)
     assert [d.root.name for d in final] == ["seed0"]
     preds = pd.read_csv(final[0].predictions)
     assert set(preds.role) == {"val"} and (preds.fold == -1).all()
@@ -60,7 +60,7 @@ def test_bundle_is_one_safe_file_that_predicts_like_the_checkpoint(tiny_bundle, 
     bundle = load_bundle(path)
     index = read_cache_index(tiny_bundle[2])
     out = bundle.predict(index)
-    stored = pd.read_csv(RunDir(run).final_dirs()[0].predictions, dtype={"subject_id": str}).set_index("subject_id")
+    stored = pd.read_csv(RunDir(run).seed_dirs(FINAL_FOLD)[0].predictions, dtype={"subject_id": str}).set_index("subject_id")
     mine = out.assign(subject_id=index.subject_id).set_index("subject_id").loc[stored.index]
     np.testing.assert_allclose(mine.age_pred, stored.age_pred, atol=1e-3)
     np.testing.assert_allclose(mine.sex_prob_male, stored.sex_prob_male, atol=1e-4)

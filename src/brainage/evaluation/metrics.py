@@ -37,3 +37,29 @@ def sex_metrics(sex: np.ndarray, prob_male: np.ndarray) -> dict[str, float]:
             "balanced_accuracy": float(skm.balanced_accuracy_score(y, pred)),
             "roc_auc": float(skm.roc_auc_score(y, p)) if len(set(y)) == 2 else float("nan"),
             "tn_FF": int(cm[0, 0]), "fp_FM": int(cm[0, 1]), "fn_MF": int(cm[1, 0]), "tp_MM": int(cm[1, 1])}
+
+
+#: What :func:`subject_columns` can give, in order.
+SUBJECT_COLUMNS = ("predicted_age", "brain_age_gap", "corrected_age", "corrected_gap", "p_male", "predicted_sex")
+
+
+def subject_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """Per-subject columns a person reads, from model outputs (``age_pred``, ``age_pred_corrected``,
+    ``sex_prob_male``; those present) and the chronological ``age`` (unknown gives an empty gap).
+
+    Example:
+        >>> table = subject_columns(pd.DataFrame({"age": [40.0, np.nan], "age_pred": [45.0, 50.0], "sex_prob_male": [0.8, 0.1]}))
+        >>> table[["brain_age_gap", "predicted_sex"]].values.tolist()
+        [[5.0, 'M'], [nan, 'F']]
+    """
+    out = pd.DataFrame(index=table.index)
+    if "age_pred" in table:
+        out["predicted_age"] = table.age_pred
+        out["brain_age_gap"] = table.age_pred - table.age
+        out["corrected_age"] = table.get("age_pred_corrected", np.nan)
+        out["corrected_gap"] = out.corrected_age - table.age
+    if "sex_prob_male" in table:
+        p = table.sex_prob_male
+        out["p_male"] = p
+        out["predicted_sex"] = np.where(p.isna(), "", np.where(p > 0.5, "M", "F"))
+    return out

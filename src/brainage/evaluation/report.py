@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from brainage.errors import StageError
 from brainage.evaluation import plots
 from brainage.evaluation.baselines import baseline_metrics, baseline_predictions
-from brainage.evaluation.metrics import age_metrics, sex_metrics, signed_error_by_decile
+from brainage.evaluation.metrics import age_metrics, sex_metrics, signed_error_by_decile, subject_columns
 from brainage.files import write_csv, write_json
-from brainage.html import image_links, write_page
+from brainage.html import file_links, image_links, write_page
 from brainage.layout import EvaluationDir, PreprocessedDir, RunDir
 from brainage.preprocess.cache import read_cache_index
 from brainage.progress import console
+from brainage.qc.verdicts import read_verdicts
 from brainage.training.logs import read_training_log
 
 
@@ -72,19 +71,10 @@ def baseline_warnings(result: dict) -> list[str]:
 
 
 def _subjects(oof: pd.DataFrame, run: RunDir) -> pd.DataFrame:
-    table = pd.DataFrame({"subject_id": oof.subject_id, "fold": oof.fold, "age": oof.age, "sex": oof.sex})
-    if "age_pred" in oof:
-        table["predicted_age"] = oof.age_pred
-        table["brain_age_gap"] = oof.age_pred - oof.age
-        table["corrected_age"] = oof.get("age_pred_corrected")
-        table["corrected_gap"] = table.corrected_age - oof.age
-    if "sex_prob_male" in oof:
-        table["p_male"] = oof.sex_prob_male
-        table["predicted_sex"] = np.where(oof.sex_prob_male > 0.5, "M", "F")
+    table = oof[["subject_id", "fold", "age", "sex"]].join(subject_columns(oof))
     info = json.loads(run.info.read_text()) if run.info.is_file() else {}
     if info.get("qc_verdicts") and Path(info["qc_verdicts"]).is_file():
-        verdicts = pd.read_csv(info["qc_verdicts"], dtype={"subject_id": str}).set_index("subject_id")
-        table["qc"] = table.subject_id.map(verdicts.get("final_verdict", verdicts.get("verdict")))
+        table["qc"] = table.subject_id.map(read_verdicts(info["qc_verdicts"]).set_index("subject_id").final_verdict)
     return table
 
 
@@ -184,7 +174,7 @@ def _write_html(result: dict, table: pd.DataFrame, deciles: pd.DataFrame | None,
     csvs = [(out.metrics_csv, "metrics"), (out.subjects, "per-subject predictions"),
             (out.error_by_decile, "error by age decile"), (out.metrics_json, "metrics (JSON)"),
             (run.oof_predictions, "out-of-fold predictions (raw)"), (run.explain.report, "explanations (brainage explain)")]
-    links = " · ".join(f'<a href="{html.escape(os.path.relpath(p, out.root))}">{label}</a>' for p, label in csvs if p.is_file())
+    links = file_links(csvs, out.root)
     decile_html = "" if deciles is None else (
         "<h2>Error by age decile</h2><p class='note'>Mean of predicted minus true age within each tenth of the cohort by "
         "age: positive for the young and negative for the old is regression to the mean.</p>"

@@ -16,12 +16,11 @@ models average and compare as spatial distributions.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
 from brainage.models.network import BrainAgeNet
-from brainage.training.dataset import BrainAgeDataset
+from brainage.training.dataset import BrainAgeDataset, make_loader
 
 #: The deepest backbone layer whose maps keep at least this many voxels along every axis is the
 #: default CAM layer: at 4 mm the last two stages of the SE-ResNet are 3 and 5 voxels wide, too coarse to localise.
@@ -87,10 +86,7 @@ def grad_cam(net: BrainAgeNet, dataset: BrainAgeDataset, task: str, class_index:
     layer = layer or default_layer(net, tuple(dataset[0][0].shape))
     cam = GradCAM(nn_module=model, target_layers=layer, postprocessing=lambda x: x)
     maps = []
-    for start in range(0, len(dataset), batch_size):
-        items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
-        x = torch.stack([item[0] for item in items])
-        covariates = torch.stack([item[1] for item in items])
+    for x, covariates, _, _ in make_loader(dataset, batch_size, shuffle=False):
         out = cam(x, class_idx=class_index, covariates=covariates)[:, 0].detach()
         if upsample > 1:
             out = nn.functional.interpolate(out[:, None], scale_factor=upsample, mode="trilinear", align_corners=False)[:, 0]
@@ -114,11 +110,3 @@ def rank_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     from scipy.stats import spearmanr
 
     return np.array([spearmanr(x.ravel(), y.ravel())[0] for x, y in zip(a, b)])
-
-
-def dataset_for(member, table: pd.DataFrame) -> BrainAgeDataset:
-    """The model inputs of ``table`` (cache-index rows) as ``member`` (a CNN bundle member) sees them."""
-    m, h = member.net.config, member.hparams
-    stats = h.get("covariate_stats")
-    return BrainAgeDataset(table.assign(age=table.age.fillna(0.0)), None, downsample=member.downsample, inputs=m.inputs,
-                           modulate=m.modulate, covariates=m.covariates, covariate_stats=tuple(stats) if stats else None)

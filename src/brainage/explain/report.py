@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import html
-import os
 from pathlib import Path
 
 import pandas as pd
 
-from brainage.html import image_links, write_page
+from brainage.html import file_links, image_links, write_page
 from brainage.layout import ExplainDir
-
-
-def _link(path: Path, root: Path, label: str) -> str:
-    return f'<a href="{html.escape(os.path.relpath(path, root))}">{html.escape(label)}</a>' if path.is_file() else ""
 
 
 def write_report(out: ExplainDir, table: pd.DataFrame, population: dict, regions: pd.DataFrame,
@@ -36,8 +30,8 @@ def write_report(out: ExplainDir, table: pd.DataFrame, population: dict, regions
     pruning_html = pruning.to_html(index=False, float_format=lambda v: f"{v:.3f}") if len(pruning) else ""
     sanity_mean = sanity.groupby("task").spearman_trained_vs_random.mean() if len(sanity) else pd.Series(dtype=float)
     sanity_text = ", ".join(f"{task}: mean rank correlation {v:.2f}" for task, v in sanity_mean.items())
-    links = " · ".join(x for x in (_link(out.regions, out.root, "regions"), _link(out.se_differences, out.root, "SE channel differences"),
-                                   _link(out.se_pruning, out.root, "SE pruning"), _link(out.sanity, out.root, "sanity check")) if x)
+    links = file_links([(out.regions, "regions"), (out.se_differences, "SE channel differences"),
+                        (out.se_pruning, "SE pruning"), (out.sanity, "sanity check")], out.root)
     body = f"""<h1>Where the network looks</h1>
 <p>{len(table)} subjects explained in {seconds:.0f} s. Grad-CAM (Selvaraju et al. 2017, MONAI's implementation):
 for age, the evidence for an <em>older</em> prediction; for sex, the evidence for the subject's own sex. Each map sums

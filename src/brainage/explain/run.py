@@ -23,13 +23,12 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pandas as pd
-import torch
 
 from brainage.config import load_config
 from brainage.errors import InputError
 from brainage.evaluation.metrics import age_metrics
 from brainage.explain.atlas import load_atlas, region_summary
-from brainage.explain.cam import dataset_for, grad_cam, randomised_copy, rank_correlation
+from brainage.explain.cam import grad_cam, randomised_copy, rank_correlation
 from brainage.explain.se import channel_differences, excitations, lowest_channels, pruned, se_blocks
 from brainage.files import write_csv
 from brainage.layout import CacheDir, ExplainDir, PredictDir, PreprocessedDir, RunDir
@@ -65,12 +64,10 @@ def _from_run(run: RunDir) -> tuple[list[Explained], PreprocessedDir, str]:
                          Path(info["qc_verdicts"]) if info.get("qc_verdicts") else None)
     models = []
     for folder in run.fold_dirs():
-        fold, seed = int(folder.root.parent.name[4:]), folder.root.name
-        if seed != "seed0" or not folder.predictions.is_file():
+        if folder.seed != 0 or not folder.predictions.is_file():
             continue
-        checkpoint = folder.best_checkpoint if folder.best_checkpoint.is_file() else folder.last_checkpoint
-        models.append(Explained(f"fold{fold}", CNNMember.from_checkpoint(checkpoint, config.downsample),
-                                table[table.fold == fold].reset_index(drop=True)))
+        models.append(Explained(f"fold{folder.fold}", CNNMember.from_checkpoint(folder.chosen_checkpoint(), config.downsample),
+                                table[table.fold == folder.fold].reset_index(drop=True)))
     if not models:
         raise InputError(run.root, "no trained fold to explain (run `brainage train` first)")
     return models, PreprocessedDir(info["preprocessed_dir"]), info["grid"]["name"]
@@ -86,7 +83,7 @@ def _from_predict(folder: PredictDir, model) -> tuple[list[Explained], Preproces
 
 
 def _maps(model: Explained, layer: str | None) -> dict[str, np.ndarray]:
-    net, data = model.member.net, dataset_for(model.member, model.table)
+    net, data = model.member.net, model.member.dataset(model.table)
     up, out = model.member.downsample, {}
     if "age" in net.heads:
         out["age"] = grad_cam(net, data, "age", 0, layer, upsample=up)
@@ -94,51 +91,41 @@ def _maps(model: Explained, layer: str | None) -> dict[str, np.ndarray]:
         male, female = (grad_cam(net, data, "sex", k, layer, upsample=up) for k in (1, 0))
         sex = model.table.sex.where(model.table.sex.isin(["F", "M"]))
         if sex.isna().any():  # unknown sex: explain the class the model predicts
-            predicted = np.where(_predictions(net, data)["sex"] > 0.5, "M", "F")
+            predicted = np.where(model.member.predict(model.table)["sex_prob_male"] > 0.5, "M", "F")
             sex = sex.fillna(pd.Series(predicted, index=sex.index))
         is_male = (sex == "M").to_numpy()[:, None, None, None]
         out["sex"] = np.where(is_male, male, female)
     return out
 
 
-def _predictions(net, data, batch_size: int = 8) -> dict[str, np.ndarray]:
-    outs: dict[str, list] = {}
-    with torch.no_grad():
-        for start in range(0, len(data), batch_size):
-            items = [data[i] for i in range(start, min(start + batch_size, len(data)))]
-            pred = net.predict(net(torch.stack([i[0] for i in items]), torch.stack([i[1] for i in items])))
-            for k, v in pred.items():
-                outs.setdefault(k, []).append(v.float().numpy())
-    return {k: np.concatenate(v) for k, v in outs.items()}
-
-
 def _scores(pred: dict, table: pd.DataFrame) -> dict:
+    """Age MAE and sex accuracy of a member's predictions, on the subjects whose age / sex is known."""
     out = {}
     aged = table.age.notna().to_numpy()
-    if "age" in pred and aged.sum() > 2:
-        out["age_mae"] = age_metrics(table.age[aged], pred["age"][aged])["mae"]
+    if "age_pred" in pred and aged.sum() > 2:
+        out["age_mae"] = age_metrics(table.age[aged], pred["age_pred"][aged])["mae"]
     known = table.sex.isin(["F", "M"]).to_numpy()
-    if "sex" in pred and known.any():
-        out["sex_accuracy"] = float(((pred["sex"][known] > 0.5) == (table.sex[known] == "M").to_numpy()).mean())
+    if "sex_prob_male" in pred and known.any():
+        out["sex_accuracy"] = float(((pred["sex_prob_male"][known] > 0.5) == (table.sex[known] == "M").to_numpy()).mean())
     return out
 
 
 def _se_analysis(models: list[Explained]) -> tuple[pd.DataFrame, pd.DataFrame]:
     differences, pruning = [], []
     for m in models:
-        net, data = m.member.net, dataset_for(m.member, m.table)
+        net = m.member.net
         if not se_blocks(net):
             continue
-        gates = excitations(net, data)
+        gates = excitations(net, m.member.dataset(m.table))
         sex, age = m.table.sex.to_numpy(), m.table.age.to_numpy()
         for (a, b), labels in (((sex == "F", sex == "M"), ("female", "male")), ((age < 40, age > 60), ("under40", "over60"))):
             if a.sum() > 1 and b.sum() > 1:
                 differences.append(channel_differences(gates, a, b, labels).assign(model=m.label, contrast=f"{labels[0]} vs {labels[1]}"))
-        base = _scores(_predictions(net, data), m.table)
+        base = _scores(m.member.predict(m.table), m.table)
         pruning.append({"model": m.label, "fraction_pruned": 0.0, **base})
         for fraction in PRUNE_FRACTIONS:
             with pruned(net, lowest_channels(gates, fraction)):
-                pruning.append({"model": m.label, "fraction_pruned": fraction, **_scores(_predictions(net, data), m.table)})
+                pruning.append({"model": m.label, "fraction_pruned": fraction, **_scores(m.member.predict(m.table), m.table)})
     return (pd.concat(differences, ignore_index=True) if differences else pd.DataFrame()), pd.DataFrame(pruning)
 
 

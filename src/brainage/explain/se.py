@@ -20,7 +20,7 @@ import torch
 
 from brainage.models.network import BrainAgeNet
 from brainage.models.seresnet import SqueezeExcitation3d
-from brainage.training.dataset import BrainAgeDataset
+from brainage.training.dataset import BrainAgeDataset, make_loader
 
 
 def se_blocks(net: BrainAgeNet) -> dict[str, SqueezeExcitation3d]:
@@ -33,9 +33,8 @@ def excitations(net: BrainAgeNet, dataset: BrainAgeDataset, batch_size: int = 4)
     blocks, out = se_blocks(net), {}
     net.eval()
     with torch.no_grad():
-        for start in range(0, len(dataset), batch_size):
-            items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
-            net(torch.stack([i[0] for i in items]), torch.stack([i[1] for i in items]))
+        for x, covariates, _, _ in make_loader(dataset, batch_size, shuffle=False):
+            net(x, covariates)
             for name, block in blocks.items():
                 out.setdefault(name, []).append(block.last_gate.float().numpy())
     return {name: np.concatenate(parts) for name, parts in out.items()}

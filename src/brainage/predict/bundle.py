@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 
 from brainage.version import __version__
-from brainage.config import fingerprint, from_dict
+from brainage.config import fingerprint, from_dict, to_dict
 from brainage.errors import InputError
 from brainage.files import atomic_path
 from brainage.layout import BUNDLE_FILES, SHIPPED_BUNDLE
@@ -49,8 +49,6 @@ def recipe(config: PreprocessConfig) -> dict:
     parameters, plus their fingerprint (what :func:`check_compatible` compares)."""
     grid = GRIDS[config.grids[0]].to_json()
     steps = [[step.name, step.params()] for step in steps_for(config)]
-    from brainage.config import to_dict
-
     return {"config": to_dict(config), "grid": grid, "steps": steps, "fingerprint": fingerprint(grid, steps)}
 
 

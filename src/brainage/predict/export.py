@@ -25,7 +25,7 @@ from brainage.version import __version__
 from brainage.config import load_config, to_dict
 from brainage.errors import InputError
 from brainage.files import DoneRecord
-from brainage.layout import FINAL_FOLD, CacheDir, PreprocessedDir, RunDir
+from brainage.layout import FINAL_FOLD, CacheDir, FoldDir, PreprocessedDir, RunDir
 from brainage.models.registry import model_spec
 from brainage.predict.bundle import FORMAT, FORMAT_VERSION, Bundle, SeedModel, recipe
 from brainage.predict.members import CNNMember, RidgeMember
@@ -48,19 +48,18 @@ def _run_info(run: RunDir) -> dict:
     return json.loads(run.info.read_text())
 
 
-def _seed_model(folder, seed: int, config: TrainConfig, kind: str) -> tuple[SeedModel, pd.DataFrame]:
+def _seed_model(folder: FoldDir, config: TrainConfig, kind: str) -> tuple[SeedModel, pd.DataFrame]:
     preds = pd.read_csv(folder.predictions, dtype={"subject_id": str})
     members = {}
     if kind in ("cnn", "ensemble"):
-        members["cnn"] = CNNMember.from_checkpoint(folder.best_checkpoint if folder.best_checkpoint.is_file()
-                                                   else folder.last_checkpoint, config.downsample)
+        members["cnn"] = CNNMember.from_checkpoint(folder.chosen_checkpoint(), config.downsample)
     if kind in ("classical", "ensemble"):
         members["ridge"] = RidgeMember.from_model(joblib.load(folder.model))
     stack = None
     if kind == "ensemble":
         stack = fit_stack(preds)
         preds = preds.assign(**stack.predict(preds))
-    return SeedModel(seed, members, stack), preds
+    return SeedModel(folder.seed, members, stack), preds
 
 
 def _bias_correction(held_out: pd.DataFrame) -> dict | None:
@@ -121,15 +120,13 @@ def export_bundle(run_dir: str | Path, out: str | Path, fold: int = FINAL_FOLD, 
     info = _run_info(run)
     config = load_config(TrainConfig, run.config)
     kind = model_spec(config.model.name).kind
-    seeds_dirs = [d for d in (run.final_dirs() if fold == FINAL_FOLD else
-                              [run.fold(fold, int(p.name[4:])) for p in sorted((run.root / f"fold{fold}").glob("seed*"))])
-                  if DoneRecord(d.done).entries.get("train")]
+    seeds_dirs = [d for d in run.seed_dirs(fold) if DoneRecord(d.done).entries.get("train")]
     if not seeds_dirs:
         what = "no final model: train it with `brainage train ... --final`" if fold == FINAL_FOLD else f"fold {fold} is not trained"
         raise InputError(run.root, what)
     seeds, held_out = [], []
     for folder in seeds_dirs:
-        seed_model, preds = _seed_model(folder, int(folder.root.name[4:]), config, kind)
+        seed_model, preds = _seed_model(folder, config, kind)
         seeds.append(seed_model)
         held_out.append(preds[preds.role.isin(HELD_OUT_TRAINING)])
     pre = PreprocessedDir(info["preprocessed_dir"]) if info.get("preprocessed_dir") else None
@@ -171,7 +168,7 @@ def describe(meta: dict) -> str:
     if age:
         lines.append(f"cross-validation: age MAE {age['mae']:.2f} y, r {age['pearson_r']:.3f}"
                      + (f"; sex accuracy {sex['accuracy']:.3f}" if sex else ""))
-    if not np.isnan(float((meta.get("bias_correction") or {}).get("n", np.nan))):
+    if meta.get("bias_correction"):
         lines.append(f"age-bias correction fitted on {meta['bias_correction']['n']} held-out training subjects")
     lines.append(f"licence: {meta['licence']}")
     return "\n".join(lines)

@@ -134,11 +134,10 @@ def manifest_for_inputs(source: str | Path, out: str | Path, sex_coding: dict | 
 
         manifest = ingest_bids(source, check=False, sex_coding=sex_coding, labels_required=False)
     else:
-        files = list(_first_files(source))
         images = [p for p in source.rglob("*") if p.is_file() and is_nifti(p)]
         if images:
             manifest = _manifest_of_images(images, "nifti")
-        elif any(is_dicom(p) for p in files):
+        elif any(is_dicom(p) for p in _first_files(source)):
             converted = convert_dicom(source, out.converted)
             console.print(f"dcm2niix: {len(converted)} series from {source}")
             manifest = _manifest_of_images(converted, "dicom")

@@ -79,12 +79,15 @@ class CNNMember(Member):
     def model_config(self) -> ModelConfig:
         return self.net.config
 
+    def dataset(self, table: pd.DataFrame, transform=None) -> BrainAgeDataset:
+        """The inputs of ``table`` (cache-index rows; unknown ages allowed) as this network sees them."""
+        m, stats = self.net.config, self.hparams.get("covariate_stats")
+        return BrainAgeDataset(table.assign(age=table.age.fillna(0.0)), transform, downsample=self.downsample,
+                               inputs=m.inputs, modulate=m.modulate, covariates=m.covariates,
+                               covariate_stats=tuple(stats) if stats else None)
+
     def predict(self, table: pd.DataFrame) -> dict[str, np.ndarray]:
-        m = self.net.config
-        stats = self.hparams.get("covariate_stats")
-        dataset = BrainAgeDataset(table.assign(age=table.age.fillna(0.0)), None, downsample=self.downsample,
-                                  inputs=m.inputs, modulate=m.modulate, covariates=m.covariates,
-                                  covariate_stats=tuple(stats) if stats else None)
+        dataset = self.dataset(table)
         outputs: dict[str, list] = {}
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # a GPU when there is one
         net = self.net.to(device)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from brainage.evaluation import plots
-from brainage.html import image_links, write_page
+from brainage.html import file_links, image_links, write_page
 from brainage.layout import PredictDir
 from brainage.predict.export import describe
 
@@ -45,10 +45,9 @@ def write_report(table: pd.DataFrame, meta: dict, out: PredictDir) -> Path:
     n_pred, n_warn = int(table.predicted_age.notna().sum()), int((table.warnings != "").sum())
     csvs = [(out.predictions, "predictions (one row per scan)"), (out.preprocessed.qc.verdicts, "QC verdicts and reasons"),
             (out.preprocessed.qc.metrics, "QC metrics"), (out.preprocessed.report, "preprocessing report")]
-    links = " · ".join(f'<a href="{html.escape(p.relative_to(out.root).as_posix())}">{html.escape(label)}</a>'
-                       for p, label in csvs if p.is_file())
-    qc_link = (f' (<a href="{out.preprocessed.qc.report.relative_to(out.root).as_posix()}">QC report</a>)'
-               if out.preprocessed.qc.report.is_file() else "")
+    links = file_links(csvs, out.root)
+    qc_link = file_links([(out.preprocessed.qc.report, "QC report")], out.root)
+    qc_link = f" ({qc_link})" if qc_link else ""
     body = f"""<h1>Brain age and sex predictions</h1>
 <p><b>{len(table)} scans</b>: {n_pred} predicted; QC {html.escape(counts)}{qc_link}; {n_warn} with warnings.
 Files: {links}.</p>

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from brainage.data.manifest import included
+from brainage.data.manifest import included, read_manifest
 from brainage.errors import InputError
+from brainage.evaluation.metrics import SUBJECT_COLUMNS, subject_columns
 from brainage.files import write_csv, write_json
 from brainage.layout import PredictDir
 from brainage.parallel import Executor
@@ -31,8 +32,8 @@ from brainage.progress import console
 from brainage.qc.run import run_qc
 
 #: predictions.csv columns, in order (readable names: this file is opened by people).
-COLUMNS = ["subject_id", "site", "age", "sex", "predicted_age", "brain_age_gap", "corrected_age", "corrected_gap",
-           "p_male", "predicted_sex", "qc_verdict", "qc_reasons", "warnings", "voxel_mm", "orientation", "t1_path"]
+COLUMNS = ["subject_id", "site", "age", "sex", *SUBJECT_COLUMNS, "qc_verdict", "qc_reasons", "warnings", "voxel_mm",
+           "orientation", "t1_path"]
 #: A voxel edge this many times the training scans' (or smaller by the same factor) is warned about.
 VOXEL_RATIO_WARN = 1.5
 
@@ -76,12 +77,7 @@ def assemble(manifest: pd.DataFrame, index: pd.DataFrame, predictions: pd.DataFr
     not_run = ~table.included
     table.loc[not_run, "qc_verdict"] = "fail"
     table.loc[not_run, "qc_reasons"] = table.loc[not_run, "exclusion_reason"]
-    table["predicted_age"] = table.get("age_pred", np.nan)
-    table["brain_age_gap"] = table.predicted_age - table.age
-    table["corrected_age"] = table.get("age_pred_corrected", np.nan)
-    table["corrected_gap"] = table.corrected_age - table.age
-    table["p_male"] = table.get("sex_prob_male", np.nan)
-    table["predicted_sex"] = np.where(table.p_male.isna(), "", np.where(table.p_male > 0.5, "M", "F"))
+    table = table.join(subject_columns(table).reindex(columns=list(SUBJECT_COLUMNS)))
     geometry = [image_geometry(p) if Path(p).is_file() else {"voxel_mm": [np.nan] * 3, "orientation": ""}
                 for p in table.t1_path]
     table["voxel_mm"] = ["x".join(f"{v:g}" for v in g["voxel_mm"]) for g in geometry]
@@ -106,7 +102,7 @@ def predict(source: str | Path, out_dir: str | Path, bundle: str | Path | Bundle
         reasons = "; ".join(f"{r.subject_id}: {r.exclusion_reason}" for r in manifest.itertuples())
         raise InputError(source, f"no usable image ({reasons})")
     report = preprocess_manifest(out.ingest.manifest, out.preprocessed.root, bundle.preprocess_config, executor)
-    after = pd.read_csv(out.preprocessed.manifest, dtype={"subject_id": str, "sex": str}).fillna({"exclusion_reason": "", "sex": ""})
+    after = read_manifest(out.preprocessed.manifest).fillna({"sex": ""})
     verdicts = run_qc(out.preprocessed.root, executor=Executor(workers=executor.workers, isolate=False), pictures=pictures)
     index = read_cache_index(out.preprocessed.cache(bundle.grid).root)
     predictions = bundle.predict(index) if len(index) else pd.DataFrame(index=index.index)

@@ -93,7 +93,7 @@ def finetune_bundle(bundle: Bundle, table: pd.DataFrame, config: FinetuneConfig)
     """A copy of ``bundle`` whose CNN members were trained further on ``table`` (cache-index rows with age)."""
     import lightning as L
 
-    from brainage.training.dataset import BrainAgeDataset, make_loader
+    from brainage.training.dataset import make_loader
     from brainage.training.module import BrainAgeModule
 
     quiet_lightning()
@@ -112,10 +112,7 @@ def finetune_bundle(bundle: Bundle, table: pd.DataFrame, config: FinetuneConfig)
                                             "warmup_epochs": 0}, h["age_mean"], h["age_std"], config.epochs,
                                     voxel_mm=voxel, covariate_stats=h["covariate_stats"])
             module.net.load_state_dict(member.net.state_dict())
-            m = member.net.config
-            dataset = BrainAgeDataset(table, build_augmentation(train_config.augment, voxel), downsample=member.downsample,
-                                      inputs=m.inputs, modulate=m.modulate, covariates=m.covariates,
-                                      covariate_stats=tuple(h["covariate_stats"]) if h["covariate_stats"] else None)
+            dataset = member.dataset(table, build_augmentation(train_config.augment, voxel))
             loader = make_loader(dataset, config.batch_size, shuffle=True, seed=config.seed,
                                  drop_last=len(dataset) > config.batch_size)
             trainer = L.Trainer(max_epochs=config.epochs, accelerator="auto", devices=1, logger=False,

@@ -46,7 +46,7 @@ def dataset_root(folder: str | Path) -> PreprocessedDir:
 
 
 class Dataset:
-    """What the app shows: verdicts, metrics and image paths, read once; ratings live in SQLite."""
+    """What the app shows: verdicts, metrics and the images that exist, read once; ratings live in SQLite."""
 
     def __init__(self, folder: str | Path):
         self.pre = dataset_root(folder)
@@ -55,29 +55,25 @@ class Dataset:
         metrics = pd.read_csv(self.pre.qc.metrics, dtype={"subject_id": str}) if self.pre.qc.metrics.is_file() else pd.DataFrame()
         shown = [m for m in LEGEND if m in metrics.columns]
         by_id = metrics.set_index("subject_id")[shown] if len(metrics) else pd.DataFrame()
-        self.subjects = []
+        grid = next(iter(self.pre.grids()), "2mm")
+        self.subjects, self.images = [], {}
         for row in verdicts.itertuples():
+            folder = self.pre.subject(row.subject_id)
+            candidates = {"t1": folder.t1_ras, "mask": folder.brain_mask, "t1_mni": folder.t1_mni(grid),
+                          "mask_mni": folder.mask_mni(grid)}
+            self.images[row.subject_id] = {k: p for k, p in candidates.items() if p.is_file()}
             values = by_id.loc[row.subject_id].to_dict() if row.subject_id in by_id.index else {}
             self.subjects.append({
                 "subject_id": row.subject_id, "site": str(getattr(row, "site", "") or ""), "verdict": row.verdict,
                 "final_verdict": row.final_verdict, "reasons": row.final_reasons or row.reasons,
-                "outlier_score": float(row.outlier_score),
+                "outlier_score": float(row.outlier_score), "images": list(self.images[row.subject_id]),
                 "metrics": {k: (None if pd.isna(v) else round(float(v), 4)) for k, v in values.items()}})
-        self.ids = {s["subject_id"] for s in self.subjects}
-
-    def images(self, subject_id: str) -> dict[str, Path]:
-        folder = self.pre.subject(subject_id)
-        grid = next(iter(self.pre.grids()), "2mm")
-        return {"t1": folder.t1_ras, "mask": folder.brain_mask, "t1_mni": folder.t1_mni(grid), "mask_mni": folder.mask_mni(grid)}
 
     def listing(self) -> list[dict]:
+        """The subjects with their latest rating (ratings change while the server runs; the rest is read once)."""
         latest = self.ratings.latest().set_index("subject_id")
-        out = []
-        for s in self.subjects:
-            rating = latest.loc[s["subject_id"]].to_dict() if s["subject_id"] in latest.index else None
-            images = [k for k, p in self.images(s["subject_id"]).items() if p.is_file()]
-            out.append({**s, "rating": rating, "images": images})
-        return out
+        return [{**s, "rating": latest.loc[s["subject_id"]].to_dict() if s["subject_id"] in latest.index else None}
+                for s in self.subjects]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -122,9 +118,9 @@ class Handler(BaseHTTPRequestHandler):
         if parts == ["api", RATINGS_EXPORT]:
             body = self.dataset.ratings.all().to_csv(index=False).encode()
             return self._send(200, body, "text/csv", {"Content-Disposition": f'attachment; filename="{RATINGS_EXPORT}"'})
-        if parts[0] == "files" and len(parts) == 3 and parts[1] in self.dataset.ids:
-            path = self.dataset.images(parts[1]).get(parts[2])
-            if path is not None and path.is_file():
+        if parts[0] == "files" and len(parts) == 3:
+            path = self.dataset.images.get(parts[1], {}).get(parts[2])
+            if path is not None:
                 return self._file(path)
         return self._error(HTTPStatus.NOT_FOUND, "not found: only the app and the served dataset's images are here")
 
@@ -141,7 +137,7 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             return self._error(HTTPStatus.BAD_REQUEST, "the body is not a JSON object")
         subject = str(data.get("subject_id", ""))
-        if subject not in self.dataset.ids:
+        if subject not in self.dataset.images:
             return self._error(HTTPStatus.NOT_FOUND, f"no subject {subject!r} in this dataset")
         try:
             row = self.dataset.ratings.rate(subject, data.get("rater", ""), data.get("verdict", ""), data.get("note", ""))
