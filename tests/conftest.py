@@ -100,7 +100,7 @@ def preprocessed_synth(synth_cohort, tmp_path_factory):
     # Known QC failures (the synthetic heads are stored in RAS order, as the injectors expect).
     from brainage.data import inject
 
-    for kind in ("cut_fov", "wrong_orientation"):
+    for kind in ("cut_fov", "upside_down"):
         bad[f"inj-{kind}"] = write_nifti(bad_dir / f"{kind}.nii.gz", inject.HEAD_FAILURES[kind](data, head.affine)[0], affine=head.affine)
     for kind in ("stripped_with_neck", "stripped_with_skull"):
         injected = inject.STRIPPED_FAILURES[kind](data, head.affine, brain_mask=truth)[0]

@@ -9,7 +9,7 @@ import pytest
 from brainage import __version__
 from brainage.cli import COMMANDS, main
 
-STAGES = ["download", "ingest", "split", "synth", "preprocess", "pack", "qc", "train", "stack", "evaluate", "export",
+STAGES = ["download", "ingest", "split", "synth", "preprocess", "pack", "qc", "qc-reference", "train", "stack", "evaluate", "export",
           "predict", "finetune", "explain", "serve", "demo"]
 
 

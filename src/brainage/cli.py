@@ -19,12 +19,12 @@ from brainage.evaluation.commands import Evaluate
 from brainage.explain.commands import Explain
 from brainage.predict.commands import Export, Finetune, Predict
 from brainage.preprocess.commands import Pack, Preprocess
-from brainage.qc.commands import QC
+from brainage.qc.commands import QC, QCReference
 from brainage.training.commands import Split, Stack, Train
 from brainage.viewer.commands import Serve
 
 #: The command table, in pipeline order.
-COMMANDS: tuple[Command, ...] = (Download(), Ingest(), Split(), Synth(), Preprocess(), Pack(), QC(), Train(), Stack(),
+COMMANDS: tuple[Command, ...] = (Download(), Ingest(), Split(), Synth(), Preprocess(), Pack(), QC(), QCReference(), Train(), Stack(),
                                  Evaluate(), Export(), Predict(), Finetune(), Explain(), Serve(), Demo())
 
 

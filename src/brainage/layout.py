@@ -12,7 +12,7 @@ PREPROCESSED/    manifest.csv  preprocess_report.csv  preprocess_config.yaml
   subjects/<id>/ steps.json  t1_ras  brain_mask  t1_n4  bias_field  brain_n4  to_mni_affine.mat  tissue_probs
                  t1_mni_<grid>  mask_mni_<grid>  tissue_mni_<grid>  (.nii.gz)  error.txt
   cache/<grid>/  <id>.npy  <id>_tissue.npy  index.csv  grid.json
-  qc/            qc_metrics.csv  qc_verdicts.csv  qc_overrides.csv  qc_ratings.sqlite  montages/<id>.png  contact_sheet.png  index.html
+  qc/            qc_metrics.csv  qc_verdicts.csv  qc_overrides.csv  qc_ratings.sqlite  qc_info.json  montages/<id>{,_tile}.png  contact_sheet.png  index.html
   figures/       <id>.png (before/after)
 RUN/             train_config.yaml  run_options.yaml  run_info.json  all_predictions.csv  oof_predictions.csv
                  stack_weights.json (ensembles)
@@ -50,6 +50,11 @@ BUNDLE_SUFFIX = ".brainage"
 #: The region atlas that ships inside the package (consensus IXI-HH DLMUSE on the 2 mm MNI grid).
 ATLAS_IMAGE = Path(__file__).resolve().parent / "bundled" / "atlas_dlmuse_2mm.nii.gz"
 ATLAS_LABELS = Path(__file__).resolve().parent / "bundled" / "atlas_dlmuse_labels.csv"
+#: QC's yardstick that ships inside the package: every metric's distribution over clean IXI-HH
+#: scans (``brainage.qc.reference``), and the mean clean head, brain and brain asymmetry that the
+#: orientation tests compare with (``brainage.qc.orientation``).
+QC_REFERENCE = Path(__file__).resolve().parent / "bundled" / "qc_reference_ixi_hh.json"
+QC_ORIENTATION = Path(__file__).resolve().parent / "bundled" / "qc_orientation.npz"
 #: The QC viewer's own files (package data) and the file name of its ratings export.
 VIEWER_STATIC = Path(__file__).resolve().parent / "viewer" / "static"
 VIEWER_INDEX = "index.html"
@@ -278,11 +283,20 @@ class QCDir(Folder):
         return self.root / "qc_ratings.sqlite"
 
     @property
+    def info(self) -> Path:
+        """Which reference judged the scans, which sites' own distributions joined it."""
+        return self.root / "qc_info.json"
+
+    @property
     def montages(self) -> Path:
         return self.root / "montages"
 
     def montage(self, subject_id: str) -> Path:
         return self.montages / f"{subject_id}.png"
+
+    def tile(self, subject_id: str) -> Path:
+        """The subject's contact-sheet tile (and report thumbnail)."""
+        return self.montages / f"{subject_id}_tile.png"
 
     @property
     def contact_sheet(self) -> Path:

@@ -23,7 +23,7 @@ def _dice(a, b):
 def test_good_subjects_have_every_output_and_cache(preprocessed_synth):
     out, report, _ = preprocessed_synth
     ok = report[report.status == "ok"].subject_id.tolist()
-    assert sorted(ok) == ["inj-cut_fov", "inj-stripped_with_neck", "inj-stripped_with_skull", "inj-wrong_orientation",
+    assert sorted(ok) == ["inj-cut_fov", "inj-stripped_with_neck", "inj-stripped_with_skull", "inj-upside_down",
                           "stripped", "sub-001", "sub-002", "sub-003", "sub-004"]
     for sid in ok:
         for name in OUTPUTS:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from brainage.qc.anatomy import border_contact_mm2, native_to_mni, rotation_degrees
+from brainage.qc.anatomy import fov_contact_mm2, native_to_mni, rotation_degrees, unmeasured_region
 
 
 def _rot_x(deg):
@@ -23,12 +23,26 @@ def test_mirror_detected():
     assert rotation_degrees(np.diag([-1.0, 1, 1, 1]))[1]
 
 
-def test_border_contact():
+def test_fov_contact_counts_the_mask_surface_on_the_array_edge():
     mask = np.zeros((10, 10, 10), bool)
     mask[3:6, 3:6, 3:6] = True
-    assert border_contact_mm2(mask, (2, 2, 2)) == 0
+    assert fov_contact_mm2(mask, (2, 2, 2)) == 0
     mask[3:6, 3:6, 9] = True  # touches the top face with 9 voxels of 4 mm2
-    assert border_contact_mm2(mask, (2, 2, 2)) == 36
+    assert fov_contact_mm2(mask, (2, 2, 2)) == 36
+
+
+def test_zero_filled_slab_inside_the_array_counts_as_an_edge():
+    rng = np.random.default_rng(0)
+    head = rng.uniform(10, 20, (40, 40, 40)).astype(np.float32)  # noisy everywhere: nothing unmeasured
+    assert not unmeasured_region(head).any()
+    head[:, :, 30:] = 0  # the top slab zero-filled inside the array
+    slab = unmeasured_region(head)
+    assert slab[:, :, 31:].all() and not slab[:, :, :29].any()
+    brain = np.zeros(head.shape, bool)
+    brain[10:30, 10:30, 10:30] = True
+    assert fov_contact_mm2(brain, (2, 2, 2), slab) == 0
+    brain[10:30, 10:30, 10:35] = True  # the brain runs into the slab: cut off, though far from the array edge
+    assert fov_contact_mm2(brain, (2, 2, 2), slab) >= 20 * 20 * 4
 
 
 def test_native_to_mni_inverts_ants_lps_affine():

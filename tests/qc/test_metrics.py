@@ -56,3 +56,17 @@ def test_stripped_input_has_no_air_metrics():
     data = np.where(brain, img.get_fdata(dtype=np.float32), 0)
     out = compute_iqms(data, brain, np.ones_like(data), img, stripped=True)
     assert np.isnan(out["snrd_total"]) and np.isnan(out["fber"]) and out["snr_total"] > 0
+
+
+def test_ghost_ratio_sees_ghosts_and_not_noise():
+    from brainage.data.inject import ghosting
+    from brainage.qc.metrics import ghost_ratio
+
+    img, _ = _phantom(0.02)
+    data = img.get_fdata(dtype=np.float32)
+    head = data > 0.1 * data.max()
+    ghosted = ghosting(data, img.affine, strength=0.2)[0]
+    noisy = _phantom(0.10)[0].get_fdata(dtype=np.float32)
+    clean_ratio = ghost_ratio(data, head)
+    assert ghost_ratio(ghosted, head) > clean_ratio + 0.1
+    assert ghost_ratio(noisy, head) < clean_ratio + 0.02

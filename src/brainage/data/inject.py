@@ -2,7 +2,15 @@
 
 Each function takes a head volume (RAS voxel order: axis 2 runs inferior -> superior) and its
 affine, and returns a new ``(data, affine)``; inputs are never modified. They mimic the
-failures people find when they eyeball a cohort.
+failures people find when they eyeball a cohort. Every injector accepts ``rng`` and
+``brain_mask`` keywords (used where it needs them), so callers can treat them alike.
+
+Example:
+    >>> import numpy as np
+    >>> head = np.zeros((20, 24, 22), np.float32); head[5:15, 6:18, 4:18] = 100
+    >>> data, affine = upside_down(head, np.eye(4))
+    >>> bool((data[:, :, ::-1] == head).all())
+    True
 """
 
 from __future__ import annotations
@@ -21,19 +29,31 @@ def _head_extent(data: np.ndarray, axis: int) -> tuple[int, int]:
     return int(idx[0]), int(idx[-1])
 
 
-def cut_fov(data, affine, fraction: float = 0.22, rng=None):
+def cut_fov(data, affine, fraction: float = 0.22, rng=None, brain_mask=None):
     """Field of view that cuts off the top of the head (the superior ``fraction`` of it)."""
     lo, hi = _head_extent(data, 2)
     keep = hi - int(round(fraction * (hi - lo)))
     return data[:, :, :keep].copy(), affine.copy()
 
 
-def ghosting(data, affine, strength: float = 0.35, rng=None):
-    """Nyquist (N/2) ghost along the anterior-posterior phase-encoding axis."""
+def zero_filled_fov(data, affine, fraction: float = 0.22, fill: float | None = 0.0, rng=None, brain_mask=None):
+    """The top of the head replaced by a constant *inside* the array (the array keeps its size),
+    as scanners and converters write slabs outside the excited slab. ``fill=None`` uses the
+    image's median air value instead of zero."""
+    lo, hi = _head_extent(data, 2)
+    keep = hi - int(round(fraction * (hi - lo)))
+    out = data.copy()
+    out[:, :, keep:] = np.median(data[:, :, -2:]) if fill is None else fill
+    return out, affine.copy()
+
+
+def ghosting(data, affine, strength: float = 0.35, rng=None, brain_mask=None):
+    """Nyquist (N/2) ghost along the anterior-posterior phase-encoding axis, ``strength`` times
+    the image's own amplitude."""
     return data + strength * np.roll(data, data.shape[1] // 2, axis=1), affine.copy()
 
 
-def low_snr(data, affine, noise_fraction: float = 0.12, rng=None):
+def low_snr(data, affine, noise_fraction: float = 0.12, rng=None, brain_mask=None):
     """Heavy Rician noise: standard deviation ``noise_fraction`` of the bright-tissue intensity."""
     rng = np.random.default_rng(rng)
     sd = noise_fraction * np.percentile(data, 99)
@@ -42,18 +62,35 @@ def low_snr(data, affine, noise_fraction: float = 0.12, rng=None):
     return np.sqrt(real ** 2 + imag ** 2).astype(np.float32), affine.copy()
 
 
-def wrong_orientation(data, affine, rng=None):
+def upside_down(data, affine, rng=None, brain_mask=None):
     """Header orientation wrong: data flipped inferior<->superior while the affine stays."""
     return data[:, :, ::-1].copy(), affine.copy()
 
 
-def strong_bias(data, affine, strength: float = 0.9, rng=None):
-    """Strong smooth intensity non-uniformity: a multiplicative ramp over the whole volume."""
+def left_right_swapped(data, affine, rng=None, brain_mask=None):
+    """Header orientation wrong: data flipped left<->right while the affine stays."""
+    return data[::-1].copy(), affine.copy()
+
+
+def front_back_swapped(data, affine, rng=None, brain_mask=None):
+    """Header orientation wrong: data flipped anterior<->posterior while the affine stays."""
+    return data[:, ::-1].copy(), affine.copy()
+
+
+def strong_bias(data, affine, factor: float = 2.2, rng=None, brain_mask=None):
+    """Smooth multiplicative intensity non-uniformity along a random axis: intensity changes by
+    ``factor`` from one end of the brain to the other (of the head when no ``brain_mask``)."""
     rng = np.random.default_rng(rng)
     axis = int(rng.integers(0, 3))
-    ramp = np.linspace(-strength / 2, strength / 2, data.shape[axis])
-    field = np.exp(ramp.reshape([-1 if i == axis else 1 for i in range(3)]))
-    return (data * field).astype(np.float32), affine.copy()
+    if brain_mask is not None and brain_mask.any():
+        idx = np.nonzero(brain_mask.any(axis=tuple(i for i in range(3) if i != axis)))[0]
+        lo, hi = int(idx[0]), int(idx[-1])
+    else:
+        lo, hi = _head_extent(data, axis)
+    position = (np.arange(data.shape[axis]) - (lo + hi) / 2) / max(hi - lo, 1)
+    sign = 1.0 if rng.random() < 0.5 else -1.0
+    field = np.exp(sign * np.log(factor) * position)
+    return (data * field.reshape([-1 if i == axis else 1 for i in range(3)])).astype(np.float32), affine.copy()
 
 
 def stripped(data, affine, brain_mask: np.ndarray, rng=None):
@@ -89,8 +126,9 @@ def stripped_with_skull(data, affine, brain_mask: np.ndarray, margin_mm: float =
 
 #: Failures that apply to a raw head image.
 HEAD_FAILURES: dict[str, Injector] = {
-    "cut_fov": cut_fov, "ghosting": ghosting, "low_snr": low_snr,
-    "wrong_orientation": wrong_orientation, "strong_bias": strong_bias,
+    "cut_fov": cut_fov, "zero_filled_fov": zero_filled_fov, "ghosting": ghosting, "low_snr": low_snr,
+    "upside_down": upside_down, "left_right_swapped": left_right_swapped, "front_back_swapped": front_back_swapped,
+    "strong_bias": strong_bias,
 }
 #: Failures of an already-skull-stripped image; these need the true brain mask.
 STRIPPED_FAILURES: dict[str, Injector] = {

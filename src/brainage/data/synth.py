@@ -10,12 +10,14 @@ download). The generative model, per subject with age ``a`` and ``d = (a - 20) /
   ``ventricle_growth_mm_per_decade * d`` mm. Each subject also gets its own random offset on both
   (``atrophy_sd``, ``ventricle_sd_mm``), so age is learnable but not a lookup.
 * **Sex**: men have a larger head and brain (isotropic scale ``male_scale`` vs 1.0, on top of
-  ``base_scale``, which brings the MNI brain (1.88 l) to a typical adult woman's ~1.4 l;
+  ``base_scale``, which brings the MNI brain (1.88 l) to ~1.15 l, ~1.35 l with the CSF rim a
+  brain extractor keeps: a typical adult woman's intracranial volume (men ~1.7 l);
   ``scale_sd`` between people) and a slightly longer front-to-back shape (``male_ap_stretch``).
 * **Head**: CSF rim, dark skull, bright scalp fat in shells around the brain, eyes, and a neck
   down to the bottom of the field of view, so brain extraction has real work to do.
 * **Acquisition**: random pose (rotation up to ``max_rotation_deg``, shift up to
-  ``max_shift_mm``), a smooth multiplicative bias field (``bias_strength``), Rician noise
+  ``max_shift_mm``), a smooth multiplicative bias field (``bias_strength``; white matter
+  brightens by up to ~1.5x across the brain, like clean IXI-HH scans), Rician noise
   (``noise_sd`` of white-matter intensity), written at ``voxel_mm`` (2 mm) as int16 NIfTI.
 * **Broken subjects** (``n_broken``): a few heads with a QC failure injected
   (:mod:`brainage.data.inject`), recorded in ``derivatives/synth/subjects.tsv``.
@@ -60,13 +62,13 @@ class SynthConfig:
     ventricle_growth_mm_per_decade: float = 1.0
     atrophy_sd: float = 0.04
     ventricle_sd_mm: float = 1.0
-    base_scale: float = 0.9
+    base_scale: float = 0.85
     male_scale: float = 1.07
     male_ap_stretch: float = 1.02
     scale_sd: float = 0.03
     max_rotation_deg: float = 10.0
     max_shift_mm: float = 8.0
-    bias_strength: float = 0.25
+    bias_strength: float = 0.15
     noise_sd: float = 0.03
     n_broken: int = 0
     broken_kinds: list = field(default_factory=lambda: list(HEAD_FAILURES))

@@ -40,15 +40,48 @@ def rotation_degrees(transform: np.ndarray) -> tuple[float, bool]:
     return angle, mirrored
 
 
-def border_contact_mm2(mask: np.ndarray, zooms) -> float:
-    """Area of brain mask lying on the six faces of the field of view (cut-off brain)."""
+def unmeasured_region(t1: np.ndarray, min_ml: float = 5.0, voxel_ml: float = 0.008) -> np.ndarray:
+    """Voxels the scanner did not measure: connected regions of at least ``min_ml`` whose value
+    does not change at all (zero- or constant-filled slabs). Air is noisy; a converter's fill is
+    not. Real air can be exactly zero too, but it never touches the brain."""
+    flat = ndimage.maximum_filter(t1, 3) == ndimage.minimum_filter(t1, 3)
+    labels, n = ndimage.label(flat)
+    if n == 0:
+        return flat
+    sizes = np.bincount(labels.ravel())[1:]
+    return np.isin(labels, np.nonzero(sizes * voxel_ml >= min_ml)[0] + 1)
+
+
+def edge_nonbrain_fraction(t1: np.ndarray, mask: np.ndarray, depth: int = 2) -> float:
+    """Share of the mask's outer ``depth`` voxels brighter than white matter (scalp fat, marrow)
+    or darker than a tenth of it (bone): a brain's edge is grey matter and CSF, a mask that kept
+    the skull and scalp has them on its edge. Registration cannot hide this, as it hides a
+    too-large mask by shrinking it onto the template."""
+    core = ndimage.binary_erosion(mask, iterations=2 * depth)
+    if not core.any():
+        return float("nan")
+    edge = mask & ~ndimage.binary_erosion(mask, iterations=depth)
+    wm = np.percentile(t1[core], 90)
+    values = t1[edge]
+    return float(((values > 0.9 * wm) | (values < 0.15 * wm)).mean())
+
+
+def fov_contact_mm2(mask: np.ndarray, zooms, unmeasured: np.ndarray | None = None) -> float:
+    """Area of the brain mask lying on the edge of the field of view: on the array's six faces or
+    next to (or inside) an unmeasured, constant-filled region of the array. Each voxel of the
+    mask's surface there counts once, with the area of one voxel face."""
     zooms = np.asarray(zooms, float)
-    area = 0.0
+    on_edge = np.zeros(mask.shape, bool)
     for axis in range(3):
-        face = zooms[[i for i in range(3) if i != axis]].prod()
         for idx in (0, -1):
-            area += float(np.take(mask, idx, axis=axis).sum()) * face
-    return area
+            sl = [slice(None)] * 3
+            sl[axis] = idx
+            on_edge[tuple(sl)] = True
+    if unmeasured is not None and unmeasured.any():
+        on_edge |= ndimage.binary_dilation(unmeasured, iterations=1)
+    face = float(np.mean([zooms[[i for i in range(3) if i != axis]].prod() for axis in range(3)]))
+    surface = mask & ~ndimage.binary_erosion(mask)
+    return float((surface & on_edge).sum()) * face
 
 
 @lru_cache(maxsize=1)
@@ -62,23 +95,30 @@ def _template_geometry() -> tuple[nib.Nifti1Image, np.ndarray, float, np.ndarray
     return tmask_img, tmask, bottom, dist
 
 
-def anatomy_metrics(subject_dir: str | Path, below_margin_mm: float = 6.0, outside_margin_mm: float = 8.0) -> dict[str, float]:
+def anatomy_metrics(subject_dir: str | Path, stripped: bool = False, below_margin_mm: float = 6.0, outside_margin_mm: float = 8.0) -> dict[str, float]:
     """Mask/registration metrics of one subject folder written by ``brainage preprocess``.
 
-    * ``border_contact_mm2``: brain mask area on the field-of-view faces.
+    * ``fov_contact_mm2``: brain mask area on the edge of the field of view (the array's faces, or
+      a zero-filled region inside it; see :func:`unmeasured_region`).
     * ``below_brainstem_ml``: mask volume more than ``below_margin_mm`` below the lowest point of
       the template brain (tissue hanging off the medulla).
     * ``outside_template_ml``: mask volume more than ``outside_margin_mm`` outside the template
       brain, above that level (skull, scalp, eyes left in the mask).
+    * ``edge_nonbrain_fraction``: share of the mask's edge that is fat or bone (skull left in).
     * ``holes_ml``, ``n_components``, ``largest_component_fraction``: mask topology.
-    * ``rotation_deg``, ``mirrored``: orientation implied by the registration.
+    * ``rotation_deg``: rotation the registration needed (a header rotated by a quarter turn).
+    * ``template_coverage``: share of the template brain the registered mask covers.
     """
     folder = SubjectDir(subject_dir)
     mask_img = nib.load(str(folder.brain_mask))
     mask = mask_img.get_fdata() > 0
     zooms = mask_img.header.get_zooms()[:3]
     voxel_ml = float(np.prod(zooms)) / 1000
-    out: dict[str, float] = {"border_contact_mm2": border_contact_mm2(mask, zooms)}
+    t1 = nib.load(str(folder.t1_ras)).get_fdata(dtype=np.float32)
+    # An already-stripped input is constant outside the brain by design: only the array's edge counts.
+    unmeasured = None if stripped else unmeasured_region(t1, voxel_ml=voxel_ml)
+    out: dict[str, float] = {"fov_contact_mm2": fov_contact_mm2(mask, zooms, unmeasured)}
+    out["edge_nonbrain_fraction"] = edge_nonbrain_fraction(nib.load(str(folder.t1_n4)).get_fdata(dtype=np.float32), mask)
     filled = ndimage.binary_fill_holes(mask)
     out["holes_ml"] = float((filled & ~mask).sum() * voxel_ml)
     labels, n = ndimage.label(mask)
@@ -87,7 +127,7 @@ def anatomy_metrics(subject_dir: str | Path, below_margin_mm: float = 6.0, outsi
     out["largest_component_fraction"] = float(sizes.max() / max(sizes.sum(), 1))
 
     transform = read_affine_transform(folder.to_mni_affine)
-    out["rotation_deg"], out["mirrored"] = rotation_degrees(transform)
+    out["rotation_deg"] = rotation_degrees(transform)[0]
     points = native_to_mni(nib.affines.apply_affine(mask_img.affine, np.argwhere(mask)), transform)
     tmask_img, tmask, bottom, dist = _template_geometry()
     # Sub-voxel MNI volume per native voxel: the affine's Jacobian converts native ml to MNI ml.

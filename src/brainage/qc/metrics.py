@@ -59,25 +59,48 @@ def efc(t1: np.ndarray) -> float:
     return float((p * np.log(p)).sum() / efc_max)
 
 
-def wm_bias_range(t1: np.ndarray, wm: np.ndarray, zooms) -> float:
+def ghost_ratio(t1: np.ndarray, head: np.ndarray) -> float:
+    """Brightness of N/2 ghosts: mean intensity where a copy of the head shifted by half the field
+    of view falls in the air, minus the mean of the remaining air, over the head's mean; the
+    largest over the three axes (the phase-encoding axis is not in a NIfTI header).
+
+    MRIQC's ghost-to-signal ratio uses the same ghost masks; subtracting the remaining air makes
+    the measure blind to noise, which raises both, so noise and ghosting get their own reasons.
+    """
+    near_head = ndimage.binary_dilation(head, iterations=3)
+    air = ~near_head
+    signal = float(t1[head].mean()) or 1.0
+    best = 0.0
+    for axis in range(3):
+        shift = t1.shape[axis] // 2
+        ghost = np.roll(head, shift, axis=axis) & air
+        rest = air & ~np.roll(near_head, shift, axis=axis)
+        if ghost.sum() >= 50 and rest.sum() >= 50:
+            best = max(best, float(t1[ghost].mean() - t1[rest].mean()) / signal)
+    return best
+
+
+def wm_gradient(t1: np.ndarray, wm: np.ndarray, zooms) -> tuple[np.ndarray, float]:
     """Large-scale intensity gradient of white matter in the *acquired* image.
 
-    Fits log(intensity) of white-matter voxels as a linear function of position (mm) and returns
-    the fitted log-intensity range across the white matter's extent along the gradient
-    (0.69 = a factor of 2). Unlike N4's field statistics this does not depend on how much of the
-    bias N4 chose to model, so a strong coil or positioning bias shows however N4 behaves.
+    Fits log(intensity) of white-matter voxels as a linear function of position and returns the
+    gradient (log change per 100 mm along the RAS axes) and the fitted log-intensity range across
+    the white matter's extent along it (0.69 = a factor of 2). Unlike N4's field statistics this
+    does not depend on how much of the bias N4 chose to model, so a strong coil or positioning
+    bias shows however N4 behaves.
     """
     idx = np.argwhere(wm)
     values = t1[wm]
     keep = values > 0
     if keep.sum() < 100:
-        return float("nan")
+        return np.full(3, np.nan), float("nan")
     xyz = idx[keep] * np.asarray(zooms, float)
     design = np.column_stack([np.ones(len(xyz)), xyz - xyz.mean(0)])
     coef, *_ = np.linalg.lstsq(design, np.log(values[keep]), rcond=None)
     gradient = coef[1:]
     projection = (xyz - xyz.mean(0)) @ (gradient / (np.linalg.norm(gradient) + 1e-12))
-    return float(np.linalg.norm(gradient) * (np.percentile(projection, 99) - np.percentile(projection, 1)))
+    extent = np.percentile(projection, 99) - np.percentile(projection, 1)
+    return gradient * 100, float(np.linalg.norm(gradient) * extent)
 
 
 def compute_iqms(t1: np.ndarray, brain: np.ndarray, bias_field: np.ndarray, img: nib.Nifti1Image,
@@ -103,9 +126,15 @@ def compute_iqms(t1: np.ndarray, brain: np.ndarray, bias_field: np.ndarray, img:
         air_sd = float(a.std())
         out["snrd_total"] = float(np.mean([corrected[m].mean() for m in tissues.values()]) / (np.sqrt(2 / (4 - np.pi)) * air_sd + 1e-12))
         out["fber"] = float((corrected[head] ** 2).mean() / ((a ** 2).mean() + 1e-12))
-        out["air_fraction_bright"] = float((a > 0.2 * mu_wm).mean())
+        # Noise from the air's median, which ghosts and artefacts (a minority of the air) barely
+        # move: magnitude noise in air is Rayleigh, median = 1.1774 sigma.
+        noise_sd = float(np.median(a)) / 1.1774
+        out["noise_ratio"] = noise_sd / mu_wm
+        # Bright air that noise cannot explain: structure (ghosts, wrap-around, artefacts).
+        out["air_fraction_bright"] = float((a > max(0.2 * mu_wm, 6 * noise_sd)).mean())
+        out["ghost_ratio"] = ghost_ratio(t1, head)
     else:
-        out.update(snrd_total=np.nan, fber=np.nan, air_fraction_bright=np.nan)
+        out.update(snrd_total=np.nan, fber=np.nan, noise_ratio=np.nan, air_fraction_bright=np.nan, ghost_ratio=np.nan)
     noise = np.sqrt((0 if np.isnan(air_sd) else air_sd ** 2) + sd_gm ** 2 + sd_wm ** 2)
     out["cnr"] = float(abs(mu_gm - mu_wm) / noise)
     out["efc"] = efc(t1)
@@ -114,5 +143,6 @@ def compute_iqms(t1: np.ndarray, brain: np.ndarray, bias_field: np.ndarray, img:
     med = float(np.median(field))
     out["inu_med"] = med
     out["inu_range"] = float((np.percentile(field, 95) - np.percentile(field, 5)) / med)
-    out["wm_bias_range"] = wm_bias_range(t1, tissues["wm"], img.header.get_zooms()[:3])
+    gradient, out["wm_bias_range"] = wm_gradient(t1, tissues["wm"], img.header.get_zooms()[:3])
+    out.update({f"wm_gradient_{axis}": float(g) for axis, g in zip(("lr", "ap", "si"), gradient)})
     return out

@@ -1,4 +1,5 @@
-"""The offline QC report: one HTML page linking every montage, worst subjects first."""
+"""The offline QC report: counts and exclusions at the top, a contact sheet, one row per subject
+(worst first) with a thumbnail linking its montage, and a legend of every metric shown."""
 
 from __future__ import annotations
 
@@ -9,39 +10,75 @@ import pandas as pd
 
 from brainage.html import write_page
 from brainage.layout import QCDir
+from brainage.qc.legend import LEGEND, show
 from brainage.qc.pictures import VERDICT_COLOURS, contact_sheet
+from brainage.qc.reference import Reference
 
-SHOWN_METRICS = ("brain_volume_ml", "snr_total", "cnr", "cjv", "efc", "fber", "inu_range", "wm_bias_range",
-                 "border_contact_mm2", "below_brainstem_ml", "outside_template_ml", "dice_template", "rotation_deg")
+SHOWN_METRICS = ("brain_volume_ml", "snr_total", "snrd_total", "cnr", "cjv", "ghost_ratio", "wm_bias_range",
+                 "fov_contact_mm2", "below_brainstem_ml", "outside_template_ml", "dice_template", "ncc_template",
+                 "upside_down_gain", "front_back_gain", "left_right_score")
 
-INTRO = """<h1>Quality control</h1>
-<p>{n} subjects: {counts}. Sorted worst first. Click a thumbnail for the full montage
-(side, back and top views, brain mask in red). To overrule a verdict, add a row
-<code>subject_id,verdict,note</code> to <code>{overrides}</code> and re-run <code>brainage qc</code>;
-the split and training stages use the final verdict.</p>
-<p><a href="{sheet}"><img src="{sheet}" style="max-width:100%"></a></p>"""
+STYLE = """<style>
+td.reasons { max-width: 34em; } img.thumb { width: 300px; } th abbr { text-decoration: none; cursor: help; }
+table.legend td { vertical-align: top; } .summary { font-size: 1.15em; }
+</style>"""
 
 
-def write_report(verdicts: pd.DataFrame, metrics: pd.DataFrame, out: QCDir) -> Path:
+def _summary(verdicts: pd.DataFrame, out: QCDir, reference: Reference, sites_joined: list[str]) -> str:
+    counts = {v: int((verdicts.final_verdict == v).sum()) for v in ("pass", "warn", "fail")}
+    badges = " ".join(f'<span class="v" style="background:{VERDICT_COLOURS[v]}">{n} {v}</span>' for v, n in counts.items())
+    excluded = verdicts[verdicts.final_verdict == "fail"]
+    listing = ", ".join(f"{html.escape(r.subject_id)} ({html.escape(str(r.get('check', '') or 'reviewer').replace('_', ' '))})"
+                        for _, r in excluded.iterrows())
+    joined = (f" Sites large and clean enough to join it as their own yardstick: {html.escape(', '.join(sites_joined))}."
+              if sites_joined else " No site was large and clean enough to join it (each scan judged as if alone).")
+    return f"""<h1>Quality control</h1>
+<p class="summary">{len(verdicts)} scans: {badges}</p>
+<p><b>Excluded from training (final verdict fail): {len(excluded)}</b>{': ' + listing if listing else ''}.
+Warned scans stay in; look at them.</p>
+<p>Yardstick: {html.escape(reference.name)} ({len(reference.subjects)} clean scans).{joined}</p>
+<p>Sorted worst first. Click a thumbnail for the full montage (side, back and top; brain mask red,
+edge of the image yellow, zero-filled regions blue). To overrule a verdict, rate it in
+<code>brainage serve</code> or add a row <code>subject_id,verdict,note</code> to
+<code>{out.overrides.name}</code> and re-run <code>brainage qc</code>; split and training use the final verdict.</p>
+<p><a href="{out.contact_sheet.name}"><img src="{out.contact_sheet.name}" style="max-width:100%"></a></p>"""
+
+
+def _legend(shown: list[str], reference: Reference) -> str:
+    rows = []
+    for metric in shown:
+        meta = LEGEND[metric]
+        stats = reference.stats.get(metric)
+        clean = f"{show(metric, stats.low)} to {show(metric, stats.high)}" if stats else ""
+        rows.append(f"<tr><td>{html.escape(meta.label)}</td><td>{html.escape(meta.meaning)}</td>"
+                    f"<td>{meta.bad}</td><td>{clean}</td></tr>")
+    return ('<h2>What the columns mean</h2><table class="legend"><tr><th>metric</th><th>measures</th>'
+            "<th>bad when</th><th>clean scans (1st to 99th percentile)</th></tr>" + "".join(rows) + "</table>")
+
+
+def write_report(verdicts: pd.DataFrame, metrics: pd.DataFrame, out: QCDir, reference: Reference,
+                 sites_joined: list[str] | None = None) -> Path:
     """Write the contact sheet and ``index.html`` into the QC folder (links are relative)."""
-    contact_sheet(verdicts, out.montage, out.contact_sheet)
+    contact_sheet(verdicts, out.tile, out.contact_sheet)
     m = metrics.set_index("subject_id")
     shown = [c for c in SHOWN_METRICS if c in m.columns]
     rows = []
     for _, r in verdicts.iterrows():
-        png = out.montage(r.subject_id)
-        rel = png.relative_to(out.root).as_posix()
-        thumb = f'<a href="{rel}"><img class="thumb" src="{rel}"></a>' if png.exists() else "-"
-        cells = "".join(f"<td>{m.at[r.subject_id, c]:.3g}</td>" if pd.notna(m.at[r.subject_id, c]) else "<td></td>"
+        montage, thumb_png = out.montage(r.subject_id), out.tile(r.subject_id)
+        thumb = (f'<a href="{montage.relative_to(out.root).as_posix()}"><img class="thumb" '
+                 f'src="{thumb_png.relative_to(out.root).as_posix()}" alt="{html.escape(r.subject_id)}"></a>'
+                 if montage.exists() and thumb_png.exists() else "-")
+        cells = "".join(f"<td>{show(c, float(m.at[r.subject_id, c])) if pd.notna(m.at[r.subject_id, c]) else ''}</td>"
                         for c in shown) if r.subject_id in m.index else "<td></td>" * len(shown)
         colour = VERDICT_COLOURS.get(r.final_verdict, "grey")
         reasons = "<br>".join(html.escape(x) for x in str(r.final_reasons or "").split("; ") if x)
         rows.append(f'<tr><td>{html.escape(r.subject_id)}</td><td>{html.escape(str(r.site))}</td>'
                     f'<td><span class="v" style="background:{colour}">{r.final_verdict}</span></td>'
-                    f"<td>{r.verdict}</td><td>{reasons}</td><td>{thumb}</td>{cells}</tr>")
-    counts = ", ".join(f"{(verdicts.final_verdict == v).sum()} {v}" for v in ("pass", "warn", "fail"))
-    heads = "".join(f"<th>{c}</th>" for c in shown)
-    body = (INTRO.format(n=len(verdicts), counts=counts, overrides=out.overrides.name, sheet=out.contact_sheet.name)
-            + f"<table><tr><th>subject</th><th>site</th><th>final</th><th>auto</th><th>reasons</th><th>montage</th>{heads}</tr>\n"
-            + "\n".join(rows) + "</table>")
+                    f'<td>{r.verdict}</td><td class="reasons">{reasons}</td><td>{thumb}</td>{cells}</tr>')
+    heads = "".join(f'<th><abbr title="{html.escape(LEGEND[c].meaning)}">{html.escape(LEGEND[c].label)}</abbr></th>'
+                    for c in shown)
+    body = (STYLE + _summary(verdicts, out, reference, sites_joined or [])
+            + "<table><tr><th>subject</th><th>site</th><th>final</th><th>auto</th><th>reasons</th>"
+              f"<th>mid-sagittal and axial (click: montage)</th>{heads}</tr>\n" + "\n".join(rows) + "</table>"
+            + _legend(shown, reference))
     return write_page(out.report, "quality control", body)

@@ -10,19 +10,23 @@ import numpy as np
 import pandas as pd
 
 from brainage.data.manifest import read_manifest, read_table
-from brainage.files import DoneRecord, write_csv
+from brainage.files import DoneRecord, write_csv, write_json
 from brainage.layout import PreprocessedDir, QCDir, SubjectDir
 from brainage.parallel import Executor, map_subjects
 from brainage.qc.anatomy import anatomy_metrics
 from brainage.qc.metrics import compute_iqms
+from brainage.qc.orientation import orientation_metrics
 from brainage.qc.overrides import apply_overrides, ensure_overrides_file, read_overrides
+from brainage.qc.reference import Reference, measured
 from brainage.qc.rules import judge
 
 STEP_INFO_KEYS = ("brain_volume_ml", "ncc_template", "dice_template", "input_skull_stripped", "original_orientation")
 
 
-def subject_metrics(subject_dir: str | Path, montage_path: str | Path | None = None) -> dict:
-    """Every QC metric of one preprocessed subject (and its montage, when a path is given)."""
+def subject_metrics(subject_dir: str | Path, montage_path: str | Path | None = None,
+                    tile_path: str | Path | None = None) -> dict:
+    """Every QC metric of one preprocessed subject (and its montage and contact-sheet tile, when
+    paths are given)."""
     folder = SubjectDir(subject_dir)
     row: dict = {}
     for step in DoneRecord(folder.steps).entries.values():
@@ -31,31 +35,66 @@ def subject_metrics(subject_dir: str | Path, montage_path: str | Path | None = N
     t1 = img.get_fdata(dtype=np.float32)
     brain = nib.load(str(folder.brain_mask)).get_fdata() > 0
     field = nib.load(str(folder.bias_field)).get_fdata(dtype=np.float32)
-    row.update(compute_iqms(t1, brain, field, img, stripped=bool(row.get("input_skull_stripped"))))
-    row.update(anatomy_metrics(folder.root))
-    if montage_path:
-        from brainage.qc.pictures import montage
+    stripped = bool(row.get("input_skull_stripped"))
+    row.update(compute_iqms(t1, brain, field, img, stripped=stripped))
+    row.update(anatomy_metrics(folder.root, stripped=stripped))
+    row.update(orientation_metrics(folder.root, stripped=stripped))
+    if montage_path or tile_path:
+        from brainage.qc.pictures import montage, tile
 
-        montage(t1, brain, montage_path, title=folder.subject_id)
+        if montage_path:
+            montage(t1, brain, montage_path, title=folder.subject_id)
+        if tile_path:
+            tile(t1, brain, tile_path)
     return row
 
 
-def _safe_subject_metrics(subject_id: str, subject_dir: str, montage_path: str | None) -> dict:
+def _safe_subject_metrics(subject_id: str, subject_dir: str, montage_path: str | None, tile_path: str | None) -> dict:
     os.environ.setdefault("ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS", "1")  # before ANTs is first used here
     try:
-        return {"subject_id": subject_id, "qc_error": "", **subject_metrics(subject_dir, montage_path)}
+        return {"subject_id": subject_id, "qc_error": "", **subject_metrics(subject_dir, montage_path, tile_path)}
     except Exception as exc:  # a broken subject is reported, never fatal to the cohort
         return {"subject_id": subject_id, "qc_error": f"{type(exc).__name__}: {exc}"}
 
 
+def _measurable(folder: SubjectDir) -> bool:
+    """Whether the files QC reads exist: a subject whose preprocessing failed after registration
+    (e.g. in tissue segmentation) is still measured, so the cause gets named."""
+    return all(p.is_file() for p in (folder.t1_ras, folder.brain_mask, folder.bias_field, folder.t1_n4,
+                                      folder.brain_n4, folder.to_mni_affine, folder.steps))
+
+
+def measure(preprocessed: str | Path, executor: Executor = Executor(isolate=False),
+            montages: QCDir | None = None, subjects: list[str] | None = None) -> pd.DataFrame:
+    """Every QC metric of every subject whose preprocessing got far enough (or of ``subjects``
+    only), with its site and ``preprocess_error``; ``qc_error`` says why a subject's metrics could
+    not be computed. Montages too when ``montages``."""
+    pre = PreprocessedDir(preprocessed).require()
+    report = read_table(pre.report, "preprocessing report", dtype={"subject_id": str}).fillna({"error": ""})
+    site = read_manifest(pre.manifest).set_index("subject_id")["site"]
+    usable = report[(report.status == "ok") | report.subject_id.map(lambda sid: _measurable(pre.subject(sid)))]
+    ok = [sid for sid in usable.subject_id if subjects is None or sid in set(subjects)]
+    jobs = [(sid, str(pre.subject(sid).root), str(montages.montage(sid)) if montages else None,
+             str(montages.tile(sid)) if montages else None) for sid in ok]
+    rows = map_subjects(_safe_subject_metrics, jobs, "quality control", executor)
+    metrics = pd.DataFrame(rows, columns=["subject_id", "qc_error"] if not rows else None)
+    metrics["site"] = metrics["subject_id"].map(site).fillna("unknown")
+    metrics["preprocess_error"] = metrics["subject_id"].map(report.set_index("subject_id")["error"]).fillna("")
+    return metrics
+
+
 def run_qc(preprocessed: str | Path, out_dir: str | Path | None = None, executor: Executor = Executor(isolate=False),
-           overrides: str | Path | None = None, pictures: bool = True) -> pd.DataFrame:
+           overrides: str | Path | None = None, pictures: bool = True, reference: str | Path | None = None) -> pd.DataFrame:
     """QC every subject of a ``brainage preprocess`` output folder.
 
+    Scans are judged against ``reference`` (a ``brainage qc-reference`` file; default the one that
+    ships, built from clean IXI-HH heads), joined by their site's own distribution only where the
+    site is large and mostly clean (:mod:`brainage.qc.reference`).
+
     Writes to ``out_dir`` (default ``PREPROCESSED/qc``): ``qc_metrics.csv`` (every metric and
-    robust z), ``qc_verdicts.csv`` (automatic verdict + reasons, reviewer override, final
-    verdict), ``qc_overrides.csv`` (created empty if absent; yours to edit), ``montages/``,
-    ``contact_sheet.png`` and ``index.html``.
+    robust z), ``qc_verdicts.csv`` (automatic verdict, headline check and reasons, reviewer
+    override, final verdict), ``qc_info.json`` (the yardstick used), ``qc_overrides.csv``
+    (created empty if absent; yours to edit), ``montages/``, ``contact_sheet.png`` and ``index.html``.
 
     Example:
         >>> run_qc("results/ixi/preprocessed")  # doctest: +SKIP
@@ -63,34 +102,44 @@ def run_qc(preprocessed: str | Path, out_dir: str | Path | None = None, executor
     pre = PreprocessedDir(preprocessed).require()
     out = QCDir(out_dir) if out_dir else pre.qc
     out.root.mkdir(parents=True, exist_ok=True)
+    yardstick = Reference.load(reference)
     report = read_table(pre.report, "preprocessing report", dtype={"subject_id": str}).fillna({"error": ""})
     site = read_manifest(pre.manifest).set_index("subject_id")["site"]
-    ok = report[report.status == "ok"].subject_id.tolist()
-    jobs = [(sid, str(pre.subject(sid).root), str(out.montage(sid)) if pictures else None) for sid in ok]
-    rows = map_subjects(_safe_subject_metrics, jobs, "quality control", executor)
-    metrics = pd.DataFrame(rows, columns=["subject_id", "qc_error"] if not rows else None)
-    metrics["site"] = metrics["subject_id"].map(site).fillna("unknown")
-    good = metrics[metrics["qc_error"] == ""].drop(columns="qc_error")
-    judged = judge(good) if len(good) else good.assign(verdict=[], reasons=[], outlier_score=[])
-    failed_pre = report[report.status != "ok"]
+    metrics = measure(pre.root, executor, out if pictures else None)
+    good = measured(metrics)
+    judged = judge(good, yardstick) if len(good) else good.assign(verdict=[], check=[], checks=[], reasons=[],
+                                                                   yardstick=[], outlier_score=[])
+    late = judged["preprocess_error"].astype(str) != "" if len(judged) else pd.Series(dtype=bool)
+    judged.loc[late, "reasons"] = [("; ".join(x for x in (r, f"fail: preprocessing failed: {e}") if x))
+                                   for r, e in zip(judged.loc[late, "reasons"], judged.loc[late, "preprocess_error"])]
+    judged.loc[late & (judged["check"] == ""), "check"] = "preprocessing"
+    judged.loc[late, "verdict"] = "fail"
+    judged.loc[late, "outlier_score"] = judged.loc[late, "outlier_score"].clip(lower=20.0)
+    failed_pre = report[(report.status != "ok") & ~report.subject_id.isin(judged.subject_id)]
     broken = pd.DataFrame({
         "subject_id": list(failed_pre.subject_id) + list(metrics.loc[metrics.qc_error != "", "subject_id"]),
         "verdict": "fail",
+        "check": ["preprocessing"] * len(failed_pre) + ["metrics"] * int((metrics.qc_error != "").sum()),
         "reasons": [f"fail: preprocessing failed: {e}" for e in failed_pre.error]
                    + [f"fail: QC metrics failed: {e}" for e in metrics.loc[metrics.qc_error != "", "qc_error"]],
         "outlier_score": 30.0,
     })
+    broken["checks"] = broken["check"]
     broken["site"] = broken["subject_id"].map(site).fillna("unknown")
     allm = pd.concat([judged, broken], ignore_index=True)
     write_csv(allm, out.metrics)
+    joined = sorted(set(judged.loc[judged["yardstick"] == "reference and site", "site"].astype(str))) if len(good) else []
+    write_json(out.info, {"reference": {"name": yardstick.name, "description": yardstick.description,
+                                        "n_subjects": len(yardstick.subjects), "path": str(reference or "shipped")},
+                          "sites_joined_to_reference": joined})
     overrides_path = Path(overrides) if overrides else out.overrides
     ensure_overrides_file(overrides_path)
-    verdicts = apply_overrides(allm[["subject_id", "site", "verdict", "reasons", "outlier_score"]],
+    verdicts = apply_overrides(allm[["subject_id", "site", "verdict", "check", "reasons", "outlier_score"]],
                                read_overrides(overrides_path))
     verdicts = verdicts.sort_values("outlier_score", ascending=False, kind="stable").reset_index(drop=True)
     write_csv(verdicts, out.verdicts)
     if pictures:
         from brainage.qc.report import write_report
 
-        write_report(verdicts, allm, out)
+        write_report(verdicts, allm, out, yardstick, joined)
     return verdicts

@@ -1,0 +1,171 @@
+"""One named check per way a scan goes wrong, each saying why in plain words with its value.
+
+A :class:`Check` reads one or more metrics (:class:`Signal`) and returns the worst
+:class:`Finding`. Checks are listed in :data:`CHECKS` in causal order: a header flipped upside
+down also spoils the registration, a field of view that cuts the brain also leaves the mask on
+its edge, so when two checks are equally severe the earlier one is the headline reason.
+
+Most limits are absolute values of quantities with a physical meaning (ml, mm², noise as a share
+of white-matter brightness, a ghost's share of the head's brightness, a correlation gain), so a
+scan is judged the same on any scanner and in any batch. Only image contrast, which depends on
+the scanner and sequence, is judged by robust z-scores (``kind="z"``) against the normative
+reference (:mod:`brainage.qc.reference`). Limits were set on the even-numbered IXI-HH subjects,
+broken copies of them, and the synthetic cohort only; ``benchmarks/qc.py`` scores on the
+odd-numbered ones. Clean even-numbered IXI-HH heads span: ghost 0.004-0.05, noise 0 (air stored
+as zero), WM gradient 0.16-0.44, template Dice 0.92-0.95, brain 1,080-1,700 ml, nothing below
+the brainstem (0.1 ml at most); clean synthetic heads reach 4 ml below the brainstem (their neck
+joins the brainstem without a gap) and are left-right symmetric (score about 0).
+
+Example:
+    >>> check = next(c for c in CHECKS if c.name == "below_brainstem")
+    >>> check.judge({"below_brainstem_ml": 12.0}, {}, stripped=True).text
+    'tissue left below the brainstem: below brainstem 12 ml (clean scans under 5 ml)'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from brainage.qc.legend import LEGEND, number, show
+
+SEVERITY = {"pass": 0, "warn": 1, "fail": 2}
+Z_WARN = 4.0
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    level: str
+    metric: str
+    value: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Signal:
+    """Evidence from one metric: beyond ``warn``/``fail`` in the ``bad`` direction ("high"/"low").
+
+    ``kind="z"`` compares the metric's robust z-score (spread at least ``floor``) with the limits;
+    ``kind="value"`` the value itself. ``heads_only`` signals need air around the head, so they
+    are not judged for already-skull-stripped inputs. ``words`` replaces the check's title for
+    this signal (one check, several named causes).
+    """
+
+    metric: str
+    bad: str
+    warn: float
+    fail: float
+    kind: str = "value"
+    floor: float = 0.0
+    heads_only: bool = False
+    words: str = ""
+
+    def level(self, value: float, z: float) -> str:
+        x = z if self.kind == "z" else value
+        if x is None or not np.isfinite(x):
+            return "pass"
+        beyond = (lambda t: x > t) if self.bad == "high" else (lambda t: x < t)
+        return "fail" if beyond(self.fail) else "warn" if beyond(self.warn) else "pass"
+
+    def clean_range(self, reference_text: str) -> str:
+        if self.kind == "z":
+            return reference_text
+        side = "under" if self.bad == "high" else "over"
+        return f"clean scans {side} {show(self.metric, self.warn)}"
+
+
+@dataclass(frozen=True)
+class Check:
+    """A named failure kind: its plain-words title and the signals that reveal it."""
+
+    name: str
+    title: str
+    signals: tuple[Signal, ...]
+
+    def judge(self, values: dict, z: dict, stripped: bool, ranges: dict | None = None) -> Finding | None:
+        """The worst finding of this check for one scan (``None`` when it passes).
+
+        ``values``: metric -> value; ``z``: metric -> robust z on the yardstick in use;
+        ``ranges``: metric -> "clean scans a to b" from the reference.
+        """
+        worst: Finding | None = None
+        for s in self.signals:
+            if s.heads_only and stripped:
+                continue
+            value = values.get(s.metric, np.nan)
+            level = s.level(value, z.get(s.metric, np.nan))
+            if level == "pass" or (worst and SEVERITY[worst.level] >= SEVERITY[level]):
+                continue
+            label = LEGEND[s.metric].label if s.metric in LEGEND else s.metric
+            detail = f"{label} {show(s.metric, value)}"
+            if s.kind == "z" and np.isfinite(z.get(s.metric, np.nan)):
+                detail += f", robust z {number(z[s.metric])}"
+            context = s.clean_range((ranges or {}).get(s.metric, ""))
+            text = f"{s.words or self.title}: {detail}" + (f" ({context})" if context else "")
+            worst = Finding(self.name, level, s.metric, float(value), text)
+        return worst
+
+
+CHECKS: tuple[Check, ...] = (
+    Check("orientation", "wrong orientation in the header", (
+        Signal("upside_down_gain", "high", 0.02, 0.03, words="upside down (top and bottom swapped in the header)"),
+        Signal("front_back_gain", "high", 0.02, 0.03, words="front and back swapped in the header"),
+        Signal("left_right_score", "low", -0.2, -0.25, words="left and right swapped in the header"),
+        Signal("rotation_deg", "high", 40.0, 60.0, words="head rotated by about a quarter turn in the header"),
+    )),
+    Check("field_of_view", "brain cut off by the field of view", (
+        Signal("fov_contact_mm2", "high", 150.0, 600.0),
+    )),
+    Check("skull_left_in", "skull, scalp or eyes left in the brain mask", (
+        Signal("outside_template_ml", "high", 25.0, 60.0),
+        Signal("edge_nonbrain_fraction", "high", 0.2, 0.25),
+    )),
+    Check("below_brainstem", "tissue left below the brainstem", (
+        Signal("below_brainstem_ml", "high", 5.0, 10.0),
+    )),
+    # The outline's overlap, not the intensity correlation: large ventricles (atrophy) lower the
+    # correlation with the template of a perfectly registered brain, not its outline.
+    Check("registration", "registration to the template failed", (
+        Signal("dice_template", "low", 0.915, 0.89),
+    )),
+    Check("ghosting", "ghosting or artefact in the background", (
+        Signal("ghost_ratio", "high", 0.04, 0.08, heads_only=True),
+        Signal("air_fraction_bright", "high", 0.02, 0.05, heads_only=True),
+    )),
+    Check("noise", "noisy image (low signal-to-noise ratio)", (
+        Signal("noise_ratio", "high", 0.06, 0.09, heads_only=True),
+    )),
+    # The gradient's direction is the coil's and the head's position's: scanner-dependent, so each
+    # component is judged against the reference (warning only); its size has absolute limits.
+    Check("nonuniformity", "strong intensity non-uniformity (bias field)", (
+        Signal("wm_bias_range", "high", 0.47, 0.6),
+        Signal("inu_range", "high", 0.75, 1.0),
+        *(Signal(f"wm_gradient_{axis}", bad, sign * Z_WARN, sign * np.inf, "z", 0.03)
+          for axis in ("lr", "ap", "si") for bad, sign in (("high", 1), ("low", -1))),
+    )),
+    Check("brain_mask", "brain mask broken", (
+        Signal("holes_ml", "high", 2.0, 10.0),
+        Signal("n_components", "high", 1.5, 3.5),
+    )),
+    Check("brain_volume", "implausible brain volume", (
+        Signal("brain_volume_ml", "high", 2000.0, 2300.0, words="implausibly large brain"),
+        Signal("brain_volume_ml", "low", 900.0, 700.0, words="implausibly small brain"),
+    )),
+    # Contrast and tissue SNR depend on scanner and sequence: judged against the reference, joined
+    # by the site's own distribution where that is trusted (brainage.qc.reference), and never more
+    # than a warning: unlike the checks above, being unlike IXI-HH does not make a scan unusable.
+    Check("contrast", "image contrast or SNR unlike clean scans", (
+        Signal("snr_total", "low", -Z_WARN, -np.inf, "z", 0.5),
+        Signal("cjv", "high", Z_WARN, np.inf, "z", 0.02),
+        Signal("cnr", "low", -Z_WARN, -np.inf, "z", 0.1),
+        Signal("efc", "high", Z_WARN, np.inf, "z", 0.01, heads_only=True),
+        Signal("fber", "low", -Z_WARN, -np.inf, "z", 100.0, heads_only=True),
+        Signal("wm2max", "high", Z_WARN, np.inf, "z", 0.02, heads_only=True),
+        Signal("wm2max", "low", -Z_WARN, -np.inf, "z", 0.02, heads_only=True),
+    )),
+)
+
+#: Metrics judged by robust z, with the smallest spread used for each.
+Z_METRICS: dict[str, float] = {s.metric: s.floor for c in CHECKS for s in c.signals if s.kind == "z"}

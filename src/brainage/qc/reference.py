@@ -1,0 +1,153 @@
+"""QC's yardstick: how every metric is distributed over clean real scans.
+
+A batch is a poor yardstick for itself: when most of it is broken, a broken scan looks typical.
+So brainage ships a **normative reference** (``bundled/qc_reference_ixi_hh.json``): the median,
+robust spread and range of every metric over clean IXI-HH heads (Philips 3 T, 185 scans less
+the documented exclusions), and judges every scan against it, whether it arrives alone or in a
+batch of thousands.
+
+Most checks have absolute limits (:mod:`brainage.qc.checks`); the reference is the yardstick of
+those that depend on scanner and sequence (image contrast), and gives every report the range of
+clean scans next to each value. The batch adds to the reference only where it can be trusted
+(see :func:`batch_is_trusted`): at least :data:`BATCH_MIN_SIZE` scans of one site, of which at
+least :data:`BATCH_MIN_CLEAN` pass every absolute check (those do not depend on the scanner, so
+a clean new site passes them). Such a site may simply differ from IXI-HH, so a scan is then
+flagged on a reference-judged metric only when it is unusual **both** for the reference and for
+its own site: a new site's systematic shift raises no flags, while a broken scan stays unusual
+on both yardsticks. A mostly broken batch is never trusted, so there every scan is judged by
+the reference alone, exactly as if it had arrived on its own.
+
+Build your own reference from a clean cohort of your scanner with ``brainage qc-reference``.
+
+Example:
+    >>> ref = Reference.load()
+    >>> ref.stats["snr_total"].median > 5
+    True
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from brainage.errors import InputError
+from brainage.files import atomic_path
+from brainage.layout import QC_REFERENCE
+from brainage.version import __version__
+
+#: A site's own distribution joins the reference only from this many scans ...
+BATCH_MIN_SIZE = 20
+#: ... of which at least this share passes against the reference alone.
+BATCH_MIN_CLEAN = 0.8
+MAD_TO_SD = 1.4826
+
+
+@dataclass(frozen=True)
+class Stats:
+    """One metric over clean scans: median, robust spread (1.4826 MAD), 1st/99th percentiles."""
+
+    median: float
+    spread: float
+    low: float
+    high: float
+    n: int
+
+    @classmethod
+    def of(cls, values: pd.Series) -> "Stats":
+        v = values.dropna().astype(float).to_numpy()
+        med = float(np.median(v))
+        return cls(med, float(MAD_TO_SD * np.median(np.abs(v - med))), float(np.percentile(v, 1)),
+                   float(np.percentile(v, 99)), int(len(v)))
+
+    def z(self, values, floor: float = 0.0):
+        """Robust z-score of ``values`` against these statistics, the spread at least ``floor``."""
+        return (values - self.median) / max(self.spread, floor, 1e-9)
+
+
+@dataclass
+class Reference:
+    """Every metric's :class:`Stats` over a clean cohort, and where that cohort came from."""
+
+    name: str
+    description: str
+    stats: dict[str, Stats]
+    subjects: list[str] = field(default_factory=list)
+    exclusions: dict[str, str] = field(default_factory=dict)
+    brainage_version: str = __version__
+
+    @classmethod
+    def build(cls, metrics: pd.DataFrame, name: str, description: str, exclusions: dict[str, str] | None = None,
+              columns: list[str] | None = None) -> "Reference":
+        """Statistics of every numeric metric over ``metrics`` rows not in ``exclusions``
+        (``subject_id -> why``). Rows of already-stripped inputs are left out: the reference
+        describes whole heads."""
+        exclusions = dict(exclusions or {})
+        table = metrics.copy()
+        if "input_skull_stripped" in table:
+            for sid in table.loc[table["input_skull_stripped"].fillna(False).astype(bool), "subject_id"]:
+                exclusions.setdefault(str(sid), "already skull-stripped input")
+        table = table[~table["subject_id"].astype(str).isin(exclusions)]
+        if len(table) < BATCH_MIN_SIZE:
+            raise InputError(None, f"a QC reference needs at least {BATCH_MIN_SIZE} clean scans; got {len(table)}")
+        columns = columns or [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])
+                              and c not in ("outlier_score",) and not c.startswith("z_")]
+        stats = {c: Stats.of(table[c]) for c in columns if table[c].notna().sum() >= BATCH_MIN_SIZE}
+        return cls(name, description, stats, sorted(table["subject_id"].astype(str)), exclusions)
+
+    def save(self, path: str | Path) -> Path:
+        payload = {"name": self.name, "description": self.description, "brainage_version": self.brainage_version,
+                   "n_subjects": len(self.subjects), "subjects": self.subjects, "exclusions": self.exclusions,
+                   "stats": {k: asdict(v) for k, v in self.stats.items()}}
+        with atomic_path(path) as tmp:
+            Path(tmp).write_text(json.dumps(payload, indent=1))
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "Reference":
+        """A saved reference; by default the one that ships with brainage."""
+        path = Path(path) if path else QC_REFERENCE
+        try:
+            payload = json.loads(path.read_text())
+            stats = {k: Stats(**v) for k, v in payload["stats"].items()}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(path, f"not a brainage QC reference ({exc})") from exc
+        return cls(payload["name"], payload["description"], stats, payload.get("subjects", []),
+                   payload.get("exclusions", {}), payload.get("brainage_version", ""))
+
+    def range_text(self, metric: str, fmt) -> str:
+        """'clean scans 34-75' (1st to 99th percentile), for reasons."""
+        s = self.stats.get(metric)
+        return f"clean scans {fmt(s.low)} to {fmt(s.high)}" if s else ""
+
+
+def measured(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a ``qc_metrics`` table whose metrics were computed (no ``qc_error``), without
+    that column."""
+    if "qc_error" not in metrics:
+        return metrics
+    ok = metrics["qc_error"].isna() | (metrics["qc_error"].astype(str) == "")
+    return metrics[ok].drop(columns="qc_error")
+
+
+def batch_is_trusted(n_scans: int, n_passing_reference: int) -> bool:
+    """Whether a site's own distribution may join the reference: large, and mostly passing the
+    absolute checks."""
+    return n_scans >= BATCH_MIN_SIZE and n_passing_reference >= BATCH_MIN_CLEAN * n_scans
+
+
+def reference_from_qc(qc_dirs: list[str | Path], name: str, description: str) -> Reference:
+    """A reference from reviewed ``brainage qc`` folders: every scan whose final verdict (after
+    overrides and viewer ratings) is not ``fail``, the failed ones listed with their reasons."""
+    from brainage.data.manifest import read_table
+    from brainage.layout import QCDir
+    from brainage.qc.verdicts import read_verdicts
+
+    metrics = pd.concat([read_table(QCDir(d).metrics, "QC metrics", dtype={"subject_id": str}) for d in qc_dirs])
+    verdicts = pd.concat([read_verdicts(d) for d in qc_dirs])
+    failed = verdicts[verdicts.final_verdict == "fail"]
+    exclusions = dict(zip(failed.subject_id.astype(str), "QC fail: " + failed.final_reasons.astype(str)))
+    return Reference.build(measured(metrics), name, description, exclusions)
