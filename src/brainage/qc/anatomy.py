@@ -95,8 +95,12 @@ def _template_geometry() -> tuple[nib.Nifti1Image, np.ndarray, float, np.ndarray
     return tmask_img, tmask, bottom, dist
 
 
-def anatomy_metrics(subject_dir: str | Path, stripped: bool = False, below_margin_mm: float = 6.0, outside_margin_mm: float = 8.0) -> dict[str, float]:
+def anatomy_metrics(subject_dir: str | Path, unmeasured: np.ndarray | None = None, below_margin_mm: float = 6.0, outside_margin_mm: float = 8.0) -> dict[str, float]:
     """Mask/registration metrics of one subject folder written by ``brainage preprocess``.
+
+    ``unmeasured``: the raw image's constant-filled region (:func:`unmeasured_region`); ``None``
+    for an already-stripped input, which is constant outside the brain by design, so only the
+    array's edge counts there.
 
     * ``fov_contact_mm2``: brain mask area on the edge of the field of view (the array's faces, or
       a zero-filled region inside it; see :func:`unmeasured_region`).
@@ -114,9 +118,6 @@ def anatomy_metrics(subject_dir: str | Path, stripped: bool = False, below_margi
     mask = mask_img.get_fdata() > 0
     zooms = mask_img.header.get_zooms()[:3]
     voxel_ml = float(np.prod(zooms)) / 1000
-    t1 = nib.load(str(folder.t1_ras)).get_fdata(dtype=np.float32)
-    # An already-stripped input is constant outside the brain by design: only the array's edge counts.
-    unmeasured = None if stripped else unmeasured_region(t1, voxel_ml=voxel_ml)
     out: dict[str, float] = {"fov_contact_mm2": fov_contact_mm2(mask, zooms, unmeasured)}
     out["edge_nonbrain_fraction"] = edge_nonbrain_fraction(nib.load(str(folder.t1_n4)).get_fdata(dtype=np.float32), mask)
     filled = ndimage.binary_fill_holes(mask)

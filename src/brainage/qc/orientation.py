@@ -64,13 +64,22 @@ def _mirrored_brain_voxels() -> np.ndarray:
     return mask & mask[::-1]
 
 
+@lru_cache(maxsize=1)
+def _template_grid():
+    """The 2 mm template brain as an ANTs image: the grid every registered brain is sampled on
+    (loaded once per process, not once per subject)."""
+    import ants
+
+    return ants.from_nibabel_nifti(template_brain(2))
+
+
 def registered_brain(subject_dir: str | Path) -> np.ndarray:
     """The subject's bias-corrected brain on the 2 mm template grid, through its own registration,
     scaled so its 99th percentile is 1."""
     import ants
 
     folder = SubjectDir(subject_dir)
-    fixed = ants.from_nibabel_nifti(template_brain(2))
+    fixed = _template_grid()
     moving = ants.image_read(str(folder.brain_n4))
     warped = ants.apply_transforms(fixed, moving, [str(folder.to_mni_affine)]).numpy().astype(np.float32)
     inside = warped > 0

@@ -16,7 +16,6 @@ import numpy as np
 from matplotlib.patches import Rectangle
 
 from brainage.plotting import plt, save_figure
-from brainage.qc.anatomy import unmeasured_region
 
 VIEWS = (("side (sagittal)", 0, "x"), ("back (coronal)", 1, "y"), ("top (axial)", 2, "z"))
 VERDICT_COLOURS = {"pass": "#1a9850", "warn": "#f08c00", "fail": "#d73027"}
@@ -31,11 +30,12 @@ def _slice(volume: np.ndarray, axis: int, fraction: float) -> tuple[np.ndarray, 
     return np.take(volume, index, axis=axis).T, index
 
 
-def _draw(ax, t1: np.ndarray, mask: np.ndarray, unmeasured: np.ndarray, axis: int, fraction: float, vmax: float) -> int:
+def _draw(ax, t1: np.ndarray, mask: np.ndarray, unmeasured: np.ndarray | None, axis: int, fraction: float,
+          vmax: float) -> int:
     image, index = _slice(t1, axis, fraction)
     ax.imshow(image, cmap="gray", origin="lower", vmin=0, vmax=vmax, interpolation="nearest")
-    flat = _slice(unmeasured.astype(np.float32), axis, fraction)[0]
-    if flat.any():
+    flat = _slice(unmeasured.astype(np.float32), axis, fraction)[0] if unmeasured is not None else None
+    if flat is not None and flat.any():
         ax.imshow(np.ma.masked_where(flat < 0.5, flat), cmap="Blues", origin="lower", vmin=0, vmax=1.5, alpha=0.45,
                   interpolation="nearest")
     outline = _slice(mask.astype(np.float32), axis, fraction)[0]
@@ -49,11 +49,11 @@ def _draw(ax, t1: np.ndarray, mask: np.ndarray, unmeasured: np.ndarray, axis: in
     return index
 
 
-def montage(t1: np.ndarray, mask: np.ndarray, png_path: str | Path, title: str = "") -> Path:
+def montage(t1: np.ndarray, mask: np.ndarray, unmeasured: np.ndarray | None, png_path: str | Path,
+            title: str = "") -> Path:
     """Side, back and top rows of five RAS slices each: mask in red, array edge in yellow,
-    zero-filled regions in blue."""
+    zero-filled regions (``unmeasured``, see ``brainage.qc.anatomy.unmeasured_region``) in blue."""
     vmax = float(np.percentile(t1, 99.5)) or 1.0
-    unmeasured = unmeasured_region(t1)
     fig, axes = plt.subplots(3, len(POSITIONS), figsize=(13, 8.4), facecolor="#202020")
     for row, (name, axis, letter) in enumerate(VIEWS):
         for ax, fraction in zip(axes[row], POSITIONS):
@@ -67,10 +67,9 @@ def montage(t1: np.ndarray, mask: np.ndarray, png_path: str | Path, title: str =
     return save_figure(fig, png_path, dpi=100, facecolor="#202020")
 
 
-def tile(t1: np.ndarray, mask: np.ndarray, png_path: str | Path) -> Path:
+def tile(t1: np.ndarray, mask: np.ndarray, unmeasured: np.ndarray | None, png_path: str | Path) -> Path:
     """The subject's contact-sheet tile: mid-sagittal and one axial slice, 400 x 200 pixels."""
     vmax = float(np.percentile(t1, 99.5)) or 1.0
-    unmeasured = unmeasured_region(t1)
     fig, axes = plt.subplots(1, 2, figsize=(4, 2), facecolor="#202020")
     for ax, (axis, fraction) in zip(axes, TILE_CUTS):
         _draw(ax, t1, mask, unmeasured, axis, fraction, vmax)

@@ -37,6 +37,7 @@ import pandas as pd
 from brainage.errors import InputError
 from brainage.files import atomic_path
 from brainage.layout import QC_REFERENCE
+from brainage.qc.legend import show
 from brainage.version import __version__
 
 #: A site's own distribution joins the reference only from this many scans ...
@@ -118,10 +119,11 @@ class Reference:
         return cls(payload["name"], payload["description"], stats, payload.get("subjects", []),
                    payload.get("exclusions", {}), payload.get("brainage_version", ""))
 
-    def range_text(self, metric: str, fmt) -> str:
-        """'clean scans 34-75' (1st to 99th percentile), for reasons."""
+    def clean_range(self, metric: str) -> str:
+        """'34 to 75': the metric's 1st to 99th percentile over the clean scans ('' if unknown),
+        written as reasons and the report's legend write values."""
         s = self.stats.get(metric)
-        return f"clean scans {fmt(s.low)} to {fmt(s.high)}" if s else ""
+        return f"{show(metric, s.low)} to {show(metric, s.high)}" if s else ""
 
 
 def measured(metrics: pd.DataFrame) -> pd.DataFrame:

@@ -48,8 +48,7 @@ def _legend(shown: list[str], reference: Reference) -> str:
     rows = []
     for metric in shown:
         meta = LEGEND[metric]
-        stats = reference.stats.get(metric)
-        clean = f"{show(metric, stats.low)} to {show(metric, stats.high)}" if stats else ""
+        clean = reference.clean_range(metric)
         rows.append(f"<tr><td>{html.escape(meta.label)}</td><td>{html.escape(meta.meaning)}</td>"
                     f"<td>{meta.bad}</td><td>{clean}</td></tr>")
     return ('<h2>What the columns mean</h2><table class="legend"><tr><th>metric</th><th>measures</th>'

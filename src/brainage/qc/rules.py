@@ -10,13 +10,10 @@ the first reason (``check``) names the likely cause.
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 import pandas as pd
 
 from brainage.qc.checks import CHECKS, SEVERITY, Z_METRICS, Finding
-from brainage.qc.legend import show
 from brainage.qc.reference import Reference, Stats, batch_is_trusted
 
 CAUSAL_ORDER = {c.name: i for i, c in enumerate(CHECKS)}
@@ -82,7 +79,7 @@ def judge(metrics: pd.DataFrame, reference: Reference | None = None) -> pd.DataF
     """
     reference = reference or Reference.load()
     m = metrics.reset_index(drop=True)
-    ranges = {k: reference.range_text(k, partial(show, k)) for k in Z_METRICS}
+    ranges = {k: f"clean scans {reference.clean_range(k)}" for k in Z_METRICS if k in reference.stats}
     z_ref = reference_z(m, reference)
     absolute = _findings(m, z_ref * np.nan, ranges).map(_worst)
     groups = _site_groups(m)

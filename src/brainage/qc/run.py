@@ -13,7 +13,7 @@ from brainage.data.manifest import read_manifest, read_table
 from brainage.files import DoneRecord, write_csv, write_json
 from brainage.layout import PreprocessedDir, QCDir, SubjectDir
 from brainage.parallel import Executor, map_subjects
-from brainage.qc.anatomy import anatomy_metrics
+from brainage.qc.anatomy import anatomy_metrics, unmeasured_region
 from brainage.qc.metrics import compute_iqms
 from brainage.qc.orientation import orientation_metrics
 from brainage.qc.overrides import apply_overrides, ensure_overrides_file, read_overrides
@@ -36,16 +36,18 @@ def subject_metrics(subject_dir: str | Path, montage_path: str | Path | None = N
     brain = nib.load(str(folder.brain_mask)).get_fdata() > 0
     field = nib.load(str(folder.bias_field)).get_fdata(dtype=np.float32)
     stripped = bool(row.get("input_skull_stripped"))
+    # Computed once for the field-of-view check and the pictures, which shade what the check used.
+    unmeasured = None if stripped else unmeasured_region(t1, voxel_ml=float(np.prod(img.header.get_zooms()[:3])) / 1000)
     row.update(compute_iqms(t1, brain, field, img, stripped=stripped))
-    row.update(anatomy_metrics(folder.root, stripped=stripped))
+    row.update(anatomy_metrics(folder.root, unmeasured))
     row.update(orientation_metrics(folder.root, stripped=stripped))
     if montage_path or tile_path:
         from brainage.qc.pictures import montage, tile
 
         if montage_path:
-            montage(t1, brain, montage_path, title=folder.subject_id)
+            montage(t1, brain, unmeasured, montage_path, title=folder.subject_id)
         if tile_path:
-            tile(t1, brain, tile_path)
+            tile(t1, brain, unmeasured, tile_path)
     return row
 
 
