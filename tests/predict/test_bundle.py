@@ -108,3 +108,17 @@ def test_the_shipped_model_on_real_scans_it_was_trained_with(preprocessed_real):
     predictions = bundle.predict(index).assign(subject_id=index.subject_id).set_index("subject_id")
     assert (predictions.loc[["IXI012", "IXI013"], "age_pred"] - [38.8, 46.7]).abs().max() < 12
     assert (predictions.sex_prob_male > 0.5).all()
+
+
+def test_a_recipe_from_before_a_setting_existed_keeps_its_steps():
+    """Bundles record their preprocessing config; one written before ``working_voxel_mm`` and
+    ``segmentation`` existed must rebuild the steps it was trained on, not today's defaults."""
+    from brainage.predict.bundle import recipe, recipe_config
+
+    old = {"grids": ["2mm"], "skull_stripped": "auto", "bet_threshold": 0.5, "n4_shrink_factor": 4,
+           "registration": "Affine", "deterministic": True, "seed": 42, "tissue": True}
+    steps = dict((name, params) for name, params in recipe(recipe_config(old))["steps"])
+    assert steps["reorient"] == {} and steps["segment"] == {"method": "atropos-kmeans3", "mrf": 0.1}
+    new = dict((name, params) for name, params in recipe(recipe_config({**old, "working_voxel_mm": 2.0,
+                                                                        "segmentation": "partial-volume"}))["steps"])
+    assert new["reorient"] == {"working_voxel_mm": 2.0} and new["segment"]["method"] == "partial-volume-3"

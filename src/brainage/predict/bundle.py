@@ -44,6 +44,15 @@ FORMAT = "brainage-bundle"
 FORMAT_VERSION = 1
 
 
+#: Recipe settings added after bundles were first made, with the value that reproduces older bundles.
+LEGACY_RECIPE = {"working_voxel_mm": None, "segmentation": "atropos"}
+
+
+def recipe_config(config: dict) -> PreprocessConfig:
+    """The preprocessing config a bundle records; a setting it predates takes its legacy value."""
+    return from_dict(PreprocessConfig, {**LEGACY_RECIPE, **config})
+
+
 def recipe(config: PreprocessConfig) -> dict:
     """The preprocessing a bundle's model expects: the config, the grid and every step with its
     parameters, plus their fingerprint (what :func:`check_compatible` compares)."""
@@ -84,7 +93,7 @@ class Bundle:
 
     @property
     def preprocess_config(self) -> PreprocessConfig:
-        return from_dict(PreprocessConfig, self.meta["preprocessing"]["config"])
+        return recipe_config(self.meta["preprocessing"]["config"])
 
     @property
     def grid(self) -> str:
@@ -151,7 +160,7 @@ def check_compatible(meta: dict, source: str | Path | None = None) -> None:
                                  f"install brainage {meta.get('brainage_version', '')} to use it")
     pre = meta["preprocessing"]
     try:
-        here = recipe(from_dict(PreprocessConfig, pre["config"]))
+        here = recipe(recipe_config(pre["config"]))
     except (InputError, KeyError, TypeError) as exc:
         raise InputError(source, f"bundle preprocessing recipe is unreadable here ({exc})") from None
     if fingerprint(pre["grid"], pre["steps"]) != pre["fingerprint"]:

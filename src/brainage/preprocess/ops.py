@@ -40,6 +40,34 @@ def reorient(path: str | Path) -> tuple[nib.Nifti1Image, dict]:
     return out, info
 
 
+#: Voxel edges within this fraction of the working resolution are left as stored (no resampling).
+WORKING_RESOLUTION_TOLERANCE = 0.02
+
+
+def to_working_resolution(img: nib.Nifti1Image, voxel_mm: float) -> tuple[nib.Nifti1Image, bool]:
+    """The image on an isotropic ``voxel_mm`` grid covering the same field of view, and whether it moved.
+
+    Every later step (brain extraction, N4, registration, tissue segmentation) then sees one
+    resolution whatever the scanner stored: tissue segmentation at the stored resolution is what
+    made a 1 mm copy of a 2 mm brain come out with tens of ml more white matter. Axes finer than
+    ``voxel_mm`` are first smoothed with the Gaussian that turns their point spread into the
+    target's (FWHM ``sqrt(target^2 - voxel^2)``), so downsampling does not alias; coarser axes
+    (thick slices) are interpolated linearly. Images already within
+    :data:`WORKING_RESOLUTION_TOLERANCE` of ``voxel_mm`` on every axis are returned unchanged.
+    nibabel does the smoothing and resampling; only the choice of kernel is ours.
+    """
+    from nibabel.processing import resample_to_output, smooth_image
+
+    zooms = np.array(img.header.get_zooms()[:3], dtype=float)
+    if np.all(np.abs(zooms / voxel_mm - 1) <= WORKING_RESOLUTION_TOLERANCE):
+        return img, False
+    fwhm = np.sqrt(np.clip(voxel_mm**2 - zooms**2, 0, None))
+    smoothed = smooth_image(img, fwhm) if fwhm.any() else img
+    out = resample_to_output(smoothed, voxel_sizes=voxel_mm, order=1, mode="constant", cval=0.0)
+    data = np.clip(out.get_fdata(dtype=np.float32), 0, None)  # linear interpolation never makes negatives,
+    return nib.Nifti1Image(data, out.affine), True            # but smoothing a signed input might
+
+
 def looks_skull_stripped(data: np.ndarray, voxel_volume_ml: float) -> bool:
     """True when the image is mostly exact background around a brain-sized object."""
     background = data <= data.min()

@@ -36,8 +36,13 @@ class PreprocessConfig:
     ``registration``: an antspyx transform type (``Affine`` accurate, ``AffineFast`` ~3x faster).
     ``deterministic``: ANTs single-threaded with a fixed seed, so re-runs give identical
     transforms; we parallelise over subjects instead, which costs nothing in throughput.
-    ``tissue``: grey/white matter and CSF probabilities (ANTs Atropos) on every grid, and the
+    ``working_voxel_mm``: the isotropic voxel size every step works at, whatever the scanner
+    stored (a 1 mm copy of a 2 mm brain is the same brain; ``None``: as stored, the recipe of
+    bundles made before 0.4). 2 mm: what the models see is 2 mm or coarser.
+    ``tissue``: grey/white matter and CSF maps on every grid, and the
     head-size covariates (native brain volume, registration determinant) in the cache index.
+    ``segmentation``: how (:class:`~brainage.preprocess.steps.Segment`): ``partial-volume``
+    fractions that keep their volumes on a blurrier or sharper rendition, or ``atropos``.
     Where the work runs (workers, a Dask cluster) is an :class:`~brainage.parallel.Executor`.
     """
 
@@ -48,7 +53,9 @@ class PreprocessConfig:
     registration: str = "Affine"
     deterministic: bool = True
     seed: int = 42
+    working_voxel_mm: float | None = 2.0
     tissue: bool = True
+    segmentation: str = "partial-volume"
 
 
 _PROCESS_READY = False

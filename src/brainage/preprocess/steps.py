@@ -20,6 +20,8 @@ from brainage.layout import PreprocessedDir, SubjectDir
 from brainage.preprocess import ops
 from brainage.preprocess.cache import write_volume
 from brainage.preprocess.grids import GRIDS, GridSpec
+from brainage.preprocess.tissue import LEVELS, partial_volume_fractions
+from brainage.preprocess.tissue import METHOD as PARTIAL_VOLUME_METHOD
 
 
 @dataclass
@@ -49,15 +51,28 @@ class Step:
 
 
 class Reorient(Step):
-    """Load and validate the T1, reorient it to RAS."""
+    """Load and validate the T1, reorient it to RAS and put it on the working resolution.
+
+    ``working_voxel_mm``: every later step works on this isotropic voxel size, whatever the
+    scanner stored (:func:`~brainage.preprocess.ops.to_working_resolution`); ``None`` keeps the
+    stored voxels (the recipe of bundles made before 0.4).
+    """
 
     name = "reorient"
+
+    def __init__(self, working_voxel_mm: float | None = None):
+        self.working_voxel_mm = working_voxel_mm
+
+    def params(self):
+        return {} if self.working_voxel_mm is None else {"working_voxel_mm": self.working_voxel_mm}
 
     def outputs(self, ctx):
         return [ctx.folder.t1_ras]
 
     def run(self, ctx):
         img, info = ops.reorient(ctx.source)
+        if self.working_voxel_mm is not None:
+            img, info["resampled"] = ops.to_working_resolution(img, self.working_voxel_mm)
         ops.save_nifti(img, ctx.folder.t1_ras)
         return info
 
@@ -190,16 +205,26 @@ class Resample(GridStep):
 
 
 class Segment(Step):
-    """Grey matter, white matter and CSF probabilities in native space (ANTs Atropos), their
-    volumes, and the registration's determinant (head size, which affine registration removes)."""
+    """Grey matter, white matter and CSF maps in native space, their volumes, and the
+    registration's determinant (head size, which affine registration removes).
+
+    ``method``: ``partial-volume`` (default) gives each voxel its expected fraction of each
+    tissue (:mod:`brainage.preprocess.tissue`), so a blurrier or sharper rendition of the same
+    brain keeps its volumes; ``atropos`` is ANTs Atropos (k-means and a Markov random field), the
+    recipe of bundles made before 0.4.
+    """
 
     name = "segment"
 
-    def __init__(self, mrf: float = 0.1):
-        self.mrf = mrf
+    def __init__(self, method: str = "partial-volume", mrf: float = 0.1):
+        if method not in SEGMENTATION_METHODS:
+            raise ValueError(f"unknown segmentation {method!r}; choose from {', '.join(SEGMENTATION_METHODS)}")
+        self.method, self.mrf = method, mrf
 
     def params(self):
-        return {"method": "atropos-kmeans3", "mrf": self.mrf}
+        if self.method == "atropos":
+            return {"method": "atropos-kmeans3", "mrf": self.mrf}
+        return {"method": PARTIAL_VOLUME_METHOD, "levels": LEVELS}
 
     def outputs(self, ctx):
         return [ctx.folder.tissue]
@@ -207,12 +232,22 @@ class Segment(Step):
     def run(self, ctx):
         brain = nib.load(str(ctx.folder.brain_n4))
         mask = nib.load(str(ctx.folder.brain_mask)).get_fdata() > 0
-        tissue = ops.segment_tissues(brain, mask, self.mrf)
+        if self.method == "atropos":
+            tissue = ops.segment_tissues(brain, mask, self.mrf)
+        else:
+            fractions, _ = partial_volume_fractions(brain.get_fdata(dtype=np.float32)[mask])
+            maps = np.zeros(mask.shape + (3,), np.float32)
+            maps[mask] = fractions
+            tissue = nib.Nifti1Image(maps, brain.affine)
         ops.save_nifti(tissue, ctx.folder.tissue)
         voxel_ml = float(np.prod(brain.header.get_zooms()[:3])) / 1000
         volumes = tissue.get_fdata(dtype=np.float32).sum(axis=(0, 1, 2)) * voxel_ml
         return {**{f"{t}_ml": round(float(v), 1) for t, v in zip(TISSUES, volumes)},
                 "affine_det": round(ops.affine_det(ctx.folder.to_mni_affine), 5)}
+
+
+#: Tissue segmentations :class:`Segment` knows.
+SEGMENTATION_METHODS = ("partial-volume", "atropos")
 
 
 class ResampleTissue(GridStep):
@@ -244,9 +279,9 @@ def steps_for(config) -> list[Step]:
 
     Tissue segmentation comes after the intensity grids, so turning it on or off never redoes them.
     """
-    steps = [Reorient(), BrainMask(config.skull_stripped, config.bet_threshold), BiasCorrect(config.n4_shrink_factor),
+    steps = [Reorient(config.working_voxel_mm), BrainMask(config.skull_stripped, config.bet_threshold), BiasCorrect(config.n4_shrink_factor),
              Register(config.registration, config.deterministic, config.seed),
              *[Resample(GRIDS[name]) for name in config.grids]]
     if config.tissue:
-        steps += [Segment(), *[ResampleTissue(GRIDS[name]) for name in config.grids]]
+        steps += [Segment(config.segmentation), *[ResampleTissue(GRIDS[name]) for name in config.grids]]
     return steps

@@ -24,6 +24,14 @@ class AugmentConfig:
     noise_std: float = 0.02
     bias_coefficients: float = 0.1
     flip_lr: bool = False
+    #: Input channels the intensity changes touch (``t1``, ``tissue``); empty: every channel, as
+    #: before 0.4. Tissue maps carry no scanner contrast, so gamma and bias fields do not belong on them.
+    intensity_inputs: tuple = ()
+    #: Domain randomisation: each tissue's T1 intensity times ``1 +- tissue_contrast``
+    #: (:class:`~brainage.training.randomise.RandomTissueContrast`; needs tissue maps), and a Gaussian
+    #: blur of up to ``blur_std_voxels`` (another scanner's resolution); 0 = off.
+    tissue_contrast: float = 0.0
+    blur_std_voxels: float = 0.0
 
 
 def build_augmentation(config: AugmentConfig, voxel_mm: float = 2.0):
@@ -39,13 +47,20 @@ def build_augmentation(config: AugmentConfig, voxel_mm: float = 2.0):
         return None
     import torchio as tio  # imported here so GPU-only training runs without torchio installed
 
-    transforms = [
-        tio.RandomAffine(scales=config.scale, degrees=config.degrees, translation=config.translation_mm / voxel_mm,
-                         image_interpolation="linear", p=0.8),
-        tio.RandomBiasField(coefficients=config.bias_coefficients, order=2, p=0.3),
-        tio.RandomGamma(log_gamma=config.log_gamma, p=0.5),
-        tio.RandomNoise(std=(0, config.noise_std), p=0.5),
+    only = {"include": list(config.intensity_inputs)} if config.intensity_inputs else {}
+    transforms = [tio.RandomAffine(scales=config.scale, degrees=config.degrees, translation=config.translation_mm / voxel_mm,
+                                   image_interpolation="linear", p=0.8)]
+    if config.tissue_contrast:
+        from brainage.training.randomise import RandomTissueContrast
+
+        transforms.append(RandomTissueContrast(config.tissue_contrast, p=0.8))
+    transforms += [
+        tio.RandomBiasField(coefficients=config.bias_coefficients, order=2, p=0.3, **only),
+        tio.RandomGamma(log_gamma=config.log_gamma, p=0.5, **only),
     ]
+    if config.blur_std_voxels:
+        transforms.append(tio.RandomBlur(std=(0, config.blur_std_voxels), p=0.5, **only))
+    transforms.append(tio.RandomNoise(std=(0, config.noise_std), p=0.5, **only))
     if config.flip_lr:
         transforms.insert(0, tio.RandomFlip(axes=("LR",)))
     return tio.Compose(transforms)

@@ -151,7 +151,9 @@ def train_config_from_args(args: argparse.Namespace):
         name = given.get("model", DEFAULT_MODEL)
         spec = model_spec(name)
         base = config or TrainConfig()
-        config = replace(base, model=model_config(name), optim=replace(base.optim, lr=spec.lr), **spec.train)
+        settings = {k: v for k, v in spec.train.items() if k != "augment"}
+        config = replace(base, model=model_config(name), optim=replace(base.optim, lr=spec.lr),
+                         augment=replace(base.augment, **spec.train.get("augment", {})), **settings)
     model = {k: given[k] for k in ("width", "age_head", "dropout") if k in given}
     for key in ("tasks", "inputs", "covariates"):
         if key in given:

@@ -98,7 +98,11 @@ class BrainAgeDataset(Dataset):
         if self.transform is not None:
             import torchio as tio
 
-            volume = self.transform(tio.ScalarImage(tensor=volume)).data
+            # One image per input (t1, tissue): spatial transforms move them together, intensity
+            # transforms can be limited to the ones that carry scanner contrast.
+            parts = torch.split(volume, [n_channels((name,)) for name in self.inputs])
+            subject = self.transform(tio.Subject({name: tio.ScalarImage(tensor=part) for name, part in zip(self.inputs, parts)}))
+            volume = torch.cat([subject[name].data for name in self.inputs])
         return volume.float(), torch.from_numpy(self.covariates[i]), torch.tensor(self.ages[i]), torch.tensor(self.sexes[i])
 
 

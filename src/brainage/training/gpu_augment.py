@@ -14,6 +14,7 @@ import math
 import torch
 from torch.nn import functional as F
 
+from brainage.models.network import n_channels
 from brainage.training.augment import AugmentConfig
 
 
@@ -28,14 +29,30 @@ def _rotation_matrices(angles: torch.Tensor) -> torch.Tensor:
     return rz @ ry @ rx
 
 
+def _channels(inputs: tuple, n: int) -> dict[str, slice]:
+    """Where each input's channels lie in the batch (all of them ``"all"`` when inputs are unknown)."""
+    if not inputs:
+        return {"all": slice(0, n)}
+    out, start = {}, 0
+    for name in inputs:
+        width = n_channels((name,))
+        out[name] = slice(start, start + width)
+        start += width
+    return out
+
+
 def augment_batch(x: torch.Tensor, config: AugmentConfig, voxel_mm: float = 2.0,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
-    """Randomly augment a batch ``(B, 1, X, Y, Z)`` in [0, 1], on whatever device it lives.
+                  generator: torch.Generator | None = None, inputs: tuple = ()) -> torch.Tensor:
+    """Randomly augment a batch ``(B, C, X, Y, Z)`` in [0, 1], on whatever device it lives.
+
+    ``inputs``: the model's input names in channel order (``t1``, ``tissue``), needed for
+    ``config.intensity_inputs`` and ``config.tissue_contrast``, as in the CPU path.
 
     Example:
-        >>> out = augment_batch(torch.rand(2, 1, 16, 16, 16), AugmentConfig())
+        >>> out = augment_batch(torch.rand(2, 4, 16, 16, 16), AugmentConfig(intensity_inputs=("t1",), tissue_contrast=0.1),
+        ...                     inputs=("t1", "tissue"))
         >>> out.shape
-        torch.Size([2, 1, 16, 16, 16])
+        torch.Size([2, 4, 16, 16, 16])
     """
     b, device = x.shape[0], x.device
 
@@ -50,7 +67,16 @@ def augment_batch(x: torch.Tensor, config: AugmentConfig, voxel_mm: float = 2.0,
     theta = torch.cat([_rotation_matrices(angles) / scales[:, :, None], shift[:, :, None]], dim=2)
     grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    gamma = torch.exp(uniform(b, 1, 1, 1, 1) * config.log_gamma)
-    out = out.clamp_min(0) ** gamma
-    out = out + torch.randn(out.shape, device=device, generator=generator, dtype=out.dtype) * uniform(b, 1, 1, 1, 1, low=0.0, high=config.noise_std)
+    where = _channels(inputs, x.shape[1])
+    if config.tissue_contrast and {"t1", "tissue"} <= set(where):
+        tissue = out[:, where["tissue"]]
+        factors = 1 + uniform(b, tissue.shape[1], 1, 1, 1) * config.tissue_contrast
+        out[:, where["t1"]] = (out[:, where["t1"]] * (1 + (tissue * (factors - 1)).sum(1, keepdim=True))).clamp(0, 1)
+    names = [n for n in where if not config.intensity_inputs or n in config.intensity_inputs]
+    for name in names:
+        part = out[:, where[name]]
+        gamma = torch.exp(uniform(b, 1, 1, 1, 1) * config.log_gamma)
+        part = part.clamp_min(0) ** gamma
+        noise = torch.randn(part.shape, device=device, generator=generator, dtype=part.dtype)
+        out[:, where[name]] = part + noise * uniform(b, 1, 1, 1, 1, low=0.0, high=config.noise_std)
     return out

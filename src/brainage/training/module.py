@@ -44,7 +44,8 @@ class BrainAgeModule(L.LightningModule):
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         if self.training and self.gpu_augment is not None and self.trainer is not None and self.trainer.training:
             x, covariates, age, sex = batch
-            batch = (augment_batch(x, self.gpu_augment, self.hparams.voxel_mm), covariates, age, sex)
+            batch = (augment_batch(x, self.gpu_augment, self.hparams.voxel_mm, inputs=tuple(self.hparams.model["inputs"])),
+                     covariates, age, sex)
         return batch
 
     def _step(self, batch, stage: str) -> torch.Tensor:

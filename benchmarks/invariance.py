@@ -1,0 +1,238 @@
+"""Same brain, same age? Each CV fold's model on its own held-out IXI-HH brains, rendered many ways.
+
+For every fold of a ``brainage train`` run, ``--per-fold`` of the fold's held-out subjects (spread
+over its ages) are re-rendered as the same brain stored or acquired differently
+(:mod:`brainage.data.variants`: header axis order, intensity scale, int16/float32, a 1 mm grid;
+thick slices along each axis, a 3 mm acquisition, gamma, a bias field, Rician noise, a
+grey/white contrast change; already skull-stripped, defaced). Every rendition goes through the
+model's own preprocessing recipe and QC once (cached in ``--work``: it does not depend on the
+model), then the fold's model, exported as a bundle, predicts it. Scoring another run is minutes.
+
+Per variant: mean and largest |shift| of the predicted age from the original file, mean |change|
+of P(male), MAE, sex accuracy, QC verdicts; overall: the within-brain SD of the predicted age
+over all renditions (mean over brains). The table is printed and written, with the machine, to
+``benchmarks/results/invariance_<name>.json``; per-scan predictions to ``--work``.
+
+Example:
+    python benchmarks/invariance.py --run /work/runs/ixi/models/ensemble --ingest /work/runs/ixi \
+        --labels ../shared/data/ixi-hh/labels --work /work/runs/invariance --name ensemble
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+from _machine import machine_info
+
+from brainage.data.manifest import make_manifest, read_manifest, write_manifest
+from brainage.data.variants import CSF, GM, VARIANTS, WM
+from brainage.files import atomic_path
+from brainage.parallel import Executor
+from brainage.predict.bundle import load_bundle, recipe
+from brainage.predict.export import export_bundle
+from brainage.preprocess.cache import read_cache_index
+from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest
+from brainage.qc.run import run_qc
+
+RESULTS = Path(__file__).parent / "results"
+ORIGINAL = "original"
+FAMILIES = {v.name: v.family for v in VARIANTS.values()} | {ORIGINAL: "original"}
+
+
+def pick_brains(manifest: pd.DataFrame, folds: pd.DataFrame, per_fold: int) -> pd.DataFrame:
+    """``per_fold`` held-out subjects of every fold, evenly spread over the fold's ages."""
+    table = manifest[manifest.included].merge(folds[["subject_id", "fold"]], on="subject_id")
+    picks = []
+    for _, group in table.sort_values(["fold", "age"]).groupby("fold"):
+        picks.append(group.iloc[np.unique(np.round(np.linspace(0, len(group) - 1, per_fold)).astype(int))])
+    return pd.concat(picks).reset_index(drop=True)
+
+
+def tissue_labels(label_path: Path, names: pd.Series) -> np.ndarray:
+    """CSF / grey / white matter labels (``brainage.data.variants``) from a DLMUSE parcellation."""
+    labels = np.asarray(nib.load(str(label_path)).dataobj).astype(int)
+    csf = [k for k, n in names.items() if "CSF" in n or "Ventricle" in n]
+    wm = [k for k, n in names.items() if "_WM" in n]
+    tissue = np.where(labels > 0, GM, 0).astype(np.uint8)
+    tissue[np.isin(labels, csf)] = CSF
+    tissue[np.isin(labels, wm)] = WM
+    return tissue
+
+
+def label_path(t1_path: str, labels_dir: Path) -> Path:
+    return labels_dir / Path(t1_path).name.replace("-T1.nii.gz", "-DLMUSE.nii.gz")
+
+
+def render(brains: pd.DataFrame, labels_dir: Path, scans: Path) -> pd.DataFrame:
+    """Every variant of every brain as a file (kept between runs); one manifest row per rendition."""
+    names = pd.read_csv(labels_dir.parent / "dlmuse_labels.csv").set_index("label")["name"]
+    rows = []
+    for b in brains.itertuples():
+        rows.append({"subject_id": f"{b.subject_id}-v00", "t1_path": b.t1_path, "brain": b.subject_id,
+                     "variant": ORIGINAL, "fold": b.fold, "age": b.age, "sex": b.sex, "site": "IXI-HH"})
+        todo = {name: scans / b.subject_id / f"{name}.nii.gz" for name in VARIANTS}
+        if not all(p.is_file() for p in todo.values()):
+            img = nib.load(b.t1_path)
+            tissue = tissue_labels(label_path(b.t1_path, labels_dir), names)
+            for k, (name, path) in enumerate(todo.items()):
+                if not path.is_file():
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    out = VARIANTS[name](img, tissue, rng=1000 * k + int(b.subject_id[3:6]))
+                    with atomic_path(path) as tmp:
+                        nib.save(out, str(tmp))
+        for k, (name, path) in enumerate(todo.items(), start=1):
+            rows.append({"subject_id": f"{b.subject_id}-v{k:02d}", "t1_path": str(path), "brain": b.subject_id,
+                         "variant": name, "fold": b.fold, "age": b.age, "sex": b.sex, "site": "IXI-HH"})
+    return pd.DataFrame(rows)
+
+
+def preprocess_renditions(renditions: pd.DataFrame, config, work: Path, workers: int) -> tuple[Path, pd.DataFrame]:
+    """The renditions preprocessed with one recipe, and QC'd (cached per recipe fingerprint)."""
+    pre = work / f"pre_{recipe(config)['fingerprint']}"
+    manifest = work / "renditions_manifest.csv"
+    write_manifest(make_manifest(renditions[["subject_id", "t1_path", "age", "sex", "site"]].to_dict("records")), manifest)
+    preprocess_manifest(manifest, pre, config, Executor(workers=workers))
+    verdict_file = pre / "qc" / "qc_verdicts.csv"
+    newest = max(f.stat().st_mtime for f in (pre / "subjects").glob("*/steps.json"))
+    if verdict_file.is_file() and verdict_file.stat().st_mtime > newest:  # QC of exactly these files
+        return pre, pd.read_csv(verdict_file, dtype={"subject_id": str})
+    return pre, run_qc(pre, executor=Executor(workers=workers, isolate=False), pictures=False)
+
+
+def fold_bundles(run: Path, folds: list[int], work: Path) -> dict[int, Path]:
+    out = {}
+    for fold in folds:
+        path = work / "bundles" / f"{run.name}_fold{fold}.brainage"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            export_bundle(run, path, fold=fold, name=f"{run.name}-fold{fold}")
+        out[fold] = path
+    return out
+
+
+def _member_ages(bundle, table: pd.DataFrame) -> pd.DataFrame:
+    """Each member's predicted age (seeds averaged), ``age_pred_<member>``: where a shift comes from."""
+    kinds = bundle.seeds[0].members if len(bundle.seeds[0].members) > 1 else {}
+    return pd.DataFrame({f"age_pred_{kind}": np.mean([seed.members[kind].predict(table)["age_pred"] for seed in bundle.seeds], axis=0)
+                         for kind in kinds}, index=table.index)
+
+
+def score(renditions: pd.DataFrame, pre: Path, verdicts: pd.DataFrame, bundles: dict[int, Path]) -> pd.DataFrame:
+    """Each rendition predicted by its own fold's model: one row per rendition (members too)."""
+    first = load_bundle(next(iter(bundles.values())))
+    index = read_cache_index(pre / "cache" / first.grid)
+    rows = []
+    for fold, path in bundles.items():
+        bundle = load_bundle(path)
+        own = index[index.subject_id.isin(renditions.subject_id[renditions.fold == fold])]
+        if len(own):
+            rows.append(own[["subject_id"]].join(bundle.predict(own)[["age_pred", "sex_prob_male"]])
+                        .join(_member_ages(bundle, own)))
+    preds = pd.concat(rows) if rows else pd.DataFrame(columns=["subject_id", "age_pred", "sex_prob_male"])
+    verdict = verdicts.set_index("subject_id")["final_verdict"] if len(verdicts) else pd.Series(dtype=str)
+    table = renditions.merge(preds, on="subject_id", how="left")
+    table["qc_verdict"] = table.subject_id.map(verdict).fillna("not preprocessed")
+    return table
+
+
+def _shift(g: pd.DataFrame, original: pd.DataFrame, column: str) -> pd.Series:
+    return (g[column] - original[column].reindex(g.index)).dropna()
+
+
+def summarise(table: pd.DataFrame) -> tuple[pd.DataFrame, float, dict]:
+    """Per-variant figures, the within-brain SD of predicted age over all renditions, and the
+    same SD and per-variant mean shifts of each ensemble member."""
+    original = table[table.variant == ORIGINAL].set_index("brain")
+    members = [c for c in table.columns if c.startswith("age_pred_")]
+    rows = []
+    for variant, group in table.groupby("variant", sort=False):
+        g = group.set_index("brain")
+        shift = _shift(g, original, "age_pred")
+        dp = (g.sex_prob_male - original.sex_prob_male.reindex(g.index)).abs().dropna()
+        ok = g.age_pred.notna()
+        verdicts = g.qc_verdict.value_counts()
+        rows.append({
+            "variant": variant, "family": FAMILIES[variant],
+            "describe": VARIANTS[variant].describe if variant in VARIANTS else "the IXI-HH file as distributed",
+            "n": int(ok.sum()), "mean_shift_years": float(shift.mean()) if len(shift) else np.nan,
+            "max_abs_shift_years": float(shift.abs().max()) if len(shift) else np.nan,
+            "mean_abs_change_p_male": float(dp.mean()) if len(dp) else np.nan,
+            "mae": float((g.age_pred - g.age)[ok].abs().mean()),
+            "sex_accuracy": float(((g.sex_prob_male[ok] > 0.5) == (g.sex[ok] == "M")).mean()),
+            "qc_pass": int(verdicts.get("pass", 0)), "qc_warn": int(verdicts.get("warn", 0)),
+            "qc_fail": int(verdicts.get("fail", 0)), "not_predicted": int((~ok).sum()),
+            **{f"mean_shift_{m[9:]}": float(_shift(g, original, m).mean()) for m in members}})
+    predicted = table.dropna(subset=["age_pred"])
+    per_member = {m[9:]: {"within_brain_sd_years": float(predicted.groupby("brain")[m].std(ddof=1).mean())}
+                  for m in members}
+    return pd.DataFrame(rows), float(predicted.groupby("brain").age_pred.std(ddof=1).mean()), per_member
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", type=Path, help="a `brainage train` run (CV folds)")
+    p.add_argument("--ingest", required=True, type=Path, help="folder with manifest.csv and splits/folds.csv")
+    p.add_argument("--labels", required=True, type=Path, help="the IXI-HH DLMUSE label folder")
+    p.add_argument("--work", required=True, type=Path, help="renditions, their preprocessing and bundles (cached)")
+    p.add_argument("--name", default=None, help="results/invariance_<name>.json (default: the run's folder name)")
+    p.add_argument("--per-fold", type=int, default=4)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--prepare-only", action="store_true",
+                   help="render and preprocess with this brainage's default recipe, score nothing (no --run needed)")
+    args = p.parse_args()
+    if args.run is None and not args.prepare_only:
+        p.error("--run is required (or --prepare-only)")
+    args.work.mkdir(parents=True, exist_ok=True)
+    timings = {}
+
+    start = time.perf_counter()
+    manifest = read_manifest(args.ingest / "manifest.csv")
+    folds = pd.read_csv(args.ingest / "splits" / "folds.csv", dtype={"subject_id": str})
+    brains = pick_brains(manifest, folds, args.per_fold)
+    renditions = render(brains, args.labels, args.work / "scans")
+    timings["render"] = time.perf_counter() - start
+
+    if args.prepare_only:
+        bundles, config = {}, PreprocessConfig()
+    else:
+        bundles = fold_bundles(args.run, sorted(brains.fold.unique()), args.work)
+        config = load_bundle(next(iter(bundles.values()))).preprocess_config
+    start = time.perf_counter()
+    pre, verdicts = preprocess_renditions(renditions, config, args.work, args.workers)
+    timings["preprocess_and_qc"] = time.perf_counter() - start
+    if args.prepare_only:
+        print(f"{len(renditions)} renditions preprocessed and QC'd in {pre} ({timings['preprocess_and_qc']:.0f} s)")
+        return
+    name = args.name or args.run.name
+
+    start = time.perf_counter()
+    table = score(renditions, pre, verdicts, bundles)
+    timings["score"] = time.perf_counter() - start
+    table.to_csv(args.work / f"predictions_{name}.csv", index=False)
+    summary, within_sd, per_member = summarise(table)
+
+    shown = summary[["variant", "family", "n", "mean_shift_years", "max_abs_shift_years", "mean_abs_change_p_male",
+                     "mae", "sex_accuracy", "qc_pass", "qc_warn", "qc_fail",
+                     *[c for c in summary.columns if c.startswith("mean_shift_") and c != "mean_shift_years"]]]
+    print(f"\ninvariance of {args.run} ({len(brains)} held-out brains, {len(renditions)} renditions)")
+    print(shown.round(3).to_string(index=False))
+    print(f"within-brain SD of predicted age over all renditions: {within_sd:.2f} y"
+          + "".join(f"; {m} member {v['within_brain_sd_years']:.2f} y" for m, v in per_member.items()))
+    print("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))
+    result = {"machine": machine_info(), "run": str(args.run), "n_brains": int(len(brains)),
+              "brains": brains.subject_id.tolist(), "per_fold": args.per_fold,
+              "preprocessing": recipe(config)["config"], "within_brain_sd_years": within_sd,
+              "variants": {r["variant"]: r for r in summary.to_dict("records")}, "members": per_member,
+              "cv_metrics": load_bundle(next(iter(bundles.values()))).meta.get("cv_metrics"), "seconds": timings}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"invariance_{name}.json").write_text(json.dumps(result, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()

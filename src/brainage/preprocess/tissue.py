@@ -1,0 +1,92 @@
+"""Tissue fractions that do not depend on the scanner's resolution: a partial-volume mixture model.
+
+A voxel on a tissue border holds some of each tissue. Classifiers that give each voxel one
+tissue (k-means, Atropos with a Markov random field) decide those voxels by threshold, so the
+same brain blurred a little (stored at 1 mm and read back, thicker slices, another scanner's
+point spread) comes out with tens of ml less grey matter: a brain-age model reading the maps
+then moves by years. Here every voxel's intensity is modelled as a *mixture*: three pure
+classes (CSF, grey, white matter) and, between each pair of neighbours in intensity (CSF-grey,
+grey-white), mixtures at ``levels`` fractions, all with shared pure-class means (the partial
+volume model of Santago & Gage 1993, as in FSL FAST's PVE and Tohka et al. 2004). The map of a
+tissue is its expected fraction in each voxel. Blurring moves voxels from pure classes into
+mixtures without moving the pure-class means, and the expected fractions are then, to a good
+approximation, blurred fractions: volumes and pooled maps stay put.
+
+Why hand-written: no maintained Python library estimates partial-volume fractions (FSL FAST is
+neither pip-installable nor open-source licensed; ANTs Atropos classifies). The model is fitted
+by expectation-maximisation on a random subsample of brain voxels (fixed seed), then evaluated on
+all of them.
+
+Example:
+    >>> rng = np.random.default_rng(0)
+    >>> truth = np.repeat([0.3, 0.7, 1.0], [2000, 4000, 4000])
+    >>> fractions, means = partial_volume_fractions(truth + rng.normal(0, 0.03, truth.size))
+    >>> [round(float(f), 2) for f in fractions.sum(0) / truth.size], [round(float(m), 1) for m in means]
+    ([0.2, 0.41, 0.39], [0.3, 0.7, 1.0])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: The algorithm's name in preprocessing fingerprints. LEVELS, FIT_VOXELS and ITERATIONS are part
+#: of it: change one and give the method a new name, so every cache segmented the old way is redone.
+METHOD = "partial-volume-3"
+#: Mixture fractions modelled between two neighbouring tissues (exclusive of the pure ends).
+LEVELS = 9
+#: Voxels used to fit the model (a fixed-seed subsample: the fit is as good, ten times faster).
+FIT_VOXELS = 40_000
+ITERATIONS = 60
+
+
+def _design(levels: int) -> np.ndarray:
+    """Rows: each component's fractions of (CSF, GM, WM); 3 pure classes, then the mixtures."""
+    rows = list(np.eye(3))
+    for a, b in ((0, 1), (1, 2)):
+        for t in np.linspace(0, 1, levels + 2)[1:-1]:
+            row = np.zeros(3)
+            row[a], row[b] = 1 - t, t
+            rows.append(row)
+    return np.array(rows)
+
+
+def _responsibilities(x: np.ndarray, design: np.ndarray, means: np.ndarray, sds: np.ndarray,
+                      weights: np.ndarray) -> np.ndarray:
+    centre, var = design @ means, (design @ sds) ** 2
+    log_p = -0.5 * (x[:, None] - centre) ** 2 / var - 0.5 * np.log(var) + np.log(np.maximum(weights, 1e-12))
+    log_p -= log_p.max(axis=1, keepdims=True)
+    p = np.exp(log_p)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def partial_volume_fractions(intensities: np.ndarray, levels: int = LEVELS, seed: int = 0
+                             ) -> tuple[np.ndarray, np.ndarray]:
+    """Expected CSF, grey- and white-matter fractions of every voxel (``(n, 3)``, rows sum to 1)
+    and the three pure-class means, for the intensities of a bias-corrected T1 brain.
+
+    Classes are ordered dark to bright (T1 contrast); the means start from k-means (scikit-learn)
+    of the fitted voxels, which EM then frees from k-means' hard borders.
+    """
+    from sklearn.cluster import KMeans
+
+    x = np.asarray(intensities, dtype=np.float64).ravel()
+    scale = np.percentile(x, 99) or 1.0
+    x = x / scale
+    rng = np.random.default_rng(seed)
+    fit = x if x.size <= FIT_VOXELS else rng.choice(x, FIT_VOXELS, replace=False)
+    design = _design(levels)
+    means = np.sort(KMeans(3, n_init=3, random_state=seed).fit(fit[:, None]).cluster_centers_.ravel())
+    sds = np.full(3, 0.05 * max(means[2] - means[0], 1e-3))
+    weights = np.full(len(design), 1 / len(design))
+    for _ in range(ITERATIONS):
+        r = _responsibilities(fit, design, means, sds, weights)
+        n = r.sum(axis=0)
+        weights = n / n.sum()
+        precision = n / (design @ sds) ** 2
+        means = np.linalg.solve((design.T * precision) @ design + 1e-9 * np.eye(3),
+                                design.T @ ((r.T @ fit) / (design @ sds) ** 2))
+        pure = r[:, :3]
+        sds = np.sqrt((pure * (fit[:, None] - means) ** 2).sum(axis=0) / np.maximum(pure.sum(axis=0), 1e-6))
+        sds = np.maximum(sds, 1e-3)
+    fractions = _responsibilities(x, design, means, sds, weights) @ design
+    return fractions.astype(np.float32), means * scale
