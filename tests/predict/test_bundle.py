@@ -122,3 +122,23 @@ def test_a_recipe_from_before_a_setting_existed_keeps_its_steps():
     new = dict((name, params) for name, params in recipe(recipe_config({**old, "working_voxel_mm": 2.0,
                                                                         "segmentation": "partial-volume"}))["steps"])
     assert new["reorient"] == {"working_voxel_mm": 2.0} and new["segment"]["method"] == "partial-volume-3"
+
+
+def test_invariance_summary_is_read_or_refused_with_the_file_named(tmp_path):
+    import json
+
+    import pytest
+
+    from brainage.errors import InputError
+    from brainage.predict.export import invariance_summary
+
+    good = tmp_path / "invariance.json"
+    good.write_text(json.dumps({"within_brain_sd_years": 0.8, "n_brains": 20, "variants": {
+        "original": {"family": "original", "mean_shift_years": 0.0, "max_abs_shift_years": 0.0},
+        "restored_1mm": {"family": "storage", "mean_shift_years": 0.1, "max_abs_shift_years": 0.6}}}))
+    summary = invariance_summary(good)
+    assert summary["within_brain_sd_years"] == 0.8 and list(summary["variants"]) == ["restored_1mm"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"within_brain_sd_years": 0.8}))
+    with pytest.raises(InputError, match="bad.json"):
+        invariance_summary(bad)

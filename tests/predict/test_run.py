@@ -61,6 +61,17 @@ def test_finetuning_changes_the_cnn_and_keeps_the_original(tiny_bundle, preproce
     assert tuned.meta["finetuned"]["n"] == len(index)
 
 
+def test_no_site_bundle_keeps_the_training_cohorts_bias_correction(tiny_bundle):
+    """Recalibrated or fine-tuned, a site bundle's corrected columns must not come from the
+    training cohort's age-bias correction (the fine-tuned path used to keep it)."""
+    bundle = load_bundle(tiny_bundle[0])
+    bundle.meta["bias_correction"] = {"alpha": -0.3, "beta": 14.0, "n": 40, "fitted_on": "training cohort"}
+    assert _with_calibration(bundle, None).meta["bias_correction"] is None
+    offset = {"method": "offset", "offset": 2.0, "slope": 1.0, "n": 10}
+    assert _with_calibration(bundle, offset).meta["bias_correction"] is None
+    assert bundle.meta["bias_correction"]["n"] == 40   # the shipped bundle itself is untouched
+
+
 def test_finetune_scores_each_adaptation_on_held_out_scans_and_writes_a_site_model(tiny_bundle, synth_cohort, tmp_path):
     out = tmp_path / "site"
     assert brainage(["finetune", str(synth_cohort), "--out", str(out), "--model", str(tiny_bundle[0]),
@@ -90,3 +101,52 @@ def test_geometry_warnings_only_where_the_prediction_moves():
     assert _geometry_warnings({"voxel_mm": [1.0, 1.0, TOLERATED_SLICE_MM], "orientation": "RAS"}, cohort, 2.0) == []
     assert "thicker than" in _geometry_warnings(thick, cohort, 2.0)[0]
     assert len(_geometry_warnings(one_mm, cohort, None)) == 2   # voxel size and orientation, the old way
+
+
+def test_predict_runs_qc_on_the_executor_it_was_given(monkeypatch, tmp_path):
+    """`--executor dask` must reach QC too (it used to build a fresh local executor)."""
+    import brainage.predict.run as run_module
+    from brainage.errors import InputError
+    from brainage.parallel import Executor
+
+    seen = {}
+    monkeypatch.setattr(run_module, "load_bundle", lambda path: _FakeBundle())
+    monkeypatch.setattr(run_module, "manifest_for_inputs", lambda *a, **k: _one_subject_manifest())
+    monkeypatch.setattr(run_module, "preprocess_manifest", lambda *a, **k: None)
+    monkeypatch.setattr(run_module, "read_manifest", lambda path: _one_subject_manifest())
+
+    def fake_qc(root, executor, pictures):
+        seen["executor"] = executor
+        raise InputError(None, "stop here")
+
+    monkeypatch.setattr(run_module, "run_qc", fake_qc)
+    given = Executor(kind="dask", scheduler="tcp://127.0.0.1:1", workers=3)
+    try:
+        run_module.predict(tmp_path / "in.nii.gz", tmp_path / "out", "bundle", given)
+    except InputError:
+        pass
+    assert seen["executor"].kind == "dask" and seen["executor"].scheduler == given.scheduler
+    assert seen["executor"].workers == 3 and not seen["executor"].isolate
+
+
+class _FakeBundle:
+    preprocess_config = None
+
+
+def _one_subject_manifest():
+    from brainage.data.manifest import make_manifest
+
+    return make_manifest([{"subject_id": "s1", "t1_path": "/nowhere/s1.nii.gz"}])
+
+
+def test_an_unreadable_or_2d_input_gets_blank_geometry_not_a_crash(tmp_path):
+    import nibabel as nib
+
+    from brainage.predict.run import _readable_geometry
+
+    fake = tmp_path / "notes.nii.gz"
+    fake.write_text("not an image")
+    flat = tmp_path / "flat.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros((8, 8), np.float32), np.eye(4)), str(flat))
+    for path in (fake, flat, tmp_path / "missing.nii.gz"):
+        assert _readable_geometry(str(path))["orientation"] == ""

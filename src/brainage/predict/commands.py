@@ -22,6 +22,8 @@ class Export(Command):
         p.add_argument("--licence", default=None, help="licence of the training data / model (shown in every report)")
         p.add_argument("--attribution", default="",
                        help="who to credit for the training data; 'ixi' for IXI's CC BY-SA 3.0 attribution")
+        p.add_argument("--invariance", type=Path, default=None,
+                       help="a benchmarks/invariance.py result of this run, carried in the bundle (default: none)")
 
     def run(self, args: argparse.Namespace) -> None:
         from brainage.layout import FINAL_FOLD
@@ -31,7 +33,7 @@ class Export(Command):
         ixi = args.attribution.lower() == "ixi"
         bundle = export_bundle(args.run, args.out, FINAL_FOLD if args.fold == "final" else int(args.fold), args.name,
                                licence=args.licence or (IXI_LICENCE if ixi else "not stated"),
-                               attribution=IXI_ATTRIBUTION if ixi else args.attribution)
+                               attribution=IXI_ATTRIBUTION if ixi else args.attribution, invariance=args.invariance)
         console.print(describe(bundle.meta))
 
 

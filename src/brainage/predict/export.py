@@ -106,12 +106,30 @@ def _cv_metrics(run: RunDir) -> dict | None:
             "sex": sex_metrics(oof.sex, oof.sex_prob_male) if "sex_prob_male" in oof else None}
 
 
+def invariance_summary(path: str | Path) -> dict:
+    """What a bundle carries of an invariance benchmark result (``benchmarks/invariance.py`` JSON):
+    the within-brain SD and each variant's mean and largest shift, measured on the run's CV folds."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        return {"within_brain_sd_years": float(data["within_brain_sd_years"]), "n_brains": int(data["n_brains"]),
+                "measured_on": "the run's cross-validation folds, each on its own held-out brains",
+                "variants": {name: {"family": v["family"], "mean_shift_years": float(v["mean_shift_years"]),
+                                    "max_abs_shift_years": float(v["max_abs_shift_years"])}
+                             for name, v in data["variants"].items() if name != "original"}}
+    except FileNotFoundError:
+        raise InputError(path, "invariance result does not exist (run benchmarks/invariance.py)") from None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise InputError(path, f"not an invariance benchmark result ({type(exc).__name__}: {exc})") from None
+
+
 def export_bundle(run_dir: str | Path, out: str | Path, fold: int = FINAL_FOLD, name: str | None = None,
-                  licence: str = "not stated", attribution: str = "") -> Bundle:
+                  licence: str = "not stated", attribution: str = "", invariance: str | Path | None = None) -> Bundle:
     """Pack the models of ``fold`` (default: the final model) of a training run into ``out``.
 
     ``licence`` and ``attribution``: the terms of the training data (``IXI_LICENCE`` and
     ``IXI_ATTRIBUTION`` for models trained on IXI), shown by every prediction report.
+    ``invariance``: a ``benchmarks/invariance.py`` result of this run, carried beside the CV metrics.
 
     Example:
         >>> export_bundle("results/ixi/models/ensemble", "ixi.brainage")  # doctest: +SKIP
@@ -150,6 +168,7 @@ def export_bundle(run_dir: str | Path, out: str | Path, fold: int = FINAL_FOLD, 
         "bias_correction": _bias_correction(pd.concat(held_out, ignore_index=True)),
         "cohort": {**_cohort(trained_on), **_geometry(pre, trained_on.subject_id)}, "trained_on": sorted(trained_on.subject_id),
         "cv_metrics": _cv_metrics(run), "licence": licence, "attribution": attribution,
+        "invariance": invariance_summary(invariance) if invariance else None,
     }
     bundle = Bundle(meta, seeds)
     path = bundle.save(out)
@@ -168,6 +187,11 @@ def describe(meta: dict) -> str:
     if age:
         lines.append(f"cross-validation: age MAE {age['mae']:.2f} y, r {age['pearson_r']:.3f}"
                      + (f"; sex accuracy {sex['accuracy']:.3f}" if sex else ""))
+    inv = meta.get("invariance")
+    if inv:
+        worst = max(inv["variants"].items(), key=lambda kv: abs(kv[1]["mean_shift_years"]))
+        lines.append(f"same brain stored or scanned {len(inv['variants'])} other ways: within-brain SD "
+                     f"{inv['within_brain_sd_years']:.2f} y; largest mean shift {worst[1]['mean_shift_years']:+.2f} y ({worst[0]})")
     if meta.get("bias_correction"):
         lines.append(f"age-bias correction fitted on {meta['bias_correction']['n']} held-out training subjects")
     lines.append(f"licence: {meta['licence']}")

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,19 @@ def _geometry_warnings(geometry: dict, cohort: dict, working_voxel_mm: float | N
     return out
 
 
+def _readable_geometry(path) -> dict:
+    """The header geometry of an input, or blanks where it cannot be read as a 3D image (its row
+    already says why it was not predicted): one unreadable file must not cost the others their rows."""
+    unknown = {"voxel_mm": [np.nan] * 3, "orientation": ""}
+    if not isinstance(path, str) or not Path(path).is_file():
+        return unknown
+    try:
+        geometry = image_geometry(path)
+    except Exception:  # nibabel raises several types on a file that is not an image
+        return unknown
+    return geometry if len(geometry["voxel_mm"]) == 3 else unknown
+
+
 def _warnings(row: pd.Series, cohort: dict) -> str:
     out = []
     if row.qc_verdict in ("fail", "warn"):
@@ -90,8 +104,7 @@ def assemble(manifest: pd.DataFrame, index: pd.DataFrame, predictions: pd.DataFr
     table.loc[not_run, "qc_verdict"] = "fail"
     table.loc[not_run, "qc_reasons"] = table.loc[not_run, "exclusion_reason"]
     table = table.join(subject_columns(table).reindex(columns=list(SUBJECT_COLUMNS)))
-    geometry = [image_geometry(p) if Path(p).is_file() else {"voxel_mm": [np.nan] * 3, "orientation": ""}
-                for p in table.t1_path]
+    geometry = [_readable_geometry(p) for p in table.t1_path]
     table["voxel_mm"] = ["x".join(f"{v:g}" for v in g["voxel_mm"]) for g in geometry]
     table["orientation"] = [g["orientation"] for g in geometry]
     working = bundle.preprocess_config.working_voxel_mm
@@ -117,7 +130,8 @@ def predict(source: str | Path, out_dir: str | Path, bundle: str | Path | Bundle
         raise InputError(source, f"no usable image ({reasons})")
     report = preprocess_manifest(out.ingest.manifest, out.preprocessed.root, bundle.preprocess_config, executor)
     after = read_manifest(out.preprocessed.manifest).fillna({"sex": ""})
-    verdicts = run_qc(out.preprocessed.root, executor=Executor(workers=executor.workers, isolate=False), pictures=pictures)
+    # QC needs no fresh process per subject, but it runs where preprocessing ran (a Dask cluster too)
+    verdicts = run_qc(out.preprocessed.root, executor=replace(executor, isolate=False), pictures=pictures)
     index = read_cache_index(out.preprocessed.cache(bundle.grid).root)
     predictions = bundle.predict(index) if len(index) else pd.DataFrame(index=index.index)
     table = assemble(after, index, predictions, verdicts, bundle)

@@ -128,8 +128,9 @@ def finetune_bundle(bundle: Bundle, table: pd.DataFrame, config: FinetuneConfig)
 def _with_calibration(bundle: Bundle, calibration: dict | None) -> Bundle:
     meta = copy.deepcopy(bundle.meta)
     meta["site_calibration"] = calibration
-    # The training cohort's age-bias correction does not describe a recalibrated site.
-    meta["bias_correction"] = None if calibration else meta.get("bias_correction")
+    # The training cohort's age-bias correction describes neither a recalibrated nor a fine-tuned
+    # model at this site: a site bundle carries only one fitted on the site (or none).
+    meta["bias_correction"] = None
     return Bundle(meta, bundle.seeds)
 
 
