@@ -49,6 +49,12 @@ CONFIGS = {
     # lever 5: a 3-seed ensemble of the bf16 model (seeds averaged per fold before the bias correction)
     "ensemble_bf16_seeds": "--model ensemble --width 0.5 --downsample 2 --epochs 30 --patience 100 --workers 1 "
                            "--precision bf16-mixed --seeds 0,1,2",
+    # scanner robustness (0.4): the default model as the registry now defines it (domain randomisation of
+    # the T1 channel) on 0.4 preprocessing (2 mm working resolution, partial-volume tissue maps), one seed
+    "ensemble_robust": "--seeds 0",
+    # the ridge model alone on the 2 mm grid (its registry default), to compare tissue segmentations:
+    # run once on a `--segmentation atropos` preprocessing and once on the default
+    "ridge_2mm": "--model ridge",
     # the SE ablation of the ensemble's CNN member: the same network without squeeze-and-excitation
     "resnet_tissue_cov": "--model resnet --width 0.5 --downsample 2 --epochs 30 --patience 100 --workers 1 "
                          "--inputs t1,tissue --no-modulate --covariates brain_volume_ml,affine_det",

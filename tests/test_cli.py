@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -43,10 +42,9 @@ def _one_line_error(proc, *fragments):
 def test_version_and_fast_help():
     proc = _cli("--version")
     assert proc.returncode == 0 and proc.stdout.strip() == f"brainage {__version__}"
-    start = time.perf_counter()
     assert _cli("--help").returncode == 0
-    # heavy libraries (torch, ANTs, nilearn) are imported by the stages that use them, not by --help
-    assert time.perf_counter() - start < 5.0
+    # heavy libraries (torch, ANTs, nilearn) are imported by the stages that use them, not by --help:
+    # checked by what is imported, not by a wall-clock limit that a busy machine breaks
     proc = subprocess.run([sys.executable, "-c", "import sys, brainage.cli; print(sorted(m for m in sys.modules "
                            "if m.split('.')[0] in ('torch', 'ants', 'nilearn', 'lightning', 'pandas')))"],
                           capture_output=True, text=True)

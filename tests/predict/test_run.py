@@ -89,20 +89,6 @@ def test_finetune_scores_each_adaptation_on_held_out_scans_and_writes_a_site_mod
     assert site.report.is_file()
 
 
-def test_geometry_warnings_only_where_the_prediction_moves():
-    """With a working resolution, 1 mm or reordered scans are not warned about; slices thicker than
-    the invariance benchmark measured are. Recipes that keep the stored voxels warn as before."""
-    from brainage.predict.run import TOLERATED_SLICE_MM, _geometry_warnings
-
-    cohort = {"voxel_mm_median": [2.0, 2.0, 2.0], "orientations": ["PSR"]}
-    one_mm = {"voxel_mm": [1.0, 1.0, 1.0], "orientation": "LAS"}
-    thick = {"voxel_mm": [0.9, 0.9, TOLERATED_SLICE_MM + 1], "orientation": "RAS"}
-    assert _geometry_warnings(one_mm, cohort, 2.0) == []
-    assert _geometry_warnings({"voxel_mm": [1.0, 1.0, TOLERATED_SLICE_MM], "orientation": "RAS"}, cohort, 2.0) == []
-    assert "thicker than" in _geometry_warnings(thick, cohort, 2.0)[0]
-    assert len(_geometry_warnings(one_mm, cohort, None)) == 2   # voxel size and orientation, the old way
-
-
 def test_predict_runs_qc_on_the_executor_it_was_given(monkeypatch, tmp_path):
     """`--executor dask` must reach QC too (it used to build a fresh local executor)."""
     import brainage.predict.run as run_module

@@ -41,7 +41,7 @@ class ModelSpec:
     covariates: tuple = ()
     width: float = 1.0
     #: TrainConfig settings this model was tuned with (e.g. its grid and epochs; ``augment``: a dict
-    #: of AugmentConfig settings)
+    #: of AugmentConfig settings, e.g. the domain randomisation of :mod:`brainage.training.randomise`)
     train: dict = field(default_factory=dict)
     #: How it is run by default (``--seeds``, ``--precision``) unless the command line says otherwise
     run: dict = field(default_factory=dict)
@@ -70,11 +70,7 @@ MODELS: dict[str, ModelSpec] = {
                   inputs=("t1", "tissue"), modulate=False, covariates=("brain_volume_ml", "affine_det"), width=0.5,
                   # 4 mm grid, 30 epochs, 3 seeds in bf16: the 5-fold CV of IXI-HH-180 takes ~35 minutes on a
                   # 2-core CPU and was the best configuration measured there (benchmarks/ixi_cv_cpu.py)
-                  train={"downsample": 2, "max_epochs": 30, "patience": 100,
-                         # scanner robustness (issue "Same brain, same age"): contrast changes only on
-                         # the T1 channel, each tissue's brightness randomised through the tissue maps
-                         "augment": {"intensity_inputs": ("t1",), "tissue_contrast": 0.15, "log_gamma": 0.35,
-                                     "blur_std_voxels": 0.5}},
+                  train={"downsample": 2, "max_epochs": 30, "patience": 100},
                   run={"seeds": "0,1,2", "precision": "bf16-mixed"}),
     )
 }

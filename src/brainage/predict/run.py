@@ -35,23 +35,11 @@ from brainage.qc.run import run_qc
 #: predictions.csv columns, in order (readable names: this file is opened by people).
 COLUMNS = ["subject_id", "site", "age", "sex", *SUBJECT_COLUMNS, "qc_verdict", "qc_reasons", "warnings", "voxel_mm",
            "orientation", "t1_path"]
-#: A voxel edge this many times the training scans' (or smaller by the same factor) is warned about,
-#: for bundles whose recipe keeps the stored voxels (made before 0.4).
+#: A voxel edge this many times the training scans' (or smaller by the same factor) is warned about.
 VOXEL_RATIO_WARN = 1.5
-#: Recipes with a working resolution put every scan on one voxel size, and the stored axis order
-#: is undone exactly; what still moves a prediction is information the scan never had. The
-#: invariance benchmark (benchmarks/invariance.py, README "Same brain, same age") measured slices of
-#: up to 4 mm: thicker ones are warned about.
-TOLERATED_SLICE_MM = 4.0
 
 
-def _geometry_warnings(geometry: dict, cohort: dict, working_voxel_mm: float | None) -> list[str]:
-    if working_voxel_mm is not None:
-        thickest = max(geometry["voxel_mm"])
-        if thickest > TOLERATED_SLICE_MM + 1e-3:
-            return [f"voxels {'x'.join(f'{v:g}' for v in geometry['voxel_mm'])} mm: thicker than the "
-                    f"{TOLERATED_SLICE_MM:g} mm up to which the model was shown to give the same age"]
-        return []
+def _geometry_warnings(geometry: dict, cohort: dict) -> list[str]:
     out = []
     median = cohort.get("voxel_mm_median")
     if median:
@@ -107,9 +95,7 @@ def assemble(manifest: pd.DataFrame, index: pd.DataFrame, predictions: pd.DataFr
     geometry = [_readable_geometry(p) for p in table.t1_path]
     table["voxel_mm"] = ["x".join(f"{v:g}" for v in g["voxel_mm"]) for g in geometry]
     table["orientation"] = [g["orientation"] for g in geometry]
-    working = bundle.preprocess_config.working_voxel_mm
-    table["geometry_warnings"] = [_geometry_warnings(g, bundle.meta["cohort"], working) if g["orientation"] else []
-                                  for g in geometry]
+    table["geometry_warnings"] = [_geometry_warnings(g, bundle.meta["cohort"]) if g["orientation"] else [] for g in geometry]
     table["warnings"] = table.apply(_warnings, axis=1, cohort=bundle.meta["cohort"])
     return table[COLUMNS]
 

@@ -37,12 +37,13 @@ class PreprocessConfig:
     ``deterministic``: ANTs single-threaded with a fixed seed, so re-runs give identical
     transforms; we parallelise over subjects instead, which costs nothing in throughput.
     ``working_voxel_mm``: the isotropic voxel size every step works at, whatever the scanner
-    stored (a 1 mm copy of a 2 mm brain is the same brain; ``None``: as stored, the recipe of
-    bundles made before 0.4). 2 mm: what the models see is 2 mm or coarser.
+    stored; ``None`` (default): as stored. 2 mm makes a 1 mm scan about four times cheaper, but
+    did not make predictions resolution-invariant on the invariance benchmark (README).
     ``tissue``: grey/white matter and CSF maps on every grid, and the
     head-size covariates (native brain volume, registration determinant) in the cache index.
-    ``segmentation``: how (:class:`~brainage.preprocess.steps.Segment`): ``partial-volume``
-    fractions that keep their volumes on a blurrier or sharper rendition, or ``atropos``.
+    ``segmentation``: how (:class:`~brainage.preprocess.steps.Segment`): ``atropos`` (default) or
+    ``partial-volume`` fractions (keep their volumes under blur, but move with noise and contrast:
+    not the default, see the invariance benchmark in the README).
     Where the work runs (workers, a Dask cluster) is an :class:`~brainage.parallel.Executor`.
     """
 
@@ -53,9 +54,9 @@ class PreprocessConfig:
     registration: str = "Affine"
     deterministic: bool = True
     seed: int = 42
-    working_voxel_mm: float | None = 2.0
+    working_voxel_mm: float | None = None
     tissue: bool = True
-    segmentation: str = "partial-volume"
+    segmentation: str = "atropos"
 
 
 _PROCESS_READY = False

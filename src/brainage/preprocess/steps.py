@@ -54,8 +54,8 @@ class Reorient(Step):
     """Load and validate the T1, reorient it to RAS and put it on the working resolution.
 
     ``working_voxel_mm``: every later step works on this isotropic voxel size, whatever the
-    scanner stored (:func:`~brainage.preprocess.ops.to_working_resolution`); ``None`` keeps the
-    stored voxels (the recipe of bundles made before 0.4).
+    scanner stored (:func:`~brainage.preprocess.ops.to_working_resolution`); ``None`` (default)
+    keeps the stored voxels.
     """
 
     name = "reorient"
@@ -208,15 +208,15 @@ class Segment(Step):
     """Grey matter, white matter and CSF maps in native space, their volumes, and the
     registration's determinant (head size, which affine registration removes).
 
-    ``method``: ``partial-volume`` (default) gives each voxel its expected fraction of each
-    tissue (:mod:`brainage.preprocess.tissue`), so a blurrier or sharper rendition of the same
-    brain keeps its volumes; ``atropos`` is ANTs Atropos (k-means and a Markov random field), the
-    recipe of bundles made before 0.4.
+    ``method``: ``atropos`` (default) is ANTs Atropos (k-means and a Markov random field);
+    ``partial-volume`` gives each voxel its expected fraction of each tissue
+    (:mod:`brainage.preprocess.tissue`), so a blurrier or sharper rendition of the same brain keeps
+    its volumes, but without a spatial prior noise and contrast move it more than Atropos.
     """
 
     name = "segment"
 
-    def __init__(self, method: str = "partial-volume", mrf: float = 0.1):
+    def __init__(self, method: str = "atropos", mrf: float = 0.1):
         if method not in SEGMENTATION_METHODS:
             raise ValueError(f"unknown segmentation {method!r}; choose from {', '.join(SEGMENTATION_METHODS)}")
         self.method, self.mrf = method, mrf
@@ -247,7 +247,7 @@ class Segment(Step):
 
 
 #: Tissue segmentations :class:`Segment` knows.
-SEGMENTATION_METHODS = ("partial-volume", "atropos")
+SEGMENTATION_METHODS = ("atropos", "partial-volume")
 
 
 class ResampleTissue(GridStep):
