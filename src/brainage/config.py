@@ -17,12 +17,28 @@ from brainage.files import write_text
 T = TypeVar("T")
 
 
-def to_dict(config: Any) -> dict[str, Any]:
-    """Plain-dict view of a (possibly nested) config dataclass, paths as strings."""
+#: Field metadata of a setting added after results were fingerprinted: at its default it is left
+#: out of fingerprints, so adding it does not make every finished fold look changed.
+ADDED_LATER = {"added_later": True}
+
+
+def _at_added_default(config: Any, f: dataclasses.Field) -> bool:
+    if not f.metadata.get("added_later"):
+        return False
+    default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    return getattr(config, f.name) == default
+
+
+def to_dict(config: Any, for_fingerprint: bool = False) -> dict[str, Any]:
+    """Plain-dict view of a (possibly nested) config dataclass, paths as strings.
+
+    ``for_fingerprint`` leaves out settings marked :data:`ADDED_LATER` that are at their default.
+    """
 
     def plain(value: Any) -> Any:
         if dataclasses.is_dataclass(value):
-            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                    if not (for_fingerprint and _at_added_default(value, f))}
         if isinstance(value, Path):
             return str(value)
         if isinstance(value, (list, tuple)):
@@ -80,5 +96,5 @@ def load_config(cls: type[T], path: str | Path) -> T:
 
 def fingerprint(*parts: Any) -> str:
     """Stable short hash of JSON-able parts (configs, file stats), used to decide what to redo."""
-    blob = json.dumps([to_dict(p) for p in parts], sort_keys=True, default=str)
+    blob = json.dumps([to_dict(p, for_fingerprint=True) for p in parts], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -157,3 +157,21 @@ def test_lightning_chatter_is_dropped_and_the_rest_kept(caplog):
         for message in ("💡 Tip: try our cloud", "GPU available: False, used: False", "`Trainer.fit` stopped"):
             logger.info(message)
     assert [r.getMessage() for r in caplog.records] == ["`Trainer.fit` stopped"]
+
+
+def test_settings_added_later_leave_old_fingerprints_alone():
+    """A run trained before the domain-randomisation settings existed keeps its fingerprint (its folds
+    are not retrained); turning one on changes it."""
+    from dataclasses import replace
+
+    from brainage.config import fingerprint, to_dict
+    from brainage.training.config import TrainConfig
+
+    config = TrainConfig()
+    before = to_dict(config)
+    for key in ("intensity_inputs", "tissue_contrast", "blur_std_voxels"):
+        del before["augment"][key]
+    legacy_blob = fingerprint(before)
+    assert fingerprint(config) == legacy_blob
+    assert fingerprint(replace(config, augment=replace(config.augment, tissue_contrast=0.1))) != legacy_blob
+    assert "tissue_contrast" in to_dict(config)["augment"]   # saved configs still show every setting

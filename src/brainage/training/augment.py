@@ -5,7 +5,9 @@ The batched equivalent for the training device is :mod:`brainage.training.gpu_au
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from brainage.config import ADDED_LATER
 
 
 @dataclass
@@ -26,12 +28,12 @@ class AugmentConfig:
     flip_lr: bool = False
     #: Input channels the intensity changes touch (``t1``, ``tissue``); empty: every channel, as
     #: before 0.4. Tissue maps carry no scanner contrast, so gamma and bias fields do not belong on them.
-    intensity_inputs: tuple = ()
+    intensity_inputs: tuple = field(default=(), metadata=ADDED_LATER)
     #: Domain randomisation: each tissue's T1 intensity times ``1 +- tissue_contrast``
     #: (:class:`~brainage.training.randomise.RandomTissueContrast`; needs tissue maps), and a Gaussian
     #: blur of up to ``blur_std_voxels`` (another scanner's resolution); 0 = off.
-    tissue_contrast: float = 0.0
-    blur_std_voxels: float = 0.0
+    tissue_contrast: float = field(default=0.0, metadata=ADDED_LATER)
+    blur_std_voxels: float = field(default=0.0, metadata=ADDED_LATER)
 
 
 def build_augmentation(config: AugmentConfig, voxel_mm: float = 2.0):
