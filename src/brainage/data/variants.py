@@ -61,6 +61,16 @@ def _regrid(img: nib.Nifti1Image, factors) -> nib.Nifti1Image:
     return resample_from_to(img, (tuple(shape), img.affine @ scale), order=1, mode="constant", cval=0.0)
 
 
+def _at_1mm(img: nib.Nifti1Image) -> nib.Nifti1Image:
+    return _regrid(img, 1.0 / _zooms(img))
+
+
+def _world(img: nib.Nifti1Image) -> np.ndarray:
+    """World (mm) coordinates of every voxel, shape ``(*img.shape, 3)``."""
+    ijk = np.indices(img.shape[:3]).reshape(3, -1).T
+    return nib.affines.apply_affine(img.affine, ijk).reshape(*img.shape[:3], 3)
+
+
 def _anatomical_axis(img: nib.Nifti1Image, direction: str) -> int:
     """The stored voxel axis that runs along ``direction`` (``R``, ``A`` or ``S``)."""
     codes = nib.aff2axcodes(img.affine, labels=(("L", "R"), ("P", "A"), ("I", "S")))
@@ -135,7 +145,7 @@ class Restored1mm(Variant):
     name, family, describe = "restored_1mm", "storage", "re-stored at 1 mm isotropic (trilinear)"
 
     def render(self, img, tissue, rng):
-        out = _regrid(img, 1.0 / _zooms(img))
+        out = _at_1mm(img)
         return _image(_data(out), out.affine)
 
 
@@ -152,7 +162,7 @@ class ThickSlices(Variant):
         self.describe = f"1 x 1 x {thickness_mm:g} mm slices along {axis}"
 
     def render(self, img, tissue, rng):
-        fine = _regrid(img, 1.0 / _zooms(img))
+        fine = _at_1mm(img)
         axis = _anatomical_axis(fine, self.direction)
         n = int(round(self.thickness_mm))
         data = _data(fine)
@@ -213,8 +223,7 @@ class BiasField(Variant):
     def render(self, img, tissue, rng):
         data = _data(img)
         head = data > 0.1 * np.percentile(data, 99)
-        ijk = np.indices(data.shape).reshape(3, -1).T
-        xyz = nib.affines.apply_affine(img.affine, ijk).reshape(*data.shape, 3)
+        xyz = _world(img)
         direction = rng.normal(size=3)
         direction /= np.linalg.norm(direction)
         t = xyz @ direction
@@ -284,7 +293,7 @@ class Defaced(Variant):
         data = _data(img)
         brain = tissue > 0
         near = ndimage.binary_dilation(brain, iterations=max(1, int(round(self.margin_mm / _zooms(img).min()))))
-        xyz = nib.affines.apply_affine(img.affine, np.indices(data.shape).reshape(3, -1).T).reshape(*data.shape, 3)
+        xyz = _world(img)
         b = xyz[brain]
         (x0, y0, z0), (x1, y1, z1) = b.min(0), b.max(0)
         x, y, z = xyz[..., 0], xyz[..., 1], xyz[..., 2]

@@ -279,8 +279,8 @@ def steps_for(config) -> list[Step]:
 
     Tissue segmentation comes after the intensity grids, so turning it on or off never redoes them.
     """
-    steps = [Reorient(config.working_voxel_mm), BrainMask(config.skull_stripped, config.bet_threshold), BiasCorrect(config.n4_shrink_factor),
-             Register(config.registration, config.deterministic, config.seed),
+    steps = [Reorient(config.working_voxel_mm), BrainMask(config.skull_stripped, config.bet_threshold),
+             BiasCorrect(config.n4_shrink_factor), Register(config.registration, config.deterministic, config.seed),
              *[Resample(GRIDS[name]) for name in config.grids]]
     if config.tissue:
         steps += [Segment(config.segmentation), *[ResampleTissue(GRIDS[name]) for name in config.grids]]

@@ -1,16 +1,18 @@
-"""Tissue fractions that do not depend on the scanner's resolution: a partial-volume mixture model.
+"""Tissue fractions under blur: a partial-volume mixture model.
 
 A voxel on a tissue border holds some of each tissue. Classifiers that give each voxel one
 tissue (k-means, Atropos with a Markov random field) decide those voxels by threshold, so the
 same brain blurred a little (stored at 1 mm and read back, thicker slices, another scanner's
-point spread) comes out with tens of ml less grey matter: a brain-age model reading the maps
-then moves by years. Here every voxel's intensity is modelled as a *mixture*: three pure
-classes (CSF, grey, white matter) and, between each pair of neighbours in intensity (CSF-grey,
-grey-white), mixtures at ``levels`` fractions, all with shared pure-class means (the partial
-volume model of Santago & Gage 1993, as in FSL FAST's PVE and Tohka et al. 2004). The map of a
-tissue is its expected fraction in each voxel. Blurring moves voxels from pure classes into
-mixtures without moving the pure-class means, and the expected fractions are then, to a good
-approximation, blurred fractions: volumes and pooled maps stay put.
+point spread) comes out with tens of ml less grey matter. Here every voxel's intensity is
+modelled as a *mixture*: three pure classes (CSF, grey, white matter) and, between each pair of
+neighbours in intensity (CSF-grey, grey-white), mixtures at ``levels`` fractions, all with shared
+pure-class means (the partial volume model of Santago & Gage 1993, as in FSL FAST's PVE and Tohka
+et al. 2004). The map of a tissue is its expected fraction in each voxel. Blurring moves voxels
+from pure classes into mixtures without moving the pure-class means, so volumes change less than
+a classifier's. Without a spatial prior, though, noise and contrast changes move voxels between
+pure classes and mixtures too: on the invariance benchmark (README, "Same brain, same age?")
+models reading these maps moved by years with 5 % noise or another grey/white contrast, which is
+why this is an option (``--segmentation partial-volume``), not the default.
 
 Why hand-written: no maintained Python library estimates partial-volume fractions (FSL FAST is
 neither pip-installable nor open-source licensed; ANTs Atropos classifies). The model is fitted
