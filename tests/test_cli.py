@@ -151,3 +151,13 @@ def test_qc_on_a_manifest_preprocesses_first(synth_cohort, tmp_path):
     assert main(["qc", str(tmp_path / "m.csv"), "--out", str(tmp_path / "qc"), "--workers", "1", "--no-pictures"]) == 0
     assert (tmp_path / "qc" / "preprocessed" / "preprocess_report.csv").exists()
     assert (tmp_path / "qc" / "qc_verdicts.csv").exists()
+
+
+@pytest.mark.parametrize("command", [["predict", "scan.nii.gz"], ["demo"], ["synth"], ["preprocess", "manifest.csv"]])
+def test_an_output_folder_that_is_a_file_is_refused_in_one_line(command, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("a user's file")
+    assert main([*command, "--out", str(taken)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is a file; --out names the output folder" in err and len(err.splitlines()) == 1
+    assert taken.read_text() == "a user's file"

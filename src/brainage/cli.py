@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        args.command_object.check_outputs(args)
         args.command_object.run(args)
     except BrainageError as exc:
         print(f"brainage {args.command}: error: {exc}", file=sys.stderr)

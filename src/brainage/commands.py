@@ -8,6 +8,7 @@ level (the work happens in :meth:`Command.run`), so ``brainage --help`` starts a
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -27,6 +28,19 @@ class Command:
     name: str = ""
     help: str = ""
     example: str = ""
+    #: Arguments naming an output *folder*: one that names an existing file is refused in one line
+    #: before any work (a command whose ``--out`` is a file sets this to ``()``).
+    output_folders: tuple[str, ...] = ("out",)
+
+    def check_outputs(self, args: argparse.Namespace) -> None:
+        """Refuse an output folder argument that names an existing file, with the fix."""
+        from brainage.errors import InputError
+
+        for name in self.output_folders:
+            path = getattr(args, name, None)
+            if path is not None and Path(path).exists() and not Path(path).is_dir():
+                raise InputError(path, f"is a file; --{name.replace('_', '-')} names the output folder "
+                                       "(created if missing): give a folder path")
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         raise NotImplementedError

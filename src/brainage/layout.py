@@ -568,6 +568,11 @@ class PredictDir(Folder):
         return self.root / "dicom_nifti"
 
     @property
+    def series(self) -> Path:
+        """Every DICOM series found, whether it was predicted, and why (or why not)."""
+        return self.root / "series.csv"
+
+    @property
     def ingest(self) -> IngestDir:
         return IngestDir(self.root / "inputs")
 

@@ -51,16 +51,16 @@ def test_a_csv_with_paths_only_or_with_labels(t1, tmp_path):
     assert m.iloc[0][["subject_id", "age", "sex"]].tolist() == ["p1", 99.0, "F"]
 
 
-def test_a_dicom_folder_with_two_series(t1, tmp_path):
+def test_a_dicom_folder_with_two_patients(t1, tmp_path):
     dicom = tmp_path / "PACS export"
-    write_dicom_series(t1[0], dicom, series_number=3, description="T1 MPRAGE")
-    write_dicom_series(t1[1], dicom, series_number=7, description="T1 repeat")
+    write_dicom_series(t1[0], dicom / "a", series_number=3, description="T1 MPRAGE", patient_id="P 01")
+    write_dicom_series(t1[1], dicom / "b", series_number=3, description="T1 MPRAGE", patient_id="P02")
     m = manifest_for_inputs(dicom, tmp_path / "out")
     assert len(m) == 2 and m.included.all() and (m.source == "dicom").all()
-    assert [s.split("_")[-3] for s in sorted(m.subject_id)] == ["3", "7"]
+    assert sorted(m.subject_id) == ["P02", "P_01"]
     # the converted volume is the written one, in the same place in the world
     original = nib.as_closest_canonical(nib.load(str(t1[0])))
-    converted = nib.as_closest_canonical(nib.load(sorted(m.t1_path)[0]))
+    converted = nib.as_closest_canonical(nib.load(m.set_index("subject_id").t1_path["P_01"]))
     np.testing.assert_allclose(converted.affine, original.affine, atol=1e-3)
     assert np.corrcoef(converted.get_fdata().ravel(), original.get_fdata().ravel())[0, 1] > 0.999
 

@@ -136,3 +136,21 @@ def test_an_unreadable_or_2d_input_gets_blank_geometry_not_a_crash(tmp_path):
     nib.save(nib.Nifti1Image(np.zeros((8, 8), np.float32), np.eye(4)), str(flat))
     for path in (fake, flat, tmp_path / "missing.nii.gz"):
         assert _readable_geometry(str(path))["orientation"] == ""
+
+
+def test_nothing_usable_exits_non_zero_in_one_line_and_still_writes_a_row_each(tiny_bundle, tmp_path, capsys):
+    import nibabel as nib
+
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    (folder / "notes.nii.gz").write_text("not an image")
+    labels = np.zeros((48, 48, 48), np.int16)
+    labels[10:38, 10:38, 10:38], labels[10:24, 10:38, 10:38] = 2, 5
+    nib.save(nib.Nifti1Image(labels, np.diag([2.0, 2.0, 2.0, 1.0])), str(folder / "segmentation.nii.gz"))
+    out = tmp_path / "out"
+    assert brainage(["predict", str(folder), "--out", str(out), "--model", str(tiny_bundle[0])]) == 2
+    err = capsys.readouterr().err
+    assert "no usable image" in err and "label map (3 labels)" in err and "Traceback" not in err
+    table = pd.read_csv(PredictDir(out).predictions)
+    assert len(table) == 2 and table.predicted_age.isna().all() and (table.qc_verdict == "fail").all()
+    assert table.qc_reasons.str.contains("not a readable").any()

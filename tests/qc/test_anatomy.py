@@ -50,3 +50,23 @@ def test_native_to_mni_inverts_ants_lps_affine():
     forward[:3, 3] = [10, 0, 0]  # MNI LPS point p maps to native LPS p + (10, 0, 0)
     native_ras = np.array([[-10.0, 0, 0]])  # = LPS (10, 0, 0)
     assert np.allclose(native_to_mni(native_ras, forward), [[0, 0, 0]])
+
+
+def test_white_grey_ratio_tells_a_t1_from_an_inverted_contrast(preprocessed_synth):
+    import nibabel as nib
+
+    from brainage.layout import SubjectDir
+    from brainage.preprocess.ops import read_affine_transform
+    from brainage.qc.anatomy import white_grey_ratio
+    from brainage.qc.checks import CHECKS
+
+    out, report, _ = preprocessed_synth
+    folder = SubjectDir(out / "subjects" / report[report.subject_id.str.startswith("sub-")].subject_id.iloc[0])
+    brain, transform = nib.load(str(folder.brain_n4)), read_affine_transform(folder.to_mni_affine)
+    assert white_grey_ratio(brain, transform) > 1.05
+    data = brain.get_fdata(dtype=np.float32)
+    inverted = nib.Nifti1Image(np.where(data > 0, data.max() - data, 0), brain.affine)  # CSF brightest: T2-like
+    ratio = white_grey_ratio(inverted, transform)
+    assert ratio < 1.0
+    finding = next(c for c in CHECKS if c.name == "t1_weighting").judge({"white_grey_ratio": ratio}, {}, stripped=False)
+    assert finding.level == "fail" and "not T1-weighted" in finding.text

@@ -24,8 +24,12 @@ RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0])
 
 def write_dicom_series(image: str | Path | nib.Nifti1Image, folder: str | Path, series_number: int = 1,
                        description: str = "T1w MPRAGE", patient_id: str = "anonymous",
-                       study_uid: str | None = None) -> list[Path]:
-    """Write ``image`` as one DICOM file per slice (3rd axis) into ``folder``; returns the files."""
+                       study_uid: str | None = None, tags: dict | None = None) -> list[Path]:
+    """Write ``image`` as one DICOM file per slice (3rd axis) into ``folder``; returns the files.
+
+    ``tags``: more DICOM attributes by keyword (``EchoTime``, ``ImageType``, ``ContrastBolusAgent``
+    ...), set on every slice: the sequence a series-selection test needs.
+    """
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -65,6 +69,8 @@ def write_dicom_series(image: str | Path | nib.Nifti1Image, folder: str | Path, 
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
         ds.RescaleSlope, ds.RescaleIntercept = f"{slope:.6g}", f"{lo:.6g}"
         ds.PixelData = np.ascontiguousarray(stored[:, :, k].T).tobytes()
+        for keyword, value in (tags or {}).items():
+            setattr(ds, keyword, value)
         path = folder / f"{series_number:03d}_{k + 1:04d}.dcm"
         ds.save_as(path, enforce_file_format=True)
         files.append(path)

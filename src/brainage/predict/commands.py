@@ -10,6 +10,7 @@ from brainage.commands import Command, add_executor_arguments, executor_from_arg
 
 class Export(Command):
     name = "export"
+    output_folders = ()  # --out is the bundle file
     help = "Pack a trained run (its final model, or one fold) into one model bundle file for `brainage predict`."
     example = "brainage export results/ixi/models/ensemble --out ixi.brainage --attribution ixi"
 
@@ -51,14 +52,18 @@ class Predict(Command):
         p.add_argument("--model", type=Path, default=None, help="a .brainage bundle (default: the shipped IXI-HH-180 model)")
         p.add_argument("--sex-coding", default=None, help="numeric sex codes of a CSV/BIDS input, e.g. 1=M,2=F")
         p.add_argument("--no-pictures", action="store_true", help="skip the QC montages (faster)")
+        p.add_argument("--series", default=None,
+                       help="DICOM: comma-separated series numbers or description fragments to predict, instead of "
+                            "the automatic choice of each study's 3D T1 (default: automatic; see series.csv)")
         add_executor_arguments(p)
 
     def run(self, args: argparse.Namespace) -> None:
         from brainage.data.manifest import parse_sex_coding
         from brainage.predict.run import predict
 
+        series = [s.strip() for s in args.series.split(",") if s.strip()] if args.series else None
         predict(args.input, args.out, args.model, executor_from_args(args), parse_sex_coding(args.sex_coding),
-                pictures=not args.no_pictures)
+                pictures=not args.no_pictures, series=series)
 
 
 class Finetune(Command):

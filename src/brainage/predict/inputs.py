@@ -4,8 +4,10 @@ a BIDS dataset, a CSV (``path[, subject_id, age, sex, site]``) or a folder of DI
 DICOM is converted with **dcm2niix** (Rorden's converter, the one BIDS tools and MRIQC pipelines
 use), installed from its PyPI wheel (``dcm2niix``), which carries the same compiled binary as
 Debian's package: a plain ``pip install`` gives every user (and CI) the converter, with no system
-package to add. Each series becomes one subject named ``<folder>_<series number>_<description>``;
-a failed conversion names the folder and dcm2niix's message.
+package to add. Of the converted series, :mod:`brainage.predict.series` picks the 3D T1 of each
+study (every series and the decision go to ``series.csv``); subjects are named after the patient
+ID (and the study date where a patient has several). A failed conversion names the folder and
+dcm2niix's message.
 
 Example:
     >>> manifest = manifest_for_inputs("scans/", "out/inputs")  # doctest: +SKIP
@@ -23,6 +25,7 @@ import pandas as pd
 
 from brainage.data.manifest import check_images, make_manifest, write_manifest
 from brainage.errors import InputError
+from brainage.files import write_csv
 from brainage.layout import CohortDir, PredictDir
 from brainage.progress import console
 
@@ -81,8 +84,9 @@ def dcm2niix_executable() -> str:
 def convert_dicom(folder: Path, out: Path) -> list[Path]:
     """Convert every DICOM series under ``folder`` into ``out`` (gzipped NIfTI); returns the files."""
     out.mkdir(parents=True, exist_ok=True)
-    prefix = subject_id_from(Path(folder.name))
-    command = [dcm2niix_executable(), "-z", "y", "-b", "y", "-f", f"{prefix}_%s_%d", "-o", str(out), str(folder)]
+    # -ba n: keep PatientID and StudyInstanceUID in the sidecars (the output stays on this machine);
+    # the name keeps two patients' or studies' series with the same number apart
+    command = [dcm2niix_executable(), "-z", "y", "-b", "y", "-ba", "n", "-f", "%i_%t_%s_%d", "-o", str(out), str(folder)]
     result = subprocess.run(command, capture_output=True, text=True)
     converted = sorted(p for p in out.iterdir() if is_nifti(p))
     if result.returncode not in (0,) or not converted:
@@ -116,8 +120,30 @@ def _first_files(folder: Path, limit: int = 2000):
         yield path
 
 
-def manifest_for_inputs(source: str | Path, out: str | Path, sex_coding: dict | None = None) -> pd.DataFrame:
-    """A manifest (``out/inputs/manifest.csv``) of whatever ``source`` is; labels are optional."""
+def _manifest_of_dicom(source: Path, out: PredictDir, wanted: list[str] | None) -> pd.DataFrame:
+    from brainage.predict.series import dicom_only_tags, read_series, select_series
+
+    converted = convert_dicom(source, out.converted)
+    tags = dicom_only_tags(source)
+    table = select_series([read_series(p, tags) for p in converted], wanted)
+    write_csv(table, out.series)
+    chosen = table[table.chosen]
+    console.print(f"dcm2niix: {len(table)} series from {source}; {len(chosen)} chosen (3D T1 per study), "
+                  f"{len(table) - len(chosen)} skipped with the reason in {out.series}")
+    if chosen.empty:
+        raise InputError(source, f"none of its {len(table)} DICOM series is a 3D T1-weighted scan (reasons in {out.series}; "
+                                 "`--series NUMBER` picks one by hand)")
+    return make_manifest([{"subject_id": r.subject_id, "t1_path": str(Path(r.nifti).absolute()), "source": "dicom",
+                           "age": float("nan"), "sex": "", "site": "unknown"} for r in chosen.itertuples()])
+
+
+def manifest_for_inputs(source: str | Path, out: str | Path, sex_coding: dict | None = None,
+                        series: list[str] | None = None) -> pd.DataFrame:
+    """A manifest (``out/inputs/manifest.csv``) of whatever ``source`` is; labels are optional.
+
+    ``series``: for DICOM, series numbers or description fragments to predict instead of the
+    automatic choice (:func:`~brainage.predict.series.select_series`).
+    """
     source, out = Path(source), PredictDir(out)
     if not source.exists():
         raise InputError(source, "does not exist (give a NIfTI file, a folder of NIfTI or DICOM, a BIDS folder or a CSV)")
@@ -138,9 +164,7 @@ def manifest_for_inputs(source: str | Path, out: str | Path, sex_coding: dict | 
         if images:
             manifest = _manifest_of_images(images, "nifti")
         elif any(is_dicom(p) for p in _first_files(source)):
-            converted = convert_dicom(source, out.converted)
-            console.print(f"dcm2niix: {len(converted)} series from {source}")
-            manifest = _manifest_of_images(converted, "dicom")
+            manifest = _manifest_of_dicom(source, out, series)
         else:
             raise InputError(source, "holds no NIfTI (.nii, .nii.gz), DICOM or BIDS participants.tsv")
     manifest = check_images(manifest, description="checking images")

@@ -101,19 +101,24 @@ def assemble(manifest: pd.DataFrame, index: pd.DataFrame, predictions: pd.DataFr
 
 
 def predict(source: str | Path, out_dir: str | Path, bundle: str | Path | Bundle | None = None,
-            executor: Executor = Executor(), sex_coding: dict | None = None, pictures: bool = True) -> pd.DataFrame:
+            executor: Executor = Executor(), sex_coding: dict | None = None, pictures: bool = True,
+            series: list[str] | None = None) -> pd.DataFrame:
     """Predict every scan of ``source`` into ``out_dir``; returns the predictions table.
 
     ``bundle``: a ``.brainage`` file or a loaded bundle (default: the model that ships with brainage).
+    ``series``: DICOM series to predict instead of each study's 3D T1 (numbers or description fragments).
     """
     start = time.perf_counter()
     bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     out = PredictDir(out_dir)
     out.root.mkdir(parents=True, exist_ok=True)
-    manifest = manifest_for_inputs(source, out.root, sex_coding)
-    if included(manifest).empty:
+    manifest = manifest_for_inputs(source, out.root, sex_coding, series)
+    if included(manifest).empty:  # every input refused before preprocessing: still one row each, with why
+        table = assemble(manifest.fillna({"sex": ""}), pd.DataFrame(columns=["subject_id"]), pd.DataFrame(),
+                         pd.DataFrame(), bundle)
+        write_csv(table, out.predictions)
         reasons = "; ".join(f"{r.subject_id}: {r.exclusion_reason}" for r in manifest.itertuples())
-        raise InputError(source, f"no usable image ({reasons})")
+        raise InputError(source, f"no usable image ({reasons}); one row each in {out.predictions}")
     report = preprocess_manifest(out.ingest.manifest, out.preprocessed.root, bundle.preprocess_config, executor)
     after = read_manifest(out.preprocessed.manifest).fillna({"sex": ""})
     # QC needs no fresh process per subject, but it runs where preprocessing ran (a Dask cluster too)
@@ -122,6 +127,9 @@ def predict(source: str | Path, out_dir: str | Path, bundle: str | Path | Bundle
     predictions = bundle.predict(index) if len(index) else pd.DataFrame(index=index.index)
     table = assemble(after, index, predictions, verdicts, bundle)
     write_csv(table, out.predictions)
+    if table.predicted_age.isna().all():
+        raise InputError(source, f"none of its {len(table)} scans could be predicted; the reason for each is in "
+                                 f"{out.predictions}")
     seconds = time.perf_counter() - start
     write_json(out.info, {"source": str(Path(source).absolute()), "bundle": bundle.meta["name"],
                           "bundle_created": bundle.meta["created"], "n_subjects": int(len(table)),

@@ -29,6 +29,9 @@ class Preprocess(Command):
         p.add_argument("--segmentation", choices=["atropos", "partial-volume"], default=None,
                        help="tissue maps: ANTs Atropos classes, or partial-volume fractions (keep their volumes on "
                             "blurrier scans, move more with noise) (default: atropos)")
+        p.add_argument("--intensity-reference", choices=["percentiles", "tissue"], default=None,
+                       help="scale the model cache by brain percentiles, or anchor it on the CSF and white-matter "
+                            "means (does not move with resolution or noise) (default: percentiles)")
         add_executor_arguments(p)
 
     def run(self, args: argparse.Namespace) -> None:
@@ -42,6 +45,8 @@ class Preprocess(Command):
             config = replace(config, working_voxel_mm=args.working_voxel_mm or None)
         if args.segmentation is not None:
             config = replace(config, segmentation=args.segmentation)
+        if args.intensity_reference is not None:
+            config = replace(config, intensity_reference=args.intensity_reference)
         print_report(preprocess_manifest(args.manifest, args.out, config, executor_from_args(args)), args.out)
 
 

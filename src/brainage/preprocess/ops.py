@@ -247,6 +247,35 @@ def save_nifti(img: nib.Nifti1Image, path: Path, dtype=np.float32) -> Path:
     return Path(path)
 
 
+#: Where :func:`anchor_intensity` puts the CSF and white-matter means in the [0, 1] cache: far
+#: enough inside it that neither noise nor partial volumes get clipped (clipping is not linear).
+ANCHOR_CSF, ANCHOR_WM = 0.2, 0.8
+
+
+def anchor_intensity(data: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Linear scaling inside the brain that puts the CSF mean at :data:`ANCHOR_CSF` and the white
+    matter mean at :data:`ANCHOR_WM` (zero outside the brain), and the three tissue means.
+
+    Why not percentiles: a blurrier, noisier or differently stored scan of the same brain has other
+    percentiles, but the same tissue means. The means are the pure-class means of the partial-volume
+    model (:func:`~brainage.preprocess.tissue.partial_volume_fractions`), which blur leaves in place.
+    A linear map commutes with blur and averages noise out, so the same brain pooled to a coarser
+    grid gives nearly the same values at any resolution or noise level (the invariance benchmark).
+    """
+    from brainage.preprocess.tissue import partial_volume_fractions
+
+    values = data[mask]
+    if values.size < 100:
+        raise InputError(None, "registered brain is (almost) empty on the output grid")
+    _, (csf, grey, white) = partial_volume_fractions(values)
+    if not csf < grey < white:
+        raise InputError(None, f"tissue means not ordered CSF < grey < white matter ({csf:.3g}, {grey:.3g}, "
+                               f"{white:.3g}): not a T1-weighted brain?")
+    scaled = ANCHOR_CSF + (ANCHOR_WM - ANCHOR_CSF) * (data - csf) / (white - csf)
+    anchors = {"grey_white_contrast": round(float((white - grey) / (white - csf)), 4)}
+    return np.where(mask, np.clip(scaled, 0, 1), 0).astype(np.float32), anchors
+
+
 def normalise_intensity(data: np.ndarray, mask: np.ndarray, low_pct: float = 0.5, high_pct: float = 99.5) -> np.ndarray:
     """Robust min-max scaling inside the brain to [0, 1]; zero outside the brain."""
     values = data[mask]

@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from brainage.config import fingerprint, save_config
+from brainage.config import ADDED_LATER, fingerprint, save_config
 from brainage.data.manifest import exclude, included, read_manifest, write_manifest
 from brainage.errors import InputError, StageError
 from brainage.files import DoneRecord, write_csv, write_text
@@ -44,6 +44,9 @@ class PreprocessConfig:
     ``segmentation``: how (:class:`~brainage.preprocess.steps.Segment`): ``atropos`` (default) or
     ``partial-volume`` fractions (keep their volumes under blur, but move with noise and contrast:
     not the default, see the invariance benchmark in the README).
+    ``intensity_reference``: how the model cache is scaled (:class:`~brainage.preprocess.steps.Resample`):
+    ``percentiles`` (default) or ``tissue`` (CSF and white-matter means anchored: resolution and
+    noise leave it in place).
     Where the work runs (workers, a Dask cluster) is an :class:`~brainage.parallel.Executor`.
     """
 
@@ -57,6 +60,7 @@ class PreprocessConfig:
     working_voxel_mm: float | None = None
     tissue: bool = True
     segmentation: str = "atropos"
+    intensity_reference: str = field(default="percentiles", metadata=ADDED_LATER)
 
 
 _PROCESS_READY = False

@@ -180,9 +180,25 @@ class GridStep(Step):
 
 
 class Resample(GridStep):
-    """The brain and its mask on one MNI output grid, intensity-normalised, plus the model cache."""
+    """The brain and its mask on one MNI output grid, intensity-normalised, plus the model cache.
+
+    ``intensity``: ``percentiles`` (default) scales the 0.5th-99.5th percentiles inside the brain
+    to [0, 1]; ``tissue`` anchors the CSF and white-matter means instead
+    (:func:`~brainage.preprocess.ops.anchor_intensity`), a linear scaling that resolution, noise and
+    storage do not move.
+    """
 
     prefix = "resample"
+
+    def __init__(self, grid: GridSpec, intensity: str = "percentiles"):
+        super().__init__(grid)
+        if intensity not in INTENSITY_REFERENCES:
+            raise ValueError(f"unknown intensity reference {intensity!r}; choose from {', '.join(INTENSITY_REFERENCES)}")
+        self.intensity = intensity
+
+    def params(self):
+        # the default adds nothing, so caches made before this setting existed stay valid
+        return super().params() if self.intensity == "percentiles" else {**super().params(), "intensity": self.intensity}
 
     def outputs(self, ctx):
         return [ctx.folder.t1_mni(self.grid.name), ctx.folder.mask_mni(self.grid.name),
@@ -195,13 +211,17 @@ class Resample(GridStep):
         warped_mask = ops.to_grid(nib.Nifti1Image(mask.get_fdata(dtype=np.float32), mask.affine),
                                   ctx.folder.to_mni_affine, self.grid)
         inside = np.asarray(warped_mask.dataobj) > 0.5
-        norm = ops.normalise_intensity(np.asarray(warped.dataobj), inside)
+        info = {}
+        if self.intensity == "tissue":
+            norm, info = ops.anchor_intensity(np.asarray(warped.dataobj), inside)
+        else:
+            norm = ops.normalise_intensity(np.asarray(warped.dataobj), inside)
         affine = self.grid.affine()
         t1_out, mask_out, cache_out = self.outputs(ctx)
         ops.save_nifti(nib.Nifti1Image(norm, affine), t1_out)
         ops.save_nifti(nib.Nifti1Image(inside.astype(np.uint8), affine), mask_out, np.uint8)
         write_volume(cache_out, norm)
-        return {f"brain_fraction_in_grid_{self.grid.name}": round(float(inside.mean()), 4)}
+        return {f"brain_fraction_in_grid_{self.grid.name}": round(float(inside.mean()), 4), **info}
 
 
 class Segment(Step):
@@ -246,6 +266,9 @@ class Segment(Step):
                 "affine_det": round(ops.affine_det(ctx.folder.to_mni_affine), 5)}
 
 
+#: How :class:`Resample` scales intensities.
+INTENSITY_REFERENCES = ("percentiles", "tissue")
+
 #: Tissue segmentations :class:`Segment` knows.
 SEGMENTATION_METHODS = ("atropos", "partial-volume")
 
@@ -281,7 +304,7 @@ def steps_for(config) -> list[Step]:
     """
     steps = [Reorient(config.working_voxel_mm), BrainMask(config.skull_stripped, config.bet_threshold),
              BiasCorrect(config.n4_shrink_factor), Register(config.registration, config.deterministic, config.seed),
-             *[Resample(GRIDS[name]) for name in config.grids]]
+             *[Resample(GRIDS[name], config.intensity_reference) for name in config.grids]]
     if config.tissue:
         steps += [Segment(config.segmentation), *[ResampleTissue(GRIDS[name]) for name in config.grids]]
     return steps

@@ -29,6 +29,39 @@ def native_to_mni(points_ras: np.ndarray, transform: np.ndarray) -> np.ndarray:
     return mni_lps * flip
 
 
+def mni_to_native(points_mni: np.ndarray, transform: np.ndarray) -> np.ndarray:
+    """MNI RAS mm points -> native RAS mm through an ANTs (LPS) affine (the inverse of :func:`native_to_mni`)."""
+    flip = np.array([-1.0, -1.0, 1.0])
+    return nib.affines.apply_affine(transform, points_mni * flip) * flip
+
+
+@lru_cache(maxsize=1)
+def _template_tissue_points() -> tuple[np.ndarray, np.ndarray]:
+    """MNI points (mm) that are grey matter and white matter in nearly every brain (the template's
+    tissue probabilities above 0.6 and 0.9): where a T1 check samples a registered scan."""
+    gm, wm = (template_image(kind, 2) for kind in ("gm", "wm"))
+    g, w = gm.get_fdata(), wm.get_fdata()
+    return (nib.affines.apply_affine(gm.affine, np.argwhere((g > 0.6) & (w < 0.1))),
+            nib.affines.apply_affine(wm.affine, np.argwhere(w > 0.9)))
+
+
+def white_grey_ratio(brain: nib.Nifti1Image, transform: np.ndarray) -> float:
+    """Median intensity of template white matter over that of template grey matter, in a
+    bias-corrected native image: above 1 in a T1-weighted scan (about 1.2-1.5), below 1 in T2,
+    FLAIR and proton-density scans. Sampled through the registration, so it needs no segmentation
+    (which orders classes by brightness and so cannot tell)."""
+    data = brain.get_fdata(dtype=np.float32)
+    medians = []
+    for points in _template_tissue_points():
+        ijk = np.round(nib.affines.apply_affine(np.linalg.inv(brain.affine), mni_to_native(points, transform))).astype(int)
+        inside = np.all((ijk >= 0) & (ijk < np.array(data.shape)), axis=1)
+        values = data[tuple(ijk[inside].T)]
+        values = values[values > 0]
+        medians.append(float(np.median(values)) if values.size > 100 else np.nan)
+    grey, white = medians
+    return white / grey if grey > 0 else np.nan
+
+
 def rotation_degrees(transform: np.ndarray) -> tuple[float, bool]:
     """Rotation angle of the affine's linear part (polar decomposition) and whether it mirrors."""
     u, _, vt = np.linalg.svd(transform[:3, :3])
@@ -112,6 +145,7 @@ def anatomy_metrics(subject_dir: str | Path, unmeasured: np.ndarray | None = Non
     * ``holes_ml``, ``n_components``, ``largest_component_fraction``: mask topology.
     * ``rotation_deg``: rotation the registration needed (a header rotated by a quarter turn).
     * ``template_coverage``: share of the template brain the registered mask covers.
+    * ``white_grey_ratio``: is it T1-weighted? (:func:`white_grey_ratio`)
     """
     folder = SubjectDir(subject_dir)
     mask_img = nib.load(str(folder.brain_mask))
@@ -129,6 +163,7 @@ def anatomy_metrics(subject_dir: str | Path, unmeasured: np.ndarray | None = Non
 
     transform = read_affine_transform(folder.to_mni_affine)
     out["rotation_deg"] = rotation_degrees(transform)[0]
+    out["white_grey_ratio"] = white_grey_ratio(nib.load(str(folder.brain_n4)), transform)
     points = native_to_mni(nib.affines.apply_affine(mask_img.affine, np.argwhere(mask)), transform)
     tmask_img, tmask, bottom, dist = _template_geometry()
     # Sub-voxel MNI volume per native voxel: the affine's Jacobian converts native ml to MNI ml.

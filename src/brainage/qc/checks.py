@@ -130,6 +130,12 @@ CHECKS: tuple[Check, ...] = (
     Check("registration", "registration to the template failed", (
         Signal("dice_template", "low", 0.915, 0.89),
     )),
+    # Absolute, not against a reference: a T2, FLAIR or PD image (or an inverted one) has white
+    # matter darker than grey; every T1 contrast has it brighter (IXI-HH: 1.2-1.5).
+    Check("t1_weighting", "not T1-weighted", (
+        Signal("white_grey_ratio", "low", 1.05, 1.0,
+               words="not T1-weighted (white matter not brighter than grey matter: T2, FLAIR, PD or inverted?)"),
+    )),
     Check("ghosting", "ghosting or artefact in the background", (
         Signal("ghost_ratio", "high", 0.04, 0.08, heads_only=True),
         Signal("air_fraction_bright", "high", 0.02, 0.05, heads_only=True),

@@ -44,6 +44,7 @@ class QC(Command):
 
 class QCReference(Command):
     name = "qc-reference"
+    output_folders = ()  # --out is the reference file
     help = ("Build a QC normative reference from reviewed, clean `brainage qc` folders (scans with a final "
             "verdict of fail are left out and listed), for `brainage qc --reference`.")
     example = "brainage qc-reference results/site_a/preprocessed/qc --name 'site A, Siemens 1.5 T' --out site_a_reference.json"

@@ -54,6 +54,7 @@ LEGEND: dict[str, Metric] = {
     "upside_down_gain": Metric("upside-down test", "template correlation gained by turning the brain upside down (above 0 = upside down)", "high"),
     "front_back_gain": Metric("front-back test", "template correlation gained by swapping front and back (above 0 = swapped)", "high"),
     "left_right_score": Metric("left-right test", "the brain's asymmetry against clean brains' (+1 typical, -1 mirrored)", "low"),
+    "white_grey_ratio": Metric("white/grey ratio", "white-matter over grey-matter brightness: above 1 in T1-weighted scans, below 1 in T2, FLAIR and PD", "low"),
     "rotation_deg": Metric("rotation", "rotation the registration needed: a header turned by a quarter turn", "high", "°"),
 }
 
