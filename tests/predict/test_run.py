@@ -27,6 +27,9 @@ def test_predict_writes_a_row_per_scan_with_warnings_and_a_report(tiny_bundle, s
     assert np.isclose(table.loc["old", "brain_age_gap"], table.loc["old", "predicted_age"] - 99)
     assert pd.isna(table.loc["unknown", "brain_age_gap"]) and pd.isna(table.loc["unknown", "corrected_age"])
     assert table.loc["broken", "qc_verdict"] == "fail" and pd.isna(table.loc["broken", "predicted_age"])
+    # the tiny model was trained on these synthetic heads: recognised by voxel content, not by name
+    assert (table.loc[["old", "unknown"], "in_training_set"] == "same voxel data").all()
+    assert "the model was trained on this scan" in table.loc["old", "warnings"] and pd.isna(table.loc["broken", "in_training_set"])
     page = PredictDir(out).report.read_text()
     assert "3 scans" in page and "synthetic heads" in page and "predictions.csv" in page
     assert "2 of 3 scans predicted" in capsys.readouterr().err
@@ -154,3 +157,18 @@ def test_nothing_usable_exits_non_zero_in_one_line_and_still_writes_a_row_each(t
     table = pd.read_csv(PredictDir(out).predictions)
     assert len(table) == 2 and table.predicted_age.isna().all() and (table.qc_verdict == "fail").all()
     assert table.qc_reasons.str.contains("not a readable").any()
+
+
+def test_finetune_refuses_a_small_sample_before_preprocessing(synth_cohort, tmp_path):
+    from brainage.errors import InputError
+    from brainage.predict.site import MIN_SITE_SCANS, finetune_site
+
+    t1 = sorted(synth_cohort.glob("sub-*/anat/*_T1w.nii.gz"))[: MIN_SITE_SCANS - 1]
+    pd.DataFrame({"path": [str(t) for t in t1], "age": [50.0] * len(t1)}).to_csv(tmp_path / "site.csv", index=False)
+    try:
+        finetune_site(None, tmp_path / "site.csv", tmp_path / "out")
+    except InputError as exc:
+        assert f"only {len(t1)} readable scans have an age" in str(exc)
+    else:
+        raise AssertionError("a sample below the minimum was accepted")
+    assert not SiteDir(tmp_path / "out").predict.preprocessed.root.exists()

@@ -27,8 +27,28 @@ def test_ridge_cross_validation_learns_age_and_sex(tissue_cache, tmp_path):
     assert evaluate(tmp_path / "ridge")["age_uncorrected"]["pearson_r"] > 0.9
 
 
-def test_test_subjects_never_reach_the_fit(tissue_cache):
-    """Predictions use images and covariates only: a test subject's labels cannot change them."""
+def test_test_subjects_never_reach_the_fit(tissue_cache, tmp_path, monkeypatch):
+    """Every fold's model is fitted without that fold's test subjects (and on nearly all the others)."""
+    seen = []
+    original = RidgeBrainAge.fit
+
+    def recording_fit(self, table, x=None):
+        seen.append(set(table.subject_id))
+        return original(self, table, x)
+
+    monkeypatch.setattr(RidgeBrainAge, "fit", recording_fit)
+    train_cv(tissue_cache, tissue_cache / "splits", tmp_path / "ridge", TrainConfig(model=model_config("ridge")), RunOptions())
+    folds = pd.read_csv(tissue_cache / "splits" / "folds.csv", dtype={"subject_id": str})
+    everyone = set(folds.subject_id)
+    tests = [set(part.subject_id) for _, part in folds.groupby("fold")]
+    assert len(seen) == len(tests)
+    for test in tests:
+        own = [fit for fit in seen if fit.isdisjoint(test)]
+        assert len(own) == 1 and len(own[0]) >= 0.9 * len(everyone - test)
+
+
+def test_predictions_use_images_and_covariates_not_labels(tissue_cache):
+    """A test subject's age and sex cannot change its prediction."""
     from brainage.preprocess.cache import read_cache_index
 
     index = read_cache_index(tissue_cache / "cache" / "2mm")

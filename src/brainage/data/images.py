@@ -107,6 +107,25 @@ def validate_t1(data: np.ndarray, zooms, source: str | Path | None = None) -> No
                                  f"(expected {MIN_FOV_MM:g}-{MAX_FOV_MM:g} mm per axis)")
 
 
+def voxel_fingerprint(path: str | Path) -> str:
+    """A short hash of an image's voxel data in RAS order (float32): the same scan gives the same
+    fingerprint whatever its file name, compression or stored axis order.
+
+    Example:
+        >>> import tempfile
+        >>> folder, data = Path(tempfile.mkdtemp()), np.arange(24, dtype=np.int16).reshape(2, 3, 4)
+        >>> nib.save(nib.Nifti1Image(data, np.eye(4)), folder / "a.nii.gz")
+        >>> nib.save(nib.Nifti1Image(data[::-1].copy(), np.diag([-1.0, 1, 1, 1])), folder / "b.nii")
+        >>> voxel_fingerprint(folder / "a.nii.gz") == voxel_fingerprint(folder / "b.nii")
+        True
+    """
+    import hashlib
+
+    img = nib.as_closest_canonical(nib.load(str(path)))
+    data = np.ascontiguousarray(np.asarray(img.dataobj, dtype=np.float32))
+    return hashlib.sha256(str(data.shape).encode() + data.tobytes()).hexdigest()[:20]
+
+
 def check_t1_file(path: str | Path) -> str:
     """Return ``""`` when the file is a usable T1 image, else the reason it is not."""
     try:

@@ -23,6 +23,8 @@ import pandas as pd
 
 from brainage.version import __version__
 from brainage.config import load_config, to_dict
+from brainage.data.images import voxel_fingerprint
+from brainage.data.manifest import read_manifest
 from brainage.errors import InputError
 from brainage.files import DoneRecord
 from brainage.layout import FINAL_FOLD, CacheDir, FoldDir, PreprocessedDir, RunDir
@@ -30,7 +32,7 @@ from brainage.models.registry import model_spec
 from brainage.predict.bundle import FORMAT, FORMAT_VERSION, Bundle, SeedModel, recipe
 from brainage.predict.members import CNNMember, RidgeMember
 from brainage.preprocess.pipeline import PreprocessConfig
-from brainage.progress import console
+from brainage.progress import console, track
 from brainage.training.bias import AgeBiasCorrector, TooFewSubjects
 from brainage.training.config import TrainConfig
 from brainage.training.cv import HELD_OUT_TRAINING, labels_table
@@ -123,6 +125,19 @@ def invariance_summary(path: str | Path) -> dict:
         raise InputError(path, f"not an invariance benchmark result ({type(exc).__name__}: {exc})") from None
 
 
+def training_fingerprints(pre: PreprocessedDir, subject_ids) -> dict[str, str]:
+    """Voxel fingerprints of the training scans (:func:`~brainage.data.images.voxel_fingerprint`),
+    so ``predict`` can tell a scan the model was trained on by content, not only by name.
+    Scans no longer on disk are left out."""
+    manifest = read_manifest(pre.manifest).set_index("subject_id")
+    out = {}
+    for sid in track(sorted(subject_ids), description="fingerprinting training scans"):
+        path = Path(str(manifest.t1_path.get(sid, "")))
+        if path.is_file():
+            out[sid] = voxel_fingerprint(path)
+    return out
+
+
 def export_bundle(run_dir: str | Path, out: str | Path, fold: int = FINAL_FOLD, name: str | None = None,
                   licence: str = "not stated", attribution: str = "", invariance: str | Path | None = None) -> Bundle:
     """Pack the models of ``fold`` (default: the final model) of a training run into ``out``.
@@ -167,6 +182,7 @@ def export_bundle(run_dir: str | Path, out: str | Path, fold: int = FINAL_FOLD, 
         "preprocessing": recipe(pre_config),
         "bias_correction": _bias_correction(pd.concat(held_out, ignore_index=True)),
         "cohort": {**_cohort(trained_on), **_geometry(pre, trained_on.subject_id)}, "trained_on": sorted(trained_on.subject_id),
+        "trained_on_images": training_fingerprints(pre, trained_on.subject_id),
         "cv_metrics": _cv_metrics(run), "licence": licence, "attribution": attribution,
         "invariance": invariance_summary(invariance) if invariance else None,
     }

@@ -11,6 +11,8 @@ from brainage.evaluation import plots
 from brainage.html import file_links, image_links, write_page
 from brainage.layout import PredictDir
 from brainage.predict.export import describe
+from brainage.predict.warnings import site_notes
+from brainage.qc.reference import BATCH_MIN_SIZE
 
 #: Column headings of the page's table (the CSV keeps the short names).
 HEADINGS = {"subject_id": "subject", "age": "age (y)", "predicted_age": "predicted age (y)",
@@ -48,16 +50,21 @@ def write_report(table: pd.DataFrame, meta: dict, out: PredictDir) -> Path:
     links = file_links(csvs, out.root)
     qc_link = file_links([(out.preprocessed.qc.report, "QC report")], out.root)
     qc_link = f" ({qc_link})" if qc_link else ""
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in site_notes(table))
+    scanner = (f"<h2>This scanner</h2><ul>{notes}</ul><p class=\"note\">Judged against the training scanner's clean "
+               f"scans; not a warning on any scan. From {BATCH_MIN_SIZE} scans of a site on, each scan is also judged "
+               "against its own site's, and only a scan unusual for both is flagged.</p>") if notes else ""
     body = f"""<h1>Brain age and sex predictions</h1>
 <p><b>{len(table)} scans</b>: {n_pred} predicted; QC {html.escape(counts)}{qc_link}; {n_warn} with warnings.
 Files: {links}.</p>
+{scanner}
 <h2>Model</h2><pre>{html.escape(describe(meta))}</pre>
 <p class="note">{html.escape(meta.get('attribution', ''))}</p>
 <p class="note"><b>Reading the numbers.</b> The brain-age gap is predicted minus chronological age. Brain-age models
 regress to the mean (the young predicted older, the old younger); the bias-corrected age removes the training cohort's
-age-dependent bias (Beheshti et al. 2019) and needs the chronological age, so it is blank where age is unknown. Compare
-groups on corrected gaps, and with age as a covariate. Predictions with warnings deserve a look at the QC picture
-(click the subject).</p>
+age-dependent bias (Beheshti et al. 2019) and needs the chronological age: it is blank where age is unknown, and
+everywhere when the model carries no correction. Compare groups on corrected gaps, and with age as a covariate.
+Predictions with warnings deserve a look at the QC picture (click the subject).</p>
 {image_links(_figures(table, out), out.root)}
 <h2>Per scan</h2>
 {_rows(table, out)}"""

@@ -2,9 +2,8 @@
 
 Inputs of any kind (:mod:`brainage.predict.inputs`) -> the bundle's own preprocessing recipe ->
 QC -> the bundle's models. Every subject gets a row of ``predictions.csv``, also those that
-failed (with the reason), and warnings where a prediction deserves less trust: QC fail or warn,
-an age or predicted age outside the training cohort's range, a voxel size or orientation unlike
-the training scans'.
+failed (with the reason), and warnings only where a prediction deserves less trust
+(:mod:`brainage.predict.warnings`).
 
 Example:
     >>> predict("scan.nii.gz", "out")  # doctest: +SKIP
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from brainage.data.images import voxel_fingerprint
 from brainage.data.manifest import included, read_manifest
 from brainage.errors import InputError
 from brainage.evaluation.metrics import SUBJECT_COLUMNS, subject_columns
@@ -27,32 +27,15 @@ from brainage.layout import PredictDir
 from brainage.parallel import Executor
 from brainage.predict.bundle import Bundle, load_bundle
 from brainage.predict.inputs import image_geometry, manifest_for_inputs
+from brainage.predict.warnings import geometry_warning, qc_warning
 from brainage.preprocess.cache import read_cache_index
 from brainage.preprocess.pipeline import preprocess_manifest
 from brainage.progress import console
 from brainage.qc.run import run_qc
 
 #: predictions.csv columns, in order (readable names: this file is opened by people).
-COLUMNS = ["subject_id", "site", "age", "sex", *SUBJECT_COLUMNS, "qc_verdict", "qc_reasons", "warnings", "voxel_mm",
-           "orientation", "t1_path"]
-#: A voxel edge this many times the training scans' (or smaller by the same factor) is warned about.
-VOXEL_RATIO_WARN = 1.5
-
-
-def _geometry_warnings(geometry: dict, cohort: dict) -> list[str]:
-    out = []
-    median = cohort.get("voxel_mm_median")
-    if median:
-        ratio = np.sort(geometry["voxel_mm"]) / np.maximum(np.sort(median), 1e-3)
-        if (ratio > VOXEL_RATIO_WARN).any() or (ratio < 1 / VOXEL_RATIO_WARN).any():
-            out.append(f"voxel size {'x'.join(f'{v:g}' for v in geometry['voxel_mm'])} mm unlike the training scans' "
-                       f"{'x'.join(f'{v:g}' for v in median)} mm")
-    if cohort.get("orientations") and geometry["orientation"] not in cohort["orientations"]:
-        out.append(f"stored orientation {geometry['orientation']} unlike the training scans' "
-                   f"({', '.join(cohort['orientations'])}): check the header if QC complains")
-    return out
-
-
+COLUMNS = ["subject_id", "site", "age", "sex", *SUBJECT_COLUMNS, "qc_verdict", "qc_reasons", "scanner_differs",
+           "in_training_set", "warnings", "voxel_mm", "orientation", "t1_path"]
 def _readable_geometry(path) -> dict:
     """The header geometry of an input, or blanks where it cannot be read as a 3D image (its row
     already says why it was not predicted): one unreadable file must not cost the others their rows."""
@@ -66,17 +49,37 @@ def _readable_geometry(path) -> dict:
     return geometry if len(geometry["voxel_mm"]) == 3 else unknown
 
 
-def _warnings(row: pd.Series, cohort: dict) -> str:
+def training_matches(table: pd.DataFrame, meta: dict) -> list[str]:
+    """Per row, whether the model was trained on this scan: by voxel content where the bundle
+    carries its training scans' fingerprints (``same voxel data``), else by name (``same name``);
+    ``""``: not that we know."""
+    fingerprints = set((meta.get("trained_on_images") or {}).values())
+    names = set(meta.get("trained_on") or [])
     out = []
-    if row.qc_verdict in ("fail", "warn"):
-        out.append(f"QC {row.qc_verdict}")
+    for sid, path, included in zip(table.subject_id, table.t1_path, table.included):
+        same = False
+        if fingerprints and included and isinstance(path, str) and Path(path).is_file():
+            try:
+                same = voxel_fingerprint(path) in fingerprints
+            except Exception:  # unreadable: its row already says why
+                same = False
+        out.append("same voxel data" if same else "same name" if sid in names and not fingerprints else "")
+    return out
+
+
+def _warnings(row: pd.Series, meta: dict) -> str:
+    cohort = meta["cohort"]
+    out = [qc_warning(row.qc_verdict, row.qc_reasons, row.scanner_differs)]
     lo, hi = cohort["age_min"], cohort["age_max"]
     if pd.notna(row.age) and not lo <= row.age <= hi:
         out.append(f"age {row.age:.0f} outside the training range {lo:.0f}-{hi:.0f}: the model has not seen such brains")
     if pd.notna(row.predicted_age) and not lo <= row.predicted_age <= hi:
         out.append(f"predicted age {row.predicted_age:.0f} outside the training range {lo:.0f}-{hi:.0f}")
-    out += row.geometry_warnings
-    return "; ".join(out)
+    if row.in_training_set:
+        out.append(f"the model was trained on this scan ({row.in_training_set}): its prediction is optimistic")
+    if pd.notna(row.predicted_age):
+        out.append(geometry_warning(row.voxel, cohort.get("voxel_mm_median"), meta.get("invariance")))
+    return "; ".join(w for w in out if w)
 
 
 def assemble(manifest: pd.DataFrame, index: pd.DataFrame, predictions: pd.DataFrame, verdicts: pd.DataFrame,
@@ -86,17 +89,20 @@ def assemble(manifest: pd.DataFrame, index: pd.DataFrame, predictions: pd.DataFr
     preds = index[["subject_id"]].join(predictions)
     table = table.merge(preds, on="subject_id", how="left")
     verdict = verdicts.set_index("subject_id") if len(verdicts) else pd.DataFrame(columns=["final_verdict", "final_reasons"])
-    table["qc_verdict"] = table.subject_id.map(verdict.get("final_verdict", pd.Series(dtype=str))).fillna("")
-    table["qc_reasons"] = table.subject_id.map(verdict.get("final_reasons", pd.Series(dtype=str))).fillna("")
+    for column, source in (("qc_verdict", "final_verdict"), ("qc_reasons", "final_reasons"), ("scanner_differs", "scanner_differs")):
+        table[column] = table.subject_id.map(verdict.get(source, pd.Series(dtype=str))).fillna("")
+    if "override" in verdict:  # a reviewer's verdict is not the scanner's
+        table.loc[table.subject_id.map(verdict["override"]).fillna("") != "", "scanner_differs"] = ""
     not_run = ~table.included
     table.loc[not_run, "qc_verdict"] = "fail"
     table.loc[not_run, "qc_reasons"] = table.loc[not_run, "exclusion_reason"]
     table = table.join(subject_columns(table).reindex(columns=list(SUBJECT_COLUMNS)))
     geometry = [_readable_geometry(p) for p in table.t1_path]
+    table["voxel"] = [g["voxel_mm"] for g in geometry]
     table["voxel_mm"] = ["x".join(f"{v:g}" for v in g["voxel_mm"]) for g in geometry]
     table["orientation"] = [g["orientation"] for g in geometry]
-    table["geometry_warnings"] = [_geometry_warnings(g, bundle.meta["cohort"]) if g["orientation"] else [] for g in geometry]
-    table["warnings"] = table.apply(_warnings, axis=1, cohort=bundle.meta["cohort"])
+    table["in_training_set"] = training_matches(table, bundle.meta)
+    table["warnings"] = table.apply(_warnings, axis=1, meta=bundle.meta)
     return table[COLUMNS]
 
 

@@ -33,6 +33,7 @@ from brainage.layout import SiteDir
 from brainage.parallel import Executor
 from brainage.predict.bundle import Bundle, load_bundle
 from brainage.predict.members import CNNMember
+from brainage.predict.inputs import manifest_for_inputs
 from brainage.predict.run import predict
 from brainage.preprocess.cache import read_cache_index
 from brainage.progress import console
@@ -146,17 +147,27 @@ def _site_bias_correction(bundle: Bundle, rows: pd.DataFrame) -> dict | None:
             "fitted_on": "the site's calibration scans"}
 
 
+#: Fewest scans with an age, a prediction and no QC failure that a site calibration accepts.
+MIN_SITE_SCANS = 6
+
+
 def finetune_site(bundle_path, source, out_dir, config: FinetuneConfig = FinetuneConfig(),
                   executor: Executor = Executor(), sex_coding: dict | None = None) -> pd.DataFrame:
     """Adapt a bundle to the site of ``source`` (scans with ages); writes ``site.brainage`` and the
     held-out comparison; returns the metrics table."""
     out = SiteDir(out_dir)
     bundle = load_bundle(bundle_path)
+    # refuse a sample that is too small before preprocessing it, not after
+    inputs = manifest_for_inputs(source, out.predict.root, sex_coding)
+    n_aged = int((inputs.included & inputs.age.notna()).sum())
+    if n_aged < MIN_SITE_SCANS:
+        raise InputError(source, f"only {n_aged} readable scans have an age: a site calibration needs at least "
+                                 f"{MIN_SITE_SCANS} (20-50 recommended)")
     shipped = predict(source, out.predict.root, bundle, executor, sex_coding)
     labelled = shipped[shipped.age.notna() & shipped.predicted_age.notna() & (shipped.qc_verdict != "fail")].copy()
-    if len(labelled) < 6:
+    if len(labelled) < MIN_SITE_SCANS:
         raise InputError(source, f"only {len(labelled)} scans have an age, a prediction and no QC fail: "
-                                 "a site calibration needs at least 6 (20-50 recommended)")
+                                 f"a site calibration needs at least {MIN_SITE_SCANS} (20-50 recommended)")
     labelled["role"] = split_site(labelled.reset_index(drop=True), config.holdout, config.seed).to_numpy()
     write_csv(labelled[["subject_id", "age", "sex", "role"]], out.split)
     calibrate, holdout = labelled[labelled.role == "calibrate"], labelled[labelled.role == "holdout"]

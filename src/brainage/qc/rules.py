@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from brainage.qc.checks import CHECKS, SEVERITY, Z_METRICS, Finding
+from brainage.qc.legend import LEGEND
 from brainage.qc.reference import Reference, Stats, batch_is_trusted
 
 CAUSAL_ORDER = {c.name: i for i, c in enumerate(CHECKS)}
@@ -92,6 +93,11 @@ def judge(metrics: pd.DataFrame, reference: Reference | None = None) -> pd.DataF
     m["check"] = findings.map(lambda f: f[0].check if f else "")
     m["checks"] = findings.map(lambda f: " ".join(dict.fromkeys(x.check for x in f)))
     m["reasons"] = findings.map(lambda f: "; ".join(f"{x.level}: {x.text}" for x in f))
+    # Only the scanner-dependent (reference-judged) metrics are unusual (named here; "" otherwise):
+    # the scanner differs from IXI-HH's, which says nothing about this scan (predict reports it
+    # once per site, not per scan).
+    m["scanner_differs"] = findings.map(lambda f: ", ".join(dict.fromkeys(
+        LEGEND[x.metric].label if x.metric in LEGEND else x.metric for x in f)) if f and all(x.metric in Z_METRICS for x in f) else "")
     m["yardstick"] = np.where(trusted, "reference and site", "reference")
     for metric in Z_METRICS:
         m[f"z_{metric}"] = z[metric]

@@ -110,12 +110,13 @@ def run_qc(preprocessed: str | Path, out_dir: str | Path | None = None, executor
     metrics = measure(pre.root, executor, out if pictures else None)
     good = measured(metrics)
     judged = judge(good, yardstick) if len(good) else good.assign(verdict=[], check=[], checks=[], reasons=[],
-                                                                   yardstick=[], outlier_score=[])
+                                                                   scanner_differs=[], yardstick=[], outlier_score=[])
     late = judged["preprocess_error"].astype(str) != "" if len(judged) else pd.Series(dtype=bool)
     judged.loc[late, "reasons"] = [("; ".join(x for x in (r, f"fail: preprocessing failed: {e}") if x))
                                    for r, e in zip(judged.loc[late, "reasons"], judged.loc[late, "preprocess_error"])]
     judged.loc[late & (judged["check"] == ""), "check"] = "preprocessing"
     judged.loc[late, "verdict"] = "fail"
+    judged.loc[late, "scanner_differs"] = ""
     judged.loc[late, "outlier_score"] = judged.loc[late, "outlier_score"].clip(lower=20.0)
     failed_pre = report[(report.status != "ok") & ~report.subject_id.isin(judged.subject_id)]
     broken = pd.DataFrame({
@@ -127,6 +128,7 @@ def run_qc(preprocessed: str | Path, out_dir: str | Path | None = None, executor
         "outlier_score": 30.0,
     })
     broken["checks"] = broken["check"]
+    broken["scanner_differs"] = ""
     broken["site"] = broken["subject_id"].map(site).fillna("unknown")
     allm = pd.concat([judged, broken], ignore_index=True)
     write_csv(allm, out.metrics)
@@ -136,7 +138,7 @@ def run_qc(preprocessed: str | Path, out_dir: str | Path | None = None, executor
                           "sites_joined_to_reference": joined})
     overrides_path = Path(overrides) if overrides else out.overrides
     ensure_overrides_file(overrides_path)
-    verdicts = apply_overrides(allm[["subject_id", "site", "verdict", "check", "reasons", "outlier_score"]],
+    verdicts = apply_overrides(allm[["subject_id", "site", "verdict", "check", "reasons", "scanner_differs", "outlier_score"]],
                                read_overrides(overrides_path))
     verdicts = verdicts.sort_values("outlier_score", ascending=False, kind="stable").reset_index(drop=True)
     write_csv(verdicts, out.verdicts)

@@ -1,0 +1,79 @@
+"""How often does `brainage predict` warn about clean scans of a new scanner?
+
+Clean new sites are simulated by the invariance benchmark's renditions (``invariance.py``): every
+variant of the same 20 held-out IXI-HH brains is a "site" whose scans are all clean but differ
+from the training scanner (1 mm, thick slices, blur, gamma, bias, noise, contrast, stripped,
+defaced). Their QC metrics are measured once (by ``invariance.py``, cached in ``--work``); here
+they are judged as predict judges them, in batches of 1, 6 and 20 scans of a site, and counted:
+the share of scans that get a per-scan QC warning (:func:`brainage.predict.warnings.qc_warning`,
+so a warning that only says the scanner differs does not count: it goes to the report once per
+site) and the share that fail. Target (issue "hospital export"): at most 10 % warn, none fail.
+
+    python benchmarks/predict_warnings.py --work /work/runs/invariance --recipe 14053443a903a128
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+from _machine import machine_info
+
+from brainage.predict.warnings import qc_warning
+from brainage.qc.reference import Reference, measured
+from brainage.qc.rules import judge
+
+RESULTS = Path(__file__).resolve().parent / "results"
+BATCH_SIZES = (1, 6, 20)
+
+
+def judged_in_batches(metrics: pd.DataFrame, size: int, reference: Reference) -> pd.DataFrame:
+    """Every scan judged within consecutive batches of ``size`` scans of its own site."""
+    parts = []
+    for _, site in metrics.groupby("site"):
+        site = site.reset_index(drop=True)
+        for start in range(0, len(site), size):
+            parts.append(judge(site.iloc[start:start + size], reference))
+    return pd.concat(parts, ignore_index=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, required=True, help="invariance.py's --work folder")
+    parser.add_argument("--recipe", required=True, help="the preprocessing fingerprint whose QC metrics to judge (pre_<this>)")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    metrics = measured(pd.read_csv(args.work / f"pre_{args.recipe}" / "qc" / "qc_metrics.csv", dtype={"subject_id": str}))
+    renditions = pd.read_csv(args.work / "renditions_manifest.csv", dtype={"subject_id": str}).set_index("subject_id")
+    # a rendition's file is named after its variant; the original is the distributed IXI file
+    variant = {s: ("original" if s.endswith("-v00") else Path(p).name.removesuffix(".nii.gz")) for s, p in renditions.t1_path.items()}
+    metrics = metrics.assign(site=metrics.subject_id.map(variant))
+    reference = Reference.load()
+    rows = []
+    for size in BATCH_SIZES:
+        judged = judged_in_batches(metrics, size, reference)
+        warned = [bool(qc_warning(v, r, s)) for v, r, s in zip(judged.verdict, judged.reasons, judged.scanner_differs)]
+        judged = judged.assign(warned=warned)
+        for site, part in judged.groupby("site"):
+            rows.append({"batch_size": size, "site": site, "n": len(part), "warn_share": float(part.warned.mean()),
+                         "fail_share": float((part.verdict == "fail").mean()),
+                         "scanner_only_share": float((part.scanner_differs != "").mean())})
+    table = pd.DataFrame(rows)
+    summary = table.groupby("batch_size").agg(warn_share=("warn_share", "mean"), fail_share=("fail_share", "mean"),
+                                              worst_site_warn_share=("warn_share", "max"),
+                                              scanner_only_share=("scanner_only_share", "mean"))
+    print(table.pivot(index="site", columns="batch_size", values="warn_share").round(2).to_string())
+    print(summary.round(3).to_string())
+    out = RESULTS / "predict_warnings.json"
+    out.write_text(json.dumps({"machine": machine_info(), "recipe": args.recipe, "n_scans": int(len(metrics)),
+                               "sites": "each invariance variant (v00 = the original files) of the same 20 brains",
+                               "summary": summary.reset_index().to_dict("records"), "per_site": rows,
+                               "seconds": round(time.perf_counter() - start, 1)}, indent=2, default=float))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
