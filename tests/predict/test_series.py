@@ -90,3 +90,21 @@ def test_series_override_and_nothing_usable(export, tmp_path):
                        tags={"EchoTime": "95"})
     with pytest.raises(InputError, match="none of its 1 DICOM series is a 3D T1-weighted scan"):
         manifest_for_inputs(only_t2, tmp_path / "b")
+
+
+def test_predict_on_a_hospital_export_predicts_only_the_t1(tiny_bundle, synth_cohort, tmp_path):
+    from brainage.cli import main as brainage
+    from brainage.layout import PredictDir
+
+    head = sorted(synth_cohort.glob("sub-*/anat/*_T1w.nii.gz"))[5]
+    export = tmp_path / "export"
+    write_dicom_series(head, export / "t1", series_number=4, description="t1_mprage_sag", patient_id="H1", tags=T1_3D)
+    write_dicom_series(_volume((48, 48, 24), (1, 1, 5)), export / "t2", series_number=2, description="t2_tse",
+                       patient_id="H1", tags={"EchoTime": "95"})
+    write_dicom_series(_volume((64, 64, 3)), export / "loc", series_number=1, description="localizer", patient_id="H1")
+    out = PredictDir(tmp_path / "out")
+    assert brainage(["predict", str(export), "--out", str(out.root), "--model", str(tiny_bundle[0]), "--no-pictures"]) == 0
+    table = pd.read_csv(out.predictions)
+    assert table.subject_id.tolist() == ["H1"] and table.predicted_age.notna().all()
+    series = pd.read_csv(out.series)
+    assert len(series) == 3 and series.set_index("series_number").chosen.to_dict() == {1: False, 2: False, 4: True}
