@@ -161,3 +161,21 @@ def test_an_output_folder_that_is_a_file_is_refused_in_one_line(command, tmp_pat
     err = capsys.readouterr().err.strip()
     assert "is a file; --out names the output folder" in err and len(err.splitlines()) == 1
     assert taken.read_text() == "a user's file"
+
+
+def test_every_option_says_its_default_or_that_it_is_required():
+    import argparse
+
+    from brainage.cli import build_parser
+    from brainage.commands import HelpFormatter
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    silent = []
+    for name, parser in sub.choices.items():
+        for action in parser._actions:
+            if not action.option_strings or isinstance(action, argparse._HelpAction) or action.default is False:
+                continue
+            text = HelpFormatter(name)._get_help_string(action)
+            if "default" not in text and "required" not in text:
+                silent.append(f"{name} {action.option_strings[-1]}")
+    assert not silent

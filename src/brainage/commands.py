@@ -16,8 +16,12 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
     without one say in their help what happens when they are left out)."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default in (None, False, argparse.SUPPRESS) or "default" in (action.help or ""):
+        if action.required and action.option_strings:
+            return f"{action.help} (required)" if action.help else "(required)"
+        if action.default is False or action.default is argparse.SUPPRESS or "default" in (action.help or ""):
             return action.help or ""
+        if action.default is None:
+            return f"{action.help} (default: none)" if action.help else "(default: none)"
         return super()._get_help_string(action)
 
 
@@ -58,10 +62,10 @@ class Command:
 
 def add_executor_arguments(parser: argparse.ArgumentParser, workers: int = 2) -> None:
     """``--workers``, ``--executor`` and ``--scheduler``: where per-subject work runs."""
-    parser.add_argument("--workers", type=int, default=workers, help="local worker processes")
+    parser.add_argument("--workers", type=int, default=workers, help=f"local worker processes (default: {workers})")
     parser.add_argument("--executor", choices=["local", "dask"], default="local",
-                        help="dask: send subjects to a Dask distributed cluster (see README, 'On a cluster')")
-    parser.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
+                        help="dask: send subjects to a Dask distributed cluster (README, 'On a cluster') (default: local)")
+    parser.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: none)")
 
 
 def executor_from_args(args: argparse.Namespace, isolate: bool = True):

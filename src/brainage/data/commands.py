@@ -15,7 +15,7 @@ class Download(Command):
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("dataset", choices=["ixi"])
-        p.add_argument("--out", required=True, type=Path)
+        p.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
         p.add_argument("--base-url", default=None, help="mirror to download from instead of the official site")
         p.add_argument("--no-extract", action="store_true", help="keep the tar, do not unpack the T1 images")
 
@@ -39,7 +39,7 @@ class Ingest(Command):
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("kind", choices=["ixi", "bids", "csv"])
         p.add_argument("source", type=Path, help="IXI folder, BIDS root, or CSV file (columns path, age, sex)")
-        p.add_argument("--out", required=True, type=Path)
+        p.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
         p.add_argument("--xls", type=Path, default=None, help="IXI only: IXI.xls if not inside SOURCE")
         p.add_argument("--sex-coding", default=None,
                        help="BIDS/CSV with numeric sex codes: what they mean, e.g. 1=M,2=F or 1=F,2=M "
@@ -60,10 +60,10 @@ class Synth(Command):
     example = "brainage synth --out results/synth --n 60 --broken 4"
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
-        p.add_argument("--out", required=True, type=Path)
+        p.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
         p.add_argument("--n", type=int, default=60, help="number of subjects")
         p.add_argument("--broken", type=int, default=0, help="how many subjects get a QC failure injected")
-        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same result")
 
     def run(self, args: argparse.Namespace) -> None:
         from brainage.data.synth import SynthConfig, make_cohort

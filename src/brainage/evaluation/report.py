@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +18,7 @@ from brainage.preprocess.cache import read_cache_index
 from brainage.progress import console
 from brainage.qc.verdicts import read_verdicts
 from brainage.training.logs import read_training_log
+from brainage.training.run_info import RunInfo
 
 
 def _baseline_table(run: RunDir) -> pd.DataFrame | None:
@@ -29,17 +29,17 @@ def _baseline_table(run: RunDir) -> pd.DataFrame | None:
     """
     if not run.info.exists():
         return None
-    info = json.loads(run.info.read_text())
-    if not info.get("preprocessed_dir"):
+    info = RunInfo.read(run.info)
+    if not info.preprocessed_dir:
         return None
-    report = PreprocessedDir(info["preprocessed_dir"]).report
-    folds = Path(info.get("folds_csv", ""))
+    report = PreprocessedDir(info.preprocessed_dir).report
+    folds = info.folds_csv
     if not (report.is_file() and folds.is_file()):
         return None
     volumes = pd.read_csv(report, dtype={"subject_id": str}).set_index("subject_id")
     if "brain_volume_ml" not in volumes:
         return None
-    table = read_cache_index(info["cache_dir"]).merge(pd.read_csv(folds, dtype={"subject_id": str})[["subject_id", "fold"]])
+    table = read_cache_index(info.cache_dir).merge(pd.read_csv(folds, dtype={"subject_id": str})[["subject_id", "fold"]])
     table["brain_volume_ml"] = table.subject_id.map(volumes["brain_volume_ml"])
     return table.dropna(subset=["brain_volume_ml"])
 
@@ -72,9 +72,9 @@ def baseline_warnings(result: dict) -> list[str]:
 
 def _subjects(oof: pd.DataFrame, run: RunDir) -> pd.DataFrame:
     table = oof[["subject_id", "fold", "age", "sex"]].join(subject_columns(oof))
-    info = json.loads(run.info.read_text()) if run.info.is_file() else {}
-    if info.get("qc_verdicts") and Path(info["qc_verdicts"]).is_file():
-        table["qc"] = table.subject_id.map(read_verdicts(info["qc_verdicts"]).set_index("subject_id").final_verdict)
+    verdicts = RunInfo.read(run.info).qc_verdicts if run.info.is_file() else None
+    if verdicts and verdicts.is_file():
+        table["qc"] = table.subject_id.map(read_verdicts(verdicts).set_index("subject_id").final_verdict)
     return table
 
 

@@ -15,7 +15,6 @@ bundle's CNN explains the predicted scans). Writes, under ``explain/``:
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,11 +35,12 @@ from brainage.models.registry import model_spec
 from brainage.predict.bundle import load_bundle
 from brainage.predict.members import CNNMember
 from brainage.preprocess.cache import read_cache_index
-from brainage.preprocess.grids import GRIDS
+from brainage.preprocess.grids import GRIDS, read_grid
 from brainage.preprocess.ops import from_grid, save_nifti
 from brainage.progress import console
 from brainage.training.config import TrainConfig
 from brainage.training.cv import labels_table
+from brainage.training.run_info import RunInfo
 
 AGE_GROUPS = ((0, 40, "under 40"), (40, 60, "40-60"), (60, 200, "over 60"))
 PRUNE_FRACTIONS = (0.1, 0.25, 0.5)
@@ -56,12 +56,11 @@ class Explained:
 
 
 def _from_run(run: RunDir) -> tuple[list[Explained], PreprocessedDir, str]:
-    info = json.loads(run.info.read_text())
+    info = RunInfo.read(run.info)
     config = load_config(TrainConfig, run.config)
     if model_spec(config.model.name).kind == "classical":
         raise InputError(run.root, "a classical model has no network to explain")
-    table = labels_table(CacheDir.find(info["cache_dir"]), Path(info["folds_csv"]),
-                         Path(info["qc_verdicts"]) if info.get("qc_verdicts") else None)
+    table = labels_table(CacheDir.find(info.cache_dir), info.folds_csv, info.qc_verdicts)
     models = []
     for folder in run.fold_dirs():
         if folder.seed != 0 or not folder.predictions.is_file():
@@ -70,7 +69,9 @@ def _from_run(run: RunDir) -> tuple[list[Explained], PreprocessedDir, str]:
                                 table[table.fold == folder.fold].reset_index(drop=True)))
     if not models:
         raise InputError(run.root, "no trained fold to explain (run `brainage train` first)")
-    return models, PreprocessedDir(info["preprocessed_dir"]), info["grid"]["name"]
+    if info.preprocessed_dir is None:
+        raise InputError(run.info, "the run records no preprocessing folder: explain needs its subjects' images")
+    return models, PreprocessedDir(info.preprocessed_dir), (info.grid or read_grid(CacheDir.find(info.cache_dir).grid)).name
 
 
 def _from_predict(folder: PredictDir, model) -> tuple[list[Explained], PreprocessedDir, str]:

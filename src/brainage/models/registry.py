@@ -79,6 +79,19 @@ MODELS: dict[str, ModelSpec] = {
 #: What ``brainage train`` trains when no model is named: the best of the 5-fold CPU benchmark on
 #: IXI-HH-180 (benchmarks/ixi_cv_cpu.py; README, "Brain age and sex on a CPU").
 DEFAULT_MODEL = "ensemble"
+#: Training settings of a model that does not tune its own (``ModelSpec.train`` overrides them):
+#: the single source of ``TrainConfig``'s defaults and of ``brainage train --help``.
+TRAIN_DEFAULTS = {"downsample": 1, "max_epochs": 60, "patience": 15, "batch_size": 8}
+
+
+def train_default(name: str, key: str):
+    """A model's default for one ``TrainConfig`` setting: its own, else :data:`TRAIN_DEFAULTS`.
+
+    Example:
+        >>> train_default("ensemble", "max_epochs"), train_default("sfcn", "max_epochs")
+        (30, 60)
+    """
+    return MODELS[name].train.get(key, TRAIN_DEFAULTS[key])
 
 
 def model_spec(name: str) -> ModelSpec:

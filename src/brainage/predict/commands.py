@@ -20,7 +20,8 @@ class Export(Command):
         p.add_argument("--fold", default="final",
                        help="'final' (the model trained on every subject: `train --final`) or a fold number")
         p.add_argument("--name", default=None, help="the bundle's name (default: the run folder's name)")
-        p.add_argument("--licence", default=None, help="licence of the training data / model (shown in every report)")
+        p.add_argument("--licence", default=None, help="licence of the training data / model, shown in every report (default: IXI's with "
+                            "--attribution ixi, else 'not stated')")
         p.add_argument("--attribution", default="",
                        help="who to credit for the training data; 'ixi' for IXI's CC BY-SA 3.0 attribution")
         p.add_argument("--invariance", type=Path, default=None,
@@ -74,14 +75,14 @@ class Finetune(Command):
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("input", type=Path, help="the site's scans with ages: a CSV (path, age[, sex, subject_id]) or BIDS")
-        p.add_argument("--out", required=True, type=Path)
+        p.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
         p.add_argument("--model", type=Path, default=None, help="bundle to adapt (default: the shipped model)")
         p.add_argument("--method", choices=["offset", "linear", "finetune"], default="offset",
                        help="what site.brainage carries: the site's mean offset, offset and slope, or fine-tuned CNNs")
         p.add_argument("--holdout", type=float, default=0.5, help="fraction of scans kept apart to score the adaptation")
         p.add_argument("--epochs", type=int, default=15, help="fine-tuning epochs")
         p.add_argument("--lr", type=float, default=1e-4, help="fine-tuning learning rate")
-        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same result")
         p.add_argument("--sex-coding", default=None, help="numeric sex codes, e.g. 1=M,2=F")
         add_executor_arguments(p)
 

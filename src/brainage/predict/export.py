@@ -31,11 +31,13 @@ from brainage.layout import FINAL_FOLD, CacheDir, FoldDir, PreprocessedDir, RunD
 from brainage.models.registry import model_spec
 from brainage.predict.bundle import FORMAT, FORMAT_VERSION, Bundle, SeedModel, recipe
 from brainage.predict.members import CNNMember, RidgeMember
+from brainage.preprocess.grids import read_grid
 from brainage.preprocess.pipeline import PreprocessConfig
 from brainage.progress import console, track
 from brainage.training.bias import AgeBiasCorrector, TooFewSubjects
 from brainage.training.config import TrainConfig
 from brainage.training.cv import HELD_OUT_TRAINING, labels_table
+from brainage.training.run_info import RunInfo
 from brainage.training.ensemble import fit_stack
 
 IXI_ATTRIBUTION = ("Trained on IXI (https://brain-development.org/ixi-dataset/): Hammersmith Hospital scans "
@@ -44,10 +46,10 @@ IXI_ATTRIBUTION = ("Trained on IXI (https://brain-development.org/ixi-dataset/):
 IXI_LICENCE = "CC BY-SA 3.0 (https://creativecommons.org/licenses/by-sa/3.0/)"
 
 
-def _run_info(run: RunDir) -> dict:
+def _run_info(run: RunDir) -> RunInfo:
     if not run.info.is_file() or not run.config.is_file():
         raise InputError(run.root, "not a `brainage train` output folder (no run_info.json / train_config.yaml)")
-    return json.loads(run.info.read_text())
+    return RunInfo.read(run.info)
 
 
 def _seed_model(folder: FoldDir, config: TrainConfig, kind: str) -> tuple[SeedModel, pd.DataFrame]:
@@ -162,15 +164,15 @@ def export_bundle(run_dir: str | Path, out: str | Path, fold: int = FINAL_FOLD, 
         seed_model, preds = _seed_model(folder, config, kind)
         seeds.append(seed_model)
         held_out.append(preds[preds.role.isin(HELD_OUT_TRAINING)])
-    pre = PreprocessedDir(info["preprocessed_dir"]) if info.get("preprocessed_dir") else None
+    pre = PreprocessedDir(info.preprocessed_dir) if info.preprocessed_dir else None
     if pre is None or not pre.config.is_file():
         raise InputError(run.root, "the run's preprocessing config is missing (run_info.json preprocessed_dir): "
                                    "a bundle must carry the recipe its model was trained on")
     pre_config = load_config(PreprocessConfig, pre.config)
-    pre_config.grids = (info["grid"]["name"],)
+    cache = CacheDir.find(info.cache_dir)
+    pre_config.grids = ((info.grid or read_grid(cache.grid)).name,)
     pre_config.tissue = "tissue" in config.model.inputs or pre_config.tissue
-    table = labels_table(CacheDir.find(info["cache_dir"]), Path(info["folds_csv"]),
-                         Path(info["qc_verdicts"]) if info.get("qc_verdicts") else None)
+    table = labels_table(cache, info.folds_csv, info.qc_verdicts)
     trained_on = table if fold == FINAL_FOLD else table[table.fold != fold]
     spec = model_spec(config.model.name)
     meta = {

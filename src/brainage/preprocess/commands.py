@@ -16,7 +16,7 @@ class Preprocess(Command):
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("manifest", type=Path, help="manifest.csv from `brainage ingest`")
-        p.add_argument("--out", required=True, type=Path)
+        p.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
         p.add_argument("--grid", action="append", choices=sorted(GRIDS), help=f"output grid(s) (default {DEFAULT_GRID})")
         p.add_argument("--skull-stripped", choices=["auto", "yes", "no"], default="auto",
                        help="are the inputs already skull-stripped? auto detects it per image")

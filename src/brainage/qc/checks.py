@@ -175,3 +175,25 @@ CHECKS: tuple[Check, ...] = (
 
 #: Metrics judged by robust z, with the smallest spread used for each.
 Z_METRICS: dict[str, float] = {s.metric: s.floor for c in CHECKS for s in c.signals if s.kind == "z"}
+
+
+def limits_text(metric: str) -> str:
+    """When a metric flags a scan, in words, from the same :data:`CHECKS` that judge it: what the
+    QC legend shows, so the legend and the verdicts cannot disagree.
+
+    Example:
+        >>> limits_text("ghost_ratio"), limits_text("cnr")
+        ('warn above 0.04, fail above 0.08', 'warn when robust z below -4 (against the yardstick)')
+    """
+    parts = []
+    for check in CHECKS:
+        for s in check.signals:
+            if s.metric != metric:
+                continue
+            side = "above" if s.bad == "high" else "below"
+            if s.kind == "z":
+                parts.append(f"warn when robust z {side} {number(s.warn)} (against the yardstick)")
+            else:
+                fail = f", fail {side} {show(metric, s.fail)}" if np.isfinite(s.fail) else ""
+                parts.append(f"warn {side} {show(metric, s.warn)}{fail}")
+    return "; ".join(parts) or "not judged (shown for context)"

@@ -10,6 +10,7 @@ import pandas as pd
 
 from brainage.html import write_page
 from brainage.layout import QCDir
+from brainage.qc.checks import limits_text
 from brainage.qc.legend import LEGEND, show
 from brainage.qc.pictures import VERDICT_COLOURS, contact_sheet
 from brainage.qc.reference import Reference
@@ -19,7 +20,7 @@ SHOWN_METRICS = ("brain_volume_ml", "snr_total", "snrd_total", "cnr", "cjv", "gh
                  "upside_down_gain", "front_back_gain", "left_right_score")
 
 STYLE = """<style>
-td.reasons { max-width: 34em; } img.thumb { width: 300px; } th abbr { text-decoration: none; cursor: help; }
+td.reasons { min-width: 22em; max-width: 34em; } div.wide { overflow-x: auto; max-width: 100%; } img.thumb { width: 300px; } th abbr { text-decoration: none; cursor: help; }
 table.legend td { vertical-align: top; } .summary { font-size: 1.15em; }
 </style>"""
 
@@ -50,9 +51,9 @@ def _legend(shown: list[str], reference: Reference) -> str:
         meta = LEGEND[metric]
         clean = reference.clean_range(metric)
         rows.append(f"<tr><td>{html.escape(meta.label)}</td><td>{html.escape(meta.meaning)}</td>"
-                    f"<td>{meta.bad}</td><td>{clean}</td></tr>")
+                    f"<td>{html.escape(limits_text(metric))}</td><td>{clean}</td></tr>")
     return ('<h2>What the columns mean</h2><table class="legend"><tr><th>metric</th><th>measures</th>'
-            "<th>bad when</th><th>clean scans (1st to 99th percentile)</th></tr>" + "".join(rows) + "</table>")
+            "<th>flagged when</th><th>clean IXI-HH scans (1st to 99th percentile)</th></tr>" + "".join(rows) + "</table>")
 
 
 def write_report(verdicts: pd.DataFrame, metrics: pd.DataFrame, out: QCDir, reference: Reference,
@@ -77,7 +78,7 @@ def write_report(verdicts: pd.DataFrame, metrics: pd.DataFrame, out: QCDir, refe
     heads = "".join(f'<th><abbr title="{html.escape(LEGEND[c].meaning)}">{html.escape(LEGEND[c].label)}</abbr></th>'
                     for c in shown)
     body = (STYLE + _summary(verdicts, out, reference, sites_joined or [])
-            + "<table><tr><th>subject</th><th>site</th><th>final</th><th>auto</th><th>reasons</th>"
-              f"<th>mid-sagittal and axial (click: montage)</th>{heads}</tr>\n" + "\n".join(rows) + "</table>"
+            + '<div class="wide"><table><tr><th>subject</th><th>site</th><th>final</th><th>auto</th><th>reasons</th>'
+              f"<th>mid-sagittal and axial (click: montage)</th>{heads}</tr>\n" + "\n".join(rows) + "</table></div>"
             + _legend(shown, reference))
     return write_page(out.report, "quality control", body)

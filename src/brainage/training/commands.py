@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from brainage.commands import Command
-from brainage.models.registry import DEFAULT_MODEL, MODELS
+from brainage.models.registry import DEFAULT_MODEL, MODELS, train_default
 
 UNSET = argparse.SUPPRESS  # absent from the namespace unless the user gave it
 
@@ -24,7 +24,7 @@ class Split(Command):
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("manifest", type=Path)
-        p.add_argument("--out", required=True, type=Path)
+        p.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
         p.add_argument("--folds", type=int, default=5, help="number of cross-validation folds")
         p.add_argument("--age-bins", type=int, default=4, help="age quantile bins to stratify on (with sex, and site)")
         p.add_argument("--seed", type=int, default=42, help="the split is a deterministic function of this seed")
@@ -47,6 +47,10 @@ def _folds(text: str) -> tuple:
     return tuple(FINAL_FOLD if x.strip() == "final" else int(x) for x in text.split(",") if x.strip())
 
 
+def _model_default(key: str) -> str:
+    return f"default: the model's; {DEFAULT_MODEL}: {train_default(DEFAULT_MODEL, key)}"
+
+
 class Train(Command):
     name = "train"
     help = "Train brain-age / sex CNNs with k-fold cross-validation (PyTorch Lightning; CPU or GPU, DDP)."
@@ -57,7 +61,7 @@ class Train(Command):
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("preprocessed", type=Path, help="a `brainage preprocess` output folder (or a cache folder)")
         p.add_argument("--splits", required=True, type=Path, help="folder or folds.csv from `brainage split`")
-        p.add_argument("--out", required=True, type=Path)
+        p.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
         p.add_argument("--grid", default=None, help="which cache when the folder holds several (default: the only one, else 2mm)")
         p.add_argument("--qc", type=Path, default=None, help="qc_verdicts.csv: leave out subjects whose final verdict is fail")
         p.add_argument("--config", type=Path, default=None, help="a saved train_config.yaml to rerun (options below override it)")
@@ -75,16 +79,20 @@ class Train(Command):
         result.add_argument("--modulate", action=argparse.BooleanOptionalAction, default=UNSET,
                             help="tissue maps times the registration determinant (native volume), or plain "
                                  "probabilities (default: the model's)")
-        result.add_argument("--width", type=float, default=UNSET, help="channel width multiplier (default 1)")
+        result.add_argument("--width", type=float, default=UNSET,
+                            help=f"channel width multiplier (default: the model's; {DEFAULT_MODEL}: {MODELS[DEFAULT_MODEL].width:g})")
         result.add_argument("--dropout", type=float, default=UNSET, help="default: the model's")
-        result.add_argument("--downsample", type=int, default=UNSET, help="average-pool the cached grid by this factor (default 1)")
-        result.add_argument("--epochs", type=int, default=UNSET, help="default 60")
-        result.add_argument("--patience", type=int, default=UNSET, help="early-stopping patience in epochs (default 15)")
-        result.add_argument("--batch-size", type=int, default=UNSET, help="default 8")
+        result.add_argument("--downsample", type=int, default=UNSET,
+                            help=f"average-pool the cached grid by this factor ({_model_default('downsample')})")
+        result.add_argument("--epochs", type=int, default=UNSET, help=_model_default("max_epochs"))
+        result.add_argument("--patience", type=int, default=UNSET,
+                            help=f"early-stopping patience in epochs ({_model_default('patience')})")
+        result.add_argument("--batch-size", type=int, default=UNSET, help=_model_default("batch_size"))
         result.add_argument("--lr", type=float, default=UNSET, help="default: the model's")
-        result.add_argument("--no-augment", action="store_true", default=UNSET, help="train without augmentation")
+        result.add_argument("--no-augment", action="store_true", default=UNSET, help="train without augmentation (default: augmented as the model specifies)")
         result.add_argument("--augment-on", choices=["cpu", "gpu"], default=UNSET,
-                            help="gpu: batched augmentation on the training device (fast loaders for 1 mm GPU runs); default cpu")
+                            help="gpu: batched augmentation on the training device (fast loaders for 1 mm GPU runs) "
+                                 "(default: cpu)")
         how = p.add_argument_group("how to run (never retrains a finished fold)")
         how.add_argument("--folds", default="", help="comma-separated folds to run now (default all); "
                                                      "'final' = only the model trained on every subject")
@@ -92,15 +100,16 @@ class Train(Command):
                          help="after the folds, train the same model on every subject: what `brainage export` ships")
         how.add_argument("--seeds", default=UNSET, help="comma-separated seeds; several = ensemble per fold "
                                                          "(default: the model's, else 0)")
-        how.add_argument("--workers", type=int, default=2, help="DataLoader workers")
-        how.add_argument("--start-method", choices=["fork", "spawn", "forkserver"], default="spawn")
-        how.add_argument("--accelerator", default="auto")
-        how.add_argument("--devices", type=int, default=1)
-        how.add_argument("--strategy", default="auto", help="e.g. ddp for several GPUs")
+        how.add_argument("--workers", type=int, default=2, help="DataLoader workers (default: 2)")
+        how.add_argument("--start-method", choices=["fork", "spawn", "forkserver"], default="spawn",
+                         help="how DataLoader workers start (default: spawn)")
+        how.add_argument("--accelerator", default="auto", help="cpu, gpu or auto (default: auto)")
+        how.add_argument("--devices", type=int, default=1, help="devices per node (default: 1)")
+        how.add_argument("--strategy", default="auto", help="e.g. ddp for several GPUs (default: auto)")
         how.add_argument("--precision", default=UNSET, help="auto = bf16-mixed on GPU, 32-true on CPU "
                                                              "(default: the model's, else auto)")
-        how.add_argument("--channels-last", action="store_true")
-        how.add_argument("--tensorboard", action="store_true")
+        how.add_argument("--channels-last", action="store_true", help="channels-last memory format (GPU speed)")
+        how.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard")
 
     def run(self, args: argparse.Namespace) -> None:
         from brainage.layout import CacheDir, RunDir
@@ -179,7 +188,7 @@ class Stack(Command):
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("runs", nargs="+", type=Path, help="`brainage train` output folders")
-        p.add_argument("--out", required=True, type=Path)
+        p.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
 
     def run(self, args: argparse.Namespace) -> None:
         from brainage.training.stack import stack_runs

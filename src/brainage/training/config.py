@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from brainage.models.network import ModelConfig
+from brainage.models.registry import TRAIN_DEFAULTS
 from brainage.training.augment import AugmentConfig
 from brainage.training.module import OptimConfig
 
@@ -30,10 +31,10 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-    downsample: int = 1        # average-pool the cached grid by this factor (CPU-scale runs)
-    max_epochs: int = 60
-    patience: int = 15
-    batch_size: int = 8
+    downsample: int = TRAIN_DEFAULTS["downsample"]  # average-pool the cached grid by this factor (CPU-scale runs)
+    max_epochs: int = TRAIN_DEFAULTS["max_epochs"]
+    patience: int = TRAIN_DEFAULTS["patience"]
+    batch_size: int = TRAIN_DEFAULTS["batch_size"]
     val_fraction: float = 0.15
 
 

@@ -31,6 +31,7 @@ from brainage.progress import console
 from brainage.qc.verdicts import qc_failed
 from brainage.training.bias import AgeBiasCorrector, TooFewSubjects
 from brainage.training.config import RunOptions, TrainConfig
+from brainage.training.run_info import RunInfo
 
 
 def labels_table(cache: CacheDir, folds_csv: Path, qc_verdicts: Path | None) -> pd.DataFrame:
@@ -137,10 +138,9 @@ def train_cv(cache_dir: str | Path, folds_csv: str | Path, out_dir: str | Path, 
     save_config(config, run.config)
     save_config(options, run.options)
     pre = cache.preprocessed
-    write_json(run.info, {
-        "cache_dir": str(cache.root.resolve()), "preprocessed_dir": str(pre.root.resolve()) if pre else None,
-        "folds_csv": str(folds_csv.resolve()), "qc_verdicts": str(qc_verdicts) if qc_verdicts else None,
-        "n_subjects": int(len(table)), "grid": data_identity["grid"], "torch": torch.__version__})
+    RunInfo(cache_dir=cache.root.resolve(), folds_csv=folds_csv.resolve(), preprocessed_dir=pre.root.resolve() if pre else None,
+            qc_verdicts=Path(qc_verdicts) if qc_verdicts else None, n_subjects=int(len(table)),
+            grid=read_grid(cache.grid), torch=torch.__version__).write(run.info)
     run_folds = list(options.folds) or sorted(table.fold.unique())
     if options.final and FINAL_FOLD not in run_folds:
         run_folds.append(FINAL_FOLD)

@@ -14,7 +14,6 @@ writes the same ``oof_predictions.csv`` as ``brainage train``, so ``brainage eva
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +26,7 @@ from brainage.files import write_csv, write_json
 from brainage.layout import RunDir
 from brainage.progress import console
 from brainage.training.cv import HELD_OUT_TRAINING, ensemble_and_correct
+from brainage.training.run_info import RunInfo
 
 KEYS = ["fold", "subject_id", "age", "sex", "site"]
 
@@ -168,12 +168,9 @@ def stack_runs(runs: list[str | Path], out_dir: str | Path) -> pd.DataFrame:
     oof = ensemble_and_correct(preds)
     write_csv(oof, run.oof_predictions)
     write_json(run.combination, weights)
-    write_json(run.info, {"stack_of": [str(Path(r).resolve()) for r in runs],
-                          **{k: v for k, v in _first_info(runs).items() if k in ("cache_dir", "preprocessed_dir", "folds_csv")}})
+    first = RunInfo.read(RunDir(runs[0]).info)
+    RunInfo(cache_dir=first.cache_dir, folds_csv=first.folds_csv, preprocessed_dir=first.preprocessed_dir,
+            stack_of=tuple(Path(r).resolve() for r in runs)).write(run.info)
     console.print(f"stacked {len(runs)} runs over {len(weights)} folds: {run.oof_predictions}")
     return oof
 
-
-def _first_info(runs) -> dict:
-    info = RunDir(runs[0]).info
-    return json.loads(info.read_text()) if info.is_file() else {}

@@ -18,7 +18,7 @@ class Serve(Command):
         p.add_argument("dataset", type=Path, help="a `brainage preprocess` folder after `brainage qc`, or a `brainage predict` output")
         p.add_argument("--host", default="127.0.0.1", help="address to listen on; anything but 127.0.0.1 shows the scans "
                                                             "to your network (there is no login)")
-        p.add_argument("--port", type=int, default=8765)
+        p.add_argument("--port", type=int, default=8765, help="port to listen on")
 
     def run(self, args: argparse.Namespace) -> None:
         from brainage.progress import console
