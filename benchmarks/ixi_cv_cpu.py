@@ -58,6 +58,12 @@ CONFIGS = {
     # the SE ablation of the ensemble's CNN member: the same network without squeeze-and-excitation
     "resnet_tissue_cov": "--model resnet --width 0.5 --downsample 2 --epochs 30 --patience 100 --workers 1 "
                          "--inputs t1,tissue --no-modulate --covariates brain_volume_ml,affine_det",
+    # scanner robustness, tissue-anchored intensities (run on a `brainage preprocess --working-voxel-mm 2
+    # --segmentation partial-volume --intensity-reference tissue` folder): the ridge on the anchored T1,
+    # and the ensemble reading only the anchored T1 with domain randomisation (its ridge member follows it)
+    "ridge_anchor": "--model ridge --downsample 2 --inputs t1",
+    "ensemble_anchor_t1": f"--config {Path(__file__).resolve().parent / 'configs' / 'ensemble_anchor.yaml'} "
+                          "--seeds 0 --workers 1",
 }
 
 

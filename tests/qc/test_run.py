@@ -60,7 +60,7 @@ def test_report_files(qc_result):
     assert '<a href="montages/sub-001.png"><img class="thumb" src="montages/sub-001_tile.png"' in html
     assert Image.open(qc_dir / "montages" / "sub-001.png").size[0] >= 1200
     assert Image.open(qc_dir / "contact_sheet.png").size[0] >= 1200
-    assert "What the columns mean" in html and "bad when" in html
+    assert "What the columns mean" in html and "flagged when" in html
     assert "e+0" not in html  # plain numbers
     metrics = pd.read_csv(qc_dir / "qc_metrics.csv")
     for column in ("snr_total", "cnr", "cjv", "efc", "fber", "wm2max", "noise_ratio", "ghost_ratio", "fov_contact_mm2",

@@ -7,6 +7,8 @@ import pandas as pd
 from scipy import stats
 from sklearn import metrics as skm
 
+from brainage.training.dataset import MALE_THRESHOLD
+
 
 def age_metrics(age: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     """MAE, RMSE, Pearson r, R^2, mean signed error (predicted - true) and the gap-age correlation."""
@@ -31,7 +33,7 @@ def sex_metrics(sex: np.ndarray, prob_male: np.ndarray) -> dict[str, float]:
     """Accuracy, balanced accuracy, ROC AUC and the confusion matrix (rows true F/M, cols predicted)."""
     y = (np.asarray(sex) == "M").astype(int)
     p = np.asarray(prob_male, float)
-    pred = (p > 0.5).astype(int)
+    pred = (p > MALE_THRESHOLD).astype(int)
     cm = skm.confusion_matrix(y, pred, labels=[0, 1])
     return {"n": int(y.size), "accuracy": float(skm.accuracy_score(y, pred)),
             "balanced_accuracy": float(skm.balanced_accuracy_score(y, pred)),
@@ -61,5 +63,5 @@ def subject_columns(table: pd.DataFrame) -> pd.DataFrame:
     if "sex_prob_male" in table:
         p = table.sex_prob_male
         out["p_male"] = p
-        out["predicted_sex"] = np.where(p.isna(), "", np.where(p > 0.5, "M", "F"))
+        out["predicted_sex"] = np.where(p.isna(), "", np.where(p > MALE_THRESHOLD, "M", "F"))
     return out

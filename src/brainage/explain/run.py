@@ -40,6 +40,7 @@ from brainage.preprocess.ops import from_grid, save_nifti
 from brainage.progress import console
 from brainage.training.config import TrainConfig
 from brainage.training.cv import labels_table
+from brainage.training.dataset import MALE_THRESHOLD
 from brainage.training.run_info import RunInfo
 
 AGE_GROUPS = ((0, 40, "under 40"), (40, 60, "40-60"), (60, 200, "over 60"))
@@ -92,7 +93,7 @@ def _maps(model: Explained, layer: str | None) -> dict[str, np.ndarray]:
         male, female = (grad_cam(net, data, "sex", k, layer, upsample=up) for k in (1, 0))
         sex = model.table.sex.where(model.table.sex.isin(["F", "M"]))
         if sex.isna().any():  # unknown sex: explain the class the model predicts
-            predicted = np.where(model.member.predict(model.table)["sex_prob_male"] > 0.5, "M", "F")
+            predicted = np.where(model.member.predict(model.table)["sex_prob_male"] > MALE_THRESHOLD, "M", "F")
             sex = sex.fillna(pd.Series(predicted, index=sex.index))
         is_male = (sex == "M").to_numpy()[:, None, None, None]
         out["sex"] = np.where(is_male, male, female)
@@ -107,7 +108,7 @@ def _scores(pred: dict, table: pd.DataFrame) -> dict:
         out["age_mae"] = age_metrics(table.age[aged], pred["age_pred"][aged])["mae"]
     known = table.sex.isin(["F", "M"]).to_numpy()
     if "sex_prob_male" in pred and known.any():
-        out["sex_accuracy"] = float(((pred["sex_prob_male"][known] > 0.5) == (table.sex[known] == "M").to_numpy()).mean())
+        out["sex_accuracy"] = float(((pred["sex_prob_male"][known] > MALE_THRESHOLD) == (table.sex[known] == "M").to_numpy()).mean())
     return out
 
 

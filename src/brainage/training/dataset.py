@@ -23,6 +23,8 @@ from brainage.models.network import n_channels
 from brainage.preprocess.cache import read_volume
 
 SEX_TO_LABEL = {"F": 0, "M": 1}
+#: P(male) above which a prediction is called male (evaluation, explain and the logged accuracy use it).
+MALE_THRESHOLD = 0.5
 
 
 def load_inputs(row, inputs: tuple = ("t1",), modulate: bool = True, downsample: int = 1) -> np.ndarray:

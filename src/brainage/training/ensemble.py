@@ -28,12 +28,28 @@ VALUES = ("age_pred", "sex_prob_male")
 MEMBERS = ("cnn", "ridge")
 
 
+def ridge_member_config(config: TrainConfig) -> TrainConfig:
+    """The ridge member's config: the registry's ridge, on the tissue maps where the CNN reads them,
+    else on the CNN's own inputs (a T1-only ensemble stays T1-only: a ridge on tissue maps would
+    bring back the segmentation's dependence on the scanner that the T1-only CNN avoids).
+
+    Example:
+        >>> from brainage.models.network import model_config
+        >>> ridge_member_config(TrainConfig(model=model_config("ensemble"))).model.inputs
+        ('tissue',)
+        >>> ridge_member_config(TrainConfig(model=model_config("ensemble", inputs=("t1",)))).model.inputs
+        ('t1',)
+    """
+    inputs = None if "tissue" in config.model.inputs else tuple(config.model.inputs)
+    return replace(config, model=model_config("ridge", inputs=inputs))
+
+
 def fit(rest: pd.DataFrame, test: pd.DataFrame, fold: int, seed: int, config: TrainConfig, options: RunOptions,
         folder: FoldDir, data_identity: dict) -> tuple[pd.DataFrame, dict]:
     cnn_preds, cnn_info = cnn.fit(rest, test, fold, seed, config, options, folder, data_identity)
     if cnn_preds.empty:  # non-zero DDP ranks
         return cnn_preds, {}
-    ridge_config = replace(config, model=model_config("ridge"))
+    ridge_config = ridge_member_config(config)
     ridge_preds, ridge_info = classical.fit(rest, test, fold, seed, ridge_config, options, folder, data_identity)
     values = [c for c in VALUES if c in cnn_preds]
     merged = cnn_preds.merge(ridge_preds[[*KEYS, *values]], on=KEYS, suffixes=("_cnn", "_ridge"))

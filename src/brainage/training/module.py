@@ -9,6 +9,7 @@ import torch
 
 from brainage.models.network import BrainAgeNet, ModelConfig
 from brainage.training.augment import AugmentConfig
+from brainage.training.dataset import MALE_THRESHOLD
 from brainage.training.gpu_augment import augment_batch
 
 
@@ -60,7 +61,7 @@ class BrainAgeModule(L.LightningModule):
             self.log(f"{stage}_age_mae", (preds["age"] - age).abs().mean(), prog_bar=True, on_epoch=True, on_step=False, batch_size=bs)
         if "sex" in preds:
             known = sex >= 0
-            acc = ((preds["sex"][known] > 0.5).long() == sex[known]).float().mean() if known.any() else torch.tensor(0.0)
+            acc = ((preds["sex"][known] > MALE_THRESHOLD).long() == sex[known]).float().mean() if known.any() else torch.tensor(0.0)
             self.log(f"{stage}_sex_acc", acc, prog_bar=True, on_epoch=True, on_step=False, batch_size=bs)
         return loss
 
