@@ -95,6 +95,8 @@ def test_the_shipped_model_loads_and_is_small():
     assert meta["cohort"]["n"] == 180 and meta["model"]["name"] == "ensemble" and len(bundle.seeds) == 3
     assert "CC BY-SA 3.0" in meta["licence"] and "IXI" in meta["attribution"]
     assert meta["cv_metrics"]["age_uncorrected"]["mae"] < 6.0 and meta["bias_correction"]["n"] >= 20
+    # every training scan's voxel fingerprint, so predict recognises IXI-HH scans under any name
+    assert sorted(meta["trained_on_images"]) == meta["trained_on"]
     assert (path.parent / "ATTRIBUTION.md").is_file()
 
 
@@ -142,3 +144,19 @@ def test_invariance_summary_is_read_or_refused_with_the_file_named(tmp_path):
     bad.write_text(json.dumps({"within_brain_sd_years": 0.8}))
     with pytest.raises(InputError, match="bad.json"):
         invariance_summary(bad)
+
+
+@pytest.mark.realdata
+def test_the_shipped_model_recognises_its_training_scans_by_content(ixi_dir, tmp_path):
+    import nibabel as nib
+    import pandas as pd
+
+    from brainage.predict.run import training_matches
+
+    scan = ixi_dir / "T1" / "IXI012-HH-1211-T1.nii.gz"
+    renamed = tmp_path / "patient_7.nii"  # another name, uncompressed, another axis order: the same voxels
+    img = nib.load(str(scan))
+    nib.save(nib.as_closest_canonical(img), str(renamed))
+    table = pd.DataFrame({"subject_id": ["patient_7", "IXI012"], "t1_path": [str(renamed), str(tmp_path / "gone.nii")],
+                          "included": [True, False]})
+    assert training_matches(table, load_bundle().meta) == ["same voxel data", ""]
