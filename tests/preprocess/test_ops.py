@@ -35,3 +35,37 @@ def test_other_voxel_sizes_come_out_at_the_working_resolution_with_the_same_brai
         centre = nib.affines.apply_affine(out.affine, np.argwhere(data > 50).mean(0))
         assert np.linalg.norm(centre) < 1.0, f"{zooms}: brain moved to {centre}"
         assert abs(data.sum() * 8 / ref_volume - 1) < 0.02, f"{zooms}: volume changed"
+
+
+def _three_tissues(rng, noise=0.0):
+    """A block phantom: CSF (0.3), grey (0.6) and white matter (1.0) slabs, with optional noise."""
+    volume = np.zeros((24, 24, 24), np.float32)
+    volume[2:22, 2:22, 2:8], volume[2:22, 2:22, 8:14], volume[2:22, 2:22, 14:22] = 0.3, 0.6, 1.0
+    mask = volume > 0
+    return (volume + rng.normal(0, noise, volume.shape) * mask).astype(np.float32), mask
+
+
+def test_tissue_anchored_intensities_put_csf_and_white_matter_at_their_anchors():
+    import pytest
+
+    from brainage.errors import InputError
+    from brainage.preprocess.ops import ANCHOR_CSF, ANCHOR_WM, anchor_intensity
+
+    rng = np.random.default_rng(0)
+    volume, mask = _three_tissues(rng, noise=0.02)
+    for scale, offset in ((1.0, 0.0), (7.3, 100.0)):  # any linear storage gives the same scaled image
+        scaled, info = anchor_intensity(volume * scale + offset * mask, mask)
+        assert abs(float(np.median(scaled[2:22, 2:22, 2:8])) - ANCHOR_CSF) < 0.02
+        assert abs(float(np.median(scaled[2:22, 2:22, 14:22])) - ANCHOR_WM) < 0.02
+        assert abs(info["grey_white_contrast"] - 0.4 / 0.7) < 0.03 and (scaled[~mask] == 0).all()
+    with pytest.raises(InputError, match="almost\\) empty"):
+        anchor_intensity(volume, np.zeros_like(mask))
+
+
+def test_the_default_intensity_scaling_keeps_existing_caches_valid():
+    from brainage.preprocess.grids import GRIDS
+    from brainage.preprocess.steps import Resample
+
+    assert Resample(GRIDS["2mm"]).params() == Resample(GRIDS["2mm"], "percentiles").params()
+    assert "intensity" not in Resample(GRIDS["2mm"]).params()
+    assert Resample(GRIDS["2mm"], "tissue").params()["intensity"] == "tissue"

@@ -267,10 +267,9 @@ def anchor_intensity(data: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, di
     values = data[mask]
     if values.size < 100:
         raise InputError(None, "registered brain is (almost) empty on the output grid")
+    # the model orders its classes dark to bright, which is CSF < grey < white matter in a T1; that
+    # the image is T1-weighted at all is QC's question (brainage.qc.anatomy.white_grey_ratio)
     _, (csf, grey, white) = partial_volume_fractions(values)
-    if not csf < grey < white:
-        raise InputError(None, f"tissue means not ordered CSF < grey < white matter ({csf:.3g}, {grey:.3g}, "
-                               f"{white:.3g}): not a T1-weighted brain?")
     scaled = ANCHOR_CSF + (ANCHOR_WM - ANCHOR_CSF) * (data - csf) / (white - csf)
     anchors = {"grey_white_contrast": round(float((white - grey) / (white - csf)), 4)}
     return np.where(mask, np.clip(scaled, 0, 1), 0).astype(np.float32), anchors
