@@ -44,13 +44,32 @@ def test_site_calibration_and_holdout_split():
     assert (split_site(table, 0.0, 0) == "calibrate").all()
 
 
-def test_a_recalibrated_bundle_removes_the_site_offset(tiny_bundle, preprocessed_synth):
+def test_a_recalibrated_bundle_removes_a_site_offset_on_held_out_scans(tiny_bundle, preprocessed_synth):
+    """A site whose people are 7 years younger than the model reads them: the offset is fitted on
+    half of the scans and removes the gap on the other half, which it never saw."""
     bundle = load_bundle(tiny_bundle[0])
     index = read_cache_index(tiny_bundle[2])
-    raw = bundle.predict(index).age_pred
-    shifted = _with_calibration(bundle, site_calibration(index.age, raw + 0, "offset"))
-    after = shifted.predict(index).age_pred
-    assert np.isclose((after - index.age).mean(), 0, atol=1e-6)
+    raw = bundle.predict(index).age_pred.to_numpy()
+    site_age = index.age.to_numpy() - 7.0
+    calibrate, holdout = np.arange(len(index)) % 2 == 0, np.arange(len(index)) % 2 == 1
+    calibration = site_calibration(site_age[calibrate], raw[calibrate], "offset")
+    after = _with_calibration(bundle, calibration).predict(index[holdout]).age_pred.to_numpy()
+    before_gap, after_gap = (raw[holdout] - site_age[holdout]).mean(), (after - site_age[holdout]).mean()
+    assert calibration["n"] == calibrate.sum() and abs(after_gap) < abs(before_gap) - 4
+
+
+def test_a_site_bundles_bias_correction_is_fitted_on_the_site(tiny_bundle):
+    from brainage.predict.site import _site_bias_correction
+    from brainage.training.bias import AgeBiasCorrector
+
+    bundle = load_bundle(tiny_bundle[0])
+    index = read_cache_index(tiny_bundle[2])
+    rows = pd.concat([index.assign(subject_id=index.subject_id + f"-{k}") for k in range(3)], ignore_index=True)
+    site = _with_calibration(bundle, {"method": "offset", "offset": 3.0, "slope": 1.0, "n": len(rows)})
+    correction = _site_bias_correction(site, rows)
+    expected = AgeBiasCorrector().fit(rows.age.to_numpy(float), site.predict(rows)["age_pred"].to_numpy())
+    assert correction["n"] == len(rows) and "site" in correction["fitted_on"]
+    assert np.isclose(correction["alpha"], expected.alpha_) and np.isclose(correction["beta"], expected.beta_)
 
 
 def test_finetuning_changes_the_cnn_and_keeps_the_original(tiny_bundle, preprocessed_synth):
