@@ -16,6 +16,24 @@ def test_command_table_is_every_stage():
     assert [c.name for c in COMMANDS] == STAGES
 
 
+def test_every_command_a_stage_defines_is_in_the_table():
+    """A Command written in a stage's commands.py but not registered would be unreachable."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import brainage
+    from brainage.commands import Command
+
+    defined = set()
+    for stage in pkgutil.iter_modules(brainage.__path__):
+        if stage.ispkg and importlib.util.find_spec(f"brainage.{stage.name}.commands"):
+            module = importlib.import_module(f"brainage.{stage.name}.commands")
+            defined |= {obj.name for _, obj in inspect.getmembers(module, inspect.isclass)
+                        if issubclass(obj, Command) and obj is not Command and obj.__module__ == module.__name__}
+    assert defined == {c.name for c in COMMANDS}
+
+
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c.name)
 def test_help_has_an_example_and_defaults(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
