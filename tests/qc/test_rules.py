@@ -119,3 +119,20 @@ def test_qc_reference_command_builds_from_reviewed_folders(reference, tmp_path):
     assert built.exclusions == {"B000": "QC fail: override by reviewer: motion"}
     with pytest.raises(InputError, match="at least 20 clean scans"):
         Reference.build(scans.head(5), "too few", "")
+
+
+def test_each_contrast_check_fires_just_past_its_limit_and_not_before(reference):
+    """The clean scans above sit well inside the reference; here each scanner-dependent metric is
+    put just inside and just outside its robust-z limit, alone, so the z-checks must decide."""
+    from brainage.qc.checks import CHECKS, Z_METRICS, Z_WARN
+
+    base = clean_scans(reference, 1)
+    for metric, floor in Z_METRICS.items():
+        stats = reference.stats[metric]
+        spread = max(stats.spread, floor, 1e-9)
+        for signal in (s for c in CHECKS for s in c.signals if s.metric == metric and s.kind == "z"):
+            direction = 1 if signal.bad == "high" else -1
+            inside = judge(base.assign(**{metric: stats.median + direction * (Z_WARN - 0.5) * spread}), reference)
+            outside = judge(base.assign(**{metric: stats.median + direction * (Z_WARN + 0.5) * spread}), reference)
+            assert inside.verdict.iloc[0] == "pass", (metric, inside.reasons.iloc[0])
+            assert outside.verdict.iloc[0] == "warn" and outside.scanner_differs.iloc[0], (metric, outside.reasons.iloc[0])
