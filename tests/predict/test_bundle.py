@@ -108,7 +108,10 @@ def test_the_shipped_model_on_real_scans_it_was_trained_with(preprocessed_real):
     bundle = load_bundle()
     index = read_cache_index(PreprocessedDir(out).cache(bundle.grid).root)
     predictions = bundle.predict(index).assign(subject_id=index.subject_id).set_index("subject_id")
-    assert (predictions.loc[["IXI012", "IXI013"], "age_pred"] - [38.8, 46.7]).abs().max() < 12
+    # within 4 y of each (measured: 38.9 and 47.5): a constant predictor at the cohort's mean (47 y)
+    # is 8 y off for IXI012, and the older man must come out older
+    assert (predictions.loc[["IXI012", "IXI013"], "age_pred"] - [38.8, 46.7]).abs().max() < 4
+    assert predictions.at["IXI013", "age_pred"] > predictions.at["IXI012", "age_pred"]
     assert (predictions.sex_prob_male > 0.5).all()
 
 
