@@ -94,11 +94,25 @@ def test_no_site_bundle_keeps_the_training_cohorts_bias_correction(tiny_bundle):
     assert bundle.meta["bias_correction"]["n"] == 40   # the shipped bundle itself is untouched
 
 
-def test_finetune_scores_each_adaptation_on_held_out_scans_and_writes_a_site_model(tiny_bundle, synth_cohort, tmp_path):
+def test_finetune_scores_each_adaptation_on_held_out_scans_and_writes_a_site_model(tiny_bundle, synth_cohort, tmp_path,
+                                                                                     monkeypatch):
+    from brainage.predict import site as site_module
+
+    tuned_on = []
+    original = site_module.finetune_bundle
+
+    def recording(bundle, rows, config):
+        tuned_on.extend(rows.subject_id)
+        return original(bundle, rows, config)
+
+    monkeypatch.setattr(site_module, "finetune_bundle", recording)
     out = tmp_path / "site"
     assert brainage(["finetune", str(synth_cohort), "--out", str(out), "--model", str(tiny_bundle[0]),
                      "--epochs", "1", "--holdout", "0.5"]) == 0
     site = SiteDir(out)
+    roles = pd.read_csv(site.split).set_index("subject_id").role
+    # the CNN is fine-tuned on exactly the calibration scans: never on one it is then scored on
+    assert sorted(tuned_on) == sorted(roles.index[roles == "calibrate"])
     metrics = pd.read_csv(site.metrics)
     assert metrics.model.tolist()[0] == "as shipped" and "fine-tuned" in set(metrics.model)
     split = pd.read_csv(site.split)  # the 8 heads, less any QC fail
