@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import roc_curve
 
 from brainage.plotting import plt
@@ -84,5 +85,7 @@ def gap_histogram(gaps: dict[str, np.ndarray], path: Path, title: str = "") -> P
         ax.hist(v, bins=edges, alpha=0.55, label=f"{label}: mean {v.mean():+.1f}, sd {v.std(ddof=1) if len(v) > 1 else 0:.1f} y")
     ax.axvline(0, color="k", lw=1)
     ax.set(xlabel="brain-age gap: predicted - chronological age (y)", ylabel="subjects", title=title)
-    ax.legend(fontsize=9)
-    return _save(fig, path)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # subjects come whole
+    # below the axes, so the legend never hides a bar
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
+    return _save(fig, path, bbox_inches="tight")

@@ -167,6 +167,12 @@ def summary_lines(result: dict) -> list[str]:
     return lines
 
 
+def _with_counts(table: pd.DataFrame) -> pd.DataFrame:
+    """The metrics table with its counts (subjects, confusion cells) as whole numbers, not 82.000."""
+    counts = ["n", *(name for key, name in READABLE.items() if key in ("tn_FF", "fp_FM", "fn_MF", "tp_MM"))]
+    return table.astype({c: "Int64" for c in counts if c in table})
+
+
 def _write_html(result: dict, table: pd.DataFrame, deciles: pd.DataFrame | None, subjects: pd.DataFrame,
                 figures: list[Path], out: EvaluationDir, run: RunDir) -> Path:
     config_text = html.escape(run.config.read_text()) if run.config.exists() else ""
@@ -188,7 +194,12 @@ validation subjects, a classical model's inner cross-validation; at least 20, el
 brain-age-gap analyses: their MAE and r are not measures of accuracy (a constant predictor would look perfect).
 Compare models on the <b>uncorrected</b> rows.</p>
 <p>Files: {links}.</p>
-{table.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.3f}")}
+{_with_counts(table).to_html(index=False, na_rep="", float_format=lambda v: f"{v:.3f}")}
+<p class="note"><b>gap-age r</b>: correlation of the brain-age gap with chronological age (negative: the young
+read old and the old young, regression to the mean; near 0 after the bias correction). <b>loss</b> (learning
+curves): what training minimises, the age and sex losses together, on the training and the validation
+subjects. The checkpoint kept is the one with the lowest validation age MAE (validation loss for a sex-only
+model).</p>
 <p>{image_links(figures, out.root)}</p>
 {decile_html}
 <details><summary>per-subject predictions ({len(subjects)})</summary>
