@@ -107,6 +107,8 @@ def test_explain_a_predict_folder(predicted_synth, tiny_bundle):
     assert brainage(["explain", str(predicted_synth), "--model", str(tiny_bundle[0]), "--subjects", "1"]) == 0
     out = PredictDir(predicted_synth).explain
     assert out.report.is_file() and out.population_figure("sex_male").is_file()
+    page = out.report.read_text()  # the tiny model is an SFCN: no SE section to show, and none shown
+    assert "no squeeze-and-excitation blocks" in page and "Pruning" not in page
     sid = pd.read_csv(out.sanity).subject_id.iloc[0]
     assert out.subject_map(sid, "age", "mni").is_file() and out.subject_map(sid, "age", "native").is_file()
     regions = pd.read_csv(out.regions)

@@ -21,13 +21,17 @@ def write_report(out: ExplainDir, table: pd.DataFrame, population: dict, regions
         regions_html = "".join(
             f"<h3>ranked by {ranking}</h3>" + part[part["rank"] <= 8].pivot(index="rank", columns="map", values="name").to_html()
             for ranking, part in regions.groupby("ranked_by", sort=False))
-    se_html = "<p>No squeeze-and-excitation blocks in this network.</p>"
+    se_html = "<h2>Squeeze-and-excitation channels</h2><p>None: this network has no squeeze-and-excitation blocks.</p>"
     if len(differences):
         se_effects(differences, out.se_figure)
         strongest = differences.groupby("contrast", sort=False).head(8)
-        se_html = (image_links([out.se_figure], out.root, height=420)
+        se_html = ("<h2>Squeeze-and-excitation channels</h2><p>Cohen's d of each channel's excitation between groups "
+                   "(first model shown; all models in the CSV).</p>" + image_links([out.se_figure], out.root, height=420)
                    + strongest.to_html(index=False, float_format=lambda v: f"{v:.3f}"))
-    pruning_html = pruning.to_html(index=False, float_format=lambda v: f"{v:.3f}") if len(pruning) else ""
+    if len(pruning):
+        se_html += ("<h3>Pruning the least-excited channels</h3><p>Channels with the lowest mean excitation switched off "
+                    "in every SE block, scored on the explained subjects.</p>"
+                    + pruning.to_html(index=False, float_format=lambda v: f"{v:.3f}"))
     sanity_mean = sanity.groupby("task").spearman_trained_vs_random.mean() if len(sanity) else pd.Series(dtype=float)
     sanity_text = ", ".join(f"{task}: mean rank correlation {v:.2f}" for task, v in sanity_mean.items())
     links = file_links([(out.regions, "regions"), (out.se_differences, "SE channel differences"),
@@ -42,10 +46,7 @@ model that never trained on it. Files: {links}.</p>
 <p class="note">By mass: the share of the map in the region (large regions dominate). By density: the map's mean in the
 region relative to a uniform map (regions of at least 0.8 ml). Difference maps: their positive part.</p>
 {image_links([out.regions_figure], out.root, height=330) if out.regions_figure.is_file() else ""}{regions_html}
-<h2>Squeeze-and-excitation channels</h2>
-<p>Cohen's d of each channel's excitation between groups (first model shown; all models in the CSV).</p>{se_html}
-<h3>Pruning the least-excited channels</h3>
-<p>Channels with the lowest mean excitation switched off in every SE block, scored on the explained subjects.</p>{pruning_html}
+{se_html}
 <h2>Sanity check (Adebayo et al. 2018)</h2>
 <p>Rank correlation between the trained model's maps and those of the same network with random weights
 ({sanity_text}); near zero means the maps depend on what the model learned.</p>
