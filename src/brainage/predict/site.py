@@ -106,7 +106,7 @@ def finetune_bundle(bundle: Bundle, table: pd.DataFrame, config: FinetuneConfig)
         for kind, member in seed_model.members.items():
             if not isinstance(member, CNNMember):
                 continue
-            L.seed_everything(config.seed + seed_model.seed, workers=True)
+            L.seed_everything(config.seed + seed_model.seed, workers=True, verbose=False)
             h = member.hparams
             model = {k: tuple(v) if isinstance(v, list) else v for k, v in h["model"].items()}
             module = BrainAgeModule(model, {"lr": config.lr, "weight_decay": train_config.optim.weight_decay,

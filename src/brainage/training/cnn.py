@@ -109,7 +109,7 @@ def fit(rest: pd.DataFrame, test: pd.DataFrame, fold: int, seed: int, config: Tr
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
     fold = FINAL_SEED_OFFSET if fold == FINAL_FOLD else fold  # seeds must not be negative
-    L.seed_everything(seed + 1000 * fold, workers=True)
+    L.seed_everything(seed + 1000 * fold, workers=True, verbose=False)  # the seed is in the run record, not the console
     is_val = _val_split(rest, config.val_fraction, seed + fold)
     train, val = rest[~is_val].reset_index(drop=True), rest[is_val].reset_index(drop=True)
     voxel = data_identity["grid"]["voxel_mm"] * config.downsample
