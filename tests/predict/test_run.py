@@ -205,3 +205,14 @@ def test_finetune_refuses_a_small_sample_before_preprocessing(synth_cohort, tmp_
     else:
         raise AssertionError("a sample below the minimum was accepted")
     assert not SiteDir(tmp_path / "out").predict.preprocessed.root.exists()
+
+
+def test_a_predict_that_cannot_start_leaves_no_empty_output_folder(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert brainage(["predict", str(tmp_path / "missing.nii.gz"), "--out", str(out)]) == 2
+    assert "does not exist" in capsys.readouterr().err and not out.exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("a user's file")
+    assert brainage(["predict", str(tmp_path / "missing.nii.gz"), "--out", str(kept)]) == 2
+    assert (kept / "notes.txt").read_text() == "a user's file"  # a folder that existed is never removed

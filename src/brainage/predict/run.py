@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -117,8 +118,14 @@ def predict(source: str | Path, out_dir: str | Path, bundle: str | Path | Bundle
     start = time.perf_counter()
     bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     out = PredictDir(out_dir)
+    created = not out.root.exists()
     out.root.mkdir(parents=True, exist_ok=True)
-    manifest = manifest_for_inputs(source, out.root, sex_coding, series)
+    try:
+        manifest = manifest_for_inputs(source, out.root, sex_coding, series)
+    except InputError:
+        if created:  # made by this call and holding nothing of the user's: leave no empty output behind
+            shutil.rmtree(out.root, ignore_errors=True)
+        raise
     if included(manifest).empty:  # every input refused before preprocessing: still one row each, with why
         table = assemble(manifest.fillna({"sex": ""}), pd.DataFrame(columns=["subject_id"]), pd.DataFrame(),
                          pd.DataFrame(), bundle)
