@@ -36,6 +36,17 @@ def is_nifti(path: Path) -> bool:
     return path.name.lower().endswith(NIFTI_SUFFIXES)
 
 
+def safe_name(text: str, fallback: str = "subject") -> str:
+    """``text`` with every run of characters other than letters, digits, ``.`` and ``-`` made one
+    underscore, for file and subject names (``fallback`` where nothing is left).
+
+    Example:
+        >>> safe_name("Patient 7 (T1)"), safe_name("__", "patient")
+        ('Patient_7_T1', 'patient')
+    """
+    return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9.-]+", "_", text)).strip("_.") or fallback
+
+
 def subject_id_from(path: Path) -> str:
     """A file-name-safe subject id from an image file name.
 
@@ -47,7 +58,7 @@ def subject_id_from(path: Path) -> str:
     for suffix in NIFTI_SUFFIXES:
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
-    return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9.-]+", "_", name)).strip("_.") or "subject"
+    return safe_name(name)
 
 
 def is_dicom(path: Path) -> bool:

@@ -37,6 +37,8 @@ from brainage.qc.run import run_qc
 #: predictions.csv columns, in order (readable names: this file is opened by people).
 COLUMNS = ["subject_id", "site", "age", "sex", *SUBJECT_COLUMNS, "qc_verdict", "qc_reasons", "scanner_differs",
            "in_training_set", "warnings", "voxel_mm", "orientation", "t1_path"]
+
+
 def _readable_geometry(path) -> dict:
     """The header geometry of an input, or blanks where it cannot be read as a 3D image (its row
     already says why it was not predicted): one unreadable file must not cost the others their rows."""
@@ -62,8 +64,8 @@ def training_matches(table: pd.DataFrame, meta: dict) -> list[str]:
         if fingerprints and included and isinstance(path, str) and Path(path).is_file():
             try:
                 same = voxel_fingerprint(path) in fingerprints
-            except Exception:  # unreadable: its row already says why
-                same = False
+            except Exception:  # unreadable: its row already says why, and it is no training scan we know
+                pass
         out.append("same voxel data" if same else "same name" if sid in names and not fingerprints else "")
     return out
 

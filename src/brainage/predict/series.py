@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from brainage.predict.inputs import safe_name
+
 #: Fewer slices than this along the thinnest axis is a localizer or a single-slab survey, not a brain volume.
 MIN_SLICES = 20
 #: Echo times above this are T2- or proton-density-weighted (T1 gradient echo: 2-5 ms; T1 spin echo: 8-20 ms).
@@ -35,6 +37,7 @@ MAX_T1_ECHO_S = 0.030
 MAX_T1_REPETITION_S = 3.5
 #: Inversion times above this null fluid (FLAIR), not T1-weighted (MPRAGE: 0.8-1.1 s).
 MAX_T1_INVERSION_S = 1.6
+
 
 def _words(*words: str) -> re.Pattern:
     """Any of ``words`` not inside a longer word; underscores and digits separate words, as in
@@ -48,7 +51,7 @@ _CONTRAST = _words("post", "gado", "gad", "gd", r"\+ ?c", "contrast", "ce", "km"
 _NOT_T1 = _words("t2", "flair", "dwi", "dti", "diff(usion)?", "swi", "pd", "tof", "asl", "bold", "fmri", "adc", "trace",
                  "fa", "perf(usion)?", "stir", "mra", "susc", "field ?map", "b0", "ep2d")
 _T1 = _words("t1", "mprage", "mp-rage", "spgr", "fspgr", "bravo", "tfe", "t1w")
-_DERIVED_TYPES = {"DERIVED", "SECONDARY", "MPR", "REFORMATTED", "PROJECTION IMAGE", "MIP", "LOCALIZER"}
+_DERIVED_TYPES = {"DERIVED", "SECONDARY", "MPR", "REFORMATTED", "PROJECTION IMAGE", "MIP"}
 
 
 def _text(sidecar: dict) -> str:
@@ -67,7 +70,7 @@ def classify(sidecar: dict, shape: tuple) -> str:
         return f"not a 3D volume (shape {'x'.join(map(str, shape))}: diffusion, fMRI or a series of volumes)"
     if "LOCALIZER" in image_type or _LOCALIZER.search(text) or min(shape) < MIN_SLICES:
         return f"localizer or survey ({min(shape)} slices)" if min(shape) < MIN_SLICES else "localizer or survey"
-    if image_type & (_DERIVED_TYPES - {"LOCALIZER"}) or _DERIVED.search(text):
+    if image_type & _DERIVED_TYPES or _DERIVED.search(text):
         return f"derived or reformatted ({', '.join(sorted(image_type & _DERIVED_TYPES)) or 'description'}), not acquired"
     if str(sidecar.get("ContrastBolusAgent", "")).strip() or _CONTRAST.search(text):
         agent = str(sidecar.get("ContrastBolusAgent", "")).strip()
@@ -182,7 +185,8 @@ def select_series(series: list[Series], wanted: list[str] | None = None) -> pd.D
     used: set[str] = set()
     for row in chosen:
         s = row["series"]
-        base = _safe(s.patient) if studies_per_patient[s.patient] == 1 else f"{_safe(s.patient)}_{s.date or 'study'}"
+        patient = safe_name(s.patient, "patient")
+        base = patient if studies_per_patient[s.patient] == 1 else f"{patient}_{s.date or 'study'}"
         sid, k = base, 2
         while sid in used:
             sid, k = f"{base}_{k}", k + 1
@@ -199,6 +203,3 @@ def select_series(series: list[Series], wanted: list[str] | None = None) -> pd.D
         columns=["subject_id", "chosen", "reason", "patient_id", "study_date", "series_number", "description",
                  "acquisition", "voxel_mm", "shape", "nifti"])
 
-
-def _safe(text: str) -> str:
-    return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9.-]+", "_", text)).strip("_.") or "patient"

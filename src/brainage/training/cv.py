@@ -133,14 +133,15 @@ def train_cv(cache_dir: str | Path, folds_csv: str | Path, out_dir: str | Path, 
     cache = CacheDir.find(cache_dir)
     folds_csv = SplitsDir.folds_csv(folds_csv)
     table = labels_table(cache, folds_csv, Path(qc_verdicts) if qc_verdicts else None)
-    data_identity = {"grid": read_grid(cache.grid).to_json()}
+    grid = read_grid(cache.grid)
+    data_identity = {"grid": grid.to_json()}
     run.root.mkdir(parents=True, exist_ok=True)
     save_config(config, run.config)
     save_config(options, run.options)
     pre = cache.preprocessed
     RunInfo(cache_dir=cache.root.resolve(), folds_csv=folds_csv.resolve(), preprocessed_dir=pre.root.resolve() if pre else None,
             qc_verdicts=Path(qc_verdicts) if qc_verdicts else None, n_subjects=int(len(table)),
-            grid=read_grid(cache.grid), torch=torch.__version__).write(run.info)
+            grid=grid, torch=torch.__version__).write(run.info)
     run_folds = list(options.folds) or sorted(table.fold.unique())
     if options.final and FINAL_FOLD not in run_folds:
         run_folds.append(FINAL_FOLD)
