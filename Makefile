@@ -20,6 +20,8 @@ demo: $(BIN)/.installed
 	$(BIN)/brainage demo --out results/demo
 
 test: $(BIN)/.installed
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	BRAINAGE_NO_PROGRESS=1 $(BIN)/python -m pytest -q -ra --durations=15
 
 clean:

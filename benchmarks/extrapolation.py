@@ -10,7 +10,8 @@ predicted on true age (1 = follows the ageing, 0 = flat).
 
 Example:
     python benchmarks/extrapolation.py --pre /work/runs/ixi/pre --out /work/runs/extrapolation --name ensemble
-    python benchmarks/extrapolation.py --pre /work/runs/ixi/pre --out /work/runs/extrapolation --name ridge -- --model ridge
+    python benchmarks/extrapolation.py --pre /work/runs/ixi/pre --out /work/runs/extrapolation --name ridge \
+        -- --model ridge
 """
 
 from __future__ import annotations
@@ -34,8 +35,13 @@ OLD_FOLD, YOUNG_FOLD = 0, 1
 
 def write_age_split(manifest: Path, max_train_age: float, splits: Path) -> pd.DataFrame:
     people = included(read_manifest(manifest))
-    folds = pd.DataFrame({"subject_id": people.subject_id,
-                          "fold": np.where(people.age > max_train_age, OLD_FOLD, YOUNG_FOLD), "split": "train"})
+    folds = pd.DataFrame(
+        {
+            "subject_id": people.subject_id,
+            "fold": np.where(people.age > max_train_age, OLD_FOLD, YOUNG_FOLD),
+            "split": "train",
+        }
+    )
     splits.mkdir(parents=True, exist_ok=True)
     folds.to_csv(splits / "folds.csv", index=False)
     return folds
@@ -43,9 +49,13 @@ def write_age_split(manifest: Path, max_train_age: float, splits: Path) -> pd.Da
 
 def group_figures(test: pd.DataFrame) -> dict:
     gap = test.age_pred - test.age
-    out = {"n": int(len(test)), "age_range": [float(test.age.min()), float(test.age.max())],
-           "mean_gap_years": float(gap.mean()), "mae": float(gap.abs().mean()),
-           "slope_predicted_on_age": float(np.polyfit(test.age, test.age_pred, 1)[0])}
+    out = {
+        "n": int(len(test)),
+        "age_range": [float(test.age.min()), float(test.age.max())],
+        "mean_gap_years": float(gap.mean()),
+        "mae": float(gap.abs().mean()),
+        "slope_predicted_on_age": float(np.polyfit(test.age, test.age_pred, 1)[0]),
+    }
     if "age_pred_corrected" in test and test.age_pred_corrected.notna().all():
         corrected = test.age_pred_corrected - test.age
         out |= {"mean_gap_corrected_years": float(corrected.mean()), "mae_corrected": float(corrected.abs().mean())}
@@ -66,19 +76,46 @@ def main() -> None:
     folds = write_age_split(args.pre / "manifest.csv", args.max_train_age, splits)
     run = args.out / args.name
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "brainage.cli", "train", str(args.pre), "--splits", str(splits), "--out", str(run),
-                    "--folds", str(OLD_FOLD), *args.train_args], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "brainage.cli",
+            "train",
+            str(args.pre),
+            "--splits",
+            str(splits),
+            "--out",
+            str(run),
+            "--folds",
+            str(OLD_FOLD),
+            *args.train_args,
+        ],
+        check=True,
+    )
     seconds = time.perf_counter() - start
     oof = pd.read_csv(run / "oof_predictions.csv", dtype={"subject_id": str})
     old = group_figures(oof[oof.fold == OLD_FOLD])
-    bands = {f"{lo}-{hi}": group_figures(g) for (lo, hi) in ((65, 72), (72, 90))
-             if len(g := oof[(oof.fold == OLD_FOLD) & (oof.age > lo) & (oof.age <= hi)]) >= 3}
-    print(f"\ntrained on {int((folds.fold == YOUNG_FOLD).sum())} subjects <= {args.max_train_age:g} y, "
-          f"predicted {old['n']} older ones ({old['age_range'][0]:.0f}-{old['age_range'][1]:.0f} y):")
+    bands = {
+        f"{lo}-{hi}": group_figures(g)
+        for (lo, hi) in ((65, 72), (72, 90))
+        if len(g := oof[(oof.fold == OLD_FOLD) & (oof.age > lo) & (oof.age <= hi)]) >= 3
+    }
+    print(
+        f"\ntrained on {int((folds.fold == YOUNG_FOLD).sum())} subjects <= {args.max_train_age:g} y, "
+        f"predicted {old['n']} older ones ({old['age_range'][0]:.0f}-{old['age_range'][1]:.0f} y):"
+    )
     print(pd.DataFrame({"all": old, **bands}).T.drop(columns="age_range").round(2).to_string())
-    result = {"machine": machine_info(), "name": args.name, "train_args": args.train_args,
-              "max_train_age": args.max_train_age, "n_train": int((folds.fold == YOUNG_FOLD).sum()),
-              "old_group": old, "bands": bands, "seconds": seconds}
+    result = {
+        "machine": machine_info(),
+        "name": args.name,
+        "train_args": args.train_args,
+        "max_train_age": args.max_train_age,
+        "n_train": int((folds.fold == YOUNG_FOLD).sum()),
+        "old_group": old,
+        "bands": bands,
+        "seconds": seconds,
+    }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"extrapolation_{args.name}.json").write_text(json.dumps(result, indent=1, default=float))
 

@@ -74,8 +74,18 @@ def render(brains: pd.DataFrame, labels_dir: Path, scans: Path) -> pd.DataFrame:
     names = pd.read_csv(labels_dir.parent / "dlmuse_labels.csv").set_index("label")["name"]
     rows = []
     for b in brains.itertuples():
-        rows.append({"subject_id": f"{b.subject_id}-v00", "t1_path": b.t1_path, "brain": b.subject_id,
-                     "variant": ORIGINAL, "fold": b.fold, "age": b.age, "sex": b.sex, "site": "IXI-HH"})
+        rows.append(
+            {
+                "subject_id": f"{b.subject_id}-v00",
+                "t1_path": b.t1_path,
+                "brain": b.subject_id,
+                "variant": ORIGINAL,
+                "fold": b.fold,
+                "age": b.age,
+                "sex": b.sex,
+                "site": "IXI-HH",
+            }
+        )
         todo = {name: scans / b.subject_id / f"{name}.nii.gz" for name in VARIANTS}
         if not all(p.is_file() for p in todo.values()):
             img = nib.load(b.t1_path)
@@ -87,8 +97,18 @@ def render(brains: pd.DataFrame, labels_dir: Path, scans: Path) -> pd.DataFrame:
                     with atomic_path(path) as tmp:
                         nib.save(out, str(tmp))
         for k, (name, path) in enumerate(todo.items(), start=1):
-            rows.append({"subject_id": f"{b.subject_id}-v{k:02d}", "t1_path": str(path), "brain": b.subject_id,
-                         "variant": name, "fold": b.fold, "age": b.age, "sex": b.sex, "site": "IXI-HH"})
+            rows.append(
+                {
+                    "subject_id": f"{b.subject_id}-v{k:02d}",
+                    "t1_path": str(path),
+                    "brain": b.subject_id,
+                    "variant": name,
+                    "fold": b.fold,
+                    "age": b.age,
+                    "sex": b.sex,
+                    "site": "IXI-HH",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -96,7 +116,9 @@ def preprocess_renditions(renditions: pd.DataFrame, config, work: Path, workers:
     """The renditions preprocessed with one recipe, and QC'd (cached per recipe fingerprint)."""
     pre = work / f"pre_{recipe(config)['fingerprint']}"
     manifest = work / "renditions_manifest.csv"
-    write_manifest(make_manifest(renditions[["subject_id", "t1_path", "age", "sex", "site"]].to_dict("records")), manifest)
+    write_manifest(
+        make_manifest(renditions[["subject_id", "t1_path", "age", "sex", "site"]].to_dict("records")), manifest
+    )
     preprocess_manifest(manifest, pre, config, Executor(workers=workers))
     verdict_file = pre / "qc" / "qc_verdicts.csv"
     newest = max(f.stat().st_mtime for f in (pre / "subjects").glob("*/steps.json"))
@@ -119,8 +141,15 @@ def fold_bundles(run: Path, folds: list[int], work: Path) -> dict[int, Path]:
 def _member_ages(bundle, table: pd.DataFrame) -> pd.DataFrame:
     """Each member's predicted age (seeds averaged), ``age_pred_<member>``: where a shift comes from."""
     kinds = bundle.seeds[0].members if len(bundle.seeds[0].members) > 1 else {}
-    return pd.DataFrame({f"age_pred_{kind}": np.mean([seed.members[kind].predict(table)["age_pred"] for seed in bundle.seeds], axis=0)
-                         for kind in kinds}, index=table.index)
+    return pd.DataFrame(
+        {
+            f"age_pred_{kind}": np.mean(
+                [seed.members[kind].predict(table)["age_pred"] for seed in bundle.seeds], axis=0
+            )
+            for kind in kinds
+        },
+        index=table.index,
+    )
 
 
 def score(renditions: pd.DataFrame, pre: Path, verdicts: pd.DataFrame, bundles: dict[int, Path]) -> pd.DataFrame:
@@ -132,13 +161,24 @@ def score(renditions: pd.DataFrame, pre: Path, verdicts: pd.DataFrame, bundles: 
         bundle = load_bundle(path)
         own = index[index.subject_id.isin(renditions.subject_id[renditions.fold == fold])]
         if len(own):
-            rows.append(own[["subject_id"]].join(bundle.predict(own)[["age_pred", "sex_prob_male"]])
-                        .join(_member_ages(bundle, own)))
+            rows.append(
+                own[["subject_id"]]
+                .join(bundle.predict(own)[["age_pred", "sex_prob_male"]])
+                .join(_member_ages(bundle, own))
+            )
     preds = pd.concat(rows) if rows else pd.DataFrame(columns=["subject_id", "age_pred", "sex_prob_male"])
     verdict = verdicts.set_index("subject_id")["final_verdict"] if len(verdicts) else pd.Series(dtype=str)
     table = renditions.merge(preds, on="subject_id", how="left")
     table["qc_verdict"] = table.subject_id.map(verdict).fillna("not preprocessed")
     return table
+
+
+def trained_on_brains(bundle, table: pd.DataFrame) -> int:
+    """How many of the original scans the model was trained on (matched by voxel content)."""
+    from brainage.data.images import voxel_fingerprint
+
+    seen = set(bundle.meta.trained_on_images.values())
+    return sum(voxel_fingerprint(path) in seen for path in table.t1_path[table.variant == ORIGINAL])
 
 
 def _shift(g: pd.DataFrame, original: pd.DataFrame, column: str) -> pd.Series:
@@ -157,37 +197,56 @@ def summarise(table: pd.DataFrame) -> tuple[pd.DataFrame, float, dict]:
         dp = (g.sex_prob_male - original.sex_prob_male.reindex(g.index)).abs().dropna()
         ok = g.age_pred.notna()
         verdicts = g.qc_verdict.value_counts()
-        rows.append({
-            "variant": variant, "family": FAMILIES[variant],
-            "describe": VARIANTS[variant].describe if variant in VARIANTS else "the IXI-HH file as distributed",
-            "n": int(ok.sum()), "mean_shift_years": float(shift.mean()) if len(shift) else np.nan,
-            "max_abs_shift_years": float(shift.abs().max()) if len(shift) else np.nan,
-            "mean_abs_change_p_male": float(dp.mean()) if len(dp) else np.nan,
-            "mae": float((g.age_pred - g.age)[ok].abs().mean()),
-            "sex_accuracy": float(((g.sex_prob_male[ok] > 0.5) == (g.sex[ok] == "M")).mean()),
-            "qc_pass": int(verdicts.get("pass", 0)), "qc_warn": int(verdicts.get("warn", 0)),
-            "qc_fail": int(verdicts.get("fail", 0)), "not_predicted": int((~ok).sum()),
-            **{f"mean_shift_{m[9:]}": float(_shift(g, original, m).mean()) for m in members}})
+        rows.append(
+            {
+                "variant": variant,
+                "family": FAMILIES[variant],
+                "describe": VARIANTS[variant].describe if variant in VARIANTS else "the IXI-HH file as distributed",
+                "n": int(ok.sum()),
+                "mean_shift_years": float(shift.mean()) if len(shift) else np.nan,
+                "max_abs_shift_years": float(shift.abs().max()) if len(shift) else np.nan,
+                "mean_abs_change_p_male": float(dp.mean()) if len(dp) else np.nan,
+                "mae": float((g.age_pred - g.age)[ok].abs().mean()),
+                "sex_accuracy": float(((g.sex_prob_male[ok] > 0.5) == (g.sex[ok] == "M")).mean()),
+                "qc_pass": int(verdicts.get("pass", 0)),
+                "qc_warn": int(verdicts.get("warn", 0)),
+                "qc_fail": int(verdicts.get("fail", 0)),
+                "not_predicted": int((~ok).sum()),
+                **{f"mean_shift_{m[9:]}": float(_shift(g, original, m).mean()) for m in members},
+            }
+        )
     predicted = table.dropna(subset=["age_pred"])
-    per_member = {m[9:]: {"within_brain_sd_years": float(predicted.groupby("brain")[m].std(ddof=1).mean())}
-                  for m in members}
+    per_member = {
+        m[9:]: {"within_brain_sd_years": float(predicted.groupby("brain")[m].std(ddof=1).mean())} for m in members
+    }
     return pd.DataFrame(rows), float(predicted.groupby("brain").age_pred.std(ddof=1).mean()), per_member
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run", type=Path, help="a `brainage train` run (CV folds)")
+    p.add_argument(
+        "--run", type=Path, help="a `brainage train` run (CV folds): each fold's model on its own held-out brains"
+    )
+    p.add_argument(
+        "--bundle",
+        type=Path,
+        help="instead of --run: one exported model (e.g. the shipped one) on every brain. Its shifts measure "
+        "invariance; its MAE does not when the brains were in its training set (the JSON says so)",
+    )
     p.add_argument("--ingest", required=True, type=Path, help="folder with manifest.csv and splits/folds.csv")
     p.add_argument("--labels", required=True, type=Path, help="the IXI-HH DLMUSE label folder")
     p.add_argument("--work", required=True, type=Path, help="renditions, their preprocessing and bundles (cached)")
     p.add_argument("--name", default=None, help="results/invariance_<name>.json (default: the run's folder name)")
     p.add_argument("--per-fold", type=int, default=4)
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--prepare-only", action="store_true",
-                   help="render and preprocess with this brainage's default recipe, score nothing (no --run needed)")
+    p.add_argument(
+        "--prepare-only",
+        action="store_true",
+        help="render and preprocess with this brainage's default recipe, score nothing (no --run needed)",
+    )
     args = p.parse_args()
-    if args.run is None and not args.prepare_only:
-        p.error("--run is required (or --prepare-only)")
+    if (args.run is None) == (args.bundle is None) and not args.prepare_only:
+        p.error("give one of --run or --bundle (or --prepare-only)")
     args.work.mkdir(parents=True, exist_ok=True)
     timings = {}
 
@@ -200,6 +259,9 @@ def main() -> None:
 
     if args.prepare_only:
         bundles, config = {}, PreprocessConfig()
+    elif args.bundle is not None:  # one model scores every fold's brains
+        bundles = {fold: args.bundle for fold in sorted(brains.fold.unique())}
+        config = load_bundle(args.bundle).preprocess_config
     else:
         bundles = fold_bundles(args.run, sorted(brains.fold.unique()), args.work)
         config = load_bundle(next(iter(bundles.values()))).preprocess_config
@@ -209,7 +271,8 @@ def main() -> None:
     if args.prepare_only:
         print(f"{len(renditions)} renditions preprocessed and QC'd in {pre} ({timings['preprocess_and_qc']:.0f} s)")
         return
-    name = args.name or args.run.name
+    source = args.run or args.bundle
+    name = args.name or source.stem
 
     start = time.perf_counter()
     table = score(renditions, pre, verdicts, bundles)
@@ -217,19 +280,49 @@ def main() -> None:
     table.to_csv(args.work / f"predictions_{name}.csv", index=False)
     summary, within_sd, per_member = summarise(table)
 
-    shown = summary[["variant", "family", "n", "mean_shift_years", "max_abs_shift_years", "mean_abs_change_p_male",
-                     "mae", "sex_accuracy", "qc_pass", "qc_warn", "qc_fail",
-                     *[c for c in summary.columns if c.startswith("mean_shift_") and c != "mean_shift_years"]]]
-    print(f"\ninvariance of {args.run} ({len(brains)} held-out brains, {len(renditions)} renditions)")
+    shown = summary[
+        [
+            "variant",
+            "family",
+            "n",
+            "mean_shift_years",
+            "max_abs_shift_years",
+            "mean_abs_change_p_male",
+            "mae",
+            "sex_accuracy",
+            "qc_pass",
+            "qc_warn",
+            "qc_fail",
+            *[c for c in summary.columns if c.startswith("mean_shift_") and c != "mean_shift_years"],
+        ]
+    ]
+    print(f"\ninvariance of {source} ({len(brains)} held-out brains, {len(renditions)} renditions)")
     print(shown.round(3).to_string(index=False))
-    print(f"within-brain SD of predicted age over all renditions: {within_sd:.2f} y"
-          + "".join(f"; {m} member {v['within_brain_sd_years']:.2f} y" for m, v in per_member.items()))
+    print(
+        f"within-brain SD of predicted age over all renditions: {within_sd:.2f} y"
+        + "".join(f"; {m} member {v['within_brain_sd_years']:.2f} y" for m, v in per_member.items())
+    )
     print("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))
-    result = {"machine": machine_info(), "run": str(args.run), "n_brains": int(len(brains)),
-              "brains": brains.subject_id.tolist(), "per_fold": args.per_fold,
-              "preprocessing": recipe(config)["config"], "within_brain_sd_years": within_sd,
-              "variants": {r["variant"]: r for r in summary.to_dict("records")}, "members": per_member,
-              "cv_metrics": load_bundle(next(iter(bundles.values()))).meta.get("cv_metrics"), "seconds": timings}
+    trained_on = trained_on_brains(load_bundle(next(iter(bundles.values()))), table)
+    if trained_on:
+        print(
+            f"{trained_on} of the {len(brains)} original scans are in the model's training set: MAE and sex accuracy "
+            "are optimistic, shifts are not"
+        )
+    result = {
+        "machine": machine_info(),
+        "run": str(source),
+        "originals_in_training_set": trained_on,
+        "n_brains": int(len(brains)),
+        "brains": brains.subject_id.tolist(),
+        "per_fold": args.per_fold,
+        "preprocessing": recipe(config)["config"],
+        "within_brain_sd_years": within_sd,
+        "variants": {r["variant"]: r for r in summary.to_dict("records")},
+        "members": per_member,
+        "cv_metrics": load_bundle(next(iter(bundles.values()))).meta.cv_metrics,
+        "seconds": timings,
+    }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"invariance_{name}.json").write_text(json.dumps(result, indent=1, default=float))
 

@@ -45,10 +45,10 @@ CONFIGS = {
     "ensemble": "--model ensemble --width 0.5 --downsample 2 --epochs 30 --patience 100 --workers 1",
     # lever 1 on the CPU: the same model with bf16 autocast (a run option: a separate output folder)
     "ensemble_bf16": "--model ensemble --width 0.5 --downsample 2 --epochs 30 --patience 100 --workers 1 "
-                     "--precision bf16-mixed",
+    "--precision bf16-mixed",
     # lever 5: a 3-seed ensemble of the bf16 model (seeds averaged per fold before the bias correction)
     "ensemble_bf16_seeds": "--model ensemble --width 0.5 --downsample 2 --epochs 30 --patience 100 --workers 1 "
-                           "--precision bf16-mixed --seeds 0,1,2",
+    "--precision bf16-mixed --seeds 0,1,2",
     # scanner robustness (0.4): the default model as the registry now defines it (domain randomisation of
     # the T1 channel) on 0.4 preprocessing (2 mm working resolution, partial-volume tissue maps), one seed
     "ensemble_robust": "--seeds 0",
@@ -57,13 +57,13 @@ CONFIGS = {
     "ridge_2mm": "--model ridge",
     # the SE ablation of the ensemble's CNN member: the same network without squeeze-and-excitation
     "resnet_tissue_cov": "--model resnet --width 0.5 --downsample 2 --epochs 30 --patience 100 --workers 1 "
-                         "--inputs t1,tissue --no-modulate --covariates brain_volume_ml,affine_det",
+    "--inputs t1,tissue --no-modulate --covariates brain_volume_ml,affine_det",
     # scanner robustness, tissue-anchored intensities (run on a `brainage preprocess --working-voxel-mm 2
     # --segmentation partial-volume --intensity-reference tissue` folder): the ridge on the anchored T1,
     # and the ensemble reading only the anchored T1 with domain randomisation (its ridge member follows it)
     "ridge_anchor": "--model ridge --downsample 2 --inputs t1",
     "ensemble_anchor_t1": f"--config {Path(__file__).resolve().parent / 'configs' / 'ensemble_anchor.yaml'} "
-                          "--seeds 0 --workers 1",
+    "--seeds 0 --workers 1",
 }
 
 
@@ -75,9 +75,15 @@ def run_config(name: str, pre: Path, splits: Path, out: Path) -> dict:
     if code != 0:
         raise SystemExit(f"{name}: brainage {' '.join(command)} failed with exit code {code}")
     metrics = evaluate(out / name)
-    record = {"benchmark": "ixi_hh_180_cv_cpu", "name": name, "command": "brainage " + " ".join(command),
-              "wall_seconds_this_run": round(seconds, 1), "machine": machine_info(), "metrics": metrics,
-              "members": member_metrics(out / name)}
+    record = {
+        "benchmark": "ixi_hh_180_cv_cpu",
+        "name": name,
+        "command": "brainage " + " ".join(command),
+        "wall_seconds_this_run": round(seconds, 1),
+        "machine": machine_info(),
+        "metrics": metrics,
+        "members": member_metrics(out / name),
+    }
     path = RESULTS / f"ixi_cv_cpu_{name}.json"
     if path.exists():  # keep the time of the run that trained it, not of a resumed no-op
         earlier = json.loads(path.read_text())
@@ -92,21 +98,35 @@ def member_metrics(run: Path) -> dict:
     """Out-of-fold metrics of each member of an ensemble run (columns ``age_pred_<member>``)."""
     preds = pd.read_csv(run / "all_predictions.csv")
     test = preds[preds.role == "test"]
-    members = sorted({c[len("age_pred_"):] for c in test if c.startswith("age_pred_")} - {"corrected"})
-    return {m: {"age": age_metrics(test.age, test[f"age_pred_{m}"]), "sex": sex_metrics(test.sex, test[f"sex_prob_male_{m}"])}
-            for m in members if f"sex_prob_male_{m}" in test}
+    members = sorted({c[len("age_pred_") :] for c in test if c.startswith("age_pred_")} - {"corrected"})
+    return {
+        m: {
+            "age": age_metrics(test.age, test[f"age_pred_{m}"]),
+            "sex": sex_metrics(test.sex, test[f"sex_prob_male_{m}"]),
+        }
+        for m in members
+        if f"sex_prob_male_{m}" in test
+    }
 
 
 def table(records: list[dict]) -> str:
     lines = [f"{'configuration':28s} {'age MAE':>8s} {'r':>6s} {'sex acc':>8s} {'AUC':>6s} {'CPU min':>8s}"]
 
     def line(name, age, sex, minutes):
-        return (f"{name:28s} {age.get('mae', float('nan')):8.2f} {age.get('pearson_r', float('nan')):6.3f} "
-                f"{sex.get('accuracy', float('nan')):8.3f} {sex.get('roc_auc', float('nan')):6.3f} {minutes:>8s}")
+        return (
+            f"{name:28s} {age.get('mae', float('nan')):8.2f} {age.get('pearson_r', float('nan')):6.3f} "
+            f"{sex.get('accuracy', float('nan')):8.3f} {sex.get('roc_auc', float('nan')):6.3f} {minutes:>8s}"
+        )
 
     for r in records:
-        lines.append(line(r["name"], r["metrics"].get("age_uncorrected", {}), r["metrics"].get("sex", {}),
-                          f"{r['wall_seconds'] / 60:.1f}"))
+        lines.append(
+            line(
+                r["name"],
+                r["metrics"].get("age_uncorrected", {}),
+                r["metrics"].get("sex", {}),
+                f"{r['wall_seconds'] / 60:.1f}",
+            )
+        )
         for member, m in r.get("members", {}).items():
             lines.append(line(f"  member {member}", m["age"], m["sex"], "-"))
     return "\n".join(lines)

@@ -31,11 +31,13 @@ import pandas as pd
 from _machine import machine_info
 from nibabel.processing import resample_to_output
 
-from brainage.data.dicom import write_dicom_series
 from brainage.parallel import Executor
 from brainage.predict.export import export_bundle
 from brainage.predict.run import predict
 from brainage.predict.site import FinetuneConfig, finetune_site
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the DICOM writer is a test helper
+from tests.dicom import write_dicom_series  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 NEW_VOXEL_MM = (1.6, 1.6, 2.4)
@@ -95,8 +97,20 @@ def main() -> None:
     predict(out / "few.csv", out / "speed_nifti", bundle_path, executor, pictures=True)
     timings["nifti_batch"] = (time.perf_counter() - start) / len(few)
     start = time.perf_counter()  # one scan, as a user types it: the command's start-up included
-    subprocess.run([sys.executable, "-m", "brainage.cli", "predict", few.path.iloc[0], "--out", str(out / "speed_single"),
-                    "--model", str(bundle_path)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "brainage.cli",
+            "predict",
+            few.path.iloc[0],
+            "--out",
+            str(out / "speed_single"),
+            "--model",
+            str(bundle_path),
+        ],
+        check=True,
+    )
     timings["nifti_single_command"] = time.perf_counter() - start
     dicom = out / "dicom"
     if not dicom.is_dir():
@@ -108,13 +122,22 @@ def main() -> None:
 
     print(f"\nnew site: {len(table)} IXI-HH scans of fold {args.fold}, re-stored at {NEW_VOXEL_MM} mm")
     print(metrics[["model", "n", "mae", "pearson_r", "mean_signed_error"]].round(3).to_string(index=False))
-    print(f"\npredict seconds per scan: all {len(table)} from NIfTI {info['seconds'] / len(table):.1f} "
-          f"({args.workers} workers); {len(few)} from NIfTI {timings['nifti_batch']:.1f}; one alone "
-          f"{timings['nifti_single_command']:.1f}; {len(few)} from DICOM {timings['dicom_batch']:.1f}")
-    result = {"machine": machine_info(), "bundle": str(bundle_path), "fold": args.fold, "n_site": len(table),
-              "new_voxel_mm": NEW_VOXEL_MM, "holdout_metrics": metrics.to_dict("records"),
-              "predict_seconds_per_scan": {"site_batch_nifti": info["seconds"] / len(table), **timings},
-              "workers": args.workers, "finetune_command_seconds": finetune_seconds}
+    print(
+        f"\npredict seconds per scan: all {len(table)} from NIfTI {info['seconds'] / len(table):.1f} "
+        f"({args.workers} workers); {len(few)} from NIfTI {timings['nifti_batch']:.1f}; one alone "
+        f"{timings['nifti_single_command']:.1f}; {len(few)} from DICOM {timings['dicom_batch']:.1f}"
+    )
+    result = {
+        "machine": machine_info(),
+        "bundle": str(bundle_path),
+        "fold": args.fold,
+        "n_site": len(table),
+        "new_voxel_mm": NEW_VOXEL_MM,
+        "holdout_metrics": metrics.to_dict("records"),
+        "predict_seconds_per_scan": {"site_batch_nifti": info["seconds"] / len(table), **timings},
+        "workers": args.workers,
+        "finetune_command_seconds": finetune_seconds,
+    }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "new_site_cpu.json").write_text(json.dumps(result, indent=1, default=float))
 

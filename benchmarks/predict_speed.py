@@ -55,8 +55,13 @@ def timed_predict(inputs: list[Path], bundle: Path, out: Path) -> dict:
     table = predict(folder, out, load_bundle(bundle), Executor(workers=2), pictures=False)
     seconds = time.perf_counter() - start
     steps = pd.read_csv(out / "preprocessed" / "preprocess_report.csv").filter(like="seconds_").median().round(2)
-    return {"n_scans": len(inputs), "n_predicted": int(table.predicted_age.notna().sum()), "wall_seconds": round(seconds, 1),
-            "seconds_per_scan": round(seconds / len(inputs), 1), "median_step_seconds": steps.to_dict()}
+    return {
+        "n_scans": len(inputs),
+        "n_predicted": int(table.predicted_age.notna().sum()),
+        "wall_seconds": round(seconds, 1),
+        "seconds_per_scan": round(seconds / len(inputs), 1),
+        "median_step_seconds": steps.to_dict(),
+    }
 
 
 def main() -> None:
@@ -69,14 +74,28 @@ def main() -> None:
     scans = one_mm_scans(args.ixi, args.work, args.batch)
     rows = []
     for bundle in args.bundle or [default_bundle_path()]:
-        recipe = load_bundle(bundle).meta["preprocessing"]["config"]
+        recipe = load_bundle(bundle).meta.preprocessing["config"]
         for kind, inputs in (("one scan", scans[:1]), (f"batch of {len(scans)}", scans)):
             result = timed_predict(inputs, bundle, args.work / f"{bundle.stem}_{len(inputs)}")
-            rows.append({"bundle": bundle.name, "working_voxel_mm": recipe.get("working_voxel_mm"), "run": kind, **result})
-            print(f"{bundle.name:40s} {kind:12s} {result['wall_seconds']:7.1f} s  {result['seconds_per_scan']:6.1f} s/scan")
+            rows.append(
+                {"bundle": bundle.name, "working_voxel_mm": recipe.get("working_voxel_mm"), "run": kind, **result}
+            )
+            print(
+                f"{bundle.name:40s} {kind:12s} {result['wall_seconds']:7.1f} s  "
+                f"{result['seconds_per_scan']:6.1f} s/scan"
+            )
     out = RESULTS / "predict_speed.json"
-    out.write_text(json.dumps({"benchmark": "predict_speed_1mm", "machine": machine_info(),
-                               "input": "IXI-HH heads re-stored at 1 mm isotropic", "results": rows}, indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                "benchmark": "predict_speed_1mm",
+                "machine": machine_info(),
+                "input": "IXI-HH heads re-stored at 1 mm isotropic",
+                "results": rows,
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {out}")
 
 

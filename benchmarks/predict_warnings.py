@@ -36,20 +36,27 @@ def judged_in_batches(metrics: pd.DataFrame, size: int, reference: Reference) ->
     for _, site in metrics.groupby("site"):
         site = site.reset_index(drop=True)
         for start in range(0, len(site), size):
-            parts.append(judge(site.iloc[start:start + size], reference))
+            parts.append(judge(site.iloc[start : start + size], reference))
     return pd.concat(parts, ignore_index=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, required=True, help="invariance.py's --work folder")
-    parser.add_argument("--recipe", required=True, help="the preprocessing fingerprint whose QC metrics to judge (pre_<this>)")
+    parser.add_argument(
+        "--recipe", required=True, help="the preprocessing fingerprint whose QC metrics to judge (pre_<this>)"
+    )
     args = parser.parse_args()
     start = time.perf_counter()
-    metrics = measured(pd.read_csv(args.work / f"pre_{args.recipe}" / "qc" / "qc_metrics.csv", dtype={"subject_id": str}))
+    metrics = measured(
+        pd.read_csv(args.work / f"pre_{args.recipe}" / "qc" / "qc_metrics.csv", dtype={"subject_id": str})
+    )
     renditions = pd.read_csv(args.work / "renditions_manifest.csv", dtype={"subject_id": str}).set_index("subject_id")
     # a rendition's file is named after its variant; the original is the distributed IXI file
-    variant = {s: ("original" if s.endswith("-v00") else Path(p).name.removesuffix(".nii.gz")) for s, p in renditions.t1_path.items()}
+    variant = {
+        s: ("original" if s.endswith("-v00") else Path(p).name.removesuffix(".nii.gz"))
+        for s, p in renditions.t1_path.items()
+    }
     metrics = metrics.assign(site=metrics.subject_id.map(variant))
     reference = Reference.load()
     rows = []
@@ -58,20 +65,41 @@ def main() -> None:
         warned = [bool(qc_warning(v, r, s)) for v, r, s in zip(judged.verdict, judged.reasons, judged.scanner_differs)]
         judged = judged.assign(warned=warned)
         for site, part in judged.groupby("site"):
-            rows.append({"batch_size": size, "site": site, "n": len(part), "warn_share": float(part.warned.mean()),
-                         "fail_share": float((part.verdict == "fail").mean()),
-                         "scanner_only_share": float((part.scanner_differs != "").mean())})
+            rows.append(
+                {
+                    "batch_size": size,
+                    "site": site,
+                    "n": len(part),
+                    "warn_share": float(part.warned.mean()),
+                    "fail_share": float((part.verdict == "fail").mean()),
+                    "scanner_only_share": float((part.scanner_differs != "").mean()),
+                }
+            )
     table = pd.DataFrame(rows)
-    summary = table.groupby("batch_size").agg(warn_share=("warn_share", "mean"), fail_share=("fail_share", "mean"),
-                                              worst_site_warn_share=("warn_share", "max"),
-                                              scanner_only_share=("scanner_only_share", "mean"))
+    summary = table.groupby("batch_size").agg(
+        warn_share=("warn_share", "mean"),
+        fail_share=("fail_share", "mean"),
+        worst_site_warn_share=("warn_share", "max"),
+        scanner_only_share=("scanner_only_share", "mean"),
+    )
     print(table.pivot(index="site", columns="batch_size", values="warn_share").round(2).to_string())
     print(summary.round(3).to_string())
     out = RESULTS / "predict_warnings.json"
-    out.write_text(json.dumps({"machine": machine_info(), "recipe": args.recipe, "n_scans": int(len(metrics)),
-                               "sites": "each invariance variant (v00 = the original files) of the same 20 brains",
-                               "summary": summary.reset_index().to_dict("records"), "per_site": rows,
-                               "seconds": round(time.perf_counter() - start, 1)}, indent=2, default=float))
+    out.write_text(
+        json.dumps(
+            {
+                "machine": machine_info(),
+                "recipe": args.recipe,
+                "n_scans": int(len(metrics)),
+                "sites": "each invariance variant (v00 = the original files) of the same 20 brains",
+                "summary": summary.reset_index().to_dict("records"),
+                "per_site": rows,
+                "seconds": round(time.perf_counter() - start, 1),
+            },
+            indent=2,
+            default=float,
+        )
+    )
     print(f"wrote {out}")
 
 

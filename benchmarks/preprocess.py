@@ -18,8 +18,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pandas as pd
-
 from _machine import machine_info
+
 from brainage.data.ingest_ixi import ingest_ixi
 from brainage.data.manifest import write_manifest
 from brainage.parallel import Executor
@@ -54,7 +54,9 @@ def main() -> None:
         manifest = manifest.head(args.limit)
     write_manifest(manifest, args.work / "bench_manifest.csv")
     start = time.time()
-    report = preprocess_manifest(args.work / "bench_manifest.csv", args.work, PreprocessConfig(), Executor(workers=args.workers))
+    report = preprocess_manifest(
+        args.work / "bench_manifest.csv", args.work, PreprocessConfig(), Executor(workers=args.workers)
+    )
     wall = time.time() - start
 
     rows = []
@@ -63,39 +65,74 @@ def main() -> None:
         mask_img = nib.load(str(sdir / "brain_mask.nii.gz"))
         mask = mask_img.get_fdata() > 0
         t1 = manifest.set_index("subject_id").at[r.subject_id, "t1_path"]
-        ref = nib.as_closest_canonical(nib.load(t1.replace("/T1/", "/labels/").replace("-T1.nii", "-DLMUSE.nii"))).get_fdata() > 0
+        ref = (
+            nib.as_closest_canonical(
+                nib.load(t1.replace("/T1/", "/labels/").replace("-T1.nii", "-DLMUSE.nii"))
+            ).get_fdata()
+            > 0
+        )
         lo_m, hi_m = brain_extent_mm(mask, mask_img.affine)
         lo_r, hi_r = brain_extent_mm(ref, mask_img.affine)
-        rows.append({"subject_id": r.subject_id, "dice_vs_reference": dice(mask, ref),
-                     "extra_ml": float((mask & ~ref).sum() * 8 / 1000), "missed_ml": float((~mask & ref).sum() * 8 / 1000),
-                     "inferior_extent_diff_mm": lo_m - lo_r, "superior_extent_diff_mm": hi_m - hi_r,
-                     "dice_template": r.dice_template, "ncc_template": r.ncc_template,
-                     **{c: r.get(c) for c in STEP_SECONDS}})
+        rows.append(
+            {
+                "subject_id": r.subject_id,
+                "dice_vs_reference": dice(mask, ref),
+                "extra_ml": float((mask & ~ref).sum() * 8 / 1000),
+                "missed_ml": float((~mask & ref).sum() * 8 / 1000),
+                "inferior_extent_diff_mm": lo_m - lo_r,
+                "superior_extent_diff_mm": hi_m - hi_r,
+                "dice_template": r.dice_template,
+                "ncc_template": r.ncc_template,
+                **{c: r.get(c) for c in STEP_SECONDS},
+            }
+        )
     table = pd.DataFrame(rows)
     table.to_csv(args.work / "benchmark_per_subject.csv", index=False)
     seconds = [c for c in table.columns if c.startswith("seconds_")]
-    timing = table[seconds].describe(percentiles=[0.5]).T[["mean", "50%", "min", "max"]].rename(columns={"50%": "median"})
-    timing.loc["seconds_total"] = table[seconds].sum(axis=1).describe(percentiles=[0.5])[["mean", "50%", "min", "max"]].to_numpy()
-    quality = table[["dice_vs_reference", "dice_template", "ncc_template", "inferior_extent_diff_mm", "extra_ml", "missed_ml"]]
+    timing = (
+        table[seconds].describe(percentiles=[0.5]).T[["mean", "50%", "min", "max"]].rename(columns={"50%": "median"})
+    )
+    timing.loc["seconds_total"] = (
+        table[seconds].sum(axis=1).describe(percentiles=[0.5])[["mean", "50%", "min", "max"]].to_numpy()
+    )
+    quality = table[
+        ["dice_vs_reference", "dice_template", "ncc_template", "inferior_extent_diff_mm", "extra_ml", "missed_ml"]
+    ]
     qual = quality.describe(percentiles=[0.05, 0.5]).T[["mean", "min", "5%", "50%", "max"]]
-    worst = table.nsmallest(5, "dice_vs_reference")[["subject_id", "dice_vs_reference", "extra_ml", "missed_ml", "inferior_extent_diff_mm"]]
+    worst = table.nsmallest(5, "dice_vs_reference")[
+        ["subject_id", "dice_vs_reference", "extra_ml", "missed_ml", "inferior_extent_diff_mm"]
+    ]
     worst_reg = table.nsmallest(5, "ncc_template")[["subject_id", "ncc_template", "dice_template"]]
     cache = sorted((args.work / "cache" / "2mm").glob("*.npy"))
     cache_kb = float(np.mean([p.stat().st_size for p in cache]) / 1024) if cache else float("nan")
-    print(f"{len(table)} of {len(report)} scans preprocessed ({(report.status != 'ok').sum()} failed); "
-          f"wall {wall:.0f} s with {args.workers} workers (0 if resumed)")
+    print(
+        f"{len(table)} of {len(report)} scans preprocessed ({(report.status != 'ok').sum()} failed); "
+        f"wall {wall:.0f} s with {args.workers} workers (0 if resumed)"
+    )
     print("\nseconds per subject and step (one worker's view; steps.json):\n" + timing.round(2).to_string())
     print("\nquality:\n" + qual.round(3).to_string())
     print("\nworst five brain masks:\n" + worst.round(3).to_string(index=False))
     print("\nworst five registrations:\n" + worst_reg.round(3).to_string(index=False))
     print(f"\ncache: {cache_kb:.0f} KiB per subject (uint8 80x96x80, 2 mm)")
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({
-        "benchmark": "preprocess", "machine": machine_info(), "n_scans": int(len(report)), "n_ok": int(len(table)),
-        "workers": args.workers, "wall_seconds_this_run": round(wall, 1),
-        "seconds_per_step": timing.round(3).to_dict(orient="index"), "quality": qual.round(4).to_dict(orient="index"),
-        "worst_dice": worst.round(4).to_dict(orient="records"), "worst_registration": worst_reg.round(4).to_dict(orient="records"),
-        "cache_kib_per_subject": round(cache_kb, 1)}, indent=2))
+    args.json.write_text(
+        json.dumps(
+            {
+                "benchmark": "preprocess",
+                "machine": machine_info(),
+                "n_scans": int(len(report)),
+                "n_ok": int(len(table)),
+                "workers": args.workers,
+                "wall_seconds_this_run": round(wall, 1),
+                "seconds_per_step": timing.round(3).to_dict(orient="index"),
+                "quality": qual.round(4).to_dict(orient="index"),
+                "worst_dice": worst.round(4).to_dict(orient="records"),
+                "worst_registration": worst_reg.round(4).to_dict(orient="records"),
+                "cache_kib_per_subject": round(cache_kb, 1),
+            },
+            indent=2,
+        )
+    )
     print(f"saved {args.json}")
 
 

@@ -73,10 +73,20 @@ def plan_injections(manifest: pd.DataFrame, per_kind: int, tune_per_kind: int, s
     clean = manifest[manifest.included].reset_index(drop=True)
     number = ixi_number(clean.subject_id)
     plan = []
-    for set_name, pool, n in (("tune", clean[number % 2 == 0], tune_per_kind), ("score", clean[number % 2 == 1], per_kind)):
+    for set_name, pool, n in (
+        ("tune", clean[number % 2 == 0], tune_per_kind),
+        ("score", clean[number % 2 == 1], per_kind),
+    ):
         for kind in KINDS:
             for _, sub in pool.iloc[rng.choice(len(pool), n, replace=False)].iterrows():
-                plan.append({"set": set_name, "kind": kind, "subject": sub, "params": _draw(SCORED_PARAMETERS.get(kind, {}), rng)})
+                plan.append(
+                    {
+                        "set": set_name,
+                        "kind": kind,
+                        "subject": sub,
+                        "params": _draw(SCORED_PARAMETERS.get(kind, {}), rng),
+                    }
+                )
     odd = clean[number % 2 == 1]
     for kind, name, values in (("ghosting", "strength", GHOST_SWEEP), ("strong_bias", "factor", BIAS_SWEEP)):
         for value in values:
@@ -98,8 +108,18 @@ def write_injected(plan: list[dict], ixi: Path, out: Path, seed: int) -> pd.Data
             tmp = path.with_name(f".{path.name}")
             nib.save(nib.Nifti1Image(data.astype(np.float32), affine), str(tmp))
             tmp.replace(path)
-        rows.append({"subject_id": sid, "age": sub.age, "sex": sub.sex, "site": sub.site, "t1_path": str(path),
-                     "source": kind, "set": item["set"], "params": json.dumps(item["params"])})
+        rows.append(
+            {
+                "subject_id": sid,
+                "age": sub.age,
+                "sex": sub.sex,
+                "site": sub.site,
+                "t1_path": str(path),
+                "source": kind,
+                "set": item["set"],
+                "params": json.dumps(item["params"]),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -126,18 +146,31 @@ def _all_done(preprocessed: Path, subject_ids: pd.Series) -> bool:
     return report.exists() and set(subject_ids) <= set(pd.read_csv(report, dtype={"subject_id": str}).subject_id)
 
 
-def prepare(ixi_manifest: pd.DataFrame, ixi: Path, work: Path, per_kind: int, tune_per_kind: int, sweep_n: int,
-            seed: int, workers: int, clean_pre: Path | None = None) -> tuple[Path, pd.DataFrame]:
+def prepare(
+    ixi_manifest: pd.DataFrame,
+    ixi: Path,
+    work: Path,
+    per_kind: int,
+    tune_per_kind: int,
+    sweep_n: int,
+    seed: int,
+    workers: int,
+    clean_pre: Path | None = None,
+) -> tuple[Path, pd.DataFrame]:
     """Preprocess every broken copy and (unless ``clean_pre``, an existing default-settings
     preprocessing of IXI-HH, is given) every clean scan; return the combined folder and the
     broken copies' table (resumable: finished subjects are not redone)."""
-    injected = write_injected(plan_injections(ixi_manifest, per_kind, tune_per_kind, sweep_n, seed), ixi,
-                              work / "injected", seed)
+    injected = write_injected(
+        plan_injections(ixi_manifest, per_kind, tune_per_kind, sweep_n, seed), ixi, work / "injected", seed
+    )
     injected.to_csv(work / "injected.csv", index=False)
-    write_manifest(make_manifest(injected.drop(columns=["set", "params"]).to_dict("records")), work / "injected_manifest.csv")
+    write_manifest(
+        make_manifest(injected.drop(columns=["set", "params"]).to_dict("records")), work / "injected_manifest.csv"
+    )
     if not _all_done(work / "injected_pre", injected.subject_id):
-        preprocess_manifest(work / "injected_manifest.csv", work / "injected_pre", PreprocessConfig(),
-                            Executor(workers=workers))
+        preprocess_manifest(
+            work / "injected_manifest.csv", work / "injected_pre", PreprocessConfig(), Executor(workers=workers)
+        )
     if clean_pre is None:
         clean_pre = work / "clean"
         everyone = ixi_manifest.assign(included=True, exclusion_reason="")  # QC every scan, labelled or not

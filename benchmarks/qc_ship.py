@@ -27,9 +27,11 @@ from brainage.qc.reference import Reference, measured
 from brainage.qc.rules import judge
 
 NAME = "IXI-HH clean heads"
-DESCRIPTION = ("IXI dataset, Hammersmith Hospital (Philips 3 T), T1-weighted heads downsampled to 2 mm, preprocessed "
-               "by brainage with default settings; scans failing a first pass left out (see exclusions). "
-               "IXI data: CC BY-SA 3.0, brain-development.org/ixi-dataset")
+DESCRIPTION = (
+    "IXI dataset, Hammersmith Hospital (Philips 3 T), T1-weighted heads downsampled to 2 mm, preprocessed "
+    "by brainage with default settings; scans failing a first pass left out (see exclusions). "
+    "IXI data: CC BY-SA 3.0, brain-development.org/ixi-dataset"
+)
 
 
 def ship_orientation(preprocessed: Path) -> None:
@@ -58,8 +60,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("what", choices=["orientation", "reference"])
     ap.add_argument("--work", type=Path, default=Path("/tmp/brainage-qc-bench"), help="the QC benchmark's folder")
-    ap.add_argument("--preprocessed", type=Path, default=None, help="orientation: an IXI-HH preprocessing folder "
-                                                                    "(default WORK/clean)")
+    ap.add_argument(
+        "--preprocessed",
+        type=Path,
+        default=None,
+        help="orientation: an IXI-HH preprocessing folder (default WORK/clean)",
+    )
     args = ap.parse_args()
     if args.what == "orientation":
         ship_orientation(args.preprocessed or args.work / "clean")

@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-
 from _machine import machine_info
+
 from brainage.data.manifest import make_manifest
-from brainage.models.network import BrainAgeNet, ModelConfig
 from brainage.layout import PreprocessedDir
+from brainage.models.network import BrainAgeNet, ModelConfig
 from brainage.preprocess.cache import read_cache_index, write_cache_index
 from brainage.preprocess.grids import GridSpec
 from brainage.training.augment import AugmentConfig
@@ -45,6 +45,7 @@ def _step_fn(net, opt, device, dtype, channels_last):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+
     return step
 
 
@@ -85,12 +86,25 @@ def measure(model: str, mode: str, batch: int, shape, device, steps: int, cache:
         step(x, age, sex)
     _sync(device)
     compute = (time.perf_counter() - t0) / steps
-    row = {"model": model, "mode": mode, "batch": batch, "shape": "x".join(map(str, shape)),
-           "compute_volumes_per_s": batch / compute, "peak_mem_gb": torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None}
+    row = {
+        "model": model,
+        "mode": mode,
+        "batch": batch,
+        "shape": "x".join(map(str, shape)),
+        "compute_volumes_per_s": batch / compute,
+        "peak_mem_gb": torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None,
+    }
     if cache is not None:
         ds = BrainAgeDataset(read_cache_index(cache))
-        loader = make_loader(ds, batch, shuffle=True, num_workers=workers, start_method="fork", pin_memory=device.type == "cuda",
-                             drop_last=True)
+        loader = make_loader(
+            ds,
+            batch,
+            shuffle=True,
+            num_workers=workers,
+            start_method="fork",
+            pin_memory=device.type == "cuda",
+            drop_last=True,
+        )
         it = iter(loader)
         aug = AugmentConfig()
         n = min(steps, len(loader) - 1)
@@ -133,7 +147,9 @@ def main() -> None:
             for mode in args.modes.split(","):
                 for batch in map(int, args.batch_sizes.split(",")):
                     try:
-                        rows.append(measure(model, mode, batch, tuple(args.shape), device, args.steps, cache, args.workers))
+                        rows.append(
+                            measure(model, mode, batch, tuple(args.shape), device, args.steps, cache, args.workers)
+                        )
                     except torch.OutOfMemoryError:
                         rows.append({"model": model, "mode": mode, "batch": batch, "error": "out of memory"})
                         torch.cuda.empty_cache()
@@ -141,8 +157,19 @@ def main() -> None:
     table = pd.DataFrame(rows)
     print("\n" + table.round(2).to_string(index=False))
     out_json.parent.mkdir(parents=True, exist_ok=True)
-    out_json.write_text(json.dumps({"benchmark": "train_throughput", "device": str(device), "machine": info,
-                                    "workers": args.workers, "rows": table.to_dict(orient="records")}, indent=2, default=str))
+    out_json.write_text(
+        json.dumps(
+            {
+                "benchmark": "train_throughput",
+                "device": str(device),
+                "machine": info,
+                "workers": args.workers,
+                "rows": table.to_dict(orient="records"),
+            },
+            indent=2,
+            default=str,
+        )
+    )
     print(f"saved {out_json}")
 
 

@@ -33,9 +33,15 @@ def fake_dataset(root: Path, n: int) -> PreprocessedDir:
     pre = PreprocessedDir(root)
     rng = np.random.default_rng(0)
     ids = [f"sub-{i:04d}" for i in range(n)]
-    verdicts = pd.DataFrame({"subject_id": ids, "site": rng.choice(["A", "B", "C"], n),
-                             "verdict": rng.choice(["pass", "warn", "fail"], n, p=[0.8, 0.15, 0.05]),
-                             "reasons": "", "outlier_score": rng.uniform(0, 30, n)})
+    verdicts = pd.DataFrame(
+        {
+            "subject_id": ids,
+            "site": rng.choice(["A", "B", "C"], n),
+            "verdict": rng.choice(["pass", "warn", "fail"], n, p=[0.8, 0.15, 0.05]),
+            "reasons": "",
+            "outlier_score": rng.uniform(0, 30, n),
+        }
+    )
     write_csv(apply_overrides(verdicts, read_overrides(pre.qc.overrides)), pre.qc.verdicts)
     write_csv(pd.DataFrame({"subject_id": ids, **{m: rng.normal(size=n) for m in LEGEND}}), pre.qc.metrics)
     store = RatingStore(pre.qc.ratings)
@@ -59,8 +65,17 @@ def main() -> None:
     assert len(listing) == args.subjects
     print(f"{args.subjects} subjects: server ready in {started:.2f} s, subject list served after {first_list:.2f} s")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "viewer_cpu.json").write_text(json.dumps({"machine": machine_info(), "subjects": args.subjects,
-                                                         "server_ready_s": started, "first_list_s": first_list}, indent=1))
+    (RESULTS / "viewer_cpu.json").write_text(
+        json.dumps(
+            {
+                "machine": machine_info(),
+                "subjects": args.subjects,
+                "server_ready_s": started,
+                "first_list_s": first_list,
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
-
 import shutil
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -17,7 +16,8 @@ from brainage.data.manifest import make_manifest, write_manifest
 from brainage.layout import FINAL_FOLD, PreprocessedDir
 from brainage.models.network import ModelConfig
 from brainage.parallel import Executor
-from brainage.preprocess.cache import read_cache_index
+from brainage.preprocess.cache import read_cache_index, write_cache_index, write_volume
+from brainage.preprocess.grids import GridSpec
 from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest
 from brainage.training.config import RunOptions, TrainConfig
 from brainage.training.splits import SplitConfig, write_splits
@@ -25,6 +25,28 @@ from brainage.training.splits import SplitConfig, write_splits
 os.environ.setdefault("BRAINAGE_NO_PROGRESS", "1")
 
 SHARED_IXI = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ixi-hh"
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory):
+    """A headless Chromium at 1400 px (tests/browser.py); skips where Playwright or Chromium is missing."""
+    from tests.browser import ARGS, CHROMIUM, WIDTH
+
+    playwright = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install brainage[test])"
+    )
+    if not CHROMIUM.is_file():
+        pytest.skip(f"Chromium is not installed at {CHROMIUM} (.ci/run installs Debian's chromium)")
+    with playwright.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("profile")),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=ARGS,
+            viewport={"width": WIDTH, "height": 820},
+        )
+        yield context
+        context.close()
 
 
 @pytest.fixture(scope="session")
@@ -95,18 +117,24 @@ def preprocessed_synth(synth_cohort, tmp_path_factory):
         "bad-4d": write_nifti(bad_dir / "four_d.nii.gz", np.stack([data, data], -1), affine=head.affine),
         "bad-zeros": write_nifti(bad_dir / "zeros.nii.gz", np.zeros_like(data), affine=head.affine),
         "bad-header": _degenerate_header(bad_dir / "header.nii.gz", data, head.affine),
-        "stripped": write_nifti(bad_dir / "stripped.nii.gz", np.where(truth, data, 0).astype(np.float32), affine=head.affine),
+        "stripped": write_nifti(
+            bad_dir / "stripped.nii.gz", np.where(truth, data, 0).astype(np.float32), affine=head.affine
+        ),
     }
     # Known QC failures (the synthetic heads are stored in RAS order, as the injectors expect).
     from brainage.data import inject
 
     for kind in ("cut_fov", "upside_down"):
-        bad[f"inj-{kind}"] = write_nifti(bad_dir / f"{kind}.nii.gz", inject.HEAD_FAILURES[kind](data, head.affine)[0], affine=head.affine)
+        bad[f"inj-{kind}"] = write_nifti(
+            bad_dir / f"{kind}.nii.gz", inject.HEAD_FAILURES[kind](data, head.affine)[0], affine=head.affine
+        )
     for kind in ("stripped_with_neck", "stripped_with_skull"):
         injected = inject.STRIPPED_FAILURES[kind](data, head.affine, brain_mask=truth)[0]
         bad[f"inj-{kind}"] = write_nifti(bad_dir / f"{kind}.nii.gz", injected, affine=head.affine)
-    records = good.to_dict("records") + [{"subject_id": k, "age": 50.0, "sex": "F", "site": "synth", "t1_path": str(v),
-                                          "source": "test"} for k, v in bad.items()]
+    records = good.to_dict("records") + [
+        {"subject_id": k, "age": 50.0, "sex": "F", "site": "synth", "t1_path": str(v), "source": "test"}
+        for k, v in bad.items()
+    ]
     manifest = make_manifest(records)
     write_manifest(manifest, root / "manifest.csv")
     report = preprocess_manifest(root / "manifest.csv", root / "out", FAST, Executor(workers=2))
@@ -117,12 +145,25 @@ def preprocessed_synth(synth_cohort, tmp_path_factory):
 def preprocessed_real(ixi_dir, tmp_path_factory):
     """Two real IXI-HH scans, preprocessed with the default (accurate) settings."""
     root = tmp_path_factory.mktemp("real")
-    rows = [{"subject_id": "IXI012", "age": 38.8, "sex": "M", "site": "HH", "t1_path": str(ixi_dir / "T1" / "IXI012-HH-1211-T1.nii.gz")},
-            {"subject_id": "IXI013", "age": 46.7, "sex": "M", "site": "HH", "t1_path": str(ixi_dir / "T1" / "IXI013-HH-1212-T1.nii.gz")}]
+    rows = [
+        {
+            "subject_id": "IXI012",
+            "age": 38.8,
+            "sex": "M",
+            "site": "HH",
+            "t1_path": str(ixi_dir / "T1" / "IXI012-HH-1211-T1.nii.gz"),
+        },
+        {
+            "subject_id": "IXI013",
+            "age": 46.7,
+            "sex": "M",
+            "site": "HH",
+            "t1_path": str(ixi_dir / "T1" / "IXI013-HH-1212-T1.nii.gz"),
+        },
+    ]
     write_manifest(make_manifest(rows), root / "manifest.csv")
     report = preprocess_manifest(root / "manifest.csv", root / "out", PreprocessConfig(), Executor(workers=2))
     return root / "out", report
-
 
 
 def _doubled(source: PreprocessedDir, target: PreprocessedDir) -> PreprocessedDir:
@@ -152,8 +193,13 @@ def tiny_bundle(preprocessed_synth, tmp_path_factory):
     out = _doubled(PreprocessedDir(source), PreprocessedDir(root / "pre"))
     index = read_cache_index(out.cache("2mm").root)
     write_splits(index.assign(included=True), root / "splits", SplitConfig(n_folds=2, age_bins=1))
-    config = TrainConfig(model=ModelConfig(name="sfcn", width=0.25, dropout=0.0), max_epochs=1, batch_size=4,
-                         val_fraction=0.3, downsample=2)
+    config = TrainConfig(
+        model=ModelConfig(name="sfcn", width=0.25, dropout=0.0),
+        max_epochs=1,
+        batch_size=4,
+        val_fraction=0.3,
+        downsample=2,
+    )
     from brainage.predict.export import export_bundle
     from brainage.training.cv import train_cv
 
@@ -171,6 +217,37 @@ def predicted_synth(tiny_bundle, synth_cohort, tmp_path_factory):
     root = tmp_path_factory.mktemp("predicted")
     t1 = sorted(synth_cohort.glob("sub-*/anat/*_T1w.nii.gz"))[:2]
     pd.DataFrame({"subject_id": ["a", "b"], "path": [str(p) for p in t1], "age": [30, 70], "sex": ["F", "M"]}).to_csv(
-        root / "scans.csv", index=False)
+        root / "scans.csv", index=False
+    )
     predict(root / "scans.csv", root / "out", tiny_bundle[0], Executor(workers=2))
     return root / "out"
+
+
+@pytest.fixture(scope="session")
+def qc_result(preprocessed_synth, tmp_path_factory):
+    """QC (with pictures) of :func:`preprocessed_synth`: verdicts by subject, the QC folder, the preprocessed folder."""
+    from brainage.qc.run import run_qc
+
+    out, _, _ = preprocessed_synth
+    qc_dir = tmp_path_factory.mktemp("qc")
+    return run_qc(out, qc_dir, Executor(workers=2)).set_index("subject_id"), qc_dir, out
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """30 volumes whose bright-blob size grows with age (and is larger for men); 3 folds."""
+    root = tmp_path_factory.mktemp("train")
+    cache = PreprocessedDir(root).cache("2mm")
+    rng = np.random.default_rng(0)
+    rows = []
+    idx = np.indices((32, 40, 32)).astype(float)
+    r = np.sqrt(((idx - np.array([15.5, 19.5, 15.5])[:, None, None, None]) ** 2).sum(0))
+    for i in range(30):
+        age, sex = float(rng.uniform(20, 80)), "FM"[i % 2]
+        radius = 4 + age / 12 + (1.5 if sex == "M" else 0)
+        write_volume(cache.volume(f"s{i:02d}"), np.clip((r < radius) * 0.8 + rng.normal(0, 0.05, r.shape), 0, 1))
+        rows.append({"subject_id": f"s{i:02d}", "age": age, "sex": sex, "site": "x", "t1_path": ""})
+    manifest = make_manifest(rows)
+    write_cache_index(cache, GridSpec("2mm", 2.0, (32, 40, 32)), manifest)
+    write_splits(manifest, root / "splits", SplitConfig(n_folds=3, age_bins=2))
+    return root

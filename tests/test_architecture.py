@@ -85,8 +85,17 @@ def test_output_file_names_are_spelled_in_the_layout_module(path):
     if rel in NAME_OWNERS:
         return
     tree = ast.parse(path.read_text())
-    docstrings = {ast.get_docstring(n, clean=False) for n in ast.walk(tree)
-                  if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef))} - {None}
-    names = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
-             and n.value not in docstrings and FILE_NAME.fullmatch(n.value)]
+    docstrings = {
+        ast.get_docstring(n, clean=False)
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef))
+    } - {None}
+    names = [
+        n.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant)
+        and isinstance(n.value, str)
+        and n.value not in docstrings
+        and FILE_NAME.fullmatch(n.value)
+    ]
     assert names == [], f"{rel} spells file names {names}: name them in brainage/layout.py"

@@ -8,8 +8,25 @@ import pytest
 from brainage import __version__
 from brainage.cli import COMMANDS, main
 
-STAGES = ["download", "ingest", "split", "synth", "preprocess", "pack", "qc", "qc-reference", "train", "stack", "evaluate", "export",
-          "predict", "finetune", "explain", "serve", "demo"]
+STAGES = [
+    "download",
+    "ingest",
+    "split",
+    "synth",
+    "preprocess",
+    "pack",
+    "qc",
+    "qc-reference",
+    "train",
+    "stack",
+    "evaluate",
+    "export",
+    "predict",
+    "finetune",
+    "explain",
+    "serve",
+    "demo",
+]
 
 
 def test_command_table_is_every_stage():
@@ -29,8 +46,11 @@ def test_every_command_a_stage_defines_is_in_the_table():
     for stage in pkgutil.iter_modules(brainage.__path__):
         if stage.ispkg and importlib.util.find_spec(f"brainage.{stage.name}.commands"):
             module = importlib.import_module(f"brainage.{stage.name}.commands")
-            defined |= {obj.name for _, obj in inspect.getmembers(module, inspect.isclass)
-                        if issubclass(obj, Command) and obj is not Command and obj.__module__ == module.__name__}
+            defined |= {
+                obj.name
+                for _, obj in inspect.getmembers(module, inspect.isclass)
+                if issubclass(obj, Command) and obj is not Command and obj.__module__ == module.__name__
+            }
     assert defined == {c.name for c in COMMANDS}
 
 
@@ -46,7 +66,9 @@ def test_help_has_an_example_and_defaults(command, capsys):
 
 
 def _cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "brainage.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "brainage.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd
+    )
 
 
 def _one_line_error(proc, *fragments):
@@ -63,14 +85,23 @@ def test_version_and_fast_help():
     assert _cli("--help").returncode == 0
     # heavy libraries (torch, ANTs, nilearn) are imported by the stages that use them, not by --help:
     # checked by what is imported, not by a wall-clock limit that a busy machine breaks
-    proc = subprocess.run([sys.executable, "-c", "import sys, brainage.cli; print(sorted(m for m in sys.modules "
-                           "if m.split('.')[0] in ('torch', 'ants', 'nilearn', 'lightning', 'pandas')))"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, brainage.cli; print(sorted(m for m in sys.modules "
+            "if m.split('.')[0] in ('torch', 'ants', 'nilearn', 'lightning', 'pandas')))",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.stdout.strip() == "[]"
 
 
 def test_missing_input_is_one_line_error(tmp_path):
-    _one_line_error(_cli("ingest", "csv", tmp_path / "nope.csv", "--out", tmp_path / "o"), "nope.csv: CSV file does not exist")
+    _one_line_error(
+        _cli("ingest", "csv", tmp_path / "nope.csv", "--out", tmp_path / "o"), "nope.csv: CSV file does not exist"
+    )
 
 
 def test_user_mistakes_are_one_line_errors(tmp_path):
@@ -79,30 +110,38 @@ def test_user_mistakes_are_one_line_errors(tmp_path):
     _one_line_error(_cli("ingest", "csv", tmp_path, "--out", tmp_path / "o"), "is a folder; expected a CSV file")
     header_only = tmp_path / "manifest.csv"
     header_only.write_text("subject_id,site,age,sex,t1_path,included,exclusion_reason,source\n")
-    _one_line_error(_cli("preprocess", header_only, "--out", tmp_path / "p"), "manifest.csv: manifest has no included subjects")
+    _one_line_error(
+        _cli("preprocess", header_only, "--out", tmp_path / "p"), "manifest.csv: manifest has no included subjects"
+    )
     image = tmp_path / "scan.nii.gz"
     image.write_bytes(b"\x1f\x8b" + bytes(64))
     _one_line_error(_cli("preprocess", image, "--out", tmp_path / "p"), "scan.nii.gz: is an image")
     _one_line_error(_cli("qc", image), "scan.nii.gz: is an image")
     (tmp_path / "empty_dir").mkdir()
-    _one_line_error(_cli("train", tmp_path, "--splits", tmp_path / "missing", "--out", tmp_path / "m"), "no model-ready cache")
+    _one_line_error(
+        _cli("train", tmp_path, "--splits", tmp_path / "missing", "--out", tmp_path / "m"), "no model-ready cache"
+    )
     bad = tmp_path / "m.csv"
     bad.write_text("a,b\n1,2\n")
     _one_line_error(_cli("preprocess", bad, "--out", tmp_path / "o"), "not a brainage manifest")
 
 
 def test_train_splits_missing_or_empty(tmp_path):
+    from brainage.data.manifest import make_manifest
     from brainage.layout import PreprocessedDir
     from brainage.preprocess.cache import write_cache_index
     from brainage.preprocess.grids import GRIDS
-    from brainage.data.manifest import make_manifest
 
     write_cache_index(PreprocessedDir(tmp_path / "pre").cache("2mm"), GRIDS["2mm"], make_manifest([]))
     (tmp_path / "empty").mkdir()
-    _one_line_error(_cli("train", tmp_path / "pre", "--splits", tmp_path / "empty", "--out", tmp_path / "m"),
-                    "empty: folder holds no folds.csv")
-    _one_line_error(_cli("train", tmp_path / "pre", "--splits", tmp_path / "missing", "--out", tmp_path / "m"),
-                    "missing: does not exist")
+    _one_line_error(
+        _cli("train", tmp_path / "pre", "--splits", tmp_path / "empty", "--out", tmp_path / "m"),
+        "empty: folder holds no folds.csv",
+    )
+    _one_line_error(
+        _cli("train", tmp_path / "pre", "--splits", tmp_path / "missing", "--out", tmp_path / "m"),
+        "missing: does not exist",
+    )
 
 
 def test_ingest_split_synth_cli(tmp_path, capsys):
@@ -120,7 +159,9 @@ def test_train_config_layers(tmp_path):
     from brainage.training.config import TrainConfig
 
     def config(*extra):
-        return train_config_from_args(build_parser().parse_args(["train", "pre", "--splits", "s", "--out", "o", *extra]))
+        return train_config_from_args(
+            build_parser().parse_args(["train", "pre", "--splits", "s", "--out", "o", *extra])
+        )
 
     from brainage.models.registry import DEFAULT_MODEL, MODELS
 
@@ -128,12 +169,21 @@ def test_train_config_layers(tmp_path):
     sfcn = config("--model", "sfcn")
     assert (sfcn.model.age_head, sfcn.model.dropout, sfcn.optim.lr) == ("softlabel", 0.5, 5e-3)
     ensemble = config("--model", "ensemble")
-    assert (ensemble.model.width, ensemble.downsample, ensemble.max_epochs) == (0.5, 2, MODELS["ensemble"].train["max_epochs"])
+    assert (ensemble.model.width, ensemble.downsample, ensemble.max_epochs) == (
+        0.5,
+        2,
+        MODELS["ensemble"].train["max_epochs"],
+    )
     assert ensemble.model.inputs == ("t1", "tissue") and not ensemble.model.modulate
     assert config("--model", "ensemble", "--modulate", "--downsample", "1").model.modulate is True
     resnet = config("--model", "seresnet", "--width", "0.5", "--epochs", "30", "--no-augment")
-    assert (resnet.model.age_head, resnet.model.width, resnet.optim.lr, resnet.max_epochs, resnet.augment.enabled) == \
-        ("regression", 0.5, 1e-3, 30, False)
+    assert (resnet.model.age_head, resnet.model.width, resnet.optim.lr, resnet.max_epochs, resnet.augment.enabled) == (
+        "regression",
+        0.5,
+        1e-3,
+        30,
+        False,
+    )
     save_config(resnet, tmp_path / "train_config.yaml")
     assert load_config(TrainConfig, tmp_path / "train_config.yaml") == resnet
     from brainage.training.commands import run_options_from_args

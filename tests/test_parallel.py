@@ -26,14 +26,17 @@ def test_dask_needs_a_scheduler():
     with pytest.raises(InputError, match="--scheduler"):
         Executor(kind="dask")
     with pytest.raises(InputError, match="cannot reach the Dask scheduler"):
-        map_subjects(_square_or_error, [(1,)], "x", Executor(kind="dask", scheduler="tcp://127.0.0.1:9", connect_timeout_s=2))
+        map_subjects(
+            _square_or_error, [(1,)], "x", Executor(kind="dask", scheduler="tcp://127.0.0.1:9", connect_timeout_s=2)
+        )
 
 
 @pytest.fixture(scope="module")
 def dask_cluster():
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, silence_logs=40) as cluster:
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None, silence_logs=40
+    ) as cluster:
         yield cluster.scheduler_address
 
 

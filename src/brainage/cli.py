@@ -24,8 +24,25 @@ from brainage.training.commands import Split, Stack, Train
 from brainage.viewer.commands import Serve
 
 #: The command table, in pipeline order.
-COMMANDS: tuple[Command, ...] = (Download(), Ingest(), Split(), Synth(), Preprocess(), Pack(), QC(), QCReference(), Train(), Stack(),
-                                 Evaluate(), Export(), Predict(), Finetune(), Explain(), Serve(), Demo())
+COMMANDS: tuple[Command, ...] = (
+    Download(),
+    Ingest(),
+    Split(),
+    Synth(),
+    Preprocess(),
+    Pack(),
+    QC(),
+    QCReference(),
+    Train(),
+    Stack(),
+    Evaluate(),
+    Export(),
+    Predict(),
+    Finetune(),
+    Explain(),
+    Serve(),
+    Demo(),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

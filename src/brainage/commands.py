@@ -43,8 +43,11 @@ class Command:
         for name in self.output_folders:
             path = getattr(args, name, None)
             if path is not None and Path(path).exists() and not Path(path).is_dir():
-                raise InputError(path, f"is a file; --{name.replace('_', '-')} names the output folder "
-                                       "(created if missing): give a folder path")
+                raise InputError(
+                    path,
+                    f"is a file; --{name.replace('_', '-')} names the output folder "
+                    "(created if missing): give a folder path",
+                )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         raise NotImplementedError
@@ -53,8 +56,13 @@ class Command:
         raise NotImplementedError
 
     def register(self, subparsers) -> argparse.ArgumentParser:
-        parser = subparsers.add_parser(self.name, help=self.help, description=self.help,
-                                       epilog=f"example:\n  {self.example}", formatter_class=HelpFormatter)
+        parser = subparsers.add_parser(
+            self.name,
+            help=self.help,
+            description=self.help,
+            epilog=f"example:\n  {self.example}",
+            formatter_class=HelpFormatter,
+        )
         self.add_arguments(parser)
         parser.set_defaults(command_object=self)
         return parser
@@ -63,13 +71,18 @@ class Command:
 def add_executor_arguments(parser: argparse.ArgumentParser, workers: int = 2) -> None:
     """``--workers``, ``--executor`` and ``--scheduler``: where per-subject work runs."""
     parser.add_argument("--workers", type=int, default=workers, help=f"local worker processes (default: {workers})")
-    parser.add_argument("--executor", choices=["local", "dask"], default="local",
-                        help="dask: send subjects to a Dask distributed cluster (README, 'On a cluster') (default: local)")
-    parser.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: none)")
+    parser.add_argument(
+        "--executor",
+        choices=["local", "dask"],
+        default="local",
+        help="dask: send subjects to a Dask distributed cluster (docs/pipeline.md, 'On a cluster') (default: local)",
+    )
+    parser.add_argument(
+        "--scheduler", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: none)"
+    )
 
 
 def executor_from_args(args: argparse.Namespace, isolate: bool = True):
     from brainage.parallel import Executor
 
     return Executor(kind=args.executor, workers=args.workers, scheduler=args.scheduler, isolate=isolate)
-

@@ -37,8 +37,11 @@ def to_dict(config: Any, for_fingerprint: bool = False) -> dict[str, Any]:
 
     def plain(value: Any) -> Any:
         if dataclasses.is_dataclass(value):
-            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)
-                    if not (for_fingerprint and _at_added_default(value, f))}
+            return {
+                f.name: plain(getattr(value, f.name))
+                for f in dataclasses.fields(value)
+                if not (for_fingerprint and _at_added_default(value, f))
+            }
         if isinstance(value, Path):
             return str(value)
         if isinstance(value, (list, tuple)):

@@ -12,7 +12,8 @@ PREPROCESSED/    manifest.csv  preprocess_report.csv  preprocess_config.yaml
   subjects/<id>/ steps.json  t1_ras  brain_mask  t1_n4  bias_field  brain_n4  to_mni_affine.mat  tissue_probs
                  t1_mni_<grid>  mask_mni_<grid>  tissue_mni_<grid>  (.nii.gz)  error.txt
   cache/<grid>/  <id>.npy  <id>_tissue.npy  index.csv  grid.json
-  qc/            qc_metrics.csv  qc_verdicts.csv  qc_overrides.csv  qc_ratings.sqlite  qc_info.json  montages/<id>{,_tile}.png  contact_sheet.png  index.html
+  qc/            qc_metrics.csv  qc_verdicts.csv  qc_overrides.csv  qc_ratings.sqlite  qc_info.json
+                 montages/<id>{,_tile}.png  contact_sheet.png  index.html
   figures/       <id>.png (before/after)
 RUN/             train_config.yaml  run_options.yaml  run_info.json  all_predictions.csv  oof_predictions.csv
                  stack_weights.json (ensembles)
@@ -253,8 +254,11 @@ class CacheDir(Folder):
             raise InputError(path, "expected a `brainage preprocess` output folder or a cache folder, got a file")
         caches = PreprocessedDir(path).grids()
         if not caches:
-            raise InputError(path, "no model-ready cache here (expected a `brainage preprocess` output folder "
-                                   "with cache/<grid>/index.csv, or a cache folder)")
+            raise InputError(
+                path,
+                "no model-ready cache here (expected a `brainage preprocess` output folder "
+                "with cache/<grid>/index.csv, or a cache folder)",
+            )
         if grid is None:
             grid = caches[0] if len(caches) == 1 else "2mm" if "2mm" in caches else caches[0]
         if grid not in caches:
@@ -369,11 +373,11 @@ class FoldDir(Folder):
     @property
     def fold(self) -> int:
         name = self.root.parent.name
-        return FINAL_FOLD if name == "final" else int(name[len("fold"):])
+        return FINAL_FOLD if name == "final" else int(name[len("fold") :])
 
     @property
     def seed(self) -> int:
-        return int(self.root.name[len("seed"):])
+        return int(self.root.name[len("seed") :])
 
     @property
     def predictions(self) -> Path:
@@ -412,7 +416,7 @@ class FoldDir(Folder):
 
     def archived_logs(self) -> list[Path]:
         """Logs of earlier, interrupted attempts, oldest first."""
-        return sorted(self.root.glob("log_attempt*.csv"), key=lambda p: int(p.stem[len("log_attempt"):]))
+        return sorted(self.root.glob("log_attempt*.csv"), key=lambda p: int(p.stem[len("log_attempt") :]))
 
     def next_archived_log(self) -> Path:
         return self.root / f"log_attempt{len(self.archived_logs())}.csv"
@@ -583,6 +587,11 @@ class PredictDir(Folder):
     @property
     def predictions(self) -> Path:
         return self.root / "predictions.csv"
+
+    @property
+    def training_qc_reference(self) -> Path:
+        """The model's training scans as QC's yardstick (when the bundle carries them)."""
+        return self.root / "qc_reference_training_scans.json"
 
     @property
     def info(self) -> Path:

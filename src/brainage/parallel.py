@@ -52,7 +52,9 @@ class Executor:
             raise InputError(None, "--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
 
 
-def map_subjects(fn: Callable[..., Any], jobs: Sequence[tuple], description: str, executor: Executor = Executor()) -> list:
+def map_subjects(
+    fn: Callable[..., Any], jobs: Sequence[tuple], description: str, executor: Executor = Executor()
+) -> list:
     """``[fn(*job) for job in jobs]`` in parallel with a progress bar; results in job order."""
     results: list = [None] * len(jobs)
     with make_progress() as progress:
@@ -86,7 +88,8 @@ def _run(fn, jobs, executor: Executor):
 
 def _run_dask(fn, jobs, scheduler: str, timeout_s: float):
     try:
-        from distributed import Client, as_completed as dask_completed
+        from distributed import Client
+        from distributed import as_completed as dask_completed
     except ImportError:  # pragma: no cover - distributed is a dependency, but may be trimmed
         raise InputError(None, "--executor dask needs the `distributed` package (pip install distributed)") from None
     try:

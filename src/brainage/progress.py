@@ -16,8 +16,13 @@ console = Console(stderr=True)
 def make_progress() -> Progress:
     """A rich progress display; disabled with ``BRAINAGE_NO_PROGRESS=1`` (tests, logs)."""
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
         disable=os.environ.get("BRAINAGE_NO_PROGRESS") == "1",
     )
 

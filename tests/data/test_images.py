@@ -18,16 +18,19 @@ def test_singleton_4d_is_squeezed(tmp_path):
     assert data.ndim == 3
 
 
-@pytest.mark.parametrize("case, expected", [
-    ("missing", "does not exist"),
-    ("truncated", "truncated"),
-    ("not_nifti", "not a readable"),
-    ("four_d", "expected a 3D image"),
-    ("nan", "NaN"),
-    ("empty", "image is empty"),
-    ("voxel", "implausible voxel size"),
-    ("fov", "implausible field of view"),
-])
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("missing", "does not exist"),
+        ("truncated", "truncated"),
+        ("not_nifti", "not a readable"),
+        ("four_d", "expected a 3D image"),
+        ("nan", "NaN"),
+        ("empty", "image is empty"),
+        ("voxel", "implausible voxel size"),
+        ("fov", "implausible field of view"),
+    ],
+)
 def test_bad_inputs_give_one_line_error_naming_file(tmp_path, case, expected):
     path = tmp_path / f"{case}.nii.gz"
     if case == "truncated":

@@ -15,14 +15,14 @@ def _ixi_folder(tmp_path):
         write_nifti(tmp_path / "T1" / f"IXI{i:03d}-HH-{1000 + i}-T1.nii.gz", head_like())
     (tmp_path / "T1" / "IXI007-HH-1007-T1.nii.gz").write_bytes(b"broken")  # corrupt image
     rows = [
-        (1, 1, "1960-01-01", 45.0),   # clean male
-        (2, 2, "1970-01-01", 35.0),   # duplicate that agrees
+        (1, 1, "1960-01-01", 45.0),  # clean male
+        (2, 2, "1970-01-01", 35.0),  # duplicate that agrees
         (2, 2, "1970-01-01", 35.0),
-        (3, 1, "1950-01-01", 55.0),   # duplicate that conflicts on sex
+        (3, 1, "1950-01-01", 55.0),  # duplicate that conflicts on sex
         (3, 2, "1950-01-01", 55.0),
-        (4, 2, "1980-01-01", None),   # missing AGE
-        (5, 3, "1980-01-01", 30.0),   # unknown sex code
-        (7, 1, "1960-01-01", 50.0),   # row fine, image corrupt
+        (4, 2, "1980-01-01", None),  # missing AGE
+        (5, 3, "1980-01-01", 30.0),  # unknown sex code
+        (7, 1, "1960-01-01", 50.0),  # row fine, image corrupt
         (99, 1, "1960-01-01", 50.0),  # row without a scan
     ]  # IXI006 has a scan but no row
     pd.DataFrame(rows, columns=["IXI_ID", "SEX_ID (1=m, 2=f)", "DOB", "AGE"]).to_csv(tmp_path / "IXI.csv", index=False)
@@ -33,8 +33,15 @@ def test_ixi_quirks(tmp_path):
     folder = _ixi_folder(tmp_path)
     manifest, report = ingest_ixi(folder, folder / "IXI.csv")
     m = manifest.set_index("subject_id")
-    assert m.included.to_dict() == {"IXI001": True, "IXI002": True, "IXI003": False, "IXI004": False,
-                                    "IXI005": False, "IXI006": False, "IXI007": False}
+    assert m.included.to_dict() == {
+        "IXI001": True,
+        "IXI002": True,
+        "IXI003": False,
+        "IXI004": False,
+        "IXI005": False,
+        "IXI006": False,
+        "IXI007": False,
+    }
     assert m.at["IXI002", "sex"] == "F" and m.at["IXI002", "age"] == 35.0 and m.at["IXI002", "site"] == "HH"
     assert "disagree on sex" in m.at["IXI003", "exclusion_reason"]
     assert "AGE is missing" in m.at["IXI004", "exclusion_reason"]
@@ -77,8 +84,14 @@ def _bids(tmp_path, rows):
 
 
 def test_bids(tmp_path):
-    root = _bids(tmp_path, {"participant_id": ["sub-01", "sub-02", "sub-03", "sub-04", "sub-05"],
-                            "age": ["30", "abc", "50", "61.5", "40"], "sex": ["F", "M", "Q", "male", "F"]})
+    root = _bids(
+        tmp_path,
+        {
+            "participant_id": ["sub-01", "sub-02", "sub-03", "sub-04", "sub-05"],
+            "age": ["30", "abc", "50", "61.5", "40"],
+            "sex": ["F", "M", "Q", "male", "F"],
+        },
+    )
     m = ingest_bids(root).set_index("subject_id")
     assert m.included.to_dict() == {"sub-01": True, "sub-02": False, "sub-03": False, "sub-04": True, "sub-05": False}
     assert "not a number" in m.at["sub-02", "exclusion_reason"]
@@ -97,8 +110,13 @@ def test_plain_csv(tmp_path):
     write_nifti(tmp_path / "a.nii.gz", head_like())
 
     (tmp_path / "zero.nii.gz").write_bytes(b"")
-    pd.DataFrame({"path": ["a.nii.gz", "zero.nii.gz", "missing.nii.gz", "a.nii.gz"],
-                  "age": [40, 50, 60, "old"], "sex": ["F", "M", "F", "M"]}).to_csv(tmp_path / "export.csv", index=False)
+    pd.DataFrame(
+        {
+            "path": ["a.nii.gz", "zero.nii.gz", "missing.nii.gz", "a.nii.gz"],
+            "age": [40, 50, 60, "old"],
+            "sex": ["F", "M", "F", "M"],
+        }
+    ).to_csv(tmp_path / "export.csv", index=False)
     m = ingest_csv(tmp_path / "export.csv")
     assert m.included.tolist() == [True, False, False, False]
     assert "does not exist" in m.exclusion_reason[2]
@@ -121,7 +139,9 @@ def test_plain_csv_relative_paths_are_stored_absolute(tmp_path, monkeypatch):
 
 def test_numeric_sex_codes_need_an_explicit_coding(tmp_path):
     write_nifti(tmp_path / "a.nii.gz", head_like())
-    pd.DataFrame({"path": ["a.nii.gz", "a.nii.gz"], "age": [40, 50], "sex": ["1", "2"]}).to_csv(tmp_path / "e.csv", index=False)
+    pd.DataFrame({"path": ["a.nii.gz", "a.nii.gz"], "age": [40, 50], "sex": ["1", "2"]}).to_csv(
+        tmp_path / "e.csv", index=False
+    )
     with pytest.raises(InputError, match=r"e.csv: numeric sex code '1' is ambiguous.*--sex-coding"):
         ingest_csv(tmp_path / "e.csv")
     assert ingest_csv(tmp_path / "e.csv", sex_coding={1: "F", 2: "M"}).sex.tolist() == ["F", "M"]

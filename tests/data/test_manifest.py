@@ -1,8 +1,16 @@
 import pandas as pd
 import pytest
 
-from brainage.data.manifest import (COLUMNS, exclude, make_manifest, parse_age, parse_sex, parse_sex_coding, read_manifest,
-                                    write_manifest)
+from brainage.data.manifest import (
+    COLUMNS,
+    exclude,
+    make_manifest,
+    parse_age,
+    parse_sex,
+    parse_sex_coding,
+    read_manifest,
+    write_manifest,
+)
 from brainage.errors import InputError
 
 
@@ -17,15 +25,21 @@ def test_unknown_sex_code(value):
         parse_sex(value, codes={1: "M", 2: "F"})
 
 
-@pytest.mark.parametrize("value, message", [("forty", "not a number"), ("", "missing"), (None, "missing"), (150, "outside")])
+@pytest.mark.parametrize(
+    "value, message", [("forty", "not a number"), ("", "missing"), (None, "missing"), (150, "outside")]
+)
 def test_bad_age(value, message):
     with pytest.raises(InputError, match=message):
         parse_age(value)
 
 
 def test_manifest_round_trip_and_exclusion(tmp_path):
-    df = make_manifest([{"subject_id": "b", "age": 30, "sex": "F", "t1_path": "x"},
-                        {"subject_id": "a", "age": 40, "sex": "M", "t1_path": "y"}])
+    df = make_manifest(
+        [
+            {"subject_id": "b", "age": 30, "sex": "F", "t1_path": "x"},
+            {"subject_id": "a", "age": 40, "sex": "M", "t1_path": "y"},
+        ]
+    )
     assert list(df.columns) == COLUMNS and list(df.subject_id) == ["a", "b"]
     df = exclude(df, df.subject_id == "a", "first reason")
     df = exclude(df, df.subject_id == "a", "second reason")  # the first reason is kept

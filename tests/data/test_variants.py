@@ -52,8 +52,10 @@ def test_storage_variants_keep_the_information(head):
 
 def test_acquisition_variants_change_what_they_say(head):
     img, tissue = head
-    zooms = {name: tuple(float(z) for z in VARIANTS[name](img, tissue).header.get_zooms()[:3])
-             for name in ("thick_slices_left-right", "thick_slices_front-back", "thick_slices_top-bottom", "low_resolution")}
+    zooms = {
+        name: tuple(float(z) for z in VARIANTS[name](img, tissue).header.get_zooms()[:3])
+        for name in ("thick_slices_left-right", "thick_slices_front-back", "thick_slices_top-bottom", "low_resolution")
+    }
     # stored P-S-R: left-right is the third stored axis, front-back the first, top-bottom the second
     assert zooms["thick_slices_left-right"] == (1.0, 1.0, 4.0)
     assert zooms["thick_slices_front-back"] == (4.0, 1.0, 1.0)
@@ -61,10 +63,10 @@ def test_acquisition_variants_change_what_they_say(head):
     assert zooms["low_resolution"] == (3.0, 3.0, 3.0)
     data = img.get_fdata()
     contrast = VARIANTS["tissue_contrast"](img, tissue).get_fdata()
-    assert np.median(contrast[tissue == GM]) > np.median(data[tissue == GM]) + 5       # grey moved towards white
+    assert np.median(contrast[tissue == GM]) > np.median(data[tissue == GM]) + 5  # grey moved towards white
     assert np.median(contrast[tissue == WM]) == pytest.approx(np.median(data[tissue == WM]))
     noisy = VARIANTS["noise_5pct"](img, tissue, 0).get_fdata()
-    assert 3 < np.std(noisy[tissue == WM] - data[tissue == WM]) < 7                      # 5% of WM = 5
+    assert 3 < np.std(noisy[tissue == WM] - data[tissue == WM]) < 7  # 5% of WM = 5
     biased = VARIANTS["bias_1.5x"](img, tissue, 0).get_fdata()
     ratio = biased[tissue == WM] / data[tissue == WM]
     assert 1.2 < ratio.max() / ratio.min() <= 1.5 + 1e-3
@@ -75,5 +77,5 @@ def test_input_variants(head):
     stripped = VARIANTS["skull_stripped"](img, tissue).get_fdata()
     assert (stripped[tissue == 0] == 0).all() and (stripped[tissue > 0] > 0).all()
     defaced = VARIANTS["defaced"](img, tissue).get_fdata()
-    assert (defaced[tissue > 0] == img.get_fdata()[tissue > 0]).all()   # never touches the brain
-    assert (defaced == 0).sum() > (img.get_fdata() == 0).sum()          # but zeroes some of the head
+    assert (defaced[tissue > 0] == img.get_fdata()[tissue > 0]).all()  # never touches the brain
+    assert (defaced == 0).sum() > (img.get_fdata() == 0).sum()  # but zeroes some of the head

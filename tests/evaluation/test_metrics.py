@@ -25,8 +25,15 @@ def test_sex_metrics_confusion():
 
 
 def test_baselines_train_on_other_folds_only():
-    table = pd.DataFrame({"subject_id": list("abcdef"), "fold": [0, 0, 1, 1, 2, 2], "age": [20.0, 30, 40, 50, 60, 70],
-                          "sex": ["F", "M"] * 3, "brain_volume_ml": [1200.0, 1500, 1210, 1490, 1190, 1520]})
+    table = pd.DataFrame(
+        {
+            "subject_id": list("abcdef"),
+            "fold": [0, 0, 1, 1, 2, 2],
+            "age": [20.0, 30, 40, 50, 60, 70],
+            "sex": ["F", "M"] * 3,
+            "brain_volume_ml": [1200.0, 1500, 1210, 1490, 1190, 1520],
+        }
+    )
     preds = baseline_predictions(table).set_index("subject_id")
     assert preds.at["a", "age_pred_mean"] == pytest.approx(np.mean([40, 50, 60, 70]))
     assert preds.at["b", "sex_prob_male_volume"] > 0.5 > preds.at["a", "sex_prob_male_volume"]

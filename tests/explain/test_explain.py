@@ -76,7 +76,9 @@ def test_a_randomised_network_gives_different_maps(blob_net):
 def test_se_excitations_differences_and_pruning(blob_net):
     net, data = blob_net
     gates = excitations(net, data)
-    assert set(gates) == set(se_blocks(net)) and all(g.shape[0] == 12 and ((g > 0) & (g < 1)).all() for g in gates.values())
+    assert set(gates) == set(se_blocks(net)) and all(
+        g.shape[0] == 12 and ((g > 0) & (g < 1)).all() for g in gates.values()
+    )
     young, old = data.ages < 50, data.ages >= 50
     table = channel_differences(gates, young, old, ("young", "old"))
     assert len(table) == sum(g.shape[1] for g in gates.values())
@@ -119,5 +121,7 @@ def test_scores_skip_unknown_ages_and_sexes():
     from brainage.explain.run import _scores
 
     table = pd.DataFrame({"age": [30.0, np.nan, 50.0, 60.0], "sex": ["F", "", "M", "M"]})
-    scores = _scores({"age_pred": np.array([32.0, 99.0, 50.0, 58.0]), "sex_prob_male": np.array([0.2, 0.9, 0.7, 0.4])}, table)
+    scores = _scores(
+        {"age_pred": np.array([32.0, 99.0, 50.0, 58.0]), "sex_prob_male": np.array([0.2, 0.9, 0.7, 0.4])}, table
+    )
     assert scores == {"age_mae": pytest.approx(4 / 3), "sex_accuracy": pytest.approx(2 / 3)}

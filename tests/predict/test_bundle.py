@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import zipfile
 
 import numpy as np
@@ -60,19 +61,24 @@ def test_bundle_is_one_safe_file_that_predicts_like_the_checkpoint(tiny_bundle, 
     bundle = load_bundle(path)
     index = read_cache_index(tiny_bundle[2])
     out = bundle.predict(index)
-    stored = pd.read_csv(RunDir(run).seed_dirs(FINAL_FOLD)[0].predictions, dtype={"subject_id": str}).set_index("subject_id")
+    stored = pd.read_csv(RunDir(run).seed_dirs(FINAL_FOLD)[0].predictions, dtype={"subject_id": str}).set_index(
+        "subject_id"
+    )
     mine = out.assign(subject_id=index.subject_id).set_index("subject_id").loc[stored.index]
     np.testing.assert_allclose(mine.age_pred, stored.age_pred, atol=1e-3)
     np.testing.assert_allclose(mine.sex_prob_male, stored.sex_prob_male, atol=1e-4)
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda m: m.update(format_version=FORMAT_VERSION + 1), "newer than this brainage"),
-    (lambda m: m["model"].update(name="transformer9000"), "not a model this brainage knows"),
-    (lambda m: m["preprocessing"]["steps"][2][1].update(shrink=2), "was edited"),
-    (_older_recipe, "steps differ: bias_correct"),
-    (lambda m: m.update(format="something-else"), "not a brainage model bundle"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda m: m.update(format_version=FORMAT_VERSION + 1), "newer than this brainage"),
+        (lambda m: m["model"].update(name="transformer9000"), "not a model this brainage knows"),
+        (lambda m: m["preprocessing"]["steps"][2][1].update(shrink=2), "was edited"),
+        (_older_recipe, "steps differ: bias_correct"),
+        (lambda m: m.update(format="something-else"), "not a brainage model bundle"),
+    ],
+)
 def test_an_incompatible_bundle_is_refused_with_the_reason(tiny_bundle, tmp_path, change, message):
     bad = _rewrite(tiny_bundle[0], tmp_path / "bad.brainage", change)
     with pytest.raises(InputError, match=message):
@@ -92,11 +98,11 @@ def test_the_shipped_model_loads_and_is_small():
     assert path.is_file() and path.stat().st_size <= 10 * 2**20
     bundle = load_bundle()
     meta = bundle.meta
-    assert meta["cohort"]["n"] == 180 and meta["model"]["name"] == "ensemble" and len(bundle.seeds) == 3
-    assert "CC BY-SA 3.0" in meta["licence"] and "IXI" in meta["attribution"]
-    assert meta["cv_metrics"]["age_uncorrected"]["mae"] < 6.0 and meta["bias_correction"]["n"] >= 20
+    assert meta.cohort["n"] == 180 and meta.model.name == "ensemble" and len(bundle.seeds) == 3
+    assert "CC BY-SA 3.0" in meta.licence and "IXI" in meta.attribution
+    assert meta.cv_metrics["age_uncorrected"]["mae"] < 6.0 and meta.bias_correction["n"] >= 20
     # every training scan's voxel fingerprint, so predict recognises IXI-HH scans under any name
-    assert sorted(meta["trained_on_images"]) == meta["trained_on"]
+    assert sorted(meta.trained_on_images) == meta.trained_on
     assert (path.parent / "ATTRIBUTION.md").is_file()
 
 
@@ -120,12 +126,24 @@ def test_a_recipe_from_before_a_setting_existed_keeps_its_steps():
     ``segmentation`` existed must rebuild the steps it was trained on, not today's defaults."""
     from brainage.predict.bundle import recipe, recipe_config
 
-    old = {"grids": ["2mm"], "skull_stripped": "auto", "bet_threshold": 0.5, "n4_shrink_factor": 4,
-           "registration": "Affine", "deterministic": True, "seed": 42, "tissue": True}
+    old = {
+        "grids": ["2mm"],
+        "skull_stripped": "auto",
+        "bet_threshold": 0.5,
+        "n4_shrink_factor": 4,
+        "registration": "Affine",
+        "deterministic": True,
+        "seed": 42,
+        "tissue": True,
+    }
     steps = dict((name, params) for name, params in recipe(recipe_config(old))["steps"])
     assert steps["reorient"] == {} and steps["segment"] == {"method": "atropos-kmeans3", "mrf": 0.1}
-    new = dict((name, params) for name, params in recipe(recipe_config({**old, "working_voxel_mm": 2.0,
-                                                                        "segmentation": "partial-volume"}))["steps"])
+    new = dict(
+        (name, params)
+        for name, params in recipe(recipe_config({**old, "working_voxel_mm": 2.0, "segmentation": "partial-volume"}))[
+            "steps"
+        ]
+    )
     assert new["reorient"] == {"working_voxel_mm": 2.0} and new["segment"]["method"] == "partial-volume-3"
 
 
@@ -138,9 +156,18 @@ def test_invariance_summary_is_read_or_refused_with_the_file_named(tmp_path):
     from brainage.predict.export import invariance_summary
 
     good = tmp_path / "invariance.json"
-    good.write_text(json.dumps({"within_brain_sd_years": 0.8, "n_brains": 20, "variants": {
-        "original": {"family": "original", "mean_shift_years": 0.0, "max_abs_shift_years": 0.0},
-        "restored_1mm": {"family": "storage", "mean_shift_years": 0.1, "max_abs_shift_years": 0.6}}}))
+    good.write_text(
+        json.dumps(
+            {
+                "within_brain_sd_years": 0.8,
+                "n_brains": 20,
+                "variants": {
+                    "original": {"family": "original", "mean_shift_years": 0.0, "max_abs_shift_years": 0.0},
+                    "restored_1mm": {"family": "storage", "mean_shift_years": 0.1, "max_abs_shift_years": 0.6},
+                },
+            }
+        )
+    )
     summary = invariance_summary(good)
     assert summary["within_brain_sd_years"] == 0.8 and list(summary["variants"]) == ["restored_1mm"]
     bad = tmp_path / "bad.json"
@@ -160,6 +187,28 @@ def test_the_shipped_model_recognises_its_training_scans_by_content(ixi_dir, tmp
     renamed = tmp_path / "patient_7.nii"  # another name, uncompressed, another axis order: the same voxels
     img = nib.load(str(scan))
     nib.save(nib.as_closest_canonical(img), str(renamed))
-    table = pd.DataFrame({"subject_id": ["patient_7", "IXI012"], "t1_path": [str(renamed), str(tmp_path / "gone.nii")],
-                          "included": [True, False]})
+    table = pd.DataFrame(
+        {
+            "subject_id": ["patient_7", "IXI012"],
+            "t1_path": [str(renamed), str(tmp_path / "gone.nii")],
+            "included": [True, False],
+        }
+    )
     assert training_matches(table, load_bundle().meta) == ["same voxel data", ""]
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda m: m.update(colour="red"), "unknown fields ['colour']"),
+        (lambda m: m.pop("cohort"), "missing ['cohort']"),
+        (lambda m: m["model"].pop("kind"), "model description needs exactly"),
+    ],
+)
+def test_bundle_json_is_read_through_its_record(tiny_bundle, tmp_path, change, words):
+    """An unknown key or a missing field of bundle.json is one line naming the file, not a KeyError later."""
+    path, _, _ = tiny_bundle
+    edited = _rewrite(path, tmp_path / "edited.brainage", change)
+    with pytest.raises(InputError, match=re.escape(words)) as caught:
+        load_bundle(edited)
+    assert "edited.brainage" in str(caught.value)

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from brainage.data.dicom import write_dicom_series
 from brainage.errors import InputError
 from brainage.predict.inputs import manifest_for_inputs
+from tests.dicom import write_dicom_series
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,9 @@ def test_bids_without_labels_and_with(synth_cohort, tmp_path):
         (unlabelled / sub.name / "anat").mkdir(parents=True)
         for f in (sub / "anat").iterdir():
             (unlabelled / sub.name / "anat" / f.name).write_bytes(f.read_bytes())
-    (unlabelled / "participants.tsv").write_text("participant_id\n" + "\n".join(p.name for p in synth_cohort.glob("sub-*")))
+    (unlabelled / "participants.tsv").write_text(
+        "participant_id\n" + "\n".join(p.name for p in synth_cohort.glob("sub-*"))
+    )
     m = manifest_for_inputs(unlabelled, tmp_path / "out")
     assert len(m) == 8 and m.included.all() and m.age.isna().all()
 
@@ -46,7 +48,9 @@ def test_bids_without_labels_and_with(synth_cohort, tmp_path):
 def test_a_csv_with_paths_only_or_with_labels(t1, tmp_path):
     pd.DataFrame({"path": [str(t) for t in t1[:2]]}).to_csv(tmp_path / "a.csv", index=False)
     assert manifest_for_inputs(tmp_path / "a.csv", tmp_path / "o1").included.all()
-    pd.DataFrame({"path": [str(t1[0])], "age": [99], "sex": ["female"], "subject_id": ["p1"]}).to_csv(tmp_path / "b.csv", index=False)
+    pd.DataFrame({"path": [str(t1[0])], "age": [99], "sex": ["female"], "subject_id": ["p1"]}).to_csv(
+        tmp_path / "b.csv", index=False
+    )
     m = manifest_for_inputs(tmp_path / "b.csv", tmp_path / "o2")
     assert m.iloc[0][["subject_id", "age", "sex"]].tolist() == ["p1", 99.0, "F"]
 
@@ -65,11 +69,14 @@ def test_a_dicom_folder_with_two_patients(t1, tmp_path):
     assert np.corrcoef(converted.get_fdata().ravel(), original.get_fdata().ravel())[0, 1] > 0.999
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda d: d / "missing.nii.gz", "does not exist"),
-    (lambda d: (d / "notes.txt").write_text("x") and d / "notes.txt", "neither a NIfTI"),
-    (lambda d: (d / "empty").mkdir() or d / "empty", "holds no NIfTI"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: d / "missing.nii.gz", "does not exist"),
+        (lambda d: (d / "notes.txt").write_text("x") and d / "notes.txt", "neither a NIfTI"),
+        (lambda d: (d / "empty").mkdir() or d / "empty", "holds no NIfTI"),
+    ],
+)
 def test_bad_inputs_get_one_clear_line(tmp_path, make, message):
     with pytest.raises(InputError, match=message):
         manifest_for_inputs(make(tmp_path), tmp_path / "out")

@@ -1,7 +1,10 @@
 """`brainage predict` end to end on synthetic heads, and the site adaptation pieces."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
+import pytest
 
 from brainage.cli import main as brainage
 from brainage.layout import PredictDir, SiteDir
@@ -15,8 +18,14 @@ def test_predict_writes_a_row_per_scan_with_warnings_and_a_report(tiny_bundle, s
     t1 = sorted(synth_cohort.glob("sub-*/anat/*_T1w.nii.gz"))
     broken = tmp_path / "broken.nii.gz"
     broken.write_bytes(t1[2].read_bytes()[:3000])
-    pd.DataFrame({"subject_id": ["old", "unknown", "broken"], "path": [str(t1[0]), str(t1[1]), str(broken)],
-                  "age": [99, None, 40], "sex": ["F", None, "M"]}).to_csv(tmp_path / "scans.csv", index=False)
+    pd.DataFrame(
+        {
+            "subject_id": ["old", "unknown", "broken"],
+            "path": [str(t1[0]), str(t1[1]), str(broken)],
+            "age": [99, None, 40],
+            "sex": ["F", None, "M"],
+        }
+    ).to_csv(tmp_path / "scans.csv", index=False)
     out = tmp_path / "out"
     assert brainage(["predict", str(tmp_path / "scans.csv"), "--out", str(out), "--model", str(tiny_bundle[0])]) == 0
     table = pd.read_csv(PredictDir(out).predictions, dtype={"subject_id": str}).set_index("subject_id")
@@ -29,7 +38,9 @@ def test_predict_writes_a_row_per_scan_with_warnings_and_a_report(tiny_bundle, s
     assert table.loc["broken", "qc_verdict"] == "fail" and pd.isna(table.loc["broken", "predicted_age"])
     # the tiny model was trained on these synthetic heads: recognised by voxel content, not by name
     assert (table.loc[["old", "unknown"], "in_training_set"] == "same voxel data").all()
-    assert "the model was trained on this scan" in table.loc["old", "warnings"] and pd.isna(table.loc["broken", "in_training_set"])
+    assert "the model was trained on this scan" in table.loc["old", "warnings"] and pd.isna(
+        table.loc["broken", "in_training_set"]
+    )
     page = PredictDir(out).report.read_text()
     assert "3 scans" in page and "synthetic heads" in page and "predictions.csv" in page
     assert "2 of 3 scans predicted" in capsys.readouterr().err
@@ -80,22 +91,25 @@ def test_finetuning_changes_the_cnn_and_keeps_the_original(tiny_bundle, preproce
     after = tuned.seeds[0].members["cnn"].tensors()
     changed = [k for k in before if before[k].is_floating_point() and not np.allclose(before[k], after[k])]
     assert changed and all(np.array_equal(before[k], bundle.seeds[0].members["cnn"].tensors()[k]) for k in before)
-    assert tuned.meta["finetuned"]["n"] == len(index)
+    assert tuned.meta.finetuned["n"] == len(index)
 
 
 def test_no_site_bundle_keeps_the_training_cohorts_bias_correction(tiny_bundle):
     """Recalibrated or fine-tuned, a site bundle's corrected columns must not come from the
     training cohort's age-bias correction (the fine-tuned path used to keep it)."""
     bundle = load_bundle(tiny_bundle[0])
-    bundle.meta["bias_correction"] = {"alpha": -0.3, "beta": 14.0, "n": 40, "fitted_on": "training cohort"}
-    assert _with_calibration(bundle, None).meta["bias_correction"] is None
+    bundle.meta = bundle.meta.replace(
+        bias_correction={"alpha": -0.3, "beta": 14.0, "n": 40, "fitted_on": "training cohort"}
+    )
+    assert _with_calibration(bundle, None).meta.bias_correction is None
     offset = {"method": "offset", "offset": 2.0, "slope": 1.0, "n": 10}
-    assert _with_calibration(bundle, offset).meta["bias_correction"] is None
-    assert bundle.meta["bias_correction"]["n"] == 40   # the shipped bundle itself is untouched
+    assert _with_calibration(bundle, offset).meta.bias_correction is None
+    assert bundle.meta.bias_correction["n"] == 40  # the shipped bundle itself is untouched
 
 
-def test_finetune_scores_each_adaptation_on_held_out_scans_and_writes_a_site_model(tiny_bundle, synth_cohort, tmp_path,
-                                                                                     monkeypatch):
+def test_finetune_scores_each_adaptation_on_held_out_scans_and_writes_a_site_model(
+    tiny_bundle, synth_cohort, tmp_path, monkeypatch
+):
     from brainage.predict import site as site_module
 
     tuned_on = []
@@ -107,8 +121,23 @@ def test_finetune_scores_each_adaptation_on_held_out_scans_and_writes_a_site_mod
 
     monkeypatch.setattr(site_module, "finetune_bundle", recording)
     out = tmp_path / "site"
-    assert brainage(["finetune", str(synth_cohort), "--out", str(out), "--model", str(tiny_bundle[0]),
-                     "--epochs", "1", "--holdout", "0.5"]) == 0
+    assert (
+        brainage(
+            [
+                "finetune",
+                str(synth_cohort),
+                "--out",
+                str(out),
+                "--model",
+                str(tiny_bundle[0]),
+                "--epochs",
+                "1",
+                "--holdout",
+                "0.5",
+            ]
+        )
+        == 0
+    )
     site = SiteDir(out)
     roles = pd.read_csv(site.split).set_index("subject_id").role
     # the CNN is fine-tuned on exactly the calibration scans: never on one it is then scored on
@@ -119,9 +148,9 @@ def test_finetune_scores_each_adaptation_on_held_out_scans_and_writes_a_site_mod
     held_out = (split.role == "holdout").sum()
     assert len(split) >= 6 and held_out == round(len(split) / 2) and (metrics.n == held_out).all()
     model = load_bundle(site.bundle)
-    calibration = model.meta["site_calibration"]
+    calibration = model.meta.site_calibration
     assert calibration["method"] == "offset" and calibration["n"] == len(split) - held_out
-    assert model.meta["bias_correction"] is None  # a handful of calibration scans: refused, not faked
+    assert model.meta.bias_correction is None  # a handful of calibration scans: refused, not faked
     assert site.report.is_file()
 
 
@@ -137,7 +166,7 @@ def test_predict_runs_qc_on_the_executor_it_was_given(monkeypatch, tmp_path):
     monkeypatch.setattr(run_module, "preprocess_manifest", lambda *a, **k: None)
     monkeypatch.setattr(run_module, "read_manifest", lambda path: _one_subject_manifest())
 
-    def fake_qc(root, executor, pictures):
+    def fake_qc(root, executor, pictures, reference):
         seen["executor"] = executor
         raise InputError(None, "stop here")
 
@@ -153,6 +182,66 @@ def test_predict_runs_qc_on_the_executor_it_was_given(monkeypatch, tmp_path):
 
 class _FakeBundle:
     preprocess_config = None
+    meta = SimpleNamespace(qc_reference=None)
+
+
+def _training_qc_metrics(n: int = 24) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {
+            "subject_id": [f"t{i:02d}" for i in range(n)],
+            "site": "train",
+            "snr_total": rng.normal(40, 2, n),
+            "cnr": rng.normal(3, 0.1, n),
+        }
+    )
+
+
+def test_predict_judges_the_scanner_against_the_models_own_training_scans(monkeypatch, tmp_path):
+    """A bundle that carries its training scans' QC statistics is QC'd against them, not IXI-HH."""
+    import brainage.predict.run as run_module
+    from brainage.errors import InputError
+    from brainage.qc.reference import Reference
+
+    training = Reference.build(_training_qc_metrics(), "toy training scans", "24 scans")
+    bundle = _FakeBundle()
+    bundle.meta = SimpleNamespace(qc_reference=training.to_dict())
+    seen = {}
+    monkeypatch.setattr(run_module, "load_bundle", lambda path: bundle)
+    monkeypatch.setattr(run_module, "manifest_for_inputs", lambda *a, **k: _one_subject_manifest())
+    monkeypatch.setattr(run_module, "preprocess_manifest", lambda *a, **k: None)
+    monkeypatch.setattr(run_module, "read_manifest", lambda path: _one_subject_manifest())
+
+    def fake_qc(root, executor, pictures, reference):
+        seen["reference"] = Reference.load(reference)
+        raise InputError(None, "stop here")
+
+    monkeypatch.setattr(run_module, "run_qc", fake_qc)
+    with pytest.raises(InputError):
+        run_module.predict(tmp_path / "in.nii.gz", tmp_path / "out", "bundle")
+    assert seen["reference"].name == "toy training scans"
+    assert seen["reference"].stats["snr_total"].median == pytest.approx(training.stats["snr_total"].median)
+
+
+def test_an_exported_bundle_carries_the_qc_statistics_of_its_clean_training_scans(tmp_path):
+    from brainage.files import write_csv
+    from brainage.layout import PreprocessedDir
+    from brainage.predict.export import _qc_reference
+
+    pre = PreprocessedDir(tmp_path / "pre")
+    metrics = _training_qc_metrics(26)
+    metrics.loc[0, "snr_total"] = 1000.0  # a failed scan: must not shape the yardstick
+    write_csv(metrics, pre.qc.metrics)
+    verdicts = metrics[["subject_id", "site"]].assign(
+        verdict="pass", reasons="", final_verdict="pass", final_reasons=""
+    )
+    verdicts.loc[0, ["verdict", "final_verdict"]] = "fail"
+    write_csv(verdicts, pre.qc.verdicts)
+    trained_on = metrics.subject_id[:25]  # t25 was not trained on
+    reference = _qc_reference(pre, trained_on, "toy")
+    assert reference["n_subjects"] == 24 and "t00" not in reference["subjects"] and "t25" not in reference["subjects"]
+    assert reference["stats"]["snr_total"]["high"] < 100
+    assert _qc_reference(pre, trained_on[:10], "toy") is None  # too few to be a yardstick
 
 
 def _one_subject_manifest():

@@ -12,9 +12,9 @@ def _ball(zooms) -> nib.Nifti1Image:
     zooms = np.asarray(zooms, float)
     shape = np.round(np.array([100, 110, 90]) / zooms).astype(int)
     xyz = (np.indices(shape).T * zooms).T - (shape[:, None, None, None] - 1) * zooms[:, None, None, None] / 2
-    data = (np.sqrt((xyz ** 2).sum(0)) < 35).astype(np.float32) * 100
+    data = (np.sqrt((xyz**2).sum(0)) < 35).astype(np.float32) * 100
     affine = np.diag([*zooms, 1.0])
-    affine[:3, 3] = -(shape - 1) * zooms / 2   # world origin at the ball's centre
+    affine[:3, 3] = -(shape - 1) * zooms / 2  # world origin at the ball's centre
     return nib.Nifti1Image(data, affine)
 
 

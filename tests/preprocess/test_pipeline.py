@@ -11,9 +11,19 @@ from brainage.preprocess.cache import read_cache_index, read_volume
 from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest, preprocess_subject
 from tests.conftest import FAST
 
-OUTPUTS = ["t1_ras.nii.gz", "brain_mask.nii.gz", "t1_n4.nii.gz", "bias_field.nii.gz", "brain_n4.nii.gz",
-           "to_mni_affine.mat", "t1_mni_2mm.nii.gz", "mask_mni_2mm.nii.gz", "steps.json", "tissue_probs.nii.gz",
-           "tissue_mni_2mm.nii.gz"]
+OUTPUTS = [
+    "t1_ras.nii.gz",
+    "brain_mask.nii.gz",
+    "t1_n4.nii.gz",
+    "bias_field.nii.gz",
+    "brain_n4.nii.gz",
+    "to_mni_affine.mat",
+    "t1_mni_2mm.nii.gz",
+    "mask_mni_2mm.nii.gz",
+    "steps.json",
+    "tissue_probs.nii.gz",
+    "tissue_mni_2mm.nii.gz",
+]
 
 
 def _dice(a, b):
@@ -23,8 +33,17 @@ def _dice(a, b):
 def test_good_subjects_have_every_output_and_cache(preprocessed_synth):
     out, report, _ = preprocessed_synth
     ok = report[report.status == "ok"].subject_id.tolist()
-    assert sorted(ok) == ["inj-cut_fov", "inj-stripped_with_neck", "inj-stripped_with_skull", "inj-upside_down",
-                          "stripped", "sub-001", "sub-002", "sub-003", "sub-004"]
+    assert sorted(ok) == [
+        "inj-cut_fov",
+        "inj-stripped_with_neck",
+        "inj-stripped_with_skull",
+        "inj-upside_down",
+        "stripped",
+        "sub-001",
+        "sub-002",
+        "sub-003",
+        "sub-004",
+    ]
     for sid in ok:
         for name in OUTPUTS:
             assert (out / "subjects" / sid / name).exists(), (sid, name)
@@ -65,7 +84,9 @@ def test_bad_inputs_fail_alone_with_clear_reasons(preprocessed_synth):
 def test_brain_extraction_and_registration_quality(preprocessed_synth):
     out, report, cohort = preprocessed_synth
     for sid in ["sub-001", "sub-002", "sub-003", "sub-004"]:
-        truth = nib.as_closest_canonical(nib.load(str(cohort / "derivatives" / "synth" / f"{sid}_desc-brain_mask.nii.gz")))
+        truth = nib.as_closest_canonical(
+            nib.load(str(cohort / "derivatives" / "synth" / f"{sid}_desc-brain_mask.nii.gz"))
+        )
         mask = nib.load(str(out / "subjects" / sid / "brain_mask.nii.gz")).get_fdata() > 0
         assert _dice(mask, truth.get_fdata() > 0) > 0.9, sid
     r = report.set_index("subject_id")
@@ -76,7 +97,12 @@ def test_already_stripped_input_is_detected_not_stripped_twice(preprocessed_synt
     out, report, _ = preprocessed_synth
     state = json.loads((out / "subjects" / "stripped" / "steps.json").read_text())
     assert state["brain_mask"]["info"]["input_skull_stripped"] is True
-    assert json.loads((out / "subjects" / "sub-001" / "steps.json").read_text())["brain_mask"]["info"]["input_skull_stripped"] is False
+    assert (
+        json.loads((out / "subjects" / "sub-001" / "steps.json").read_text())["brain_mask"]["info"][
+            "input_skull_stripped"
+        ]
+        is False
+    )
 
 
 def test_rerun_skips_done_steps_and_redoes_changed_ones(preprocessed_synth, tmp_path):
@@ -114,7 +140,9 @@ def test_registration_is_repeatable(preprocessed_synth, tmp_path):
     manifest[manifest.subject_id == "sub-002"].to_csv(tmp_path / "one.csv", index=False)
     mats = []
     for run in ("a", "b"):
-        preprocess_manifest(tmp_path / "one.csv", tmp_path / run, PreprocessConfig(registration="AffineFast"), Executor(workers=1))
+        preprocess_manifest(
+            tmp_path / "one.csv", tmp_path / run, PreprocessConfig(registration="AffineFast"), Executor(workers=1)
+        )
         mats.append((tmp_path / run / "subjects" / "sub-002" / "to_mni_affine.mat").read_bytes())
     assert mats[0] == mats[1]
     assert mats[0] == (out / "subjects" / "sub-002" / "to_mni_affine.mat").read_bytes()  # same as with 2 workers

@@ -6,8 +6,15 @@ from brainage.qc.overrides import apply_overrides, ensure_overrides_file, read_o
 
 
 def _verdicts():
-    return pd.DataFrame({"subject_id": ["a", "b", "c"], "site": "x", "verdict": ["pass", "fail", "warn"],
-                         "reasons": ["", "fail: cut off", "warn: noisy"], "outlier_score": [0.0, 20.0, 11.0]})
+    return pd.DataFrame(
+        {
+            "subject_id": ["a", "b", "c"],
+            "site": "x",
+            "verdict": ["pass", "fail", "warn"],
+            "reasons": ["", "fail: cut off", "warn: noisy"],
+            "outlier_score": [0.0, 20.0, 11.0],
+        }
+    )
 
 
 def test_override_replaces_verdict_and_file_is_never_overwritten(tmp_path):
@@ -20,9 +27,14 @@ def test_override_replaces_verdict_and_file_is_never_overwritten(tmp_path):
     assert "checked by eye" in out.at["b", "final_reasons"] and out.at["c", "final_reasons"] == "warn: noisy"
 
 
-@pytest.mark.parametrize("text, message", [("subject_id,verdict\na,maybe\n", "not one of"),
-                                           ("subject_id,verdict\na,pass\na,fail\n", "more than once"),
-                                           ("id,verdict\na,pass\n", "lacks columns")])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("subject_id,verdict\na,maybe\n", "not one of"),
+        ("subject_id,verdict\na,pass\na,fail\n", "more than once"),
+        ("id,verdict\na,pass\n", "lacks columns"),
+    ],
+)
 def test_bad_override_files(tmp_path, text, message):
     (tmp_path / "o.csv").write_text(text)
     with pytest.raises(InputError, match=message):

@@ -14,7 +14,9 @@ def reference():
     return Reference.load()
 
 
-def clean_scans(reference: Reference, n: int, site: str = "A", seed: int = 0, shift: dict | None = None) -> pd.DataFrame:
+def clean_scans(
+    reference: Reference, n: int, site: str = "A", seed: int = 0, shift: dict | None = None
+) -> pd.DataFrame:
     """``n`` scans drawn around the reference's medians (within half its spread)."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -22,17 +24,31 @@ def clean_scans(reference: Reference, n: int, site: str = "A", seed: int = 0, sh
         row = {"subject_id": f"{site}{i:03d}", "site": site, "input_skull_stripped": False}
         for metric, s in reference.stats.items():
             row[metric] = s.median + 0.5 * s.spread * rng.uniform(-1, 1)
-        row.update(fov_contact_mm2=0.0, below_brainstem_ml=0.0, outside_template_ml=1.0, holes_ml=0.0, n_components=1.0,
-                   upside_down_gain=-0.09, front_back_gain=-0.06, left_right_score=1.0, rotation_deg=10.0)
+        row.update(
+            fov_contact_mm2=0.0,
+            below_brainstem_ml=0.0,
+            outside_template_ml=1.0,
+            holes_ml=0.0,
+            n_components=1.0,
+            upside_down_gain=-0.09,
+            front_back_gain=-0.06,
+            left_right_score=1.0,
+            rotation_deg=10.0,
+        )
         for metric, delta in (shift or {}).items():
             row[metric] += delta
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-BROKEN = {"noise": {"noise_ratio": 0.2}, "ghosting": {"ghost_ratio": 0.2}, "field_of_view": {"fov_contact_mm2": 2000.0},
-          "orientation": {"upside_down_gain": 0.08, "dice_template": 0.85},
-          "below_brainstem": {"below_brainstem_ml": 30.0}, "nonuniformity": {"wm_bias_range": 0.8}}
+BROKEN = {
+    "noise": {"noise_ratio": 0.2},
+    "ghosting": {"ghost_ratio": 0.2},
+    "field_of_view": {"fov_contact_mm2": 2000.0},
+    "orientation": {"upside_down_gain": 0.08, "dice_template": 0.85},
+    "below_brainstem": {"below_brainstem_ml": 30.0},
+    "nonuniformity": {"wm_bias_range": 0.8},
+}
 
 
 def broken_scans(reference, site="A"):
@@ -135,4 +151,7 @@ def test_each_contrast_check_fires_just_past_its_limit_and_not_before(reference)
             inside = judge(base.assign(**{metric: stats.median + direction * (Z_WARN - 0.5) * spread}), reference)
             outside = judge(base.assign(**{metric: stats.median + direction * (Z_WARN + 0.5) * spread}), reference)
             assert inside.verdict.iloc[0] == "pass", (metric, inside.reasons.iloc[0])
-            assert outside.verdict.iloc[0] == "warn" and outside.scanner_differs.iloc[0], (metric, outside.reasons.iloc[0])
+            assert outside.verdict.iloc[0] == "warn" and outside.scanner_differs.iloc[0], (
+                metric,
+                outside.reasons.iloc[0],
+            )

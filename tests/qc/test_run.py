@@ -9,18 +9,14 @@ from brainage.qc.run import run_qc
 from brainage.training.splits import exclude_qc_failed
 
 
-@pytest.fixture(scope="module")
-def qc_result(preprocessed_synth, tmp_path_factory):
-    out, _, _ = preprocessed_synth
-    qc_dir = tmp_path_factory.mktemp("qc")
-    return run_qc(out, qc_dir, Executor(workers=2)).set_index("subject_id"), qc_dir, out
-
-
-@pytest.mark.parametrize("sid, check, words", [
-    ("inj-cut_fov", "field_of_view", "cut off by the field of view"),
-    ("inj-stripped_with_neck", "below_brainstem", "below the brainstem"),
-    ("inj-stripped_with_skull", "skull_left_in", "skull, scalp or eyes"),
-])
+@pytest.mark.parametrize(
+    "sid, check, words",
+    [
+        ("inj-cut_fov", "field_of_view", "cut off by the field of view"),
+        ("inj-stripped_with_neck", "below_brainstem", "below the brainstem"),
+        ("inj-stripped_with_skull", "skull_left_in", "skull, scalp or eyes"),
+    ],
+)
 def test_injected_failures_are_flagged_with_the_right_reason_first(qc_result, sid, check, words):
     verdicts, _, _ = qc_result
     assert verdicts.at[sid, "verdict"] != "pass"
@@ -63,8 +59,22 @@ def test_report_files(qc_result):
     assert "What the columns mean" in html and "flagged when" in html
     assert "e+0" not in html  # plain numbers
     metrics = pd.read_csv(qc_dir / "qc_metrics.csv")
-    for column in ("snr_total", "cnr", "cjv", "efc", "fber", "wm2max", "noise_ratio", "ghost_ratio", "fov_contact_mm2",
-                   "upside_down_gain", "left_right_score", "below_brainstem_ml", "outlier_score", "z_cjv"):
+    for column in (
+        "snr_total",
+        "cnr",
+        "cjv",
+        "efc",
+        "fber",
+        "wm2max",
+        "noise_ratio",
+        "ghost_ratio",
+        "fov_contact_mm2",
+        "upside_down_gain",
+        "left_right_score",
+        "below_brainstem_ml",
+        "outlier_score",
+        "z_cjv",
+    ):
         assert column in metrics.columns
     info = json.loads((qc_dir / "qc_info.json").read_text())
     assert info["reference"]["n_subjects"] > 50
@@ -73,12 +83,16 @@ def test_report_files(qc_result):
 def test_override_is_read_back_and_used_downstream(qc_result, tmp_path):
     verdicts, qc_dir, pre = qc_result
     overrides = qc_dir / "qc_overrides.csv"
-    overrides.write_text("subject_id,verdict,note\ninj-cut_fov,pass,top slice missing but usable\nsub-003,fail,motion seen by eye\n")
+    overrides.write_text(
+        "subject_id,verdict,note\ninj-cut_fov,pass,top slice missing but usable\nsub-003,fail,motion seen by eye\n"
+    )
     again = run_qc(pre, qc_dir, Executor(workers=1, isolate=False), pictures=False).set_index("subject_id")
     assert again.at["inj-cut_fov", "final_verdict"] == "pass" and again.at["sub-003", "final_verdict"] == "fail"
     assert "motion seen by eye" in again.at["sub-003", "final_reasons"]
     assert "top slice missing" in overrides.read_text()  # the reviewer's file survives re-runs
-    manifest = exclude_qc_failed(read_manifest(pre / "manifest.csv"), qc_dir / "qc_verdicts.csv").set_index("subject_id")
+    manifest = exclude_qc_failed(read_manifest(pre / "manifest.csv"), qc_dir / "qc_verdicts.csv").set_index(
+        "subject_id"
+    )
     assert not manifest.at["sub-003", "included"] and "QC fail" in manifest.at["sub-003", "exclusion_reason"]
     assert manifest.at["inj-cut_fov", "included"]
 
@@ -108,14 +122,18 @@ def flipped_real(ixi_dir, tmp_path_factory):
     for kind in ("upside_down", "front_back_swapped"):
         data, affine = inject.HEAD_FAILURES[kind](img.get_fdata(dtype=np.float32), img.affine)
         nib.save(nib.Nifti1Image(data, affine), str(root / f"{kind}.nii.gz"))
-        rows.append({"subject_id": kind, "age": 46.7, "sex": "M", "site": "HH", "t1_path": str(root / f"{kind}.nii.gz")})
+        rows.append(
+            {"subject_id": kind, "age": 46.7, "sex": "M", "site": "HH", "t1_path": str(root / f"{kind}.nii.gz")}
+        )
     write_manifest(make_manifest(rows), root / "manifest.csv")
     preprocess_manifest(root / "manifest.csv", root / "out", PreprocessConfig(), Executor(workers=2))
     return run_qc(root / "out", root / "qc", Executor(workers=1, isolate=False), pictures=False).set_index("subject_id")
 
 
 @pytest.mark.realdata
-@pytest.mark.parametrize("sid, words", [("upside_down", "upside down"), ("front_back_swapped", "front and back swapped")])
+@pytest.mark.parametrize(
+    "sid, words", [("upside_down", "upside down"), ("front_back_swapped", "front and back swapped")]
+)
 def test_flipped_real_heads_are_named_as_wrong_orientation(flipped_real, sid, words):
     assert flipped_real.at[sid, "verdict"] == "fail"
     assert flipped_real.at[sid, "check"] == "orientation", flipped_real.at[sid, "reasons"]

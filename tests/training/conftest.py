@@ -25,8 +25,17 @@ def tissue_cache(tmp_path_factory):
         det = (1.15 if sex == "M" else 1.0) * rng.normal(1, 0.03)
         write_volume(cache.volume(f"s{i:02d}"), tissue[1])
         write_volume(cache.tissue(f"s{i:02d}"), np.clip(tissue, 0, 1))
-        rows.append({"subject_id": f"s{i:02d}", "age": age, "sex": sex, "site": "x", "t1_path": "",
-                     "affine_det": det, "brain_volume_ml": 1200 * det})
+        rows.append(
+            {
+                "subject_id": f"s{i:02d}",
+                "age": age,
+                "sex": sex,
+                "site": "x",
+                "t1_path": "",
+                "affine_det": det,
+                "brain_volume_ml": 1200 * det,
+            }
+        )
     manifest = make_manifest(rows)
     report = pd.DataFrame(rows)[["subject_id", "affine_det", "brain_volume_ml"]]
     write_cache_index(cache, GridSpec("2mm", 2.0, (12, 12, 12)), manifest, report)

@@ -37,7 +37,13 @@ def test_test_subjects_never_reach_the_fit(tissue_cache, tmp_path, monkeypatch):
         return original(self, table, x)
 
     monkeypatch.setattr(RidgeBrainAge, "fit", recording_fit)
-    train_cv(tissue_cache, tissue_cache / "splits", tmp_path / "ridge", TrainConfig(model=model_config("ridge")), RunOptions())
+    train_cv(
+        tissue_cache,
+        tissue_cache / "splits",
+        tmp_path / "ridge",
+        TrainConfig(model=model_config("ridge")),
+        RunOptions(),
+    )
     folds = pd.read_csv(tissue_cache / "splits" / "folds.csv", dtype={"subject_id": str})
     everyone = set(folds.subject_id)
     tests = [set(part.subject_id) for _, part in folds.groupby("fold")]

@@ -8,43 +8,24 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from brainage.data.manifest import make_manifest
 from brainage.evaluation.report import evaluate
-from brainage.layout import PreprocessedDir, RunDir
+from brainage.layout import RunDir
 from brainage.models.network import ModelConfig
-from brainage.preprocess.cache import write_cache_index, write_volume
-from brainage.preprocess.grids import GridSpec
 from brainage.training import cnn
 from brainage.training.config import RunOptions, TrainConfig
 from brainage.training.cv import ensemble_and_correct, train_cv
 from brainage.training.logs import read_training_log
 from brainage.training.module import OptimConfig
-from brainage.training.splits import SplitConfig, write_splits
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """30 volumes whose bright-blob size grows with age (and is larger for men); 3 folds."""
-    root = tmp_path_factory.mktemp("train")
-    cache = PreprocessedDir(root).cache("2mm")
-    rng = np.random.default_rng(0)
-    rows = []
-    idx = np.indices((32, 40, 32)).astype(float)
-    r = np.sqrt(((idx - np.array([15.5, 19.5, 15.5])[:, None, None, None]) ** 2).sum(0))
-    for i in range(30):
-        age, sex = float(rng.uniform(20, 80)), "FM"[i % 2]
-        radius = 4 + age / 12 + (1.5 if sex == "M" else 0)
-        write_volume(cache.volume(f"s{i:02d}"), np.clip((r < radius) * 0.8 + rng.normal(0, 0.05, r.shape), 0, 1))
-        rows.append({"subject_id": f"s{i:02d}", "age": age, "sex": sex, "site": "x", "t1_path": ""})
-    manifest = make_manifest(rows)
-    write_cache_index(cache, GridSpec("2mm", 2.0, (32, 40, 32)), manifest)
-    write_splits(manifest, root / "splits", SplitConfig(n_folds=3, age_bins=2))
-    return root
 
 
 def _config(**kw):
-    base = dict(model=ModelConfig(name="sfcn", width=0.25, dropout=0.0), optim=OptimConfig(lr=3e-3), max_epochs=2,
-                batch_size=4, patience=5)
+    base = dict(
+        model=ModelConfig(name="sfcn", width=0.25, dropout=0.0),
+        optim=OptimConfig(lr=3e-3),
+        max_epochs=2,
+        batch_size=4,
+        patience=5,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -67,8 +48,17 @@ def test_two_epoch_cpu_training_end_to_end(tiny_run, tmp_path):
     pd.testing.assert_frame_equal(oof, again)
     result = evaluate(out)
     assert result["age_uncorrected"]["n"] == 30 and "sex_volume_only" not in result.get("baselines", {})
-    for name in ("index.html", "metrics.csv", "age_predicted_vs_true.png", "age_bland_altman.png", "sex_roc.png",
-                 "learning_curves.png", "age_error_by_decile.csv", "subjects.csv", "brain_age_gap.png"):
+    for name in (
+        "index.html",
+        "metrics.csv",
+        "age_predicted_vs_true.png",
+        "age_bland_altman.png",
+        "sex_roc.png",
+        "learning_curves.png",
+        "age_error_by_decile.csv",
+        "subjects.csv",
+        "brain_age_gap.png",
+    ):
         assert (out / "evaluation" / name).exists(), name
 
 
@@ -174,4 +164,4 @@ def test_settings_added_later_leave_old_fingerprints_alone():
     legacy_blob = fingerprint(before)
     assert fingerprint(config) == legacy_blob
     assert fingerprint(replace(config, augment=replace(config.augment, tissue_contrast=0.1))) != legacy_blob
-    assert "tissue_contrast" in to_dict(config)["augment"]   # saved configs still show every setting
+    assert "tissue_contrast" in to_dict(config)["augment"]  # saved configs still show every setting

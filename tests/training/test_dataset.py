@@ -8,20 +8,21 @@ import pytest
 import torch
 import torchio as tio
 
+from brainage.data.manifest import make_manifest
 from brainage.errors import BrainageError
-from brainage.preprocess.cache import pack_cache, read_cache_index, unpack_cache, write_cache_index, write_volume
 from brainage.layout import PreprocessedDir
+from brainage.preprocess.cache import pack_cache, read_cache_index, unpack_cache, write_cache_index, write_volume
 from brainage.preprocess.grids import GridSpec
 from brainage.training.augment import AugmentConfig, build_augmentation
 from brainage.training.dataset import BrainAgeDataset, make_loader
-from brainage.data.manifest import make_manifest
 
 
 @pytest.fixture
 def tiny_cache(tmp_path):
     rng = np.random.default_rng(0)
-    manifest = make_manifest([{"subject_id": f"s{i}", "age": 20.0 + 5 * i, "sex": "FM"[i % 2], "site": "x", "t1_path": ""}
-                              for i in range(6)])
+    manifest = make_manifest(
+        [{"subject_id": f"s{i}", "age": 20.0 + 5 * i, "sex": "FM"[i % 2], "site": "x", "t1_path": ""} for i in range(6)]
+    )
     cache = PreprocessedDir(tmp_path).cache("2mm")
     for sid in manifest.subject_id:
         write_volume(cache.volume(sid), rng.random((16, 20, 16)))
@@ -35,7 +36,9 @@ def test_multiworker_loading_with_augmentation(tiny_cache, method):
     loader = make_loader(ds, batch_size=2, shuffle=True, num_workers=2, start_method=method, timeout_s=120)
     batches = list(loader)
     x, covariates, age, sex = batches[0]
-    assert len(batches) == 3 and x.shape == (2, 1, 16, 20, 16) and x.dtype == torch.float32 and covariates.shape == (2, 0)
+    assert (
+        len(batches) == 3 and x.shape == (2, 1, 16, 20, 16) and x.dtype == torch.float32 and covariates.shape == (2, 0)
+    )
     assert sorted(torch.cat([b[2] for b in batches]).tolist()) == [20.0, 25.0, 30.0, 35.0, 40.0, 45.0]
     assert set(torch.cat([b[3] for b in batches]).tolist()) == {0, 1}
 
@@ -54,14 +57,21 @@ def test_tissue_channels_modulation_and_covariates(tmp_path):
     x0, c0, _, _ = ds[0]
     x1, c1, _, _ = ds[1]
     assert x0.shape == (4, 4, 4, 4)
-    assert float(x0[2].mean()) == pytest.approx(0.4 * 0.8, abs=0.01) and float(x1[2].mean()) == pytest.approx(0.4 * 1.2, abs=0.01)
+    assert float(x0[2].mean()) == pytest.approx(0.4 * 0.8, abs=0.01) and float(x1[2].mean()) == pytest.approx(
+        0.4 * 1.2, abs=0.01
+    )
     assert float(c0[0]) == pytest.approx(-1) and float(c1[0]) == pytest.approx(1)  # standardised
     plain = BrainAgeDataset(index, inputs=("tissue",), modulate=False)
     assert float(plain[1][0].mean()) == pytest.approx(0.4, abs=0.01)
     archive = pack_cache(cache.root, tmp_path / "t.npz")
     back = read_cache_index(unpack_cache(archive, tmp_path / "unpacked"))
-    assert np.array_equal(np.load(back.tissue_path[1]), np.load(index.tissue_path[1])) and back.affine_det.tolist() == [0.8, 1.2]
-    pooled = read_cache_index(unpack_cache(pack_cache(cache.root, tmp_path / "p.npz", downsample=2), tmp_path / "pooled"))
+    assert np.array_equal(np.load(back.tissue_path[1]), np.load(index.tissue_path[1])) and back.affine_det.tolist() == [
+        0.8,
+        1.2,
+    ]
+    pooled = read_cache_index(
+        unpack_cache(pack_cache(cache.root, tmp_path / "p.npz", downsample=2), tmp_path / "pooled")
+    )
     assert np.load(pooled.tissue_path[0]).shape == (3, 2, 2, 2) and np.load(pooled.path[0]).shape == (2, 2, 2)
     assert json.loads((tmp_path / "pooled" / "grid.json").read_text())["voxel_mm"] == 4.0
 

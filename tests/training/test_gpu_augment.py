@@ -31,8 +31,10 @@ def test_translation_moves_in_millimetres():
     x = _blob()
     cfg = AugmentConfig(degrees=0, scale=0, translation_mm=4.0, log_gamma=0, noise_std=0)
     out = augment_batch(x, cfg, voxel_mm=2.0, generator=torch.Generator().manual_seed(0))
+
     def centre(v):
         idx = torch.stack(torch.meshgrid(*[torch.arange(s, dtype=torch.float32) for s in v.shape], indexing="ij"))
         return (idx * v).sum(dim=(1, 2, 3)) / v.sum()
+
     shift_vox = (centre(out[0, 0]) - centre(x[0, 0])).abs()
     assert (shift_vox <= 2.0 + 0.3).all()  # at most 4 mm = 2 voxels per axis

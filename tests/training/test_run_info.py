@@ -12,26 +12,47 @@ from brainage.training.run_info import SCHEMA_VERSION, RunInfo
 
 
 def test_round_trip_keeps_every_field(tmp_path):
-    info = RunInfo(cache_dir=Path("/c/cache/2mm"), folds_csv=Path("/s/folds.csv"), preprocessed_dir=Path("/c"),
-                   qc_verdicts=Path("/c/qc/qc_verdicts.csv"), n_subjects=12, grid=GRIDS["2mm"], torch="2.13.0",
-                   stack_of=(Path("/m/a"), Path("/m/b")))
+    info = RunInfo(
+        cache_dir=Path("/c/cache/2mm"),
+        folds_csv=Path("/s/folds.csv"),
+        preprocessed_dir=Path("/c"),
+        qc_verdicts=Path("/c/qc/qc_verdicts.csv"),
+        n_subjects=12,
+        grid=GRIDS["2mm"],
+        torch="2.13.0",
+        stack_of=(Path("/m/a"), Path("/m/b")),
+    )
     assert RunInfo.read(info.write(tmp_path / "run_info.json")) == info
 
 
 def test_a_record_from_before_versions_is_read(tmp_path):
     path = tmp_path / "run_info.json"
-    path.write_text(json.dumps({"cache_dir": "/c/cache/2mm", "preprocessed_dir": None, "folds_csv": "/s/folds.csv",
-                                "qc_verdicts": None, "n_subjects": 3, "grid": GRIDS["2mm"].to_json(), "torch": "2.4"}))
+    path.write_text(
+        json.dumps(
+            {
+                "cache_dir": "/c/cache/2mm",
+                "preprocessed_dir": None,
+                "folds_csv": "/s/folds.csv",
+                "qc_verdicts": None,
+                "n_subjects": 3,
+                "grid": GRIDS["2mm"].to_json(),
+                "torch": "2.4",
+            }
+        )
+    )
     info = RunInfo.read(path)
     assert info.schema_version == 0 and info.grid == GRIDS["2mm"] and info.preprocessed_dir is None
 
 
-@pytest.mark.parametrize("content, message", [
-    ("not json", "not a brainage run record"),
-    (json.dumps({"cache_dir": "/c"}), "KeyError: 'folds_csv'"),
-    (json.dumps({"folds_csv": "/s", "colour": "red"}), r"unknown keys \['colour'\]"),
-    (json.dumps({"folds_csv": "/s", "schema_version": SCHEMA_VERSION + 1}), "newer than this brainage reads"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("not json", "not a brainage run record"),
+        (json.dumps({"cache_dir": "/c"}), "KeyError: 'folds_csv'"),
+        (json.dumps({"folds_csv": "/s", "colour": "red"}), r"unknown keys \['colour'\]"),
+        (json.dumps({"folds_csv": "/s", "schema_version": SCHEMA_VERSION + 1}), "newer than this brainage reads"),
+    ],
+)
 def test_anything_else_is_refused_in_one_line_naming_the_file(tmp_path, content, message):
     path = tmp_path / "run_info.json"
     path.write_text(content)

@@ -3,14 +3,24 @@ import pandas as pd
 import pytest
 
 from brainage.data.ingest_ixi import ingest_ixi
-from brainage.data.manifest import make_manifest
-from brainage.training.splits import SplitConfig, describe_groups, make_folds, write_splits
+from brainage.data.manifest import included, make_manifest
+from brainage.training.splits import SplitConfig, describe_groups, make_folds, strata, write_splits
 
 
 def _cohort(n=120, seed=0, sites=("A",)):
     rng = np.random.default_rng(seed)
-    return make_manifest([{"subject_id": f"s{i:03d}", "age": float(rng.uniform(20, 80)), "sex": rng.choice(["F", "M"], p=[0.6, 0.4]),
-                           "site": sites[i % len(sites)], "t1_path": "x"} for i in range(n)])
+    return make_manifest(
+        [
+            {
+                "subject_id": f"s{i:03d}",
+                "age": float(rng.uniform(20, 80)),
+                "sex": rng.choice(["F", "M"], p=[0.6, 0.4]),
+                "site": sites[i % len(sites)],
+                "t1_path": "x",
+            }
+            for i in range(n)
+        ]
+    )
 
 
 def test_folds_are_deterministic_and_partition_subjects():
@@ -44,3 +54,19 @@ def test_real_ixi_folds_within_5_points_of_cohort_sex_ratio(ixi_dir, tmp_path):
     split_table = pd.read_csv(tmp_path / "split_balance.csv")
     assert set(split_table.split) == {"all", "train", "val", "test"}
     assert (tmp_path / "split_config.yaml").exists() and len(folds) == 180
+
+
+def test_strata_too_small_for_the_folds_are_merged_without_a_warning():
+    """44 subjects in 3 folds (the demo's size) whose youngest age bin has only two women: merging
+    them into a per-sex catch-all still leaves two, fewer than the folds; they must be merged on
+    until every stratum can be placed, or scikit-learn warns and the folds lose balance."""
+    import warnings
+
+    sexes = ["M"] * 9 + ["F"] * 2 + ["F", "M"] * 16 + ["F"]
+    manifest = make_manifest({"subject_id": f"s{i:02d}", "age": 20.0 + i, "sex": sex} for i, sex in enumerate(sexes))
+    labels = pd.Series(strata(included(manifest), 4, 3))
+    assert labels.value_counts().min() >= 3, labels.value_counts()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        folds = make_folds(manifest, SplitConfig(n_folds=3, seed=1))
+    assert folds.groupby("fold").size().between(14, 15).all()

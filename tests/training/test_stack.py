@@ -31,8 +31,22 @@ def test_ensemble_trains_both_members_and_stacks_on_validation_subjects(tissue_c
 def test_stack_command_combines_finished_runs(tissue_cache, tmp_path):
     runs = tmp_path / "runs"
     for name, extra in (("ridge", []), ("ridge_t1", ["--inputs", "tissue", "--covariates", "none"])):
-        assert main(["train", str(tissue_cache), "--splits", str(tissue_cache / "splits"), "--out", str(runs / name),
-                     "--model", "ridge", *extra]) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    str(tissue_cache),
+                    "--splits",
+                    str(tissue_cache / "splits"),
+                    "--out",
+                    str(runs / name),
+                    "--model",
+                    "ridge",
+                    *extra,
+                ]
+            )
+            == 0
+        )
     assert main(["stack", str(runs / "ridge"), str(runs / "ridge_t1"), "--out", str(runs / "stack")]) == 0
     oof = pd.read_csv(runs / "stack" / "oof_predictions.csv")
     assert len(oof) == 60 and _mae(oof) < 6

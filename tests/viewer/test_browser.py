@@ -4,26 +4,8 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from brainage.viewer.server import serve_in_thread
-
-CHROMIUM = Path("/usr/bin/chromium")
-#: Headless WebGL through SwiftShader; `--use-gl=swiftshader` does not work with this Chromium.
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture
-def browser(tmp_path):
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install brainage[test])")
-    if not CHROMIUM.is_file():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium (.ci/run installs Debian's chromium)")
-    with playwright.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=str(CHROMIUM),
-                                                       headless=True, args=ARGS, viewport={"width": 1400, "height": 820})
-        yield context
-        context.close()
 
 
 def _non_black_fraction(png: bytes) -> float:

@@ -30,28 +30,41 @@ class Download(Command):
 
 class Ingest(Command):
     name = "ingest"
-    help = ("Build a manifest (subject_id, site, age, sex, t1_path, included, exclusion_reason, source) "
-            "from IXI, BIDS or a plain CSV, with a data summary (text + PNG).")
-    example = ("brainage ingest ixi ../shared/data/ixi-hh --out results/ixi\n"
-               "  brainage ingest bids path/to/bids --out results/bids\n"
-               "  brainage ingest csv hospital.csv --out results/hospital --sex-coding 1=F,2=M")
+    help = (
+        "Build a manifest (subject_id, site, age, sex, t1_path, included, exclusion_reason, source) "
+        "from IXI, BIDS or a plain CSV, with a data summary (text + PNG)."
+    )
+    example = (
+        "brainage ingest ixi ../shared/data/ixi-hh --out results/ixi\n"
+        "  brainage ingest bids path/to/bids --out results/bids\n"
+        "  brainage ingest csv hospital.csv --out results/hospital --sex-coding 1=F,2=M"
+    )
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("kind", choices=["ixi", "bids", "csv"])
         p.add_argument("source", type=Path, help="IXI folder, BIDS root, or CSV file (columns path, age, sex)")
         p.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
         p.add_argument("--xls", type=Path, default=None, help="IXI only: IXI.xls if not inside SOURCE")
-        p.add_argument("--sex-coding", default=None,
-                       help="BIDS/CSV with numeric sex codes: what they mean, e.g. 1=M,2=F or 1=F,2=M "
-                            "(datasets disagree, so numeric codes are refused without it)")
+        p.add_argument(
+            "--sex-coding",
+            default=None,
+            help="BIDS/CSV with numeric sex codes: what they mean, e.g. 1=M,2=F or 1=F,2=M "
+            "(datasets disagree, so numeric codes are refused without it)",
+        )
         p.add_argument("--no-check", action="store_true", help="do not open every image to check it")
 
     def run(self, args: argparse.Namespace) -> None:
         from brainage.data.ingest import ingest
         from brainage.data.manifest import parse_sex_coding
 
-        ingest(args.kind, args.source, args.out, xls=args.xls, check=not args.no_check,
-               sex_coding=parse_sex_coding(args.sex_coding))
+        ingest(
+            args.kind,
+            args.source,
+            args.out,
+            xls=args.xls,
+            check=not args.no_check,
+            sex_coding=parse_sex_coding(args.sex_coding),
+        )
 
 
 class Synth(Command):

@@ -62,7 +62,9 @@ def download(url: str, dest: str | Path, sha256: str | None = None, timeout: flo
         known = sha256 or (recorded.read_text().split()[0] if recorded.exists() else None)
         actual = sha256_of(dest)
         if known and actual != known:
-            raise InputError(dest, f"existing file's SHA-256 {actual} does not match {known}; delete it to download again")
+            raise InputError(
+                dest, f"existing file's SHA-256 {actual} does not match {known}; delete it to download again"
+            )
         recorded.write_text(f"{actual}  {dest.name}\n")
         return dest
 
@@ -93,9 +95,13 @@ def download(url: str, dest: str | Path, sha256: str | None = None, timeout: flo
                         fh.write(block)
                         progress.advance(task, len(block))
                 except (OSError, http.client.HTTPException) as exc:
-                    raise InputError(url, f"connection lost after {fh.tell()} bytes ({exc}); run again to resume") from None
+                    raise InputError(
+                        url, f"connection lost after {fh.tell()} bytes ({exc}); run again to resume"
+                    ) from None
         if total is not None and part.stat().st_size != total:
-            raise InputError(url, f"download incomplete: got {part.stat().st_size} of {total} bytes; run again to resume")
+            raise InputError(
+                url, f"download incomplete: got {part.stat().st_size} of {total} bytes; run again to resume"
+            )
     actual = sha256_of(part)
     if sha256 and actual != sha256:
         part.unlink()
@@ -105,8 +111,9 @@ def download(url: str, dest: str | Path, sha256: str | None = None, timeout: flo
     return dest
 
 
-def download_ixi(out_dir: str | Path, base_url: str = IXI_BASE_URL, extract: bool = True,
-                 checksums: dict[str, str] | None = None) -> Path:
+def download_ixi(
+    out_dir: str | Path, base_url: str = IXI_BASE_URL, extract: bool = True, checksums: dict[str, str] | None = None
+) -> Path:
     """Fetch IXI-T1.tar and IXI.xls into ``out_dir`` and unpack the T1 images into ``out_dir/T1``."""
     out_dir = Path(out_dir)
     checksums = checksums or {}

@@ -31,7 +31,8 @@ def label_map_kind(data: np.ndarray) -> str:
 
     Example:
         >>> labels = np.zeros((20, 20, 20)); labels[5:15, 5:15, 5:15] = 3; labels[5:10, 5:15, 5:15] = 7
-        >>> label_map_kind(labels), label_map_kind(labels > 0), label_map_kind(np.random.default_rng(0).random((20, 20, 20)))
+        >>> noise = np.random.default_rng(0).random((20, 20, 20))
+        >>> label_map_kind(labels), label_map_kind(labels > 0), label_map_kind(noise)
         ('label map (3 labels)', 'binary mask', '')
     """
     values = np.unique(data[::2, ::2, ::2])
@@ -70,12 +71,14 @@ def load_t1(path: str | Path) -> tuple[nib.Nifti1Image, np.ndarray]:
         img = nib.Nifti1Image(np.asanyarray(img.dataobj)[..., 0], img.affine, img.header)
         shape = img.shape
     if len(shape) != 3:
-        raise InputError(path, f"expected a 3D image, got shape {tuple(shape)} "
-                               f"({len(shape)}D; pick one volume first)")
+        raise InputError(path, f"expected a 3D image, got shape {tuple(shape)} ({len(shape)}D; pick one volume first)")
     linear = np.asarray(img.affine, dtype=float)[:3, :3]
     if not np.all(np.isfinite(linear)) or abs(np.linalg.det(linear)) < 1e-6:
-        raise InputError(path, "header orientation matrix (sform/qform) is degenerate: the voxel-to-world "
-                               "mapping cannot be inverted; fix the header before use")
+        raise InputError(
+            path,
+            "header orientation matrix (sform/qform) is degenerate: the voxel-to-world "
+            "mapping cannot be inverted; fix the header before use",
+        )
     try:
         data = np.asarray(img.dataobj, dtype=np.float32)
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile, ValueError) as exc:
@@ -95,16 +98,21 @@ def validate_t1(data: np.ndarray, zooms, source: str | Path | None = None) -> No
         raise InputError(source, f"image is empty (every voxel equals {float(data.max()):g})")
     kind = label_map_kind(data)
     if kind:
-        raise InputError(source, f"is a {kind}, not a T1-weighted scan (a segmentation or mask saved beside the scans?)")
+        raise InputError(
+            source, f"is a {kind}, not a T1-weighted scan (a segmentation or mask saved beside the scans?)"
+        )
     zooms = np.asarray(zooms, dtype=float)
     lo, hi = VOXEL_SIZE_RANGE_MM
     if np.any(zooms < lo) or np.any(zooms > hi):
-        raise InputError(source, f"implausible voxel size {tuple(np.round(zooms, 3))} mm "
-                                 f"(expected {lo}-{hi} mm; check the header)")
+        raise InputError(
+            source, f"implausible voxel size {tuple(np.round(zooms, 3))} mm (expected {lo}-{hi} mm; check the header)"
+        )
     fov = zooms * np.asarray(data.shape)
     if np.any(fov < MIN_FOV_MM) or np.any(fov > MAX_FOV_MM):
-        raise InputError(source, f"implausible field of view {tuple(np.round(fov))} mm "
-                                 f"(expected {MIN_FOV_MM:g}-{MAX_FOV_MM:g} mm per axis)")
+        raise InputError(
+            source,
+            f"implausible field of view {tuple(np.round(fov))} mm (expected {MIN_FOV_MM:g}-{MAX_FOV_MM:g} mm per axis)",
+        )
 
 
 def voxel_fingerprint(path: str | Path) -> str:

@@ -14,8 +14,14 @@ from brainage.layout import IngestDir
 from brainage.progress import console
 
 
-def ingest(kind: str, source: str | Path, out_dir: str | Path, xls: str | Path | None = None, check: bool = True,
-           sex_coding: dict | None = None) -> pd.DataFrame:
+def ingest(
+    kind: str,
+    source: str | Path,
+    out_dir: str | Path,
+    xls: str | Path | None = None,
+    check: bool = True,
+    sex_coding: dict | None = None,
+) -> pd.DataFrame:
     """Ingest ``source`` of ``kind`` (``ixi``, ``bids``, ``csv``) into ``out_dir/manifest.csv``.
 
     ``sex_coding`` maps numeric sex codes of a BIDS or CSV source (``{1: "M", 2: "F"}``);
@@ -30,8 +36,11 @@ def ingest(kind: str, source: str | Path, out_dir: str | Path, xls: str | Path |
 
         manifest, report = ingest_ixi(source, xls, check=check)
         write_csv(pd.DataFrame({"IXI_ID": report.rows_without_scan}), out.ixi_rows_without_scan)
-        extra = (f"IXI.xls rows without a scan here: {len(report.rows_without_scan)}; duplicate IDs with a scan: "
-                 f"{len(report.duplicate_ids_agreeing)} agreeing (one row kept), {len(report.duplicate_ids_conflicting)} conflicting (excluded)")
+        extra = (
+            f"IXI.xls rows without a scan here: {len(report.rows_without_scan)}; duplicate IDs with a scan: "
+            f"{len(report.duplicate_ids_agreeing)} agreeing (one row kept), "
+            f"{len(report.duplicate_ids_conflicting)} conflicting (excluded)"
+        )
     elif kind == "bids":
         from brainage.data.ingest_bids import ingest_bids
 

@@ -24,8 +24,9 @@ def _pick(columns, candidates, path: Path, what: str, required: bool = True):
     return None
 
 
-def ingest_bids(root: str | Path, check: bool = True, sex_coding: dict | None = None,
-                labels_required: bool = True) -> pd.DataFrame:
+def ingest_bids(
+    root: str | Path, check: bool = True, sex_coding: dict | None = None, labels_required: bool = True
+) -> pd.DataFrame:
     """Build a manifest from a BIDS folder; the first T1w of each participant is used. Image
     paths are stored absolute; numeric sex codes need an explicit ``sex_coding``. For prediction
     (``labels_required=False``) age and sex columns are optional.
@@ -48,15 +49,24 @@ def ingest_bids(root: str | Path, check: bool = True, sex_coding: dict | None = 
     for _, row in table.iterrows():
         pid = str(row["participant_id"]).strip()
         pid = pid if pid.startswith("sub-") else f"sub-{pid}"
-        record = {"subject_id": pid, "site": row[site_col] if site_col else "unknown", "source": "bids",
-                  "t1_path": "", "included": True, "exclusion_reason": ""}
+        record = {
+            "subject_id": pid,
+            "site": row[site_col] if site_col else "unknown",
+            "source": "bids",
+            "t1_path": "",
+            "included": True,
+            "exclusion_reason": "",
+        }
         try:
             images = cohort.find_t1(pid)
             if not images:
                 raise InputError(None, f"no T1w image under {root / pid}")
             record["t1_path"] = str(images[0])
-            record.update(parse_labels(row[age_col] if age_col else None, row[sex_col] if sex_col else None,
-                                       sex_coding, labels_required))
+            record.update(
+                parse_labels(
+                    row[age_col] if age_col else None, row[sex_col] if sex_col else None, sex_coding, labels_required
+                )
+            )
         except InputError as exc:
             record.update(included=False, exclusion_reason=f"participants.tsv: {exc.problem}")
         records.append(record)

@@ -29,8 +29,9 @@ def _separator(csv_path: Path) -> str:
     return max((",", ";", "\t"), key=header.count) if any(c in header for c in ",;\t") else ","
 
 
-def ingest_csv(csv_path: str | Path, check: bool = True, sex_coding: dict | None = None,
-               labels_required: bool = True) -> pd.DataFrame:
+def ingest_csv(
+    csv_path: str | Path, check: bool = True, sex_coding: dict | None = None, labels_required: bool = True
+) -> pd.DataFrame:
     """Build a manifest from a CSV of ``path, age, sex[, subject_id, site]``.
 
     Example:
@@ -51,9 +52,14 @@ def ingest_csv(csv_path: str | Path, check: bool = True, sex_coding: dict | None
         path = Path(str(row["path"]).strip())
         path = (path if path.is_absolute() else csv_path.parent / path).absolute()
         sid = row.get("subject_id")
-        record = {"subject_id": str(sid).strip() if isinstance(sid, str) and sid.strip() else f"row{i + 1:04d}",
-                  "site": row.get("site") if isinstance(row.get("site"), str) else "unknown",
-                  "t1_path": str(path), "source": "csv", "included": True, "exclusion_reason": ""}
+        record = {
+            "subject_id": str(sid).strip() if isinstance(sid, str) and sid.strip() else f"row{i + 1:04d}",
+            "site": row.get("site") if isinstance(row.get("site"), str) else "unknown",
+            "t1_path": str(path),
+            "source": "csv",
+            "included": True,
+            "exclusion_reason": "",
+        }
         where = f"{csv_path} row {i + 2}"
         try:
             record.update(parse_labels(row.get("age"), row.get("sex"), sex_coding, labels_required))

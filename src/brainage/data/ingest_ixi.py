@@ -90,7 +90,9 @@ def find_ixi_scans(folder: Path) -> tuple[dict[int, tuple[str, Path]], list[str]
     return scans, unparsed
 
 
-def ingest_ixi(folder: str | Path, xls_path: str | Path | None = None, check: bool = True) -> tuple[pd.DataFrame, IXIReport]:
+def ingest_ixi(
+    folder: str | Path, xls_path: str | Path | None = None, check: bool = True
+) -> tuple[pd.DataFrame, IXIReport]:
     """Build a manifest from an IXI download.
 
     Args:
@@ -116,8 +118,16 @@ def ingest_ixi(folder: str | Path, xls_path: str | Path | None = None, check: bo
     records = []
     for ixi_id, (site, path) in sorted(scans.items()):
         rows = table[table[ID_COLUMN] == ixi_id]
-        record = {"subject_id": f"IXI{ixi_id:03d}", "site": site, "t1_path": str(path), "source": "ixi",
-                  "age": np.nan, "sex": "", "included": True, "exclusion_reason": ""}
+        record = {
+            "subject_id": f"IXI{ixi_id:03d}",
+            "site": site,
+            "t1_path": str(path),
+            "source": "ixi",
+            "age": np.nan,
+            "sex": "",
+            "included": True,
+            "exclusion_reason": "",
+        }
         reason = ""
         if site not in SITES:
             reason = f"unknown IXI site {site!r} in file name (expected {', '.join(SITES)})"

@@ -59,7 +59,7 @@ def low_snr(data, affine, noise_fraction: float = 0.12, rng=None, brain_mask=Non
     sd = noise_fraction * np.percentile(data, 99)
     real = data + rng.normal(0, sd, data.shape)
     imag = rng.normal(0, sd, data.shape)
-    return np.sqrt(real ** 2 + imag ** 2).astype(np.float32), affine.copy()
+    return np.sqrt(real**2 + imag**2).astype(np.float32), affine.copy()
 
 
 def upside_down(data, affine, rng=None, brain_mask=None):
@@ -107,11 +107,11 @@ def stripped_with_neck(data, affine, brain_mask: np.ndarray, length_mm: float = 
     zooms = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
     zs = np.nonzero(brain_mask.any(axis=(0, 1)))[0]
     bottom = zs[0]
-    seed = brain_mask[:, :, bottom: bottom + 3].any(axis=2)
+    seed = brain_mask[:, :, bottom : bottom + 3].any(axis=2)
     column = ndimage.binary_dilation(seed, iterations=max(1, int(round(8 / zooms[0]))))
     extra = np.zeros_like(brain_mask)
     depth = int(round(length_mm / zooms[2]))
-    extra[:, :, max(0, bottom - depth): bottom + 3] = column[:, :, None]
+    extra[:, :, max(0, bottom - depth) : bottom + 3] = column[:, :, None]
     tissue = data > 0.2 * np.percentile(data[brain_mask], 50)
     keep = brain_mask | (extra & tissue)
     return np.where(keep, data, 0).astype(np.float32), affine.copy()
@@ -126,11 +126,17 @@ def stripped_with_skull(data, affine, brain_mask: np.ndarray, margin_mm: float =
 
 #: Failures that apply to a raw head image.
 HEAD_FAILURES: dict[str, Injector] = {
-    "cut_fov": cut_fov, "zero_filled_fov": zero_filled_fov, "ghosting": ghosting, "low_snr": low_snr,
-    "upside_down": upside_down, "left_right_swapped": left_right_swapped, "front_back_swapped": front_back_swapped,
+    "cut_fov": cut_fov,
+    "zero_filled_fov": zero_filled_fov,
+    "ghosting": ghosting,
+    "low_snr": low_snr,
+    "upside_down": upside_down,
+    "left_right_swapped": left_right_swapped,
+    "front_back_swapped": front_back_swapped,
     "strong_bias": strong_bias,
 }
 #: Failures of an already-skull-stripped image; these need the true brain mask.
 STRIPPED_FAILURES: dict[str, Injector] = {
-    "stripped_with_neck": stripped_with_neck, "stripped_with_skull": stripped_with_skull,
+    "stripped_with_neck": stripped_with_neck,
+    "stripped_with_skull": stripped_with_skull,
 }

@@ -47,8 +47,11 @@ def parse_sex(value, codes: dict | None = None, source: str | None = None) -> st
             if number == float(code):
                 return label
         if not codes:
-            raise InputError(source, f"numeric sex code {value!r} is ambiguous (IXI: 1=male; many datasets: 1=female); "
-                                     "say which with --sex-coding 1=M,2=F or --sex-coding 1=F,2=M")
+            raise InputError(
+                source,
+                f"numeric sex code {value!r} is ambiguous (IXI: 1=male; many datasets: 1=female); "
+                "say which with --sex-coding 1=M,2=F or --sex-coding 1=F,2=M",
+            )
     text = str(value).strip().lower()
     if text in _SEX_WORDS:
         return _SEX_WORDS[text]
@@ -101,7 +104,11 @@ def parse_age(value, source: str | None = None) -> float:
 
 
 def _blank(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() in ("", "n/a", "NA", "nan")
+    return (
+        value is None
+        or (isinstance(value, float) and math.isnan(value))
+        or str(value).strip() in ("", "n/a", "NA", "nan")
+    )
 
 
 def parse_labels(age, sex, sex_coding: dict | None = None, required: bool = True) -> dict:
@@ -112,8 +119,10 @@ def parse_labels(age, sex, sex_coding: dict | None = None, required: bool = True
         >>> parse_labels("", "F", required=False)
         {'age': nan, 'sex': 'F'}
     """
-    return {"age": float("nan") if not required and _blank(age) else parse_age(age),
-            "sex": "" if not required and _blank(sex) else parse_sex(sex, codes=sex_coding)}
+    return {
+        "age": float("nan") if not required and _blank(age) else parse_age(age),
+        "sex": "" if not required and _blank(sex) else parse_sex(sex, codes=sex_coding),
+    }
 
 
 def make_manifest(records: Iterable[dict]) -> pd.DataFrame:
@@ -167,7 +176,9 @@ def read_table(path: str | Path, what: str, **kwargs) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise InputError(path, f"is empty; expected a {what} with a header row") from None
     except (UnicodeDecodeError, pd.errors.ParserError, csv.Error, OSError, EOFError) as exc:
-        raise InputError(path, f"is not a readable {what} ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None
+        raise InputError(
+            path, f"is not a readable {what} ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
+        ) from None
 
 
 def read_manifest(path: str | Path) -> pd.DataFrame:

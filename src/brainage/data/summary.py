@@ -15,13 +15,19 @@ from brainage.plotting import plt, save_figure
 def summary_text(manifest: pd.DataFrame) -> str:
     """Human-readable summary of a manifest, listing every exclusion with its reason."""
     use = included(manifest)
-    lines = [f"subjects: {len(manifest)} found, {len(use)} usable "
-             f"({int((use.sex == 'F').sum())} F / {int((use.sex == 'M').sum())} M)"]
+    lines = [
+        f"subjects: {len(manifest)} found, {len(use)} usable "
+        f"({int((use.sex == 'F').sum())} F / {int((use.sex == 'M').sum())} M)"
+    ]
     if len(use):
-        lines.append(f"age: {use.age.min():.1f}-{use.age.max():.1f} y, mean {use.age.mean():.1f} (sd {use.age.std():.1f})")
+        lines.append(
+            f"age: {use.age.min():.1f}-{use.age.max():.1f} y, mean {use.age.mean():.1f} (sd {use.age.std():.1f})"
+        )
         for site, part in use.groupby("site"):
-            lines.append(f"  site {site}: {len(part)} ({int((part.sex == 'F').sum())} F / {int((part.sex == 'M').sum())} M), "
-                         f"age {part.age.mean():.1f} +/- {part.age.std():.1f}")
+            lines.append(
+                f"  site {site}: {len(part)} ({int((part.sex == 'F').sum())} F / {int((part.sex == 'M').sum())} M), "
+                f"age {part.age.mean():.1f} +/- {part.age.std():.1f}"
+            )
     excluded = manifest[~manifest["included"]]
     lines.append(f"excluded: {len(excluded)}")
     for _, row in excluded.iterrows():
@@ -37,8 +43,13 @@ def plot_summary(manifest: pd.DataFrame, png_path: str | Path) -> Path:
     bins = range(int(use.age.min() // 5 * 5), int(use.age.max() // 5 * 5 + 10), 5) if len(use) else 10
     for ax, site in zip(axes[0], sites):
         part = use[use.site == site]
-        ax.hist([part[part.sex == "F"].age, part[part.sex == "M"].age], bins=bins, label=["F", "M"],
-                color=["#d95f02", "#1b9e77"], stacked=False)
+        ax.hist(
+            [part[part.sex == "F"].age, part[part.sex == "M"].age],
+            bins=bins,
+            label=["F", "M"],
+            color=["#d95f02", "#1b9e77"],
+            stacked=False,
+        )
         ax.set(title=f"site {site}: n={len(part)}", xlabel="age (years)", ylabel="subjects")
         ax.legend()
     n_ex = int((~manifest["included"]).sum())

@@ -11,8 +11,15 @@ download). The generative model, per subject with age ``a`` and ``d = (a - 20) /
   (``atrophy_sd``, ``ventricle_sd_mm``), so age is learnable but not a lookup.
 * **Sex**: men have a larger head and brain (isotropic scale ``male_scale`` vs 1.0, on top of
   ``base_scale``, which brings the MNI brain (1.88 l) to ~1.15 l, ~1.35 l with the CSF rim a
-  brain extractor keeps: a typical adult woman's intracranial volume (men ~1.7 l);
-  ``scale_sd`` between people) and a slightly longer front-to-back shape (``male_ap_stretch``).
+  brain extractor keeps: a typical adult woman's intracranial volume; men's brains are ~12 %
+  larger, and ``scale_sd`` between people makes volume alone tell sex apart only ~70 % of the
+  time, as in real cohorts) and a slightly longer front-to-back shape (``male_ap_stretch``).
+  Beyond size, a fixed smooth regional pattern (``sex_pattern``, the same for everyone: blobs of
+  ~``sex_pattern_mm`` across) moves grey matter's share of the grey/white mixture by up to
+  ``sex_pattern`` one way in women and the other way in men, with each person's own strength
+  drawn around it (``sex_pattern_sd``). It stands in for the regional grey-matter differences
+  reported after head size is accounted for, so a model must read anatomy, not only size, to
+  beat a brain-volume classifier.
 * **Head**: CSF rim, dark skull, bright scalp fat in shells around the brain, eyes, and a neck
   down to the bottom of the field of view, so brain extraction has real work to do.
 * **Acquisition**: random pose (rotation up to ``max_rotation_deg``, shift up to
@@ -37,10 +44,10 @@ import pandas as pd
 from scipy import ndimage
 
 from brainage.config import save_config
+from brainage.data.inject import HEAD_FAILURES
 from brainage.files import atomic_path, write_csv, write_json
 from brainage.layout import CohortDir
 from brainage.progress import track
-from brainage.data.inject import HEAD_FAILURES
 
 TISSUE_T1 = {"wm": 1.0, "gm": 0.62, "csf": 0.18, "skull": 0.07, "scalp": 0.85, "muscle": 0.45, "eye": 0.15}
 #: Padding (template voxels) around the MNI brain for skull, scalp and neck.
@@ -63,9 +70,12 @@ class SynthConfig:
     atrophy_sd: float = 0.04
     ventricle_sd_mm: float = 1.0
     base_scale: float = 0.85
-    male_scale: float = 1.07
+    male_scale: float = 1.04
     male_ap_stretch: float = 1.02
-    scale_sd: float = 0.03
+    scale_sd: float = 0.035
+    sex_pattern: float = 0.25
+    sex_pattern_mm: float = 16.0
+    sex_pattern_sd: float = 0.5
     max_rotation_deg: float = 10.0
     max_shift_mm: float = 8.0
     bias_strength: float = 0.15
@@ -104,9 +114,22 @@ class TemplateAnatomy:
         self.vox_to_mm[:3, 3] = -com * self.zoom
         zs = np.nonzero(self.brain.any(axis=(0, 1)))[0]
         self.brain_bottom = int(zs[0])
+        self._sex_fields: dict[float, np.ndarray] = {}
 
-    def head(self, age: float, atrophy: float, vent_mm: float, cfg: SynthConfig, rng) -> tuple[np.ndarray, np.ndarray]:
-        """T1 intensity and brain mask of one subject, in padded template space."""
+    def sex_field(self, blob_mm: float) -> np.ndarray:
+        """The fixed regional sex pattern in [-1, 1]: smoothed noise of a constant seed, so every
+        subject and every cohort share it."""
+        if blob_mm not in self._sex_fields:
+            noise = np.random.default_rng(20260101).standard_normal(self.brain.shape).astype(np.float32)
+            field = ndimage.gaussian_filter(noise, blob_mm / self.zoom / 2.355)
+            self._sex_fields[blob_mm] = np.clip(field / (3 * field[self.brain].std()), -1, 1)
+        return self._sex_fields[blob_mm]
+
+    def head(
+        self, age: float, atrophy: float, vent_mm: float, cfg: SynthConfig, rng, sex_strength: float = 0.0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """T1 intensity and brain mask of one subject, in padded template space. ``sex_strength``:
+        how far grey matter's share moves along the sex pattern (positive: the female direction)."""
         decades = (age - cfg.age_min) / 10.0
         surface_weight = 1.0 + 0.5 * np.exp(-self.depth / 4.0)
         gm_loss = np.clip((cfg.gm_loss_per_decade * decades + atrophy) * surface_weight, 0, 0.8)
@@ -115,6 +138,9 @@ class TemplateAnatomy:
         ventricle = np.clip((radius - self.dist_ventricles) / self.zoom + 0.5, 0, 1) * self.brain
         gm = self.gm * (1 - gm_loss) * (1 - ventricle)
         wm = self.wm * (1 - wm_loss) * (1 - ventricle)
+        if sex_strength:  # grey matter's share of the grey/white mixture, moved where the pattern says
+            moved = np.clip(sex_strength * self.sex_field(cfg.sex_pattern_mm), -1, 1) * np.minimum(gm, wm)
+            gm, wm = gm + moved, wm - moved
         csf = np.clip(self.brain - gm - wm, 0, 1)
         # Smooth per-subject texture so tissue is not perfectly flat.
         texture = 1 + 0.04 * ndimage.gaussian_filter(rng.standard_normal(gm.shape).astype(np.float32), 1.5) * 4
@@ -163,7 +189,9 @@ def render_subject(anatomy: TemplateAnatomy, age: float, sex: str, cfg: SynthCon
     """Render one synthetic head; returns data, brain mask, affine and the parameters drawn."""
     atrophy = rng.normal(0, cfg.atrophy_sd)
     vent = rng.normal(0, cfg.ventricle_sd_mm)
-    head, brain = anatomy.head(age, atrophy, vent, cfg, rng)
+    direction = 1.0 if sex == "F" else -1.0
+    strength = cfg.sex_pattern * rng.normal(1.0, cfg.sex_pattern_sd) * direction
+    head, brain = anatomy.head(age, atrophy, vent, cfg, rng, sex_strength=strength)
     scale = cfg.base_scale * (cfg.male_scale if sex == "M" else 1.0) * rng.normal(1.0, cfg.scale_sd)
     stretch = np.array([1.0, cfg.male_ap_stretch if sex == "M" else 1.0, 1.0])
     angles = rng.uniform(-cfg.max_rotation_deg, cfg.max_rotation_deg, 3)
@@ -181,9 +209,19 @@ def render_subject(anatomy: TemplateAnatomy, age: float, sex: str, cfg: SynthCon
     data = data * _bias_field(cfg.shape, cfg.bias_strength, rng)
     sd = cfg.noise_sd * TISSUE_T1["wm"]
     data = np.sqrt((data + rng.normal(0, sd, data.shape)) ** 2 + rng.normal(0, sd, data.shape) ** 2)
-    return {"data": data.astype(np.float32), "mask": mask, "affine": out_affine,
-            "params": {"scale": scale, "rotation_deg": np.round(angles, 2).tolist(), "shift_mm": np.round(shift, 2).tolist(),
-                       "atrophy_offset": atrophy, "ventricle_offset_mm": vent}}
+    return {
+        "data": data.astype(np.float32),
+        "mask": mask,
+        "affine": out_affine,
+        "params": {
+            "scale": scale,
+            "rotation_deg": np.round(angles, 2).tolist(),
+            "shift_mm": np.round(shift, 2).tolist(),
+            "atrophy_offset": atrophy,
+            "ventricle_offset_mm": vent,
+            "sex_pattern_strength": strength,
+        },
+    }
 
 
 def _save(data: np.ndarray, affine: np.ndarray, path: Path, dtype=np.int16) -> None:
@@ -230,6 +268,13 @@ def make_cohort(out_dir: str | Path, config: SynthConfig = SynthConfig()) -> pd.
     write_csv(participants, cohort.participants, sep="\t")
     write_csv(pd.DataFrame(truth), cohort.synth_truth, sep="\t")
     save_config(config, cohort.synth_config)
-    write_json(cohort.description, {"Name": "brainage synthetic cohort", "BIDSVersion": "1.9.0", "DatasetType": "raw",
-                                    "GeneratedBy": [{"Name": "brainage synth"}]})
+    write_json(
+        cohort.description,
+        {
+            "Name": "brainage synthetic cohort",
+            "BIDSVersion": "1.9.0",
+            "DatasetType": "raw",
+            "GeneratedBy": [{"Name": "brainage synth"}],
+        },
+    )
     return participants

@@ -92,7 +92,9 @@ class Variant:
     def render(self, img: nib.Nifti1Image, tissue: np.ndarray, rng: np.random.Generator) -> nib.Nifti1Image:
         raise NotImplementedError
 
-    def __call__(self, img: nib.Nifti1Image, tissue: np.ndarray, rng: np.random.Generator | None = None) -> nib.Nifti1Image:
+    def __call__(
+        self, img: nib.Nifti1Image, tissue: np.ndarray, rng: np.random.Generator | None = None
+    ) -> nib.Nifti1Image:
         return self.render(img, tissue, np.random.default_rng(rng))
 
 
@@ -104,8 +106,9 @@ class HeaderAxes(Variant):
     def render(self, img, tissue, rng):
         codes = nib.aff2axcodes(img.affine)
         target = ("I", "L", "A") if codes != ("I", "L", "A") else ("R", "S", "P")
-        transform = nib.orientations.ornt_transform(nib.orientations.axcodes2ornt(codes),
-                                                    nib.orientations.axcodes2ornt(target))
+        transform = nib.orientations.ornt_transform(
+            nib.orientations.axcodes2ornt(codes), nib.orientations.axcodes2ornt(target)
+        )
         out = img.as_reoriented(transform)
         return _image(_data(out), out.affine)
 
@@ -169,7 +172,7 @@ class ThickSlices(Variant):
         keep = data.shape[axis] // n * n
         data = np.take(data, np.arange(keep), axis=axis)
         shape = list(data.shape)
-        shape[axis:axis + 1] = [keep // n, n]
+        shape[axis : axis + 1] = [keep // n, n]
         slabs = data.reshape(shape).mean(axis=axis + 1)
         scale = np.eye(4)
         scale[axis, axis] = n
@@ -189,7 +192,7 @@ class LowResolution(Variant):
 
     def render(self, img, tissue, rng):
         zooms = _zooms(img)
-        blurred = smooth_image(img, np.sqrt(np.clip(self.voxel_mm ** 2 - zooms ** 2, 0, None)))
+        blurred = smooth_image(img, np.sqrt(np.clip(self.voxel_mm**2 - zooms**2, 0, None)))
         out = _regrid(blurred, self.voxel_mm / zooms)
         return _image(np.clip(_data(out), 0, None), out.affine)
 
@@ -245,7 +248,7 @@ class RicianNoise(Variant):
         data = _data(img)
         sd = self.percent / 100 * _wm_level(data, tissue)
         real, imag = data + rng.normal(0, sd, data.shape), rng.normal(0, sd, data.shape)
-        return _image(np.sqrt(real ** 2 + imag ** 2), img.affine)
+        return _image(np.sqrt(real**2 + imag**2), img.affine)
 
 
 class TissueContrast(Variant):
@@ -304,8 +307,25 @@ class Defaced(Variant):
 
 
 #: Every variant of the invariance benchmark, by name, in report order.
-VARIANTS: dict[str, Variant] = {v.name: v for v in (
-    HeaderAxes(), IntensityScale(), Float32(), Int16(), Restored1mm(),
-    ThickSlices("R"), ThickSlices("A"), ThickSlices("S"), LowResolution(), Gamma(0.7), Gamma(1.4), BiasField(1.5),
-    RicianNoise(2), RicianNoise(5), TissueContrast(), SkullStripped(), Defaced(),
-)}
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        HeaderAxes(),
+        IntensityScale(),
+        Float32(),
+        Int16(),
+        Restored1mm(),
+        ThickSlices("R"),
+        ThickSlices("A"),
+        ThickSlices("S"),
+        LowResolution(),
+        Gamma(0.7),
+        Gamma(1.4),
+        BiasField(1.5),
+        RicianNoise(2),
+        RicianNoise(5),
+        TissueContrast(),
+        SkullStripped(),
+        Defaced(),
+    )
+}

@@ -16,7 +16,12 @@ class Demo(Command):
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--out", type=Path, default=Path("results/demo"))
         p.add_argument("--n", type=int, default=48, help="synthetic subjects")
-        p.add_argument("--epochs", type=int, default=25, help="training epochs of the demo model")
+        p.add_argument(
+            "--epochs",
+            type=int,
+            default=None,
+            help="training epochs (default: the default model's own, 30; fewer is faster and worse)",
+        )
         p.add_argument("--workers", type=int, default=2, help="local worker processes for preprocessing and QC")
 
     def run(self, args: argparse.Namespace) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +18,7 @@ from brainage.evaluation.report import evaluate
 from brainage.explain.run import explain
 from brainage.html import image_links, write_page
 from brainage.layout import CohortDir, DemoDir
-from brainage.models.network import model_config
+from brainage.models.registry import DEFAULT_MODEL, model_spec
 from brainage.parallel import Executor
 from brainage.predict.export import export_bundle
 from brainage.predict.run import predict
@@ -25,27 +26,37 @@ from brainage.preprocess.figures import before_after
 from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest, print_report
 from brainage.progress import console
 from brainage.qc.run import run_qc
-from brainage.training.augment import AugmentConfig
-from brainage.training.config import RunOptions, TrainConfig
+from brainage.training.config import RunOptions, TrainConfig, train_config_for
 from brainage.training.cv import train_cv
-from brainage.training.module import OptimConfig
 from brainage.training.splits import SplitConfig, split
 
-
-def demo_train_config(epochs: int) -> TrainConfig:
-    """A small SFCN on a 4 mm grid, about a minute per fold on two CPU cores. The regression age
-    head learns from a few dozen subjects in minutes; the 85-bin soft-label head needs more data."""
-    return TrainConfig(model=model_config("sfcn", width=0.25, dropout=0.2, age_head="regression"), optim=OptimConfig(lr=3e-3),
-                       augment=AugmentConfig(enabled=True), downsample=2, max_epochs=epochs, patience=epochs,
-                       batch_size=4)
+#: The model the demo trains: the one ``brainage train`` trains by default (and the shipped one).
+DEMO_MODEL = DEFAULT_MODEL
 
 
-def run_demo(out: str | Path = "results/demo", n_subjects: int = 48, epochs: int = 25, workers: int = 2,
-             folds: int = 3, n_broken: int = 4) -> Path:
+def demo_train_config(epochs: int | None = None) -> TrainConfig:
+    """The default model with its registered settings; only the epochs may be fewer."""
+    config = train_config_for(DEMO_MODEL)
+    return config if epochs is None else replace(config, max_epochs=epochs, patience=max(epochs, config.patience))
+
+
+def demo_run_options() -> RunOptions:
+    """The default model's precision, one seed instead of its three (a third of the time)."""
+    return RunOptions(num_workers=0, seeds=(0,), precision=model_spec(DEMO_MODEL).run.get("precision", "auto"))
+
+
+def run_demo(
+    out: str | Path = "results/demo",
+    n_subjects: int = 48,
+    epochs: int | None = None,
+    workers: int = 2,
+    folds: int = 3,
+    n_broken: int = 4,
+) -> Path:
     """Synthesise, ingest, preprocess, QC, split, train and evaluate; returns ``OUT/index.html``."""
     demo = DemoDir(out)
     pre = demo.preprocessed
-    run = demo.run("sfcn")
+    run = demo.run(DEMO_MODEL)
     timings: dict[str, float] = {}
 
     def stage(name: str):
@@ -57,9 +68,10 @@ def run_demo(out: str | Path = "results/demo", n_subjects: int = 48, epochs: int
     stage("ingest")
     ingest("bids", demo.cohort, demo.ingest.root)
     stage("preprocess")
-    # The demo's small SFCN reads the T1 only: tissue segmentation would add ~3 minutes for nothing it shows.
-    report = preprocess_manifest(demo.ingest.manifest, pre.root, PreprocessConfig(registration="AffineFast", tissue=False),
-                                 Executor(workers=workers))
+    # the default recipe (tissue maps for the default model), with the faster affine registration
+    report = preprocess_manifest(
+        demo.ingest.manifest, pre.root, PreprocessConfig(registration="AffineFast"), Executor(workers=workers)
+    )
     print_report(report, pre.root)
     ok = report[report.status == "ok"].subject_id.tolist()
     figures = [before_after(pre.subject(sid).root, "2mm", pre.figure(sid)) for sid in ok[:3]]
@@ -68,7 +80,7 @@ def run_demo(out: str | Path = "results/demo", n_subjects: int = 48, epochs: int
     stage("split")  # QC-failed subjects leave here, once; training uses these folds as they are
     split(pre.manifest, demo.splits.root, SplitConfig(n_folds=folds), qc=pre.qc.verdicts)
     stage("train")
-    train_cv(pre.root, demo.splits.root, run.root, demo_train_config(epochs), RunOptions(num_workers=0))
+    train_cv(pre.root, demo.splits.root, run.root, demo_train_config(epochs), demo_run_options())
     stage("explain")  # before evaluate, so the evaluation page links the explanations
     explain(run.root)
     stage("evaluate")
@@ -94,38 +106,57 @@ def _export_and_predict(demo: DemoDir, workers: int, n_scans: int = 6) -> pd.Dat
     unseen = manifest[manifest.subject_id.isin(folds.subject_id[folds.fold == 0])].head(n_scans)
     scans = demo.unseen_scans
     unseen.rename(columns={"t1_path": "path"})[["subject_id", "path", "age", "sex", "site"]].to_csv(scans, index=False)
-    bundle = demo.bundle("sfcn-fold0")
-    export_bundle(demo.run("sfcn").root, bundle, fold=0, licence="synthetic data, no restriction",
-                  attribution="brainage synthetic cohort")
+    bundle = demo.bundle(f"{DEMO_MODEL}-fold0")
+    export_bundle(
+        demo.run(DEMO_MODEL).root,
+        bundle,
+        fold=0,
+        licence="synthetic data, no restriction",
+        attribution="brainage synthetic cohort",
+    )
     return predict(scans, demo.predict.root, bundle, Executor(workers=workers))
 
 
-def _index_page(demo: DemoDir, seconds: dict, metrics: dict, figures: list[Path], injected: pd.DataFrame,
-                caught: pd.Series, predictions: pd.DataFrame) -> Path:
+def _index_page(
+    demo: DemoDir,
+    seconds: dict,
+    metrics: dict,
+    figures: list[Path],
+    injected: pd.DataFrame,
+    caught: pd.Series,
+    predictions: pd.DataFrame,
+) -> Path:
     age = metrics.get("age_uncorrected", {})
     sex = metrics.get("sex", {})
-    pre, run, root = demo.preprocessed, demo.run("sfcn"), demo.root
+    pre, run, root = demo.preprocessed, demo.run(DEMO_MODEL), demo.root
 
     def link(path: Path) -> str:
         return html.escape(path.relative_to(root).as_posix())
 
     rows = "".join(f"<tr><td>{k}</td><td>{v:.0f} s</td></tr>" for k, v in seconds.items())
-    inj = "".join(f"<tr><td>{r.participant_id}</td><td>{r.injected_failure}</td><td>{caught.get(r.participant_id, '')}</td></tr>"
-                  for r in injected.itertuples())
+    inj = "".join(
+        f"<tr><td>{r.participant_id}</td><td>{r.injected_failure}</td><td>{caught.get(r.participant_id, '')}</td></tr>"
+        for r in injected.itertuples()
+    )
     body = f"""<h1>brainage demo (synthetic cohort)</h1>
-<ol><li><a href="{link(demo.ingest.summary_png)}">cohort summary</a> (<a href="{link(demo.ingest.summary_text)}">text</a>)</li>
+<ol><li><a href="{link(demo.ingest.summary_png)}">cohort summary</a>
+(<a href="{link(demo.ingest.summary_text)}">text</a>)</li>
 <li>preprocessing: <a href="{link(pre.report)}">per-subject report</a>; before/after below</li>
 <li><a href="{link(pre.qc.report)}">quality-control report</a>; rate the scans in the browser with
 <code>brainage serve {html.escape(str(pre.root))}</code></li>
 <li>splits: <a href="{link(demo.splits.fold_balance)}">fold balance</a> (QC-failed subjects excluded)</li>
-<li><a href="{link(run.evaluation.report)}">evaluation</a>: age MAE {age.get('mae', float('nan')):.2f} y,
-r {age.get('pearson_r', float('nan')):.3f}; sex accuracy {sex.get('accuracy', float('nan')):.3f}, AUC {sex.get('roc_auc', float('nan')):.3f}
+<li><a href="{link(run.evaluation.report)}">evaluation</a>: age MAE {age.get("mae", float("nan")):.2f} y,
+r {age.get("pearson_r", float("nan")):.3f}; sex accuracy {sex.get("accuracy", float("nan")):.3f},
+AUC {sex.get("roc_auc", float("nan")):.3f}
 (out-of-fold, held-out synthetic subjects)</li>
-<li>export + predict: fold 0's models packed into <a href="{link(demo.bundle('sfcn-fold0'))}">a bundle</a> and run on
+<li>export + predict: fold 0's models packed into
+<a href="{link(demo.bundle(f"{DEMO_MODEL}-fold0"))}">a bundle</a> and run on
 {len(predictions)} raw scans they never saw: <a href="{link(demo.predict.report)}">predictions report</a>
 (mean absolute gap {predictions.brain_age_gap.abs().mean():.1f} y)</li>
-<li><a href="{link(run.explain.report)}">explain</a>: Grad-CAM maps per subject and per group, regions, sanity check</li></ol>
-<h2>Injected failures and their QC verdicts</h2><table><tr><th>subject</th><th>failure</th><th>verdict</th></tr>{inj}</table>
+<li><a href="{link(run.explain.report)}">explain</a>: Grad-CAM maps per subject and per group, regions,
+sanity check</li></ol>
+<h2>Injected failures and their QC verdicts</h2>
+<table><tr><th>subject</th><th>failure</th><th>verdict</th></tr>{inj}</table>
 <h2>Before / after preprocessing</h2>{image_links(figures, root, height=260)}
 <h2>Time per stage</h2><table>{rows}</table><p>{html.escape(str(root.resolve()))}</p>"""
     return write_page(demo.index, "demo", body)

@@ -10,8 +10,10 @@ from brainage.commands import Command
 
 class Evaluate(Command):
     name = "evaluate"
-    help = ("Evaluate out-of-fold predictions: age MAE/RMSE/r/R2 (bias-corrected too), sex accuracy/AUC, "
-            "baselines, plots, HTML.")
+    help = (
+        "Evaluate out-of-fold predictions: age MAE/RMSE/r/R2 (bias-corrected too), sex accuracy/AUC, "
+        "baselines, plots, HTML."
+    )
     example = "brainage evaluate results/ixi/models/sfcn"
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:

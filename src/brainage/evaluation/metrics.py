@@ -13,20 +13,27 @@ from brainage.training.dataset import MALE_THRESHOLD
 def age_metrics(age: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     """MAE, RMSE, Pearson r, R^2, mean signed error (predicted - true) and the gap-age correlation."""
     age, predicted = np.asarray(age, float), np.asarray(predicted, float)
-    return {"n": int(age.size), "mae": float(skm.mean_absolute_error(age, predicted)),
-            "rmse": float(np.sqrt(skm.mean_squared_error(age, predicted))),
-            "pearson_r": float(stats.pearsonr(age, predicted)[0]) if age.size > 2 else float("nan"),
-            "r2": float(skm.r2_score(age, predicted)), "mean_signed_error": float(np.mean(predicted - age)),
-            # Regression to the mean shows as a negative correlation of the gap with age.
-            "gap_age_r": float(stats.pearsonr(age, predicted - age)[0]) if age.size > 2 else float("nan")}
+    return {
+        "n": int(age.size),
+        "mae": float(skm.mean_absolute_error(age, predicted)),
+        "rmse": float(np.sqrt(skm.mean_squared_error(age, predicted))),
+        "pearson_r": float(stats.pearsonr(age, predicted)[0]) if age.size > 2 else float("nan"),
+        "r2": float(skm.r2_score(age, predicted)),
+        "mean_signed_error": float(np.mean(predicted - age)),
+        # Regression to the mean shows as a negative correlation of the gap with age.
+        "gap_age_r": float(stats.pearsonr(age, predicted - age)[0]) if age.size > 2 else float("nan"),
+    }
 
 
 def signed_error_by_decile(age: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:
     """Mean signed error in each age decile (the regression-to-the-mean pattern)."""
     df = pd.DataFrame({"age": age, "error": np.asarray(predicted) - np.asarray(age)})
     df["decile"] = pd.qcut(df.age, 10, labels=False, duplicates="drop")
-    return df.groupby("decile").agg(age_min=("age", "min"), age_max=("age", "max"), n=("age", "size"),
-                                    mean_signed_error=("error", "mean")).reset_index()
+    return (
+        df.groupby("decile")
+        .agg(age_min=("age", "min"), age_max=("age", "max"), n=("age", "size"), mean_signed_error=("error", "mean"))
+        .reset_index()
+    )
 
 
 def sex_metrics(sex: np.ndarray, prob_male: np.ndarray) -> dict[str, float]:
@@ -35,10 +42,16 @@ def sex_metrics(sex: np.ndarray, prob_male: np.ndarray) -> dict[str, float]:
     p = np.asarray(prob_male, float)
     pred = (p > MALE_THRESHOLD).astype(int)
     cm = skm.confusion_matrix(y, pred, labels=[0, 1])
-    return {"n": int(y.size), "accuracy": float(skm.accuracy_score(y, pred)),
-            "balanced_accuracy": float(skm.balanced_accuracy_score(y, pred)),
-            "roc_auc": float(skm.roc_auc_score(y, p)) if len(set(y)) == 2 else float("nan"),
-            "tn_FF": int(cm[0, 0]), "fp_FM": int(cm[0, 1]), "fn_MF": int(cm[1, 0]), "tp_MM": int(cm[1, 1])}
+    return {
+        "n": int(y.size),
+        "accuracy": float(skm.accuracy_score(y, pred)),
+        "balanced_accuracy": float(skm.balanced_accuracy_score(y, pred)),
+        "roc_auc": float(skm.roc_auc_score(y, p)) if len(set(y)) == 2 else float("nan"),
+        "tn_FF": int(cm[0, 0]),
+        "fp_FM": int(cm[0, 1]),
+        "fn_MF": int(cm[1, 0]),
+        "tp_MM": int(cm[1, 1]),
+    }
 
 
 #: What :func:`subject_columns` can give, in order.
@@ -50,7 +63,8 @@ def subject_columns(table: pd.DataFrame) -> pd.DataFrame:
     ``sex_prob_male``; those present) and the chronological ``age`` (unknown gives an empty gap).
 
     Example:
-        >>> table = subject_columns(pd.DataFrame({"age": [40.0, np.nan], "age_pred": [45.0, 50.0], "sex_prob_male": [0.8, 0.1]}))
+        >>> oof = pd.DataFrame({"age": [40.0, np.nan], "age_pred": [45.0, 50.0], "sex_prob_male": [0.8, 0.1]})
+        >>> table = subject_columns(oof)
         >>> table[["brain_age_gap", "predicted_sex"]].values.tolist()
         [[5.0, 'M'], [nan, 'F']]
     """

@@ -23,8 +23,13 @@ def predicted_vs_true(age, predicted, path: Path, title: str = "") -> Path:
     ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="identity")
     slope, icpt = np.polyfit(age, predicted, 1)
     ax.plot([lo, hi], [slope * lo + icpt, slope * hi + icpt], "r-", lw=1, label=f"fit (slope {slope:.2f})")
-    ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="chronological age (y)", ylabel="predicted age (y)",
-           title=f"{title} r={r:.3f} MAE={np.mean(np.abs(predicted - age)):.2f}")
+    ax.set(
+        xlim=(lo, hi),
+        ylim=(lo, hi),
+        xlabel="chronological age (y)",
+        ylabel="predicted age (y)",
+        title=f"{title} r={r:.3f} MAE={np.mean(np.abs(predicted - age)):.2f}",
+    )
     ax.legend(loc="upper left", fontsize=9)
     return _save(fig, path)
 
@@ -37,8 +42,11 @@ def bland_altman(age, predicted, path: Path, title: str = "") -> Path:
     ax.scatter(mean, diff, s=14, alpha=0.7)
     for y, style in [(md, "-"), (md + 1.96 * sd, "--"), (md - 1.96 * sd, "--")]:
         ax.axhline(y, color="k", ls=style, lw=1)
-    ax.set(xlabel="mean of predicted and true age (y)", ylabel="predicted - true (y)",
-           title=f"{title} bias {md:+.2f}, limits of agreement +/-{1.96 * sd:.1f}")
+    ax.set(
+        xlabel="mean of predicted and true age (y)",
+        ylabel="predicted - true (y)",
+        title=f"{title} bias {md:+.2f}, limits of agreement +/-{1.96 * sd:.1f}",
+    )
     return _save(fig, path)
 
 
@@ -81,8 +89,13 @@ def gap_histogram(gaps: dict[str, np.ndarray], path: Path, title: str = "") -> P
     fig, ax = plt.subplots(figsize=(5.5, 4))
     values = [np.asarray(v, float)[~np.isnan(np.asarray(v, float))] for v in gaps.values()]
     edges = np.histogram_bin_edges(np.concatenate(values), bins=min(30, max(5, sum(map(len, values)) // 3)))
-    for (label, v) in zip(gaps, values):
-        ax.hist(v, bins=edges, alpha=0.55, label=f"{label}: mean {v.mean():+.1f}, sd {v.std(ddof=1) if len(v) > 1 else 0:.1f} y")
+    for label, v in zip(gaps, values):
+        ax.hist(
+            v,
+            bins=edges,
+            alpha=0.55,
+            label=f"{label}: mean {v.mean():+.1f}, sd {v.std(ddof=1) if len(v) > 1 else 0:.1f} y",
+        )
     ax.axvline(0, color="k", lw=1)
     ax.set(xlabel="brain-age gap: predicted - chronological age (y)", ylabel="subjects", title=title)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # subjects come whole

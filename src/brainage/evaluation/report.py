@@ -39,15 +39,28 @@ def _baseline_table(run: RunDir) -> pd.DataFrame | None:
     volumes = pd.read_csv(report, dtype={"subject_id": str}).set_index("subject_id")
     if "brain_volume_ml" not in volumes:
         return None
-    table = read_cache_index(info.cache_dir).merge(pd.read_csv(folds, dtype={"subject_id": str})[["subject_id", "fold"]])
+    table = read_cache_index(info.cache_dir).merge(
+        pd.read_csv(folds, dtype={"subject_id": str})[["subject_id", "fold"]]
+    )
     table["brain_volume_ml"] = table.subject_id.map(volumes["brain_volume_ml"])
     return table.dropna(subset=["brain_volume_ml"])
 
 
 #: metrics.csv / page column names a person reads (metrics.json keeps the short keys).
-READABLE = {"mae": "MAE (y)", "rmse": "RMSE (y)", "pearson_r": "r", "r2": "R2", "mean_signed_error": "mean gap (y)",
-            "gap_age_r": "gap-age r", "balanced_accuracy": "balanced accuracy", "roc_auc": "ROC AUC",
-            "tn_FF": "F called F", "fp_FM": "F called M", "fn_MF": "M called F", "tp_MM": "M called M"}
+READABLE = {
+    "mae": "MAE (y)",
+    "rmse": "RMSE (y)",
+    "pearson_r": "r",
+    "r2": "R2",
+    "mean_signed_error": "mean gap (y)",
+    "gap_age_r": "gap-age r",
+    "balanced_accuracy": "balanced accuracy",
+    "roc_auc": "ROC AUC",
+    "tn_FF": "F called F",
+    "fp_FM": "F called M",
+    "fn_MF": "M called F",
+    "tp_MM": "M called M",
+}
 #: A model must beat its baseline by this much to be called better than it.
 MARGIN = {"sex_accuracy": 0.02, "age_mae": 0.5}
 
@@ -62,8 +75,10 @@ def baseline_warnings(result: dict) -> list[str]:
     out, base = [], result.get("baselines", {})
     sex, volume = result.get("sex"), base.get("sex_volume_only")
     if sex and volume and sex["accuracy"] < volume["accuracy"] + MARGIN["sex_accuracy"]:
-        out.append(f"sex: accuracy {sex['accuracy']:.3f} is no better than brain volume alone ({volume['accuracy']:.3f}): "
-                   "the model has not learned sex from anatomy")
+        out.append(
+            f"sex: accuracy {sex['accuracy']:.3f} is no better than brain volume alone ({volume['accuracy']:.3f}): "
+            "the model has not learned sex from anatomy"
+        )
     age, mean = result.get("age_uncorrected"), base.get("age_mean_predictor")
     if age and mean and age["mae"] > mean["mae"] - MARGIN["age_mae"]:
         out.append(f"age: MAE {age['mae']:.2f} y is no better than predicting the mean age ({mean['mae']:.2f} y)")
@@ -107,12 +122,18 @@ def evaluate(model_dir: str | Path, out_dir: str | Path | None = None) -> dict:
         rows += [{"task": "age", "variant": k.split("_", 1)[1], **v} for k, v in result.items() if k.startswith("age_")]
         deciles = signed_error_by_decile(oof.age, oof.age_pred)
         write_csv(deciles, out.error_by_decile)
-        figures += [plots.predicted_vs_true(oof.age, oof.age_pred, out.age_scatter, "uncorrected"),
-                    plots.bland_altman(oof.age, oof.age_pred, out.age_bland_altman, "uncorrected")]
+        figures += [
+            plots.predicted_vs_true(oof.age, oof.age_pred, out.age_scatter, "uncorrected"),
+            plots.bland_altman(oof.age, oof.age_pred, out.age_bland_altman, "uncorrected"),
+        ]
         gaps = {"uncorrected": subjects.brain_age_gap}
         if "age_bias_corrected" in result:
-            figures.insert(1, plots.predicted_vs_true(corrected.age, corrected.age_pred_corrected, out.age_scatter_corrected,
-                                                      "bias-corrected"))
+            figures.insert(
+                1,
+                plots.predicted_vs_true(
+                    corrected.age, corrected.age_pred_corrected, out.age_scatter_corrected, "bias-corrected"
+                ),
+            )
             gaps["bias-corrected"] = subjects.corrected_gap
         figures.append(plots.gap_histogram(gaps, out.gap_histogram, "brain-age gap (out of fold)"))
     baseline = None
@@ -126,7 +147,11 @@ def evaluate(model_dir: str | Path, out_dir: str | Path | None = None) -> dict:
         for name, values in result["baselines"].items():
             rows.append({"task": "age" if name.startswith("age") else "sex", "variant": f"baseline_{name}", **values})
     if "sex_prob_male" in oof:
-        base_prob = oof.subject_id.map(baseline["sex_prob_male_volume"]) if baseline is not None and "sex_prob_male_volume" in baseline else None
+        base_prob = (
+            oof.subject_id.map(baseline["sex_prob_male_volume"])
+            if baseline is not None and "sex_prob_male_volume" in baseline
+            else None
+        )
         figures.append(plots.roc(oof.sex, oof.sex_prob_male, out.sex_roc, base_prob))
     logs = {f"{d.root.parent.name}/{d.root.name}": read_training_log(d.root) for d in run.fold_dirs()}
     logs = {k: v for k, v in logs.items() if len(v)}
@@ -173,24 +198,46 @@ def _with_counts(table: pd.DataFrame) -> pd.DataFrame:
     return table.astype({c: "Int64" for c in counts if c in table})
 
 
-def _write_html(result: dict, table: pd.DataFrame, deciles: pd.DataFrame | None, subjects: pd.DataFrame,
-                figures: list[Path], out: EvaluationDir, run: RunDir) -> Path:
+def _write_html(
+    result: dict,
+    table: pd.DataFrame,
+    deciles: pd.DataFrame | None,
+    subjects: pd.DataFrame,
+    figures: list[Path],
+    out: EvaluationDir,
+    run: RunDir,
+) -> Path:
     config_text = html.escape(run.config.read_text()) if run.config.exists() else ""
     warnings = "".join(f'<p class="warning">&#9888; {html.escape(w)}</p>' for w in result.get("warnings", []))
-    csvs = [(out.metrics_csv, "metrics"), (out.subjects, "per-subject predictions"),
-            (out.error_by_decile, "error by age decile"), (out.metrics_json, "metrics (JSON)"),
-            (run.oof_predictions, "out-of-fold predictions (raw)"), (run.explain.report, "explanations (brainage explain)")]
+    csvs = [
+        (out.metrics_csv, "metrics"),
+        (out.subjects, "per-subject predictions"),
+        (out.error_by_decile, "error by age decile"),
+        (out.metrics_json, "metrics (JSON)"),
+        (run.oof_predictions, "out-of-fold predictions (raw)"),
+        (run.explain.report, "explanations (brainage explain)"),
+    ]
     links = file_links(csvs, out.root)
-    decile_html = "" if deciles is None else (
-        "<h2>Error by age decile</h2><p class='note'>Mean of predicted minus true age within each tenth of the cohort by "
-        "age: positive for the young and negative for the old is regression to the mean.</p>"
-        + deciles.rename(columns={"age_min": "age from", "age_max": "age to", "mean_signed_error": "mean gap (y)"})
-        .to_html(index=False, float_format=lambda v: f"{v:.1f}"))
+    decile_html = (
+        ""
+        if deciles is None
+        else (
+            "<h2>Error by age decile</h2><p class='note'>Mean of predicted minus true age within each tenth of the "
+            "cohort by "
+            "age: positive for the young and negative for the old is regression to the mean.</p>"
+            + deciles.rename(
+                columns={"age_min": "age from", "age_max": "age to", "mean_signed_error": "mean gap (y)"}
+            ).to_html(index=False, float_format=lambda v: f"{v:.1f}")
+        )
+    )
     body = f"""<h1>Evaluation: {html.escape(run.root.name)}</h1>
 {warnings}
-<p>{result['n_subjects']} subjects, out-of-fold predictions from {result['n_folds']} folds. Baselines use the same folds.
-The age-bias correction (Beheshti et al. 2019) is fitted on each fold's held-out predictions of training subjects (a CNN's
-validation subjects, a classical model's inner cross-validation; at least 20, else it is refused), never on its test subjects. It subtracts the expected gap at the subject's <em>chronological</em> age, so the corrected values are for
+<p>{result["n_subjects"]} subjects, out-of-fold predictions from {result["n_folds"]} folds.
+Baselines use the same folds.
+The age-bias correction (Beheshti et al. 2019) is fitted on each fold's held-out predictions of training subjects
+(a CNN's
+validation subjects, a classical model's inner cross-validation; at least 20, else it is refused), never on its test
+subjects. It subtracts the expected gap at the subject's <em>chronological</em> age, so the corrected values are for
 brain-age-gap analyses: their MAE and r are not measures of accuracy (a constant predictor would look perfect).
 Compare models on the <b>uncorrected</b> rows.</p>
 <p>Files: {links}.</p>
@@ -203,9 +250,24 @@ model).</p>
 <p>{image_links(figures, out.root)}</p>
 {decile_html}
 <details><summary>per-subject predictions ({len(subjects)})</summary>
-{subjects.rename(columns={"subject_id": "subject", "predicted_age": "predicted age", "brain_age_gap": "gap",
-                          "corrected_age": "bias-corrected age", "corrected_gap": "bias-corrected gap",
-                          "p_male": "P(male)", "predicted_sex": "predicted sex"}).to_html(index=False, na_rep="", float_format=lambda v: f"{v:.2f}")}
+{
+        subjects.rename(
+            columns={
+                "subject_id": "subject",
+                "predicted_age": "predicted age",
+                "brain_age_gap": "gap",
+                "corrected_age": "bias-corrected age",
+                "corrected_gap": "bias-corrected gap",
+                "p_male": "P(male)",
+                "predicted_sex": "predicted sex",
+            }
+        ).to_html(index=False, na_rep="", float_format=lambda v: f"{v:.2f}")
+    }
 </details>
 <details><summary>training config</summary><pre>{config_text}</pre></details>"""
-    return write_page(out.report, f"evaluation of {run.root.name}", body, style=".warning{background:#fdd;border:1px solid #c00;padding:8px;font-weight:bold}")
+    return write_page(
+        out.report,
+        f"evaluation of {run.root.name}",
+        body,
+        style=".warning{background:#fdd;border:1px solid #c00;padding:8px;font-weight:bold}",
+    )

@@ -45,8 +45,12 @@ def build_atlas(ixi_dir: str | Path, preprocessed: str | Path, n_subjects: int =
     stack = []
     for labels, transform in track(pairs[:n_subjects], description="moving parcellations to MNI"):
         img = nib.load(str(labels))
-        moved = to_grid(nib.Nifti1Image(np.asarray(img.dataobj).astype(np.float32), img.affine), transform,
-                        GRIDS[grid], interpolation="genericLabel")
+        moved = to_grid(
+            nib.Nifti1Image(np.asarray(img.dataobj).astype(np.float32), img.affine),
+            transform,
+            GRIDS[grid],
+            interpolation="genericLabel",
+        )
         stack.append(np.rint(np.asarray(moved.dataobj)).astype(np.int16))
     stack = np.stack(stack)
     values = np.unique(stack)
@@ -75,7 +79,8 @@ def region_summary(volume: np.ndarray, atlas: np.ndarray, labels: pd.DataFrame) 
 
     Example:
         >>> atlas = np.array([[[1, 1], [2, 0]]])
-        >>> table = region_summary(np.array([[[3.0, 1.0], [0.0, 4.0]]]), atlas, pd.DataFrame({"label": [1, 2], "name": ["a", "b"]}))
+        >>> names = pd.DataFrame({"label": [1, 2], "name": ["a", "b"]})
+        >>> table = region_summary(np.array([[[3.0, 1.0], [0.0, 4.0]]]), atlas, names)
         >>> table[["name", "mass_share"]].values.tolist()
         [['a', 0.5], ['b', 0.0]]
     """

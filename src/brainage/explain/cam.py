@@ -58,8 +58,12 @@ def feature_layers(net: BrainAgeNet) -> list[str]:
 def default_layer(net: BrainAgeNet, input_shape: tuple) -> str:
     """The deepest of :func:`feature_layers` whose maps are at least :data:`MIN_CAM_SIZE` wide."""
     model, sizes = TaskScores(net, next(iter(net.heads))), {}
-    hooks = [dict(model.named_modules())[name].register_forward_hook(
-        lambda m, i, o, name=name: sizes.__setitem__(name, tuple(o.shape[2:]))) for name in feature_layers(net)]
+    hooks = [
+        dict(model.named_modules())[name].register_forward_hook(
+            lambda m, i, o, name=name: sizes.__setitem__(name, tuple(o.shape[2:]))
+        )
+        for name in feature_layers(net)
+    ]
     try:
         with torch.no_grad():
             covariates = torch.zeros(1, len(net.config.covariates))
@@ -75,8 +79,15 @@ def _unit_mass(maps: torch.Tensor) -> torch.Tensor:
     return maps / maps.flatten(1).sum(1).clamp_min(1e-12)[:, None, None, None]
 
 
-def grad_cam(net: BrainAgeNet, dataset: BrainAgeDataset, task: str, class_index: int = 0, layer: str | None = None,
-             upsample: int = 1, batch_size: int = 4) -> np.ndarray:
+def grad_cam(
+    net: BrainAgeNet,
+    dataset: BrainAgeDataset,
+    task: str,
+    class_index: int = 0,
+    layer: str | None = None,
+    upsample: int = 1,
+    batch_size: int = 4,
+) -> np.ndarray:
     """Grad-CAM of every item of ``dataset`` for ``task`` (``class_index`` 1 = male for sex), shape
     ``(N, X, Y, Z)`` on the input grid times ``upsample``, each map summing to one."""
     from monai.visualize import GradCAM
@@ -89,7 +100,9 @@ def grad_cam(net: BrainAgeNet, dataset: BrainAgeDataset, task: str, class_index:
     for x, covariates, _, _ in make_loader(dataset, batch_size, shuffle=False):
         out = cam(x, class_idx=class_index, covariates=covariates)[:, 0].detach()
         if upsample > 1:
-            out = nn.functional.interpolate(out[:, None], scale_factor=upsample, mode="trilinear", align_corners=False)[:, 0]
+            out = nn.functional.interpolate(out[:, None], scale_factor=upsample, mode="trilinear", align_corners=False)[
+                :, 0
+            ]
         maps.append(_unit_mass(out.clamp_min(0)))
     return torch.cat(maps).numpy()
 

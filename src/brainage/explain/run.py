@@ -44,6 +44,10 @@ from brainage.training.dataset import MALE_THRESHOLD
 from brainage.training.run_info import RunInfo
 
 AGE_GROUPS = ((0, 40, "under 40"), (40, 60, "40-60"), (60, 200, "over 60"))
+#: The SE channel analysis contrasts the youngest group with the oldest.
+YOUNGEST, OLDEST = AGE_GROUPS[0], AGE_GROUPS[-1]
+#: Regions listed per population map, by mass and by density.
+TOP_REGIONS = 15
 PRUNE_FRACTIONS = (0.1, 0.25, 0.5)
 
 
@@ -66,13 +70,22 @@ def _from_run(run: RunDir) -> tuple[list[Explained], PreprocessedDir, str]:
     for folder in run.fold_dirs():
         if folder.seed != 0 or not folder.predictions.is_file():
             continue
-        models.append(Explained(f"fold{folder.fold}", CNNMember.from_checkpoint(folder.chosen_checkpoint(), config.downsample),
-                                table[table.fold == folder.fold].reset_index(drop=True)))
+        models.append(
+            Explained(
+                f"fold{folder.fold}",
+                CNNMember.from_checkpoint(folder.chosen_checkpoint(), config.downsample),
+                table[table.fold == folder.fold].reset_index(drop=True),
+            )
+        )
     if not models:
         raise InputError(run.root, "no trained fold to explain (run `brainage train` first)")
     if info.preprocessed_dir is None:
         raise InputError(run.info, "the run records no preprocessing folder: explain needs its subjects' images")
-    return models, PreprocessedDir(info.preprocessed_dir), (info.grid or read_grid(CacheDir.find(info.cache_dir).grid)).name
+    return (
+        models,
+        PreprocessedDir(info.preprocessed_dir),
+        (info.grid or read_grid(CacheDir.find(info.cache_dir).grid)).name,
+    )
 
 
 def _from_predict(folder: PredictDir, model) -> tuple[list[Explained], PreprocessedDir, str]:
@@ -81,7 +94,11 @@ def _from_predict(folder: PredictDir, model) -> tuple[list[Explained], Preproces
     if not cnn:
         raise InputError(model, "this bundle has no network to explain (a classical model)")
     table = read_cache_index(folder.preprocessed.cache(bundle.grid).root)
-    return [Explained(f"{bundle.meta['name']} seed {bundle.seeds[0].seed}", cnn[0], table)], folder.preprocessed, bundle.grid
+    return (
+        [Explained(f"{bundle.meta.name} seed {bundle.seeds[0].seed}", cnn[0], table)],
+        folder.preprocessed,
+        bundle.grid,
+    )
 
 
 def _maps(model: Explained, layer: str | None) -> dict[str, np.ndarray]:
@@ -108,7 +125,9 @@ def _scores(pred: dict, table: pd.DataFrame) -> dict:
         out["age_mae"] = age_metrics(table.age[aged], pred["age_pred"][aged])["mae"]
     known = table.sex.isin(["F", "M"]).to_numpy()
     if "sex_prob_male" in pred and known.any():
-        out["sex_accuracy"] = float(((pred["sex_prob_male"][known] > MALE_THRESHOLD) == (table.sex[known] == "M").to_numpy()).mean())
+        out["sex_accuracy"] = float(
+            ((pred["sex_prob_male"][known] > MALE_THRESHOLD) == (table.sex[known] == "M").to_numpy()).mean()
+        )
     return out
 
 
@@ -120,14 +139,23 @@ def _se_analysis(models: list[Explained]) -> tuple[pd.DataFrame, pd.DataFrame]:
             continue
         gates = excitations(net, m.member.dataset(m.table))
         sex, age = m.table.sex.to_numpy(), m.table.age.to_numpy()
-        for (a, b), labels in (((sex == "F", sex == "M"), ("female", "male")), ((age < 40, age > 60), ("under40", "over60"))):
+        for (a, b), labels in (
+            ((sex == "F", sex == "M"), ("female", "male")),
+            ((age < YOUNGEST[1], age >= OLDEST[0]), (YOUNGEST[2].replace(" ", ""), OLDEST[2].replace(" ", ""))),
+        ):
             if a.sum() > 1 and b.sum() > 1:
-                differences.append(channel_differences(gates, a, b, labels).assign(model=m.label, contrast=f"{labels[0]} vs {labels[1]}"))
+                differences.append(
+                    channel_differences(gates, a, b, labels).assign(
+                        model=m.label, contrast=f"{labels[0]} vs {labels[1]}"
+                    )
+                )
         base = _scores(m.member.predict(m.table), m.table)
         pruning.append({"model": m.label, "fraction_pruned": 0.0, **base})
         for fraction in PRUNE_FRACTIONS:
             with pruned(net, lowest_channels(gates, fraction)):
-                pruning.append({"model": m.label, "fraction_pruned": fraction, **_scores(m.member.predict(m.table), m.table)})
+                pruning.append(
+                    {"model": m.label, "fraction_pruned": fraction, **_scores(m.member.predict(m.table), m.table)}
+                )
     return (pd.concat(differences, ignore_index=True) if differences else pd.DataFrame()), pd.DataFrame(pruning)
 
 
@@ -136,8 +164,13 @@ def _sanity(model: Explained, layer: str | None, n: int) -> pd.DataFrame:
     trained = _maps(sub, layer)
     random_member = CNNMember(randomised_copy(model.member.net), model.member.hparams, model.member.downsample)
     randomised = _maps(Explained(model.label, random_member, sub.table), layer)
-    return pd.DataFrame([{"task": task, "subject_id": sid, "spearman_trained_vs_random": float(r)}
-                         for task in trained for sid, r in zip(sub.table.subject_id, rank_correlation(trained[task], randomised[task]))])
+    return pd.DataFrame(
+        [
+            {"task": task, "subject_id": sid, "spearman_trained_vs_random": float(r)}
+            for task in trained
+            for sid, r in zip(sub.table.subject_id, rank_correlation(trained[task], randomised[task]))
+        ]
+    )
 
 
 def _population(maps: dict[str, np.ndarray], table: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -159,8 +192,51 @@ def _population(maps: dict[str, np.ndarray], table: pd.DataFrame) -> dict[str, n
     return out
 
 
-def explain(source: str | Path, model: str | Path | None = None, n_subjects: int = 3, layer: str | None = None,
-            sanity_subjects: int = 8) -> ExplainDir:
+#: A task's maps show evidence of what the model learnt only when it has learnt the task: sex
+#: accuracy at least this far above the majority class's share, and age correlating at least this.
+SEX_MARGIN_OVER_MAJORITY, MIN_AGE_R = 0.1, 0.3
+
+
+def chance_caveats(table: pd.DataFrame, predictions: pd.DataFrame) -> list[str]:
+    """Plain sentences for each task the explained model does no better than chance on, measured on
+    the explained subjects themselves (their ages and sexes, where known).
+
+    Example:
+        >>> t = pd.DataFrame({"age": [30.0, 50.0, 70.0, 40.0], "sex": ["F", "M", "F", "M"]})
+        >>> p = pd.DataFrame({"age_pred": [31.0, 52.0, 69.0, 41.0], "sex_prob_male": [0.6, 0.4, 0.7, 0.3]})
+        >>> chance_caveats(t, p)  # doctest: +ELLIPSIS
+        ['sex: the model is right for 0 of 4 subjects, no better than always guessing the commoner sex (50%)...']
+    """
+    out = []
+    known = table.sex.isin(["F", "M"]).to_numpy()
+    if "sex_prob_male" in predictions and known.sum() >= 2:
+        male = (table.sex[known] == "M").to_numpy()
+        right = int(((predictions.sex_prob_male.to_numpy()[known] > MALE_THRESHOLD) == male).sum())
+        majority = max(male.mean(), 1 - male.mean())
+        if right / known.sum() < majority + SEX_MARGIN_OVER_MAJORITY:
+            out.append(
+                f"sex: the model is right for {right} of {int(known.sum())} subjects, no better than always guessing "
+                f"the commoner sex ({majority:.0%}): its sex maps show what it attends to, not evidence of sex "
+                "differences"
+            )
+    aged = table.age.notna().to_numpy()
+    if "age_pred" in predictions and aged.sum() >= 3:
+        r = age_metrics(table.age[aged], predictions.age_pred.to_numpy()[aged])["pearson_r"]
+        if not r >= MIN_AGE_R:
+            out.append(
+                f"age: predicted and true age correlate at r = {r:.2f} on these subjects: its age maps show what "
+                "it attends to, not evidence of ageing"
+            )
+    return out
+
+
+def explain(
+    source: str | Path,
+    model: str | Path | None = None,
+    n_subjects: int = 3,
+    layer: str | None = None,
+    sanity_subjects: int = 8,
+) -> ExplainDir:
     """Explain a training run or a predict folder (see the module doc); returns the output folder.
 
     Example:
@@ -178,13 +254,17 @@ def explain(source: str | Path, model: str | Path | None = None, n_subjects: int
         raise InputError(source, "neither a `brainage train` run nor a `brainage predict` output folder")
     affine = GRIDS[grid].affine()
     all_maps: dict[str, list] = {}
-    tables = []
+    tables, predictions = [], []
     for m in models:
         console.print(f"Grad-CAM: {m.label}, {len(m.table)} subjects")
         for task, values in _maps(m, layer).items():
             all_maps.setdefault(task, []).append(values)
         tables.append(m.table)
+        predictions.append(pd.DataFrame(m.member.predict(m.table)))
     table = pd.concat(tables, ignore_index=True)
+    caveats = chance_caveats(table, pd.concat(predictions, ignore_index=True))
+    for caveat in caveats:
+        console.print(f"[yellow]caveat[/yellow]: {caveat}")
     maps = {task: np.concatenate(parts) for task, parts in all_maps.items()}
     _subject_outputs(maps, table, pre, grid, affine, out, n_subjects)
     population = _population(maps, table)
@@ -198,7 +278,7 @@ def explain(source: str | Path, model: str | Path | None = None, n_subjects: int
     from brainage.explain.report import write_report
 
     seconds = time.perf_counter() - start
-    write_report(out, table, population, regions, differences, pruning, sanity, seconds)
+    write_report(out, table, population, regions, differences, pruning, sanity, seconds, caveats)
     console.print(f"explained {len(table)} subjects in {seconds:.0f} s; report {out.report}")
     return out
 
@@ -213,7 +293,10 @@ def _subject_outputs(maps, table, pre: PreprocessedDir, grid: str, affine, out: 
             image = nib.Nifti1Image(stack[i].astype(np.float32), affine)
             save_nifti(image, out.subject_map(sid, task, "mni"))
             if subject.to_mni_affine.is_file() and subject.t1_ras.is_file():
-                save_nifti(from_grid(image, subject.to_mni_affine, nib.load(str(subject.t1_ras))), out.subject_map(sid, task, "native"))
+                save_nifti(
+                    from_grid(image, subject.to_mni_affine, nib.load(str(subject.t1_ras))),
+                    out.subject_map(sid, task, "native"),
+                )
             overlay(image, background, out.subject_figure(sid, task), f"{sid}: {task} Grad-CAM")
 
 
@@ -232,16 +315,18 @@ MIN_REGION_VOXELS = 100
 
 
 def _regions(population: dict, grid: str, out: ExplainDir) -> pd.DataFrame:
-    """Per population map (a difference map: its positive part), the 15 regions with the largest share
-    of its mass and the 15 where it is densest relative to a uniform map."""
+    """Per population map (a difference map: its positive part), the :data:`TOP_REGIONS` regions with
+    the largest share of its mass and those where it is densest relative to a uniform map."""
     atlas, _, labels = load_atlas()
     rows = []
     for name, volume in population.items():
         if volume.shape != atlas.shape:
             continue
         summary = region_summary(volume, atlas, labels).merge(labels[["label", "voxels"]], on="label")
-        by_mass = summary.head(15)
-        by_density = summary[summary.voxels >= MIN_REGION_VOXELS].sort_values("mean_density", ascending=False).head(15)
+        by_mass = summary.head(TOP_REGIONS)
+        by_density = (
+            summary[summary.voxels >= MIN_REGION_VOXELS].sort_values("mean_density", ascending=False).head(TOP_REGIONS)
+        )
         for ranking, top in (("mass", by_mass), ("density", by_density)):
             rows.append(top.assign(map=name, ranked_by=ranking, rank=np.arange(1, len(top) + 1)))
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()

@@ -52,16 +52,24 @@ def cohens_d(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a.mean(0) - b.mean(0)) / np.maximum(pooled, 1e-9)
 
 
-def channel_differences(gates: dict[str, np.ndarray], group_a: np.ndarray, group_b: np.ndarray,
-                        labels: tuple[str, str]) -> pd.DataFrame:
+def channel_differences(
+    gates: dict[str, np.ndarray], group_a: np.ndarray, group_b: np.ndarray, labels: tuple[str, str]
+) -> pd.DataFrame:
     """Per block and channel: both groups' mean excitation and Cohen's d (``a`` minus ``b``),
     strongest |d| first."""
     rows = []
     for block, g in gates.items():
         d = cohens_d(g[group_a], g[group_b])
         for channel in range(g.shape[1]):
-            rows.append({"block": block, "channel": channel, f"mean_{labels[0]}": float(g[group_a, channel].mean()),
-                         f"mean_{labels[1]}": float(g[group_b, channel].mean()), "cohens_d": float(d[channel])})
+            rows.append(
+                {
+                    "block": block,
+                    "channel": channel,
+                    f"mean_{labels[0]}": float(g[group_a, channel].mean()),
+                    f"mean_{labels[1]}": float(g[group_b, channel].mean()),
+                    "cohens_d": float(d[channel]),
+                }
+            )
     table = pd.DataFrame(rows)
     return table.reindex(table.cohens_d.abs().sort_values(ascending=False).index).reset_index(drop=True)
 
@@ -78,7 +86,9 @@ def pruned(net: BrainAgeNet, channels: dict[str, np.ndarray]):
     for name, drop in channels.items():
         mask = torch.ones(blocks[name].fc[-2].out_features)
         mask[torch.as_tensor(drop, dtype=torch.long)] = 0
-        hooks.append(blocks[name].register_forward_hook(lambda m, i, out, mask=mask: out * mask[None, :, None, None, None]))
+        hooks.append(
+            blocks[name].register_forward_hook(lambda m, i, out, mask=mask: out * mask[None, :, None, None, None])
+        )
     try:
         yield net
     finally:

@@ -48,36 +48,65 @@ class ModelSpec:
 
     def build_backbone(self, width: float, dropout: float, in_channels: int = 1):
         module, cls = self.backbone.split(":")
-        return getattr(importlib.import_module(module), cls)(in_channels=in_channels, width=width, dropout=dropout,
-                                                             **self.backbone_kwargs)
+        return getattr(importlib.import_module(module), cls)(
+            in_channels=in_channels, width=width, dropout=dropout, **self.backbone_kwargs
+        )
 
 
 MODELS: dict[str, ModelSpec] = {
-    spec.name: spec for spec in (
-        ModelSpec("sfcn", "Simple Fully Convolutional Network (Peng et al. 2021), soft-label age over 1-year bins",
-                  "brainage.models.sfcn:SFCNBackbone", age_head="softlabel", dropout=0.5,
-                  lr=5e-3),  # lr chosen on fold 0's validation subjects of IXI-HH (never a test fold)
-        ModelSpec("seresnet", "3D ResNet with squeeze-and-excitation blocks and global average pooling",
-                  "brainage.models.seresnet:SEResNetBackbone", backbone_kwargs={"se": True}),
-        ModelSpec("resnet", "the same 3D ResNet with SE switched off (ablation)",
-                  "brainage.models.seresnet:SEResNetBackbone", backbone_kwargs={"se": False}),
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            "sfcn",
+            "Simple Fully Convolutional Network (Peng et al. 2021), soft-label age over 1-year bins",
+            "brainage.models.sfcn:SFCNBackbone",
+            age_head="softlabel",
+            dropout=0.5,
+            lr=5e-3,
+        ),  # lr chosen on fold 0's validation subjects of IXI-HH (never a test fold)
+        ModelSpec(
+            "seresnet",
+            "3D ResNet with squeeze-and-excitation blocks and global average pooling",
+            "brainage.models.seresnet:SEResNetBackbone",
+            backbone_kwargs={"se": True},
+        ),
+        ModelSpec(
+            "resnet",
+            "the same 3D ResNet with SE switched off (ablation)",
+            "brainage.models.seresnet:SEResNetBackbone",
+            backbone_kwargs={"se": False},
+        ),
         # Unmodulated maps: inner cross-validation on fold 0's training folds of IXI-HH (never a test
         # fold) gave ridge age MAE 5.99 vs 6.21 modulated, same sex accuracy; head size enters as covariates.
-        ModelSpec("ridge", "ridge regression on tissue maps, then head-size covariates (classical baseline)",
-                  kind="classical", inputs=("tissue",), modulate=False, covariates=("brain_volume_ml", "affine_det")),
-        ModelSpec("ensemble", "SE-ResNet on T1 + tissue maps with head-size covariates, stacked with ridge",
-                  "brainage.models.seresnet:SEResNetBackbone", backbone_kwargs={"se": True}, kind="ensemble",
-                  inputs=("t1", "tissue"), modulate=False, covariates=("brain_volume_ml", "affine_det"), width=0.5,
-                  # 4 mm grid, 30 epochs, 3 seeds in bf16: the 5-fold CV of IXI-HH-180 takes ~35 minutes on a
-                  # 2-core CPU and was the best configuration measured there (benchmarks/ixi_cv_cpu.py)
-                  train={"downsample": 2, "max_epochs": 30, "patience": 100},
-                  run={"seeds": "0,1,2", "precision": "bf16-mixed"}),
+        ModelSpec(
+            "ridge",
+            "ridge regression on tissue maps, then head-size covariates (classical baseline)",
+            kind="classical",
+            inputs=("tissue",),
+            modulate=False,
+            covariates=("brain_volume_ml", "affine_det"),
+        ),
+        ModelSpec(
+            "ensemble",
+            "SE-ResNet on T1 + tissue maps with head-size covariates, stacked with ridge",
+            "brainage.models.seresnet:SEResNetBackbone",
+            backbone_kwargs={"se": True},
+            kind="ensemble",
+            inputs=("t1", "tissue"),
+            modulate=False,
+            covariates=("brain_volume_ml", "affine_det"),
+            width=0.5,
+            # 4 mm grid, 30 epochs, 3 seeds in bf16: the 5-fold CV of IXI-HH-180 takes ~35 minutes on a
+            # 2-core CPU and was the best configuration measured there (benchmarks/ixi_cv_cpu.py)
+            train={"downsample": 2, "max_epochs": 30, "patience": 100},
+            run={"seeds": "0,1,2", "precision": "bf16-mixed"},
+        ),
     )
 }
 
 
 #: What ``brainage train`` trains when no model is named: the best of the 5-fold CPU benchmark on
-#: IXI-HH-180 (benchmarks/ixi_cv_cpu.py; README, "Brain age and sex on a CPU").
+#: IXI-HH-180 (benchmarks/ixi_cv_cpu.py; docs/benchmarks.md).
 DEFAULT_MODEL = "ensemble"
 #: Training settings of a model that does not tune its own (``ModelSpec.train`` overrides them):
 #: the single source of ``TrainConfig``'s defaults and of ``brainage train --help``.

@@ -20,7 +20,9 @@ class SqueezeExcitation3d(nn.Module):
     def __init__(self, channels: int, reduction: int = 8):
         super().__init__()
         hidden = max(4, channels // reduction)
-        self.fc = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels), nn.Sigmoid())
+        self.fc = nn.Sequential(
+            nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels), nn.Sigmoid()
+        )
         self.last_gate: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -40,8 +42,11 @@ class SEBasicBlock3d(nn.Module):
         self.bn2 = nn.BatchNorm3d(out_ch)
         self.se = SqueezeExcitation3d(out_ch, reduction) if se else nn.Identity()
         self.relu = nn.ReLU(inplace=True)
-        self.shortcut = nn.Identity() if stride == 1 and in_ch == out_ch else nn.Sequential(
-            nn.Conv3d(in_ch, out_ch, 1, stride=stride, bias=False), nn.BatchNorm3d(out_ch))
+        self.shortcut = (
+            nn.Identity()
+            if stride == 1 and in_ch == out_ch
+            else nn.Sequential(nn.Conv3d(in_ch, out_ch, 1, stride=stride, bias=False), nn.BatchNorm3d(out_ch))
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -58,12 +63,22 @@ class SEResNetBackbone(nn.Module):
         torch.Size([2, 64])
     """
 
-    def __init__(self, in_channels: int = 1, width: float = 1.0, channels: tuple = (32, 64, 128, 128),
-                 blocks: tuple = (1, 1, 1, 1), se: bool = True, dropout: float = 0.3):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        width: float = 1.0,
+        channels: tuple = (32, 64, 128, 128),
+        blocks: tuple = (1, 1, 1, 1),
+        se: bool = True,
+        dropout: float = 0.3,
+    ):
         super().__init__()
         chans = [max(4, int(round(c * width))) for c in channels]
-        self.stem = nn.Sequential(nn.Conv3d(in_channels, chans[0], 3, stride=2, padding=1, bias=False),
-                                  nn.BatchNorm3d(chans[0]), nn.ReLU(inplace=True))
+        self.stem = nn.Sequential(
+            nn.Conv3d(in_channels, chans[0], 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm3d(chans[0]),
+            nn.ReLU(inplace=True),
+        )
         layers: list[nn.Module] = []
         prev = chans[0]
         for i, (c, n) in enumerate(zip(chans, blocks)):

@@ -10,7 +10,7 @@ mismatch with one line that says what differs and what to do.
 
 Example:
     >>> bundle = load_bundle(default_bundle_path())  # doctest: +SKIP
-    >>> bundle.meta["cohort"]["n"]  # doctest: +SKIP
+    >>> bundle.meta.cohort["n"]  # doctest: +SKIP
     180
 """
 
@@ -26,23 +26,19 @@ import numpy as np
 import pandas as pd
 import torch
 
-from brainage.version import __version__
 from brainage.config import fingerprint, from_dict, to_dict
 from brainage.errors import InputError
 from brainage.files import atomic_path
 from brainage.layout import BUNDLE_FILES, SHIPPED_BUNDLE
 from brainage.models.registry import MODELS
+from brainage.predict.bundle_meta import FORMAT, FORMAT_VERSION, BundleMeta
 from brainage.predict.members import MEMBER_KINDS, Member
 from brainage.preprocess.grids import GRIDS
 from brainage.preprocess.pipeline import PreprocessConfig
 from brainage.preprocess.steps import steps_for
 from brainage.training.bias import AgeBiasCorrector
 from brainage.training.stack import Stacker
-
-FORMAT = "brainage-bundle"
-#: Bumped when the file layout changes in a way older readers cannot follow.
-FORMAT_VERSION = 1
-
+from brainage.version import __version__
 
 #: Recipe settings added after bundles were first made, with the value that reproduces older bundles.
 LEGACY_RECIPE = {"working_voxel_mm": None, "segmentation": "atropos"}
@@ -79,7 +75,9 @@ class SeedModel:
         if self.stack is None:
             (only,) = outputs.values()
             return only
-        columns = pd.DataFrame({f"{key}_{kind}": values for kind, out in outputs.items() for key, values in out.items()})
+        columns = pd.DataFrame(
+            {f"{key}_{kind}": values for kind, out in outputs.items() for key, values in out.items()}
+        )
         return self.stack.predict(columns)
 
 
@@ -88,32 +86,28 @@ class Bundle:
     """A loaded bundle: ``meta`` (``bundle.json``) and the seeds' models. ``predict(table)`` takes
     cache-index rows (image paths, covariates; age and sex where known)."""
 
-    meta: dict
+    meta: BundleMeta
     seeds: list[SeedModel] = field(default_factory=list)
 
     @property
     def preprocess_config(self) -> PreprocessConfig:
-        return recipe_config(self.meta["preprocessing"]["config"])
+        return recipe_config(self.meta.preprocessing["config"])
 
     @property
     def grid(self) -> str:
-        return self.meta["preprocessing"]["grid"]["name"]
+        return self.meta.grid_name
 
     @property
     def bias_correction(self) -> AgeBiasCorrector | None:
-        c = self.meta.get("bias_correction")
-        if not c:
-            return None
-        corrector = AgeBiasCorrector()
-        corrector.alpha_, corrector.beta_, corrector.n_fit_ = c["alpha"], c["beta"], c["n"]
-        return corrector
+        stored = self.meta.bias_correction
+        return AgeBiasCorrector.from_dict(stored) if stored else None
 
     def predict(self, table: pd.DataFrame) -> pd.DataFrame:
         """``age_pred`` and ``sex_prob_male`` (seeds averaged; a site calibration applied where the
         bundle has one) and ``age_pred_corrected`` where the age is known."""
         per_seed = [seed.predict(table) for seed in self.seeds]
         out = pd.DataFrame({key: np.mean([p[key] for p in per_seed], axis=0) for key in per_seed[0]}, index=table.index)
-        site = self.meta.get("site_calibration")
+        site = self.meta.site_calibration
         if site and "age_pred" in out:
             out["age_pred"] = (out["age_pred"] - site["offset"]) / site["slope"]
         corrector = self.bias_correction
@@ -121,14 +115,15 @@ class Bundle:
             known = table["age"].notna()
             out["age_pred_corrected"] = np.nan
             if known.any():
-                out.loc[known, "age_pred_corrected"] = corrector.transform(table.loc[known, "age"].to_numpy(float),
-                                                                           out.loc[known, "age_pred"].to_numpy(float))
+                out.loc[known, "age_pred_corrected"] = corrector.transform(
+                    table.loc[known, "age"].to_numpy(float), out.loc[known, "age_pred"].to_numpy(float)
+                )
         return out
 
     def save(self, path: str | Path) -> Path:
         """Write the bundle as one zip archive (atomically)."""
         path = Path(path)
-        tensors, meta = {}, json.loads(json.dumps(self.meta))
+        tensors, meta = {}, json.loads(json.dumps(self.meta.to_dict()))
         meta["seeds"] = []
         for seed in self.seeds:
             entry = {"seed": seed.seed, "members": {}, "stack": seed.stack.to_dict() if seed.stack else None}
@@ -141,7 +136,7 @@ class Bundle:
         with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(BUNDLE_FILES["meta"], json.dumps(meta, indent=1))
             archive.writestr(BUNDLE_FILES["weights"], weights.getvalue())
-            archive.writestr(BUNDLE_FILES["licence"], f"{meta.get('attribution', '')}\n\nLicence: {meta.get('licence', '')}\n")
+            archive.writestr(BUNDLE_FILES["licence"], f"{self.meta.attribution}\n\nLicence: {self.meta.licence}\n")
         return path
 
 
@@ -151,13 +146,19 @@ def check_compatible(meta: dict, source: str | Path | None = None) -> None:
         raise InputError(source, "not a brainage model bundle (make one with `brainage export RUN_DIR --out FILE`)")
     version = meta.get("format_version", 0)
     if version > FORMAT_VERSION:
-        raise InputError(source, f"bundle format {version} is newer than this brainage {__version__} reads "
-                                 f"({FORMAT_VERSION}); upgrade brainage (the bundle was written by "
-                                 f"{meta.get('brainage_version', '?')})")
+        raise InputError(
+            source,
+            f"bundle format {version} is newer than this brainage {__version__} reads "
+            f"({FORMAT_VERSION}); upgrade brainage (the bundle was written by "
+            f"{meta.get('brainage_version', '?')})",
+        )
     name = meta["model"]["name"]
     if name not in MODELS:
-        raise InputError(source, f"bundle model {name!r} is not a model this brainage knows ({', '.join(sorted(MODELS))}); "
-                                 f"install brainage {meta.get('brainage_version', '')} to use it")
+        raise InputError(
+            source,
+            f"bundle model {name!r} is not a model this brainage knows ({', '.join(sorted(MODELS))}); "
+            f"install brainage {meta.get('brainage_version', '')} to use it",
+        )
     pre = meta["preprocessing"]
     try:
         here = recipe(recipe_config(pre["config"]))
@@ -167,39 +168,50 @@ def check_compatible(meta: dict, source: str | Path | None = None) -> None:
         raise InputError(source, "bundle.json was edited: its preprocessing steps do not match their fingerprint")
     if here["fingerprint"] != pre["fingerprint"]:
         theirs = {n: p for n, p in pre["steps"]}
-        differ = [n for n, p in here["steps"] if theirs.get(n) != p] + sorted(set(theirs) - {n for n, _ in here["steps"]})
-        raise InputError(source, f"bundle was trained on preprocessing this brainage does not reproduce (steps differ: "
-                                 f"{', '.join(differ) or 'grid'}); use brainage {meta.get('brainage_version', '?')} "
-                                 "or re-export the model from a run preprocessed with this version")
+        differ = [n for n, p in here["steps"] if theirs.get(n) != p] + sorted(
+            set(theirs) - {n for n, _ in here["steps"]}
+        )
+        raise InputError(
+            source,
+            f"bundle was trained on preprocessing this brainage does not reproduce (steps differ: "
+            f"{', '.join(differ) or 'grid'}); use brainage {meta.get('brainage_version', '?')} "
+            "or re-export the model from a run preprocessed with this version",
+        )
 
 
 def read_meta(path: str | Path) -> dict:
     """``bundle.json`` of a bundle file, with a clear error for anything that is not one."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(path, "model bundle does not exist" if not path.exists() else "is not a file (expected a .brainage bundle)")
+        raise InputError(
+            path, "model bundle does not exist" if not path.exists() else "is not a file (expected a .brainage bundle)"
+        )
     try:
         with zipfile.ZipFile(path) as archive:
             return json.loads(archive.read(BUNDLE_FILES["meta"]))
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError):
-        raise InputError(path, "not a brainage model bundle (make one with `brainage export RUN_DIR --out FILE`)") from None
+        raise InputError(
+            path, "not a brainage model bundle (make one with `brainage export RUN_DIR --out FILE`)"
+        ) from None
 
 
 def load_bundle(path: str | Path | None = None) -> Bundle:
     """Read and check a bundle (default: the one that ships with brainage)."""
     path = Path(path) if path else default_bundle_path()
     if path == default_bundle_path() and not path.is_file():
-        raise InputError(path, "the shipped model is missing from this installation; reinstall brainage or pass --model")
+        raise InputError(
+            path, "the shipped model is missing from this installation; reinstall brainage or pass --model"
+        )
     meta = read_meta(path)
     check_compatible(meta, path)
     with zipfile.ZipFile(path) as archive:
         tensors = torch.load(io.BytesIO(archive.read(BUNDLE_FILES["weights"])), weights_only=True)
     seeds = []
-    for entry in meta.pop("seeds"):
+    for entry in meta["seeds"]:
         members = {}
         for kind, settings in entry["members"].items():
             prefix = f"seed{entry['seed']}/{kind}/"
-            own = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+            own = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
             members[kind] = MEMBER_KINDS[kind].restore(settings, own)
         seeds.append(SeedModel(entry["seed"], members, Stacker.from_dict(entry["stack"]) if entry["stack"] else None))
-    return Bundle(meta, seeds)
+    return Bundle(BundleMeta.from_dict(meta, path), seeds)

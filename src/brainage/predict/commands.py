@@ -17,15 +17,29 @@ class Export(Command):
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("run", type=Path, help="a `brainage train` output folder")
         p.add_argument("--out", required=True, type=Path, help="the bundle file to write (.brainage)")
-        p.add_argument("--fold", default="final",
-                       help="'final' (the model trained on every subject: `train --final`) or a fold number")
+        p.add_argument(
+            "--fold",
+            default="final",
+            help="'final' (the model trained on every subject: `train --final`) or a fold number",
+        )
         p.add_argument("--name", default=None, help="the bundle's name (default: the run folder's name)")
-        p.add_argument("--licence", default=None, help="licence of the training data / model, shown in every report (default: IXI's with "
-                            "--attribution ixi, else 'not stated')")
-        p.add_argument("--attribution", default="",
-                       help="who to credit for the training data; 'ixi' for IXI's CC BY-SA 3.0 attribution")
-        p.add_argument("--invariance", type=Path, default=None,
-                       help="a benchmarks/invariance.py result of this run, carried in the bundle (default: none)")
+        p.add_argument(
+            "--licence",
+            default=None,
+            help="licence of the training data / model, shown in every report (default: IXI's with "
+            "--attribution ixi, else 'not stated')",
+        )
+        p.add_argument(
+            "--attribution",
+            default="",
+            help="who to credit for the training data; 'ixi' for IXI's CC BY-SA 3.0 attribution",
+        )
+        p.add_argument(
+            "--invariance",
+            type=Path,
+            default=None,
+            help="a benchmarks/invariance.py result of this run, carried in the bundle (default: none)",
+        )
 
     def run(self, args: argparse.Namespace) -> None:
         from brainage.layout import FINAL_FOLD
@@ -33,29 +47,48 @@ class Export(Command):
         from brainage.progress import console
 
         ixi = args.attribution.lower() == "ixi"
-        bundle = export_bundle(args.run, args.out, FINAL_FOLD if args.fold == "final" else int(args.fold), args.name,
-                               licence=args.licence or (IXI_LICENCE if ixi else "not stated"),
-                               attribution=IXI_ATTRIBUTION if ixi else args.attribution, invariance=args.invariance)
+        bundle = export_bundle(
+            args.run,
+            args.out,
+            FINAL_FOLD if args.fold == "final" else int(args.fold),
+            args.name,
+            licence=args.licence or (IXI_LICENCE if ixi else "not stated"),
+            attribution=IXI_ATTRIBUTION if ixi else args.attribution,
+            invariance=args.invariance,
+        )
         console.print(describe(bundle.meta))
 
 
 class Predict(Command):
     name = "predict"
-    help = ("Brain age and sex for your scans with a trained model (default: the one that ships with brainage): "
-            "preprocessing, QC, predictions.csv and an HTML report.")
-    example = ("brainage predict scan.nii.gz --out results/predict\n"
-               "  brainage predict dicom_folder/ --out results/predict --model site.brainage")
+    help = (
+        "Brain age and sex for your scans with a trained model (default: the one that ships with brainage): "
+        "preprocessing, QC, predictions.csv and an HTML report."
+    )
+    example = (
+        "brainage predict scan.nii.gz --out results/predict\n"
+        "  brainage predict dicom_folder/ --out results/predict --model site.brainage"
+    )
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
-        p.add_argument("input", type=Path, help="a NIfTI file, a folder of NIfTI or DICOM series, a BIDS dataset, or a "
-                                                "CSV with a path column (and optionally subject_id, age, sex, site)")
+        p.add_argument(
+            "input",
+            type=Path,
+            help="a NIfTI file, a folder of NIfTI or DICOM series, a BIDS dataset, or a "
+            "CSV with a path column (and optionally subject_id, age, sex, site)",
+        )
         p.add_argument("--out", type=Path, default=Path("brainage_predictions"), help="output folder")
-        p.add_argument("--model", type=Path, default=None, help="a .brainage bundle (default: the shipped IXI-HH-180 model)")
+        p.add_argument(
+            "--model", type=Path, default=None, help="a .brainage bundle (default: the shipped IXI-HH-180 model)"
+        )
         p.add_argument("--sex-coding", default=None, help="numeric sex codes of a CSV/BIDS input, e.g. 1=M,2=F")
         p.add_argument("--no-pictures", action="store_true", help="skip the QC montages (faster)")
-        p.add_argument("--series", default=None,
-                       help="DICOM: comma-separated series numbers or description fragments to predict, instead of "
-                            "the automatic choice of each study's 3D T1 (default: automatic; see series.csv)")
+        p.add_argument(
+            "--series",
+            default=None,
+            help="DICOM: comma-separated series numbers or description fragments to predict, instead of "
+            "the automatic choice of each study's 3D T1 (default: automatic; see series.csv)",
+        )
         add_executor_arguments(p)
 
     def run(self, args: argparse.Namespace) -> None:
@@ -63,23 +96,40 @@ class Predict(Command):
         from brainage.predict.run import predict
 
         series = [s.strip() for s in args.series.split(",") if s.strip()] if args.series else None
-        predict(args.input, args.out, args.model, executor_from_args(args), parse_sex_coding(args.sex_coding),
-                pictures=not args.no_pictures, series=series)
+        predict(
+            args.input,
+            args.out,
+            args.model,
+            executor_from_args(args),
+            parse_sex_coding(args.sex_coding),
+            pictures=not args.no_pictures,
+            series=series,
+        )
 
 
 class Finetune(Command):
     name = "finetune"
-    help = ("Adapt a model bundle to a new site with a small labelled sample (20-50 controls): offset/slope "
-            "recalibration or CNN fine-tuning, scored on held-out scans of that site.")
+    help = (
+        "Adapt a model bundle to a new site with a small labelled sample (20-50 controls): offset/slope "
+        "recalibration or CNN fine-tuning, scored on held-out scans of that site."
+    )
     example = "brainage finetune --model ixi.brainage site_controls.csv --out results/site"
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
-        p.add_argument("input", type=Path, help="the site's scans with ages: a CSV (path, age[, sex, subject_id]) or BIDS")
+        p.add_argument(
+            "input", type=Path, help="the site's scans with ages: a CSV (path, age[, sex, subject_id]) or BIDS"
+        )
         p.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
         p.add_argument("--model", type=Path, default=None, help="bundle to adapt (default: the shipped model)")
-        p.add_argument("--method", choices=["offset", "linear", "finetune"], default="offset",
-                       help="what site.brainage carries: the site's mean offset, offset and slope, or fine-tuned CNNs")
-        p.add_argument("--holdout", type=float, default=0.5, help="fraction of scans kept apart to score the adaptation")
+        p.add_argument(
+            "--method",
+            choices=["offset", "linear", "finetune"],
+            default="offset",
+            help="what site.brainage carries: the site's mean offset, offset and slope, or fine-tuned CNNs",
+        )
+        p.add_argument(
+            "--holdout", type=float, default=0.5, help="fraction of scans kept apart to score the adaptation"
+        )
         p.add_argument("--epochs", type=int, default=15, help="fine-tuning epochs")
         p.add_argument("--lr", type=float, default=1e-4, help="fine-tuning learning rate")
         p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same result")
@@ -90,5 +140,9 @@ class Finetune(Command):
         from brainage.data.manifest import parse_sex_coding
         from brainage.predict.site import FinetuneConfig, finetune_site
 
-        config = FinetuneConfig(method=args.method, holdout=args.holdout, epochs=args.epochs, lr=args.lr, seed=args.seed)
-        finetune_site(args.model, args.input, args.out, config, executor_from_args(args), parse_sex_coding(args.sex_coding))
+        config = FinetuneConfig(
+            method=args.method, holdout=args.holdout, epochs=args.epochs, lr=args.lr, seed=args.seed
+        )
+        finetune_site(
+            args.model, args.input, args.out, config, executor_from_args(args), parse_sex_coding(args.sex_coding)
+        )

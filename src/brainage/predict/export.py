@@ -21,7 +21,6 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from brainage.version import __version__
 from brainage.config import load_config, to_dict
 from brainage.data.images import voxel_fingerprint
 from brainage.data.manifest import read_manifest
@@ -29,7 +28,8 @@ from brainage.errors import InputError
 from brainage.files import DoneRecord
 from brainage.layout import FINAL_FOLD, CacheDir, FoldDir, PreprocessedDir, RunDir
 from brainage.models.registry import model_spec
-from brainage.predict.bundle import FORMAT, FORMAT_VERSION, Bundle, SeedModel, recipe
+from brainage.predict.bundle import Bundle, SeedModel, recipe
+from brainage.predict.bundle_meta import BundleMeta, ModelInfo
 from brainage.predict.members import CNNMember, RidgeMember
 from brainage.preprocess.grids import read_grid
 from brainage.preprocess.pipeline import PreprocessConfig
@@ -37,12 +37,15 @@ from brainage.progress import console, track
 from brainage.training.bias import AgeBiasCorrector, TooFewSubjects
 from brainage.training.config import TrainConfig
 from brainage.training.cv import HELD_OUT_TRAINING, labels_table
-from brainage.training.run_info import RunInfo
 from brainage.training.ensemble import fit_stack
+from brainage.training.run_info import RunInfo
+from brainage.version import __version__
 
-IXI_ATTRIBUTION = ("Trained on IXI (https://brain-development.org/ixi-dataset/): Hammersmith Hospital scans "
-                   "(IXI-HH), made available by the IXI project (Imperial College London, Guy's and St Thomas' "
-                   "NHS Foundation Trust, Hammersmith Hospital) under the Creative Commons CC BY-SA 3.0 licence.")
+IXI_ATTRIBUTION = (
+    "Trained on IXI (https://brain-development.org/ixi-dataset/): Hammersmith Hospital scans "
+    "(IXI-HH), made available by the IXI project (Imperial College London, Guy's and St Thomas' "
+    "NHS Foundation Trust, Hammersmith Hospital) under the Creative Commons CC BY-SA 3.0 licence."
+)
 IXI_LICENCE = "CC BY-SA 3.0 (https://creativecommons.org/licenses/by-sa/3.0/)"
 
 
@@ -73,14 +76,19 @@ def _bias_correction(held_out: pd.DataFrame) -> dict | None:
     except TooFewSubjects as exc:
         console.print(f"[yellow]no age-bias correction in the bundle: {exc}")
         return None
-    return {"alpha": float(corrector.alpha_), "beta": float(corrector.beta_), "n": int(corrector.n_fit_),
-            "fitted_on": "held-out predictions of training subjects"}
+    return corrector.to_dict("held-out predictions of training subjects")
 
 
 def _cohort(table: pd.DataFrame) -> dict:
-    return {"n": int(len(table)), "age_min": float(table.age.min()), "age_max": float(table.age.max()),
-            "age_mean": float(table.age.mean()), "n_female": int((table.sex == "F").sum()),
-            "n_male": int((table.sex == "M").sum()), "sites": sorted(map(str, table.site.unique()))}
+    return {
+        "n": int(len(table)),
+        "age_min": float(table.age.min()),
+        "age_max": float(table.age.max()),
+        "age_mean": float(table.age.mean()),
+        "n_female": int((table.sex == "F").sum()),
+        "n_male": int((table.sex == "M").sum()),
+        "sites": sorted(map(str, table.site.unique())),
+    }
 
 
 def _geometry(pre: PreprocessedDir, subjects) -> dict:
@@ -93,9 +101,30 @@ def _geometry(pre: PreprocessedDir, subjects) -> dict:
     if not found:
         return {}
     voxels = np.array([g["voxel_mm"] for g in found])
-    return {"voxel_mm_median": np.median(voxels, axis=0).round(3).tolist(),
-            "voxel_mm_max": voxels.max(axis=0).round(3).tolist(), "voxel_mm_min": voxels.min(axis=0).round(3).tolist(),
-            "orientations": sorted({g["orientation"] for g in found})}
+    return {
+        "voxel_mm_median": np.median(voxels, axis=0).round(3).tolist(),
+        "voxel_mm_max": voxels.max(axis=0).round(3).tolist(),
+        "voxel_mm_min": voxels.min(axis=0).round(3).tolist(),
+        "orientations": sorted({g["orientation"] for g in found}),
+    }
+
+
+def _qc_reference(pre: PreprocessedDir, subjects, name: str) -> dict | None:
+    """QC's yardstick for ``predict``: every QC metric over the training scans that did not fail
+    QC, so a scan from the training scanner is judged against its own kind (the IXI-HH reference
+    otherwise). None where the run's scans were not QC'd or too few remain."""
+    from brainage.data.manifest import read_table
+    from brainage.qc.reference import BATCH_MIN_SIZE, Reference, measured
+    from brainage.qc.verdicts import qc_failed
+
+    if not pre.qc.metrics.is_file() or not pre.qc.verdicts.is_file():
+        return None
+    metrics = measured(read_table(pre.qc.metrics, "QC metrics", dtype={"subject_id": str}))
+    failed = qc_failed(pre.qc.verdicts)
+    kept = metrics[metrics.subject_id.isin(list(subjects)) & ~metrics.subject_id.isin(failed.index)]
+    if len(kept) < BATCH_MIN_SIZE:
+        return None
+    return Reference.build(kept, f"{name} training scans", f"the {len(kept)} scans {name} was trained on").to_dict()
 
 
 def _cv_metrics(run: RunDir) -> dict | None:
@@ -106,8 +135,11 @@ def _cv_metrics(run: RunDir) -> dict | None:
     from brainage.evaluation.metrics import age_metrics, sex_metrics
 
     oof = pd.read_csv(run.oof_predictions, dtype={"subject_id": str})
-    return {"n_subjects": int(len(oof)), "age_uncorrected": age_metrics(oof.age, oof.age_pred),
-            "sex": sex_metrics(oof.sex, oof.sex_prob_male) if "sex_prob_male" in oof else None}
+    return {
+        "n_subjects": int(len(oof)),
+        "age_uncorrected": age_metrics(oof.age, oof.age_pred),
+        "sex": sex_metrics(oof.sex, oof.sex_prob_male) if "sex_prob_male" in oof else None,
+    }
 
 
 def invariance_summary(path: str | Path) -> dict:
@@ -116,11 +148,20 @@ def invariance_summary(path: str | Path) -> dict:
     path = Path(path)
     try:
         data = json.loads(path.read_text())
-        return {"within_brain_sd_years": float(data["within_brain_sd_years"]), "n_brains": int(data["n_brains"]),
-                "measured_on": "the run's cross-validation folds, each on its own held-out brains",
-                "variants": {name: {"family": v["family"], "mean_shift_years": float(v["mean_shift_years"]),
-                                    "max_abs_shift_years": float(v["max_abs_shift_years"])}
-                             for name, v in data["variants"].items() if name != "original"}}
+        return {
+            "within_brain_sd_years": float(data["within_brain_sd_years"]),
+            "n_brains": int(data["n_brains"]),
+            "measured_on": "the run's cross-validation folds, each on its own held-out brains",
+            "variants": {
+                name: {
+                    "family": v["family"],
+                    "mean_shift_years": float(v["mean_shift_years"]),
+                    "max_abs_shift_years": float(v["max_abs_shift_years"]),
+                }
+                for name, v in data["variants"].items()
+                if name != "original"
+            },
+        }
     except FileNotFoundError:
         raise InputError(path, "invariance result does not exist (run benchmarks/invariance.py)") from None
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
@@ -140,8 +181,15 @@ def training_fingerprints(pre: PreprocessedDir, subject_ids) -> dict[str, str]:
     return out
 
 
-def export_bundle(run_dir: str | Path, out: str | Path, fold: int = FINAL_FOLD, name: str | None = None,
-                  licence: str = "not stated", attribution: str = "", invariance: str | Path | None = None) -> Bundle:
+def export_bundle(
+    run_dir: str | Path,
+    out: str | Path,
+    fold: int = FINAL_FOLD,
+    name: str | None = None,
+    licence: str = "not stated",
+    attribution: str = "",
+    invariance: str | Path | None = None,
+) -> Bundle:
     """Pack the models of ``fold`` (default: the final model) of a training run into ``out``.
 
     ``licence`` and ``attribution``: the terms of the training data (``IXI_LICENCE`` and
@@ -157,7 +205,11 @@ def export_bundle(run_dir: str | Path, out: str | Path, fold: int = FINAL_FOLD, 
     kind = model_spec(config.model.name).kind
     seeds_dirs = [d for d in run.seed_dirs(fold) if DoneRecord(d.done).entries.get("train")]
     if not seeds_dirs:
-        what = "no final model: train it with `brainage train ... --final`" if fold == FINAL_FOLD else f"fold {fold} is not trained"
+        what = (
+            "no final model: train it with `brainage train ... --final`"
+            if fold == FINAL_FOLD
+            else f"fold {fold} is not trained"
+        )
         raise InputError(run.root, what)
     seeds, held_out = [], []
     for folder in seeds_dirs:
@@ -166,51 +218,74 @@ def export_bundle(run_dir: str | Path, out: str | Path, fold: int = FINAL_FOLD, 
         held_out.append(preds[preds.role.isin(HELD_OUT_TRAINING)])
     pre = PreprocessedDir(info.preprocessed_dir) if info.preprocessed_dir else None
     if pre is None or not pre.config.is_file():
-        raise InputError(run.root, "the run's preprocessing config is missing (run_info.json preprocessed_dir): "
-                                   "a bundle must carry the recipe its model was trained on")
+        raise InputError(
+            run.root,
+            "the run's preprocessing config is missing (run_info.json preprocessed_dir): "
+            "a bundle must carry the recipe its model was trained on",
+        )
     pre_config = load_config(PreprocessConfig, pre.config)
     cache = CacheDir.find(info.cache_dir)
     pre_config.grids = ((info.grid or read_grid(cache.grid)).name,)
     pre_config.tissue = "tissue" in config.model.inputs or pre_config.tissue
     table = labels_table(cache, info.folds_csv, info.qc_verdicts)
     trained_on = table if fold == FINAL_FOLD else table[table.fold != fold]
-    spec = model_spec(config.model.name)
-    meta = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "name": name or run.root.name,
-        "brainage_version": __version__, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "model": {"name": config.model.name, "kind": kind, "description": spec.description,
-                  "train_config": to_dict(config), "seeds": [s.seed for s in seeds],
-                  "fold": "all subjects" if fold == FINAL_FOLD else int(fold)},
-        "preprocessing": recipe(pre_config),
-        "bias_correction": _bias_correction(pd.concat(held_out, ignore_index=True)),
-        "cohort": {**_cohort(trained_on), **_geometry(pre, trained_on.subject_id)}, "trained_on": sorted(trained_on.subject_id),
-        "trained_on_images": training_fingerprints(pre, trained_on.subject_id),
-        "cv_metrics": _cv_metrics(run), "licence": licence, "attribution": attribution,
-        "invariance": invariance_summary(invariance) if invariance else None,
-    }
+    name = name or run.root.name
+    meta = BundleMeta(
+        name=name,
+        brainage_version=__version__,
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        model=ModelInfo(
+            name=config.model.name,
+            kind=kind,
+            description=model_spec(config.model.name).description,
+            train_config=to_dict(config),
+            seeds=[s.seed for s in seeds],
+            fold="all subjects" if fold == FINAL_FOLD else int(fold),
+        ),
+        preprocessing=recipe(pre_config),
+        bias_correction=_bias_correction(pd.concat(held_out, ignore_index=True)),
+        cohort={**_cohort(trained_on), **_geometry(pre, trained_on.subject_id)},
+        trained_on=sorted(trained_on.subject_id),
+        trained_on_images=training_fingerprints(pre, trained_on.subject_id),
+        cv_metrics=_cv_metrics(run),
+        licence=licence,
+        attribution=attribution,
+        invariance=invariance_summary(invariance) if invariance else None,
+        qc_reference=_qc_reference(pre, trained_on.subject_id, name),
+    )
     bundle = Bundle(meta, seeds)
     path = bundle.save(out)
-    console.print(f"bundle: {path} ({path.stat().st_size / 1e6:.1f} MB; {len(seeds)} seed(s) of {config.model.name}, "
-                  f"{meta['cohort']['n']} subjects aged {meta['cohort']['age_min']:.0f}-{meta['cohort']['age_max']:.0f})")
+    console.print(
+        f"bundle: {path} ({path.stat().st_size / 1e6:.1f} MB; {len(seeds)} seed(s) of {config.model.name}, "
+        f"{meta.cohort['n']} subjects aged {meta.cohort['age_min']:.0f}-{meta.cohort['age_max']:.0f})"
+    )
     return bundle
 
 
-def describe(meta: dict) -> str:
+def describe(meta: BundleMeta) -> str:
     """A few lines a person reads before trusting a bundle."""
-    c, m = meta["cohort"], meta.get("cv_metrics") or {}
+    c, m = meta.cohort, meta.cv_metrics or {}
     age, sex = m.get("age_uncorrected") or {}, m.get("sex") or {}
-    lines = [f"{meta['name']}: {meta['model']['name']} ({meta['model']['description']}), brainage {meta['brainage_version']}",
-             f"trained on {c['n']} subjects ({c['n_female']} F / {c['n_male']} M, age {c['age_min']:.0f}-{c['age_max']:.0f}, "
-             f"sites {', '.join(c['sites'])}); preprocessing grid {meta['preprocessing']['grid']['name']}"]
+    lines = [
+        f"{meta.name}: {meta.model.name} ({meta.model.description}), brainage {meta.brainage_version}",
+        f"trained on {c['n']} subjects ({c['n_female']} F / {c['n_male']} M, "
+        f"age {c['age_min']:.0f}-{c['age_max']:.0f}, "
+        f"sites {', '.join(c['sites'])}); preprocessing grid {meta.grid_name}",
+    ]
     if age:
-        lines.append(f"cross-validation: age MAE {age['mae']:.2f} y, r {age['pearson_r']:.3f}"
-                     + (f"; sex accuracy {sex['accuracy']:.3f}" if sex else ""))
-    inv = meta.get("invariance")
+        lines.append(
+            f"cross-validation: age MAE {age['mae']:.2f} y, r {age['pearson_r']:.3f}"
+            + (f"; sex accuracy {sex['accuracy']:.3f}" if sex else "")
+        )
+    inv = meta.invariance
     if inv:
         worst = max(inv["variants"].items(), key=lambda kv: abs(kv[1]["mean_shift_years"]))
-        lines.append(f"same brain stored or scanned {len(inv['variants'])} other ways: within-brain SD "
-                     f"{inv['within_brain_sd_years']:.2f} y; largest mean shift {worst[1]['mean_shift_years']:+.2f} y ({worst[0]})")
-    if meta.get("bias_correction"):
-        lines.append(f"age-bias correction fitted on {meta['bias_correction']['n']} held-out training subjects")
-    lines.append(f"licence: {meta['licence']}")
+        lines.append(
+            f"same brain stored or scanned {len(inv['variants'])} other ways: within-brain SD "
+            f"{inv['within_brain_sd_years']:.2f} y; "
+            f"largest mean shift {worst[1]['mean_shift_years']:+.2f} y ({worst[0]})"
+        )
+    if meta.bias_correction:
+        lines.append(f"age-bias correction fitted on {meta.bias_correction['n']} held-out training subjects")
+    lines.append(f"licence: {meta.licence}")
     return "\n".join(lines)

@@ -78,8 +78,16 @@ def _manifest_of_images(images: list[Path], source: str) -> pd.DataFrame:
         if sid in seen:  # the same file name in two folders
             sid = subject_id_from(Path(f"{image.parent.name}_{image.name}"))
         seen.add(sid)
-        records.append({"subject_id": sid, "t1_path": str(image.absolute()), "source": source, "age": float("nan"),
-                        "sex": "", "site": "unknown"})
+        records.append(
+            {
+                "subject_id": sid,
+                "t1_path": str(image.absolute()),
+                "source": source,
+                "age": float("nan"),
+                "sex": "",
+                "site": "unknown",
+            }
+        )
     return make_manifest(records)
 
 
@@ -88,7 +96,9 @@ def dcm2niix_executable() -> str:
     beside_python = Path(sys.executable).parent / "dcm2niix"
     found = str(beside_python) if beside_python.is_file() else shutil.which("dcm2niix")
     if not found:
-        raise InputError(None, "dcm2niix is not installed: `pip install dcm2niix` (a brainage dependency) converts DICOM")
+        raise InputError(
+            None, "dcm2niix is not installed: `pip install dcm2niix` (a brainage dependency) converts DICOM"
+        )
     return found
 
 
@@ -97,13 +107,29 @@ def convert_dicom(folder: Path, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     # -ba n: keep PatientID and StudyInstanceUID in the sidecars (the output stays on this machine);
     # the name keeps two patients' or studies' series with the same number apart
-    command = [dcm2niix_executable(), "-z", "y", "-b", "y", "-ba", "n", "-f", "%i_%t_%s_%d", "-o", str(out), str(folder)]
+    command = [
+        dcm2niix_executable(),
+        "-z",
+        "y",
+        "-b",
+        "y",
+        "-ba",
+        "n",
+        "-f",
+        "%i_%t_%s_%d",
+        "-o",
+        str(out),
+        str(folder),
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     converted = sorted(p for p in out.iterdir() if is_nifti(p))
     if result.returncode not in (0,) or not converted:
         message = [line for line in (result.stdout + result.stderr).splitlines() if "error" in line.lower()][:2]
-        raise InputError(folder, f"dcm2niix could not convert the DICOM here (exit {result.returncode}"
-                                 f"{': ' + ' | '.join(message) if message else ''})")
+        raise InputError(
+            folder,
+            f"dcm2niix could not convert the DICOM here (exit {result.returncode}"
+            f"{': ' + ' | '.join(message) if message else ''})",
+        )
     return converted
 
 
@@ -120,8 +146,10 @@ def image_geometry(path: str | Path) -> dict:
     import nibabel as nib
 
     img = nib.load(str(path))
-    return {"voxel_mm": [round(float(z), 3) for z in img.header.get_zooms()[:3]],
-            "orientation": "".join(nib.aff2axcodes(img.affine))}
+    return {
+        "voxel_mm": [round(float(z), 3) for z in img.header.get_zooms()[:3]],
+        "orientation": "".join(nib.aff2axcodes(img.affine)),
+    }
 
 
 def _first_files(folder: Path, limit: int = 2000):
@@ -139,17 +167,34 @@ def _manifest_of_dicom(source: Path, out: PredictDir, wanted: list[str] | None) 
     table = select_series([read_series(p, tags) for p in converted], wanted)
     write_csv(table, out.series)
     chosen = table[table.chosen]
-    console.print(f"dcm2niix: {len(table)} series from {source}; {len(chosen)} chosen (3D T1 per study), "
-                  f"{len(table) - len(chosen)} skipped with the reason in {out.series}")
+    console.print(
+        f"dcm2niix: {len(table)} series from {source}; {len(chosen)} chosen (3D T1 per study), "
+        f"{len(table) - len(chosen)} skipped with the reason in {out.series}"
+    )
     if chosen.empty:
-        raise InputError(source, f"none of its {len(table)} DICOM series is a 3D T1-weighted scan (reasons in {out.series}; "
-                                 "`--series NUMBER` picks one by hand)")
-    return make_manifest([{"subject_id": r.subject_id, "t1_path": str(Path(r.nifti).absolute()), "source": "dicom",
-                           "age": float("nan"), "sex": "", "site": "unknown"} for r in chosen.itertuples()])
+        raise InputError(
+            source,
+            f"none of its {len(table)} DICOM series is a 3D T1-weighted scan (reasons in {out.series}; "
+            "`--series NUMBER` picks one by hand)",
+        )
+    return make_manifest(
+        [
+            {
+                "subject_id": r.subject_id,
+                "t1_path": str(Path(r.nifti).absolute()),
+                "source": "dicom",
+                "age": float("nan"),
+                "sex": "",
+                "site": "unknown",
+            }
+            for r in chosen.itertuples()
+        ]
+    )
 
 
-def manifest_for_inputs(source: str | Path, out: str | Path, sex_coding: dict | None = None,
-                        series: list[str] | None = None) -> pd.DataFrame:
+def manifest_for_inputs(
+    source: str | Path, out: str | Path, sex_coding: dict | None = None, series: list[str] | None = None
+) -> pd.DataFrame:
     """A manifest (``out/inputs/manifest.csv``) of whatever ``source`` is; labels are optional.
 
     ``series``: for DICOM, series numbers or description fragments to predict instead of the
@@ -157,7 +202,9 @@ def manifest_for_inputs(source: str | Path, out: str | Path, sex_coding: dict | 
     """
     source, out = Path(source), PredictDir(out)
     if not source.exists():
-        raise InputError(source, "does not exist (give a NIfTI file, a folder of NIfTI or DICOM, a BIDS folder or a CSV)")
+        raise InputError(
+            source, "does not exist (give a NIfTI file, a folder of NIfTI or DICOM, a BIDS folder or a CSV)"
+        )
     if source.is_file() and is_nifti(source):
         manifest = _manifest_of_images([source], "nifti")
     elif source.is_file() and source.suffix.lower() in (".csv", ".tsv"):

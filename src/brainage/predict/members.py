@@ -52,10 +52,15 @@ class CNNMember(Member):
         """From a Lightning checkpoint written by ``brainage train`` (our own file: full load)."""
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
         h = checkpoint["hyper_parameters"]
-        hparams = {"model": {k: list(v) if isinstance(v, tuple) else v for k, v in h["model"].items()},
-                   "age_mean": float(h["age_mean"]), "age_std": float(h["age_std"]),
-                   "covariate_stats": [list(map(float, s)) for s in h["covariate_stats"]] if h.get("covariate_stats") else None}
-        state = {k[len("net."):]: v for k, v in checkpoint["state_dict"].items() if k.startswith("net.")}
+        hparams = {
+            "model": {k: list(v) if isinstance(v, tuple) else v for k, v in h["model"].items()},
+            "age_mean": float(h["age_mean"]),
+            "age_std": float(h["age_std"]),
+            "covariate_stats": [list(map(float, s)) for s in h["covariate_stats"]]
+            if h.get("covariate_stats")
+            else None,
+        }
+        state = {k[len("net.") :]: v for k, v in checkpoint["state_dict"].items() if k.startswith("net.")}
         return cls.restore({"hparams": hparams, "downsample": downsample}, state)
 
     @classmethod
@@ -65,8 +70,11 @@ class CNNMember(Member):
         net = BrainAgeNet(ModelConfig(**model), age_mean=h["age_mean"], age_std=h["age_std"])
         missing, unexpected = net.load_state_dict(tensors, strict=False)
         if missing or unexpected:
-            raise InputError(None, f"bundle weights do not fit the {model['name']} network of this brainage "
-                                   f"(missing {missing[:3]}, unexpected {unexpected[:3]}): made by another version?")
+            raise InputError(
+                None,
+                f"bundle weights do not fit the {model['name']} network of this brainage "
+                f"(missing {missing[:3]}, unexpected {unexpected[:3]}): made by another version?",
+            )
         return cls(net, h, int(settings["downsample"]))
 
     def settings(self) -> dict:
@@ -82,9 +90,15 @@ class CNNMember(Member):
     def dataset(self, table: pd.DataFrame, transform=None) -> BrainAgeDataset:
         """The inputs of ``table`` (cache-index rows; unknown ages allowed) as this network sees them."""
         m, stats = self.net.config, self.hparams.get("covariate_stats")
-        return BrainAgeDataset(table.assign(age=table.age.fillna(0.0)), transform, downsample=self.downsample,
-                               inputs=m.inputs, modulate=m.modulate, covariates=m.covariates,
-                               covariate_stats=tuple(stats) if stats else None)
+        return BrainAgeDataset(
+            table.assign(age=table.age.fillna(0.0)),
+            transform,
+            downsample=self.downsample,
+            inputs=m.inputs,
+            modulate=m.modulate,
+            covariates=m.covariates,
+            covariate_stats=tuple(stats) if stats else None,
+        )
 
     def predict(self, table: pd.DataFrame) -> dict[str, np.ndarray]:
         dataset = self.dataset(table)
@@ -121,15 +135,28 @@ class RidgeMember(Member):
         age_scaler, age_line = model.age_final_[0], model.age_final_[-1]
         sex_scaler, sex_logistic = model.sex_final_[0], model.sex_final_[-1]
         arrays = {
-            "voxels": model.voxels_, "age_coef": model.age_image_.coef_, "age_intercept": [model.age_image_.intercept_],
-            "sex_coef": model.sex_image_.coef_, "sex_intercept": [model.sex_image_.intercept_],
-            "age_mean": age_scaler.mean_, "age_scale": age_scaler.scale_, "age_w": age_line.coef_,
-            "age_b": [age_line.intercept_], "sex_mean": sex_scaler.mean_, "sex_scale": sex_scaler.scale_,
-            "sex_w": sex_logistic.coef_[0], "sex_b": sex_logistic.intercept_}
+            "voxels": model.voxels_,
+            "age_coef": model.age_image_.coef_,
+            "age_intercept": [model.age_image_.intercept_],
+            "sex_coef": model.sex_image_.coef_,
+            "sex_intercept": [model.sex_image_.intercept_],
+            "age_mean": age_scaler.mean_,
+            "age_scale": age_scaler.scale_,
+            "age_w": age_line.coef_,
+            "age_b": [age_line.intercept_],
+            "sex_mean": sex_scaler.mean_,
+            "sex_scale": sex_scaler.scale_,
+            "sex_w": sex_logistic.coef_[0],
+            "sex_b": sex_logistic.intercept_,
+        }
         arrays = {k: np.asarray(v, bool if k == "voxels" else np.float32) for k, v in arrays.items()}
         c = model.config
-        config = {"inputs": list(c.model.inputs), "modulate": c.model.modulate, "covariates": list(c.model.covariates),
-                  "downsample": c.downsample}
+        config = {
+            "inputs": list(c.model.inputs),
+            "modulate": c.model.modulate,
+            "covariates": list(c.model.covariates),
+            "downsample": c.downsample,
+        }
         return cls(arrays, config)
 
     @classmethod
@@ -148,8 +175,11 @@ class RidgeMember(Member):
         config.model.inputs, config.model.modulate = tuple(c["inputs"]), bool(c["modulate"])
         x = image_matrix(table, config)
         if x.shape[1] != a["voxels"].size:
-            raise InputError(None, f"ridge member expects {a['voxels'].size} input values per subject, got {x.shape[1]}: "
-                                   "preprocessed on another grid?")
+            raise InputError(
+                None,
+                f"ridge member expects {a['voxels'].size} input values per subject, got {x.shape[1]}: "
+                "preprocessed on another grid?",
+            )
         x = x[:, a["voxels"]]
         scores = np.column_stack([x @ a["age_coef"] + a["age_intercept"][0], x @ a["sex_coef"] + a["sex_intercept"][0]])
         z = np.column_stack([scores, table[list(c["covariates"])].to_numpy(float)]) if c["covariates"] else scores

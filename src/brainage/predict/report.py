@@ -10,15 +10,24 @@ import pandas as pd
 from brainage.evaluation import plots
 from brainage.html import file_links, image_links, write_page
 from brainage.layout import PredictDir
+from brainage.predict.bundle_meta import BundleMeta
 from brainage.predict.export import describe
 from brainage.predict.warnings import site_notes
 from brainage.qc.reference import BATCH_MIN_SIZE
 
 #: Column headings of the page's table (the CSV keeps the short names).
-HEADINGS = {"subject_id": "subject", "age": "age (y)", "predicted_age": "predicted age (y)",
-            "brain_age_gap": "brain-age gap (y)", "corrected_age": "bias-corrected age (y)",
-            "corrected_gap": "bias-corrected gap (y)", "p_male": "P(male)", "predicted_sex": "predicted sex",
-            "qc_verdict": "QC", "warnings": "warnings"}
+HEADINGS = {
+    "subject_id": "subject",
+    "age": "age (y)",
+    "predicted_age": "predicted age (y)",
+    "brain_age_gap": "brain-age gap (y)",
+    "corrected_age": "bias-corrected age (y)",
+    "corrected_gap": "bias-corrected gap (y)",
+    "p_male": "P(male)",
+    "predicted_sex": "predicted sex",
+    "qc_verdict": "QC",
+    "warnings": "warnings",
+}
 
 
 def _figures(table: pd.DataFrame, out: PredictDir) -> list[Path]:
@@ -28,38 +37,59 @@ def _figures(table: pd.DataFrame, out: PredictDir) -> list[Path]:
     gaps = {"raw": known.brain_age_gap}
     if known.corrected_gap.notna().any():
         gaps["bias-corrected"] = known.corrected_gap
-    return [plots.gap_histogram(gaps, out.gap_histogram, "brain-age gap"),
-            plots.predicted_vs_true(known.age, known.predicted_age, out.age_scatter, "uncorrected")]
+    return [
+        plots.gap_histogram(gaps, out.gap_histogram, "brain-age gap"),
+        plots.predicted_vs_true(known.age, known.predicted_age, out.age_scatter, "uncorrected"),
+    ]
 
 
 def _rows(table: pd.DataFrame, out: PredictDir) -> str:
-    shown = table.assign(subject_id=[
-        f'<a href="{html.escape(out.preprocessed.qc.montage(s).relative_to(out.root).as_posix())}">{html.escape(s)}</a>'
-        if out.preprocessed.qc.montage(s).is_file() else html.escape(s) for s in table.subject_id])
+    shown = table.assign(
+        subject_id=[
+            f'<a href="{html.escape(out.preprocessed.qc.montage(s).relative_to(out.root).as_posix())}">'
+            f"{html.escape(s)}</a>"
+            if out.preprocessed.qc.montage(s).is_file()
+            else html.escape(s)
+            for s in table.subject_id
+        ]
+    )
     shown["warnings"] = shown.warnings.map(html.escape)
-    return shown[list(HEADINGS)].rename(columns=HEADINGS).to_html(index=False, escape=False, na_rep="",
-                                                                   float_format=lambda v: f"{v:.2f}")
+    return (
+        shown[list(HEADINGS)]
+        .rename(columns=HEADINGS)
+        .to_html(index=False, escape=False, na_rep="", float_format=lambda v: f"{v:.2f}")
+    )
 
 
-def write_report(table: pd.DataFrame, meta: dict, out: PredictDir) -> Path:
+def write_report(table: pd.DataFrame, meta: BundleMeta, out: PredictDir) -> Path:
     qc = table.qc_verdict.replace("", "not run").value_counts().to_dict()
     counts = ", ".join(f"{n} {v}" for v, n in qc.items())
     n_pred, n_warn = int(table.predicted_age.notna().sum()), int((table.warnings != "").sum())
-    csvs = [(out.predictions, "predictions (one row per scan)"), (out.preprocessed.qc.verdicts, "QC verdicts and reasons"),
-            (out.preprocessed.qc.metrics, "QC metrics"), (out.preprocessed.report, "preprocessing report")]
+    csvs = [
+        (out.predictions, "predictions (one row per scan)"),
+        (out.preprocessed.qc.verdicts, "QC verdicts and reasons"),
+        (out.preprocessed.qc.metrics, "QC metrics"),
+        (out.preprocessed.report, "preprocessing report"),
+    ]
     links = file_links(csvs, out.root)
     qc_link = file_links([(out.preprocessed.qc.report, "QC report")], out.root)
     qc_link = f" ({qc_link})" if qc_link else ""
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in site_notes(table))
-    scanner = (f"<h2>This scanner</h2><ul>{notes}</ul><p class=\"note\">Judged against the training scanner's clean "
-               f"scans; not a warning on any scan. From {BATCH_MIN_SIZE} scans of a site on, each scan is also judged "
-               "against its own site's, and only a scan unusual for both is flagged.</p>") if notes else ""
+    scanner = (
+        (
+            f'<h2>This scanner</h2><ul>{notes}</ul><p class="note">Judged against the training scanner\'s clean '
+            f"scans; not a warning on any scan. From {BATCH_MIN_SIZE} scans of a site on, each scan is also judged "
+            "against its own site's, and only a scan unusual for both is flagged.</p>"
+        )
+        if notes
+        else ""
+    )
     body = f"""<h1>Brain age and sex predictions</h1>
 <p><b>{len(table)} scans</b>: {n_pred} predicted; QC {html.escape(counts)}{qc_link}; {n_warn} with warnings.
 Files: {links}.</p>
 {scanner}
 <h2>Model</h2><pre>{html.escape(describe(meta))}</pre>
-<p class="note">{html.escape(meta.get('attribution', ''))}</p>
+<p class="note">{html.escape(meta.attribution)}</p>
 <p class="note"><b>Reading the numbers.</b> The brain-age gap is predicted minus chronological age. Brain-age models
 regress to the mean (the young predicted older, the old younger); the bias-corrected age removes the training cohort's
 age-dependent bias (Beheshti et al. 2019) and needs the chronological age: it is blank where age is unknown, and
@@ -75,11 +105,12 @@ def write_site_report(metrics: pd.DataFrame, n_calibrate: int, n_holdout: int, c
     """The page of ``brainage finetune``: held-out error of the bundle as shipped and adapted."""
     table = metrics.rename(columns={"mae": "MAE (y)", "pearson_r": "r", "mean_signed_error": "mean gap (y)"})
     shown = table[[c for c in ("model", "n", "MAE (y)", "r", "mean gap (y)") if c in table]]
+    held_out = shown.to_html(index=False, float_format=lambda v: f"{v:.2f}") if len(shown) else ""
     body = f"""<h1>Adapting the model to a new site</h1>
 <p>{n_calibrate} labelled scans calibrate (or fine-tune); {n_holdout} are held out and score each model below. The
-bundle written, <a href="{out.bundle.name}">{out.bundle.name}</a>, is the <b>{html.escape(chosen)}</b> model fitted on the
-calibration scans, so its held-out row is an honest estimate for it. Files:
+bundle written, <a href="{out.bundle.name}">{out.bundle.name}</a>, is the <b>{html.escape(chosen)}</b> model
+fitted on the calibration scans, so its held-out row is an honest estimate for it. Files:
 <a href="{out.metrics.name}">metrics</a> · <a href="{out.predictions.name}">held-out predictions</a> ·
 <a href="{out.split.name}">which scan did what</a> · <a href="predict/index.html">predictions as shipped</a>.</p>
-{shown.to_html(index=False, float_format=lambda v: f"{v:.2f}") if len(shown) else "<p>nothing held out (holdout 0)</p>"}"""
+{held_out or "<p>nothing held out (holdout 0)</p>"}"""
     return write_page(out.report, "new site", body)

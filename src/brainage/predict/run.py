@@ -27,16 +27,31 @@ from brainage.files import write_csv, write_json
 from brainage.layout import PredictDir
 from brainage.parallel import Executor
 from brainage.predict.bundle import Bundle, load_bundle
+from brainage.predict.bundle_meta import BundleMeta
 from brainage.predict.inputs import image_geometry, manifest_for_inputs
 from brainage.predict.warnings import geometry_warning, qc_warning
 from brainage.preprocess.cache import read_cache_index
 from brainage.preprocess.pipeline import preprocess_manifest
 from brainage.progress import console
+from brainage.qc.reference import Reference
 from brainage.qc.run import run_qc
 
 #: predictions.csv columns, in order (readable names: this file is opened by people).
-COLUMNS = ["subject_id", "site", "age", "sex", *SUBJECT_COLUMNS, "qc_verdict", "qc_reasons", "scanner_differs",
-           "in_training_set", "warnings", "voxel_mm", "orientation", "t1_path"]
+COLUMNS = [
+    "subject_id",
+    "site",
+    "age",
+    "sex",
+    *SUBJECT_COLUMNS,
+    "qc_verdict",
+    "qc_reasons",
+    "scanner_differs",
+    "in_training_set",
+    "warnings",
+    "voxel_mm",
+    "orientation",
+    "t1_path",
+]
 
 
 def _readable_geometry(path) -> dict:
@@ -52,16 +67,16 @@ def _readable_geometry(path) -> dict:
     return geometry if len(geometry["voxel_mm"]) == 3 else unknown
 
 
-def training_matches(table: pd.DataFrame, meta: dict) -> list[str]:
+def training_matches(table: pd.DataFrame, meta: BundleMeta) -> list[str]:
     """Per row, whether the model was trained on this scan: by voxel content where the bundle
     carries its training scans' fingerprints (``same voxel data``), else by name (``same name``);
     ``""``: not that we know."""
-    fingerprints = set((meta.get("trained_on_images") or {}).values())
-    names = set(meta.get("trained_on") or [])
+    fingerprints = set(meta.trained_on_images.values())
+    names = set(meta.trained_on)
     out = []
-    for sid, path, included in zip(table.subject_id, table.t1_path, table.included):
+    for sid, path, usable in zip(table.subject_id, table.t1_path, table.included):
         same = False
-        if fingerprints and included and isinstance(path, str) and Path(path).is_file():
+        if fingerprints and usable and isinstance(path, str) and Path(path).is_file():
             try:
                 same = voxel_fingerprint(path) in fingerprints
             except Exception:  # unreadable: its row already says why, and it is no training scan we know
@@ -70,29 +85,38 @@ def training_matches(table: pd.DataFrame, meta: dict) -> list[str]:
     return out
 
 
-def _warnings(row: pd.Series, meta: dict) -> str:
-    cohort = meta["cohort"]
+def _warnings(row: pd.Series, meta: BundleMeta) -> str:
+    cohort = meta.cohort
     out = [qc_warning(row.qc_verdict, row.qc_reasons, row.scanner_differs)]
     lo, hi = cohort["age_min"], cohort["age_max"]
     if pd.notna(row.age) and not lo <= row.age <= hi:
-        out.append(f"age {row.age:.0f} outside the training range {lo:.0f}-{hi:.0f}: the model has not seen such brains")
+        out.append(
+            f"age {row.age:.0f} outside the training range {lo:.0f}-{hi:.0f}: the model has not seen such brains"
+        )
     if pd.notna(row.predicted_age) and not lo <= row.predicted_age <= hi:
         out.append(f"predicted age {row.predicted_age:.0f} outside the training range {lo:.0f}-{hi:.0f}")
     if row.in_training_set:
         out.append(f"the model was trained on this scan ({row.in_training_set}): its prediction is optimistic")
     if pd.notna(row.predicted_age):
-        out.append(geometry_warning(row.voxel, cohort.get("voxel_mm_median"), meta.get("invariance")))
+        out.append(geometry_warning(row.voxel, cohort.get("voxel_mm_median"), meta.invariance))
     return "; ".join(w for w in out if w)
 
 
-def assemble(manifest: pd.DataFrame, index: pd.DataFrame, predictions: pd.DataFrame, verdicts: pd.DataFrame,
-             bundle: Bundle) -> pd.DataFrame:
+def assemble(
+    manifest: pd.DataFrame, index: pd.DataFrame, predictions: pd.DataFrame, verdicts: pd.DataFrame, bundle: Bundle
+) -> pd.DataFrame:
     """One row per subject of the manifest, predicted or not, with warnings."""
     table = manifest[["subject_id", "site", "age", "sex", "t1_path", "included", "exclusion_reason"]].copy()
     preds = index[["subject_id"]].join(predictions)
     table = table.merge(preds, on="subject_id", how="left")
-    verdict = verdicts.set_index("subject_id") if len(verdicts) else pd.DataFrame(columns=["final_verdict", "final_reasons"])
-    for column, source in (("qc_verdict", "final_verdict"), ("qc_reasons", "final_reasons"), ("scanner_differs", "scanner_differs")):
+    verdict = (
+        verdicts.set_index("subject_id") if len(verdicts) else pd.DataFrame(columns=["final_verdict", "final_reasons"])
+    )
+    for column, source in (
+        ("qc_verdict", "final_verdict"),
+        ("qc_reasons", "final_reasons"),
+        ("scanner_differs", "scanner_differs"),
+    ):
         table[column] = table.subject_id.map(verdict.get(source, pd.Series(dtype=str))).fillna("")
     if "override" in verdict:  # a reviewer's verdict is not the scanner's
         table.loc[table.subject_id.map(verdict["override"]).fillna("") != "", "scanner_differs"] = ""
@@ -109,9 +133,15 @@ def assemble(manifest: pd.DataFrame, index: pd.DataFrame, predictions: pd.DataFr
     return table[COLUMNS]
 
 
-def predict(source: str | Path, out_dir: str | Path, bundle: str | Path | Bundle | None = None,
-            executor: Executor = Executor(), sex_coding: dict | None = None, pictures: bool = True,
-            series: list[str] | None = None) -> pd.DataFrame:
+def predict(
+    source: str | Path,
+    out_dir: str | Path,
+    bundle: str | Path | Bundle | None = None,
+    executor: Executor = Executor(),
+    sex_coding: dict | None = None,
+    pictures: bool = True,
+    series: list[str] | None = None,
+) -> pd.DataFrame:
     """Predict every scan of ``source`` into ``out_dir``; returns the predictions table.
 
     ``bundle``: a ``.brainage`` file or a loaded bundle (default: the model that ships with brainage).
@@ -129,30 +159,52 @@ def predict(source: str | Path, out_dir: str | Path, bundle: str | Path | Bundle
             shutil.rmtree(out.root, ignore_errors=True)
         raise
     if included(manifest).empty:  # every input refused before preprocessing: still one row each, with why
-        table = assemble(manifest.fillna({"sex": ""}), pd.DataFrame(columns=["subject_id"]), pd.DataFrame(),
-                         pd.DataFrame(), bundle)
+        table = assemble(
+            manifest.fillna({"sex": ""}), pd.DataFrame(columns=["subject_id"]), pd.DataFrame(), pd.DataFrame(), bundle
+        )
         write_csv(table, out.predictions)
         reasons = "; ".join(f"{r.subject_id}: {r.exclusion_reason}" for r in manifest.itertuples())
         raise InputError(source, f"no usable image ({reasons}); one row each in {out.predictions}")
     report = preprocess_manifest(out.ingest.manifest, out.preprocessed.root, bundle.preprocess_config, executor)
     after = read_manifest(out.preprocessed.manifest).fillna({"sex": ""})
-    # QC needs no fresh process per subject, but it runs where preprocessing ran (a Dask cluster too)
-    verdicts = run_qc(out.preprocessed.root, executor=replace(executor, isolate=False), pictures=pictures)
+    # QC needs no fresh process per subject, but it runs where preprocessing ran (a Dask cluster too);
+    # its yardstick for scanner-dependent metrics is the model's own training scans where the bundle
+    # carries them, so "differs from the training scanner" means what it says
+    reference = bundle.meta.qc_reference
+    if reference:
+        Reference.from_dict(reference).save(out.training_qc_reference)
+    verdicts = run_qc(
+        out.preprocessed.root,
+        executor=replace(executor, isolate=False),
+        pictures=pictures,
+        reference=out.training_qc_reference if reference else None,
+    )
     index = read_cache_index(out.preprocessed.cache(bundle.grid).root)
     predictions = bundle.predict(index) if len(index) else pd.DataFrame(index=index.index)
     table = assemble(after, index, predictions, verdicts, bundle)
     write_csv(table, out.predictions)
     if table.predicted_age.isna().all():
-        raise InputError(source, f"none of its {len(table)} scans could be predicted; the reason for each is in "
-                                 f"{out.predictions}")
+        raise InputError(
+            source, f"none of its {len(table)} scans could be predicted; the reason for each is in {out.predictions}"
+        )
     seconds = time.perf_counter() - start
-    write_json(out.info, {"source": str(Path(source).absolute()), "bundle": bundle.meta["name"],
-                          "bundle_created": bundle.meta["created"], "n_subjects": int(len(table)),
-                          "n_predicted": int(table.predicted_age.notna().sum()), "seconds": round(seconds, 1),
-                          "preprocessing_seconds_median": float(report.filter(like="seconds_").sum(axis=1).median())})
+    write_json(
+        out.info,
+        {
+            "source": str(Path(source).absolute()),
+            "bundle": bundle.meta.name,
+            "bundle_created": bundle.meta.created,
+            "n_subjects": int(len(table)),
+            "n_predicted": int(table.predicted_age.notna().sum()),
+            "seconds": round(seconds, 1),
+            "preprocessing_seconds_median": float(report.filter(like="seconds_").sum(axis=1).median()),
+        },
+    )
     from brainage.predict.report import write_report
 
     write_report(table, bundle.meta, out)
-    console.print(f"{table.predicted_age.notna().sum()} of {len(table)} scans predicted in {seconds:.0f} s: "
-                  f"{out.predictions}; report {out.report}")
+    console.print(
+        f"{table.predicted_age.notna().sum()} of {len(table)} scans predicted in {seconds:.0f} s: "
+        f"{out.predictions}; report {out.report}"
+    )
     return table

@@ -48,8 +48,29 @@ def _words(*words: str) -> re.Pattern:
 _LOCALIZER = _words("locali[sz]er", "scout", "survey", "3[- ]?plane", "3pl", "aahscout")
 _DERIVED = _words("mpr", "reformat(ted)?", "mip", "projection", "subtraction", "sub")
 _CONTRAST = _words("post", "gado", "gad", "gd", r"\+ ?c", "contrast", "ce", "km")
-_NOT_T1 = _words("t2", "flair", "dwi", "dti", "diff(usion)?", "swi", "pd", "tof", "asl", "bold", "fmri", "adc", "trace",
-                 "fa", "perf(usion)?", "stir", "mra", "susc", "field ?map", "b0", "ep2d")
+_NOT_T1 = _words(
+    "t2",
+    "flair",
+    "dwi",
+    "dti",
+    "diff(usion)?",
+    "swi",
+    "pd",
+    "tof",
+    "asl",
+    "bold",
+    "fmri",
+    "adc",
+    "trace",
+    "fa",
+    "perf(usion)?",
+    "stir",
+    "mra",
+    "susc",
+    "field ?map",
+    "b0",
+    "ep2d",
+)
 _T1 = _words("t1", "mprage", "mp-rage", "spgr", "fspgr", "bravo", "tfe", "t1w")
 _DERIVED_TYPES = {"DERIVED", "SECONDARY", "MPR", "REFORMATTED", "PROJECTION IMAGE", "MIP"}
 
@@ -71,13 +92,16 @@ def classify(sidecar: dict, shape: tuple) -> str:
     if "LOCALIZER" in image_type or _LOCALIZER.search(text) or min(shape) < MIN_SLICES:
         return f"localizer or survey ({min(shape)} slices)" if min(shape) < MIN_SLICES else "localizer or survey"
     if image_type & _DERIVED_TYPES or _DERIVED.search(text):
-        return f"derived or reformatted ({', '.join(sorted(image_type & _DERIVED_TYPES)) or 'description'}), not acquired"
+        return (
+            f"derived or reformatted ({', '.join(sorted(image_type & _DERIVED_TYPES)) or 'description'}), not acquired"
+        )
     if str(sidecar.get("ContrastBolusAgent", "")).strip() or _CONTRAST.search(text):
         agent = str(sidecar.get("ContrastBolusAgent", "")).strip()
         return f"after contrast agent ({agent or 'description'}): enhancing vessels and dura change the image"
     echo, repetition, inversion = (sidecar.get(k) for k in ("EchoTime", "RepetitionTime", "InversionTime"))
     if echo is not None and float(echo) > MAX_T1_ECHO_S:
-        return f"not T1-weighted: echo time {float(echo) * 1000:.0f} ms (T1-weighted scans: under {MAX_T1_ECHO_S * 1000:.0f} ms)"
+        limit = f"T1-weighted scans: under {MAX_T1_ECHO_S * 1000:.0f} ms"
+        return f"not T1-weighted: echo time {float(echo) * 1000:.0f} ms ({limit})"
     if inversion is not None and float(inversion) > MAX_T1_INVERSION_S:
         return f"not T1-weighted: inversion time {float(inversion) * 1000:.0f} ms nulls fluid (FLAIR)"
     if repetition is not None and inversion is None and float(repetition) > MAX_T1_REPETITION_S:
@@ -129,8 +153,12 @@ def read_series(nifti: Path, dicom_tags: dict | None = None) -> Series:
     sidecar = json.loads(sidecar_path.read_text()) if sidecar_path.is_file() else {}
     sidecar = {**(dicom_tags or {}).get(sidecar.get("SeriesInstanceUID", ""), {}), **sidecar}
     header = nib.load(str(nifti)).header
-    return Series(nifti, sidecar, tuple(int(n) for n in header.get_data_shape()),
-                  tuple(round(float(z), 3) for z in header.get_zooms()[:3]))
+    return Series(
+        nifti,
+        sidecar,
+        tuple(int(n) for n in header.get_data_shape()),
+        tuple(round(float(z), 3) for z in header.get_zooms()[:3]),
+    )
 
 
 def dicom_only_tags(folder: Path) -> dict[str, dict]:
@@ -140,14 +168,17 @@ def dicom_only_tags(folder: Path) -> dict[str, dict]:
     tags: dict[str, dict] = {}
     for path in (p for p in folder.rglob("*") if p.is_file()):
         try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True,
-                                 specific_tags=["SeriesInstanceUID", "ContrastBolusAgent", "StudyDate"])
+            ds = pydicom.dcmread(
+                path, stop_before_pixels=True, specific_tags=["SeriesInstanceUID", "ContrastBolusAgent", "StudyDate"]
+            )
         except Exception:  # not DICOM (a DICOMDIR, a README): dcm2niix skipped it too
             continue
         uid = str(ds.get("SeriesInstanceUID", ""))
         if uid and uid not in tags:
-            tags[uid] = {"ContrastBolusAgent": str(ds.get("ContrastBolusAgent", "") or ""),
-                         "StudyDate": str(ds.get("StudyDate", "") or "")}
+            tags[uid] = {
+                "ContrastBolusAgent": str(ds.get("ContrastBolusAgent", "") or ""),
+                "StudyDate": str(ds.get("StudyDate", "") or ""),
+            }
     return tags
 
 
@@ -178,8 +209,10 @@ def select_series(series: list[Series], wanted: list[str] | None = None) -> pd.D
         candidates.sort(key=lambda r: r["series"].sort_key())
         best = candidates[0]["series"]
         for row in candidates[1:]:
-            row["reason"] = (f"another T1 of this study was chosen (series {best.sidecar.get('SeriesNumber', '?')}: "
-                             f"{'3D, ' if best.is_3d else ''}{'x'.join(f'{v:g}' for v in best.voxel_mm)} mm)")
+            row["reason"] = (
+                f"another T1 of this study was chosen (series {best.sidecar.get('SeriesNumber', '?')}: "
+                f"{'3D, ' if best.is_3d else ''}{'x'.join(f'{v:g}' for v in best.voxel_mm)} mm)"
+            )
     chosen = [r for r in rows if not r["reason"]]
     studies_per_patient = pd.Series([r["series"].patient for r in chosen]).value_counts()
     used: set[str] = set()
@@ -192,14 +225,34 @@ def select_series(series: list[Series], wanted: list[str] | None = None) -> pd.D
             sid, k = f"{base}_{k}", k + 1
         used.add(sid)
         row["subject_id"] = sid
-    return pd.DataFrame([{
-        "subject_id": r.get("subject_id", ""), "chosen": not r["reason"], "reason": r["reason"] or "3D T1-weighted",
-        "patient_id": r["series"].patient, "study_date": r["series"].date,
-        "series_number": r["series"].sidecar.get("SeriesNumber", ""),
-        "description": r["series"].sidecar.get("SeriesDescription", ""),
-        "acquisition": r["series"].sidecar.get("MRAcquisitionType", ""),
-        "voxel_mm": "x".join(f"{v:g}" for v in r["series"].voxel_mm),
-        "shape": "x".join(map(str, r["series"].shape)), "nifti": str(r["series"].path)} for r in rows],
-        columns=["subject_id", "chosen", "reason", "patient_id", "study_date", "series_number", "description",
-                 "acquisition", "voxel_mm", "shape", "nifti"])
-
+    return pd.DataFrame(
+        [
+            {
+                "subject_id": r.get("subject_id", ""),
+                "chosen": not r["reason"],
+                "reason": r["reason"] or "3D T1-weighted",
+                "patient_id": r["series"].patient,
+                "study_date": r["series"].date,
+                "series_number": r["series"].sidecar.get("SeriesNumber", ""),
+                "description": r["series"].sidecar.get("SeriesDescription", ""),
+                "acquisition": r["series"].sidecar.get("MRAcquisitionType", ""),
+                "voxel_mm": "x".join(f"{v:g}" for v in r["series"].voxel_mm),
+                "shape": "x".join(map(str, r["series"].shape)),
+                "nifti": str(r["series"].path),
+            }
+            for r in rows
+        ],
+        columns=[
+            "subject_id",
+            "chosen",
+            "reason",
+            "patient_id",
+            "study_date",
+            "series_number",
+            "description",
+            "acquisition",
+            "voxel_mm",
+            "shape",
+            "nifti",
+        ],
+    )

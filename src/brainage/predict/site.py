@@ -19,7 +19,6 @@ and nothing is scored.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,8 +31,8 @@ from brainage.files import write_csv
 from brainage.layout import SiteDir
 from brainage.parallel import Executor
 from brainage.predict.bundle import Bundle, load_bundle
-from brainage.predict.members import CNNMember
 from brainage.predict.inputs import manifest_for_inputs
+from brainage.predict.members import CNNMember
 from brainage.predict.run import predict
 from brainage.preprocess.cache import read_cache_index
 from brainage.progress import console
@@ -47,8 +46,8 @@ from brainage.training.config import TrainConfig
 class FinetuneConfig:
     """How a bundle is adapted; ``method`` is what ``site.brainage`` carries."""
 
-    method: str = "offset"      # offset | linear | finetune
-    holdout: float = 0.5        # fraction of labelled scans kept apart to score the adaptation
+    method: str = "offset"  # offset | linear | finetune
+    holdout: float = 0.5  # fraction of labelled scans kept apart to score the adaptation
     epochs: int = 15
     lr: float = 1e-4
     batch_size: int = 4
@@ -60,8 +59,10 @@ def site_calibration(age: np.ndarray, predicted: np.ndarray, method: str) -> dic
 
     Example:
         >>> ages = np.array([30.0, 50.0, 70.0])
-        >>> site_calibration(ages, ages + 4, "offset")["offset"], round(site_calibration(ages, 10 + 0.8 * ages, "linear")["slope"], 6)
-        (4.0, 0.8)
+        >>> site_calibration(ages, ages + 4, "offset")["offset"]
+        4.0
+        >>> round(site_calibration(ages, 10 + 0.8 * ages, "linear")["slope"], 6)
+        0.8
     """
     age, predicted = np.asarray(age, float), np.asarray(predicted, float)
     if method == "offset":
@@ -98,9 +99,9 @@ def finetune_bundle(bundle: Bundle, table: pd.DataFrame, config: FinetuneConfig)
     from brainage.training.module import BrainAgeModule
 
     quiet_lightning()
-    train_config = from_dict(TrainConfig, bundle.meta["model"]["train_config"])
-    voxel = bundle.meta["preprocessing"]["grid"]["voxel_mm"] * train_config.downsample
-    tuned = Bundle(copy.deepcopy(bundle.meta), [])
+    train_config = from_dict(TrainConfig, bundle.meta.model.train_config)
+    voxel = bundle.meta.preprocessing["grid"]["voxel_mm"] * train_config.downsample
+    tuned = Bundle(bundle.meta, [])
     for seed_model in bundle.seeds:
         members = dict(seed_model.members)
         for kind, member in seed_model.members.items():
@@ -109,30 +110,42 @@ def finetune_bundle(bundle: Bundle, table: pd.DataFrame, config: FinetuneConfig)
             L.seed_everything(config.seed + seed_model.seed, workers=True, verbose=False)
             h = member.hparams
             model = {k: tuple(v) if isinstance(v, list) else v for k, v in h["model"].items()}
-            module = BrainAgeModule(model, {"lr": config.lr, "weight_decay": train_config.optim.weight_decay,
-                                            "warmup_epochs": 0}, h["age_mean"], h["age_std"], config.epochs,
-                                    voxel_mm=voxel, covariate_stats=h["covariate_stats"])
+            module = BrainAgeModule(
+                model,
+                {"lr": config.lr, "weight_decay": train_config.optim.weight_decay, "warmup_epochs": 0},
+                h["age_mean"],
+                h["age_std"],
+                config.epochs,
+                voxel_mm=voxel,
+                covariate_stats=h["covariate_stats"],
+            )
             module.net.load_state_dict(member.net.state_dict())
             dataset = member.dataset(table, build_augmentation(train_config.augment, voxel))
-            loader = make_loader(dataset, config.batch_size, shuffle=True, seed=config.seed,
-                                 drop_last=len(dataset) > config.batch_size)
-            trainer = L.Trainer(max_epochs=config.epochs, accelerator="auto", devices=1, logger=False,
-                                enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+            loader = make_loader(
+                dataset, config.batch_size, shuffle=True, seed=config.seed, drop_last=len(dataset) > config.batch_size
+            )
+            trainer = L.Trainer(
+                max_epochs=config.epochs,
+                accelerator="auto",
+                devices=1,
+                logger=False,
+                enable_checkpointing=False,
+                enable_progress_bar=False,
+                enable_model_summary=False,
+            )
             trainer.fit(module, loader)
             members[kind] = CNNMember(module.net.cpu().eval(), h, member.downsample)
         tuned.seeds.append(type(seed_model)(seed_model.seed, members, seed_model.stack))
-    tuned.meta["finetuned"] = {"n": int(len(table)), "epochs": config.epochs, "lr": config.lr,
-                               "subjects": sorted(table.subject_id)}
+    tuned.meta = tuned.meta.replace(
+        finetuned={"n": int(len(table)), "epochs": config.epochs, "lr": config.lr, "subjects": sorted(table.subject_id)}
+    )
     return tuned
 
 
 def _with_calibration(bundle: Bundle, calibration: dict | None) -> Bundle:
-    meta = copy.deepcopy(bundle.meta)
-    meta["site_calibration"] = calibration
     # The training cohort's age-bias correction describes neither a recalibrated nor a fine-tuned
     # model at this site: a site bundle carries only one fitted on the site (or none).
-    meta["bias_correction"] = None
-    return Bundle(meta, bundle.seeds)
+    return Bundle(bundle.meta.replace(site_calibration=calibration, bias_correction=None), bundle.seeds)
 
 
 def _site_bias_correction(bundle: Bundle, rows: pd.DataFrame) -> dict | None:
@@ -143,16 +156,21 @@ def _site_bias_correction(bundle: Bundle, rows: pd.DataFrame) -> dict | None:
     except TooFewSubjects as exc:
         console.print(f"[yellow]site bundle without an age-bias correction (its corrected columns stay empty): {exc}")
         return None
-    return {"alpha": float(corrector.alpha_), "beta": float(corrector.beta_), "n": int(corrector.n_fit_),
-            "fitted_on": "the site's calibration scans"}
+    return corrector.to_dict("the site's calibration scans")
 
 
 #: Fewest scans with an age, a prediction and no QC failure that a site calibration accepts.
 MIN_SITE_SCANS = 6
 
 
-def finetune_site(bundle_path, source, out_dir, config: FinetuneConfig = FinetuneConfig(),
-                  executor: Executor = Executor(), sex_coding: dict | None = None) -> pd.DataFrame:
+def finetune_site(
+    bundle_path,
+    source,
+    out_dir,
+    config: FinetuneConfig = FinetuneConfig(),
+    executor: Executor = Executor(),
+    sex_coding: dict | None = None,
+) -> pd.DataFrame:
     """Adapt a bundle to the site of ``source`` (scans with ages); writes ``site.brainage`` and the
     held-out comparison; returns the metrics table."""
     out = SiteDir(out_dir)
@@ -161,13 +179,19 @@ def finetune_site(bundle_path, source, out_dir, config: FinetuneConfig = Finetun
     inputs = manifest_for_inputs(source, out.predict.root, sex_coding)
     n_aged = int((inputs.included & inputs.age.notna()).sum())
     if n_aged < MIN_SITE_SCANS:
-        raise InputError(source, f"only {n_aged} readable scans have an age: a site calibration needs at least "
-                                 f"{MIN_SITE_SCANS} (20-50 recommended)")
+        raise InputError(
+            source,
+            f"only {n_aged} readable scans have an age: a site calibration needs at least "
+            f"{MIN_SITE_SCANS} (20-50 recommended)",
+        )
     shipped = predict(source, out.predict.root, bundle, executor, sex_coding)
     labelled = shipped[shipped.age.notna() & shipped.predicted_age.notna() & (shipped.qc_verdict != "fail")].copy()
     if len(labelled) < MIN_SITE_SCANS:
-        raise InputError(source, f"only {len(labelled)} scans have an age, a prediction and no QC fail: "
-                                 f"a site calibration needs at least {MIN_SITE_SCANS} (20-50 recommended)")
+        raise InputError(
+            source,
+            f"only {len(labelled)} scans have an age, a prediction and no QC fail: "
+            f"a site calibration needs at least {MIN_SITE_SCANS} (20-50 recommended)",
+        )
     labelled["role"] = split_site(labelled.reset_index(drop=True), config.holdout, config.seed).to_numpy()
     write_csv(labelled[["subject_id", "age", "sex", "role"]], out.split)
     calibrate, holdout = labelled[labelled.role == "calibrate"], labelled[labelled.role == "holdout"]
@@ -176,22 +200,30 @@ def finetune_site(bundle_path, source, out_dir, config: FinetuneConfig = Finetun
     for method in ("offset", "linear"):
         try:
             variants[f"recalibrated ({method})"] = _with_calibration(
-                bundle, site_calibration(calibrate.age, calibrate.predicted_age, method))
+                bundle, site_calibration(calibrate.age, calibrate.predicted_age, method)
+            )
         except InputError as exc:
             console.print(f"[yellow]{method} recalibration skipped: {exc}")
     if config.method == "finetune" or len(holdout):
         console.print(f"fine-tuning the CNN members on {len(calibrate)} calibration scans ({config.epochs} epochs)")
         rows = index.loc[calibrate.subject_id].reset_index()
         variants["fine-tuned"] = _with_calibration(finetune_bundle(bundle, rows, config), None)
-    chosen = {"offset": "recalibrated (offset)", "linear": "recalibrated (linear)", "finetune": "fine-tuned"}[config.method]
+    chosen = {"offset": "recalibrated (offset)", "linear": "recalibrated (linear)", "finetune": "fine-tuned"}[
+        config.method
+    ]
     if chosen not in variants:
         raise InputError(None, f"the {config.method} adaptation could not be fitted on this site's sample")
     site_bundle = variants[chosen]
-    site_bundle.meta["name"] = f"{bundle.meta['name']}+site"
+    site_bundle.meta = site_bundle.meta.replace(name=f"{bundle.meta.name}+site")
     if config.method != "finetune":  # fine-tuned predictions of its own training scans would flatter the fit
-        site_bundle.meta["bias_correction"] = _site_bias_correction(site_bundle, index.loc[calibrate.subject_id].reset_index())
+        site_bundle.meta = site_bundle.meta.replace(
+            bias_correction=_site_bias_correction(site_bundle, index.loc[calibrate.subject_id].reset_index())
+        )
     site_bundle.save(out.bundle)
-    metrics, predictions = [], holdout[["subject_id", "age", "predicted_age"]].rename(columns={"predicted_age": "as shipped"})
+    metrics, predictions = (
+        [],
+        holdout[["subject_id", "age", "predicted_age"]].rename(columns={"predicted_age": "as shipped"}),
+    )
     if len(holdout):
         rows = index.loc[holdout.subject_id].reset_index()
         for name, variant in variants.items():
@@ -205,6 +237,8 @@ def finetune_site(bundle_path, source, out_dir, config: FinetuneConfig = Finetun
 
     write_site_report(table, len(calibrate), len(holdout), chosen, out)
     for row in metrics:
-        console.print(f"  {row['model']:<24} held-out MAE {row['mae']:.2f} y  mean gap {row['mean_signed_error']:+.2f} y")
+        console.print(
+            f"  {row['model']:<24} held-out MAE {row['mae']:.2f} y  mean gap {row['mean_signed_error']:+.2f} y"
+        )
     console.print(f"site bundle ({chosen}, fitted on {len(calibrate)} scans): {out.bundle}")
     return table

@@ -60,8 +60,10 @@ def geometry_warning(voxel_mm, training_mm, invariance: dict | None) -> str:
     prefix, described = match
     if not invariance:
         cause = "thick slices" if prefix == "thick_slices" else "resolution"
-        return (f"{described}: {cause} moved the predictions of every model measured on the invariance benchmark "
-                "by years (this model's shift was not measured)")
+        return (
+            f"{described}: {cause} moved the predictions of every model measured on the invariance benchmark "
+            "by years (this model's shift was not measured)"
+        )
     shifts = [v["mean_shift_years"] for name, v in invariance.get("variants", {}).items() if name.startswith(prefix)]
     if not shifts:
         return ""
@@ -86,6 +88,8 @@ def site_notes(table: pd.DataFrame) -> list[str]:
     differs = table[(table.qc_verdict == "warn") & (table.scanner_differs.fillna("") != "")]
     for site, rows in differs.groupby("site"):
         metrics = sorted({m.strip() for names in rows.scanner_differs for m in names.split(",")})
-        notes.append(f"{len(rows)} of {int((table.site == site).sum())} scans of site {site} differ from the training "
-                     f"scanner in {', '.join(metrics)}: a property of the scanner, not a defect of the scans")
+        notes.append(
+            f"{len(rows)} of {int((table.site == site).sum())} scans of site {site} differ from the training "
+            f"scanner in {', '.join(metrics)}: a property of the scanner, not a defect of the scans"
+        )
     return notes

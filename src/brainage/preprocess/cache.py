@@ -36,15 +36,25 @@ def read_volume(path: str | Path, mmap: bool = True) -> np.ndarray:
     return np.load(path, mmap_mode="r" if mmap else None)
 
 
-def write_cache_index(cache: CacheDir, grid: GridSpec, manifest: pd.DataFrame, report: pd.DataFrame | None = None) -> Path:
+def write_cache_index(
+    cache: CacheDir, grid: GridSpec, manifest: pd.DataFrame, report: pd.DataFrame | None = None
+) -> Path:
     """``index.csv`` and ``grid.json``: included subjects that have a cached volume, with labels,
     their tissue maps (``tissue_path``) where cached, and the :data:`COVARIATES` of ``report``."""
     rows = []
     for _, sub in manifest[manifest.included].iterrows():
         if cache.volume(sub.subject_id).exists():
             tissue = cache.tissue(sub.subject_id)
-            rows.append({"subject_id": sub.subject_id, "age": sub.age, "sex": sub.sex, "site": sub.site,
-                         "path": cache.volume(sub.subject_id).name, "tissue_path": tissue.name if tissue.exists() else ""})
+            rows.append(
+                {
+                    "subject_id": sub.subject_id,
+                    "age": sub.age,
+                    "sex": sub.sex,
+                    "site": sub.site,
+                    "path": cache.volume(sub.subject_id).name,
+                    "tissue_path": tissue.name if tissue.exists() else "",
+                }
+            )
     index = pd.DataFrame(rows, columns=INDEX_COLUMNS + ["tissue_path"])
     if report is not None:
         known = [c for c in COVARIATES if c in report.columns]
@@ -90,8 +100,12 @@ def pack_cache(cache_dir: str | Path, archive: str | Path, downsample: int = 1) 
         arrays["tissues"] = np.stack([_pooled(p, downsample) for p in index.tissue_path])
     grid = read_grid(cache.grid)
     if downsample > 1:
-        grid = GridSpec(f"{grid.name}/{downsample}", grid.voxel_mm * downsample, tuple(arrays["volumes"].shape[1:]),
-                        grid.top_margin_mm)
+        grid = GridSpec(
+            f"{grid.name}/{downsample}",
+            grid.voxel_mm * downsample,
+            tuple(arrays["volumes"].shape[1:]),
+            grid.top_margin_mm,
+        )
     table = index.drop(columns=[c for c in ("path", "tissue_path") if c in index])
     with atomic_path(archive) as tmp:
         np.savez_compressed(tmp, **arrays, index=table.to_csv(index=False), grid=json.dumps(grid.to_json()))
@@ -103,9 +117,13 @@ def unpack_cache(archive: str | Path, cache_dir: str | Path) -> Path:
     data = np.load(archive, allow_pickle=False)
     cache = CacheDir(cache_dir)
     index = pd.read_csv(io.StringIO(str(data["index"])), dtype={"subject_id": str})
-    index["path"] = [write_volume_raw(cache.volume(sid), vol).name for sid, vol in zip(index.subject_id, data["volumes"])]
+    index["path"] = [
+        write_volume_raw(cache.volume(sid), vol).name for sid, vol in zip(index.subject_id, data["volumes"])
+    ]
     if "tissues" in data:
-        index["tissue_path"] = [write_volume_raw(cache.tissue(sid), t).name for sid, t in zip(index.subject_id, data["tissues"])]
+        index["tissue_path"] = [
+            write_volume_raw(cache.tissue(sid), t).name for sid, t in zip(index.subject_id, data["tissues"])
+        ]
     write_grid(cache.grid, GridSpec.from_json(json.loads(str(data["grid"]))))
     write_csv(index, cache.index)
     return cache.root

@@ -17,30 +17,58 @@ class Preprocess(Command):
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("manifest", type=Path, help="manifest.csv from `brainage ingest`")
         p.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
-        p.add_argument("--grid", action="append", choices=sorted(GRIDS), help=f"output grid(s) (default {DEFAULT_GRID})")
-        p.add_argument("--skull-stripped", choices=["auto", "yes", "no"], default="auto",
-                       help="are the inputs already skull-stripped? auto detects it per image")
-        p.add_argument("--registration", choices=["Affine", "AffineFast", "Rigid"], default="Affine",
-                       help="ANTs transform to MNI (AffineFast is ~3x faster, slightly less accurate)")
-        p.add_argument("--non-deterministic", action="store_true", help="multi-threaded ANTs; transforms vary run to run")
-        p.add_argument("--working-voxel-mm", type=float, default=None,
-                       help="isotropic voxel size every step works at, whatever the scanner stored (e.g. 2: a 1 mm scan "
-                            "preprocessed four times faster); 0 keeps the stored voxels (default: as stored)")
-        p.add_argument("--segmentation", choices=["atropos", "partial-volume"], default=None,
-                       help="tissue maps: ANTs Atropos classes, or partial-volume fractions (keep their volumes on "
-                            "blurrier scans, move more with noise) (default: atropos)")
-        p.add_argument("--intensity-reference", choices=["percentiles", "tissue"], default=None,
-                       help="scale the model cache by brain percentiles, or anchor it on the CSF and white-matter "
-                            "means (does not move with resolution or noise) (default: percentiles)")
+        p.add_argument(
+            "--grid", action="append", choices=sorted(GRIDS), help=f"output grid(s) (default {DEFAULT_GRID})"
+        )
+        p.add_argument(
+            "--skull-stripped",
+            choices=["auto", "yes", "no"],
+            default="auto",
+            help="are the inputs already skull-stripped? auto detects it per image",
+        )
+        p.add_argument(
+            "--registration",
+            choices=["Affine", "AffineFast", "Rigid"],
+            default="Affine",
+            help="ANTs transform to MNI (AffineFast is ~3x faster, slightly less accurate)",
+        )
+        p.add_argument(
+            "--non-deterministic", action="store_true", help="multi-threaded ANTs; transforms vary run to run"
+        )
+        p.add_argument(
+            "--working-voxel-mm",
+            type=float,
+            default=None,
+            help="isotropic voxel size every step works at, whatever the scanner stored (e.g. 2: a 1 mm scan "
+            "preprocessed four times faster); 0 keeps the stored voxels (default: as stored)",
+        )
+        p.add_argument(
+            "--segmentation",
+            choices=["atropos", "partial-volume"],
+            default=None,
+            help="tissue maps: ANTs Atropos classes, or partial-volume fractions (keep their volumes on "
+            "blurrier scans, move more with noise) (default: atropos)",
+        )
+        p.add_argument(
+            "--intensity-reference",
+            choices=["percentiles", "tissue"],
+            default=None,
+            help="scale the model cache by brain percentiles, or anchor it on the CSF and white-matter "
+            "means (does not move with resolution or noise) (default: percentiles)",
+        )
         add_executor_arguments(p)
 
     def run(self, args: argparse.Namespace) -> None:
-        from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest, print_report
-
         from dataclasses import replace
 
-        config = PreprocessConfig(grids=tuple(args.grid or [DEFAULT_GRID]), skull_stripped=args.skull_stripped,
-                                  registration=args.registration, deterministic=not args.non_deterministic)
+        from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest, print_report
+
+        config = PreprocessConfig(
+            grids=tuple(args.grid or [DEFAULT_GRID]),
+            skull_stripped=args.skull_stripped,
+            registration=args.registration,
+            deterministic=not args.non_deterministic,
+        )
         if args.working_voxel_mm is not None:
             config = replace(config, working_voxel_mm=args.working_voxel_mm or None)
         if args.segmentation is not None:

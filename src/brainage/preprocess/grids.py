@@ -64,8 +64,13 @@ class GridSpec:
         return cls(data["name"], float(data["voxel_mm"]), tuple(data["shape"]), float(data.get("top_margin_mm", 4.0)))
 
     def to_json(self) -> dict:
-        return {"name": self.name, "voxel_mm": self.voxel_mm, "shape": list(self.shape),
-                "top_margin_mm": self.top_margin_mm, "template": TEMPLATE}
+        return {
+            "name": self.name,
+            "voxel_mm": self.voxel_mm,
+            "shape": list(self.shape),
+            "top_margin_mm": self.top_margin_mm,
+            "template": TEMPLATE,
+        }
 
 
 #: The grids brainage knows: 2 mm (brain-cropped, for 2 mm data such as IXI-HH, and the fast

@@ -38,12 +38,12 @@ class PreprocessConfig:
     transforms; we parallelise over subjects instead, which costs nothing in throughput.
     ``working_voxel_mm``: the isotropic voxel size every step works at, whatever the scanner
     stored; ``None`` (default): as stored. 2 mm makes a 1 mm scan about four times cheaper, but
-    did not make predictions resolution-invariant on the invariance benchmark (README).
+    did not make predictions resolution-invariant on the invariance benchmark (docs/scanner_robustness.md).
     ``tissue``: grey/white matter and CSF maps on every grid, and the
     head-size covariates (native brain volume, registration determinant) in the cache index.
     ``segmentation``: how (:class:`~brainage.preprocess.steps.Segment`): ``atropos`` (default) or
     ``partial-volume`` fractions (keep their volumes under blur, but move with noise and contrast:
-    not the default, see the invariance benchmark in the README).
+    not the default, see docs/scanner_robustness.md).
     ``intensity_reference``: how the model cache is scaled (:class:`~brainage.preprocess.steps.Resample`):
     ``percentiles`` (default) or ``tissue`` (CSF and white-matter means anchored: resolution and
     noise leave it in place).
@@ -123,8 +123,12 @@ def preprocess_subject(subject_id: str, t1_path: str, out_dir: str, config: Prep
     return row
 
 
-def preprocess_manifest(manifest_path: str | Path, out_dir: str | Path, config: PreprocessConfig = PreprocessConfig(),
-                        executor: Executor = Executor()) -> pd.DataFrame:
+def preprocess_manifest(
+    manifest_path: str | Path,
+    out_dir: str | Path,
+    config: PreprocessConfig = PreprocessConfig(),
+    executor: Executor = Executor(),
+) -> pd.DataFrame:
     """Preprocess every included subject of a manifest into ``out_dir``.
 
     Writes ``preprocess_report.csv`` (one row per subject: status, error, seconds per step,
@@ -152,8 +156,11 @@ def preprocess_manifest(manifest_path: str | Path, out_dir: str | Path, config: 
     report = pd.DataFrame(rows).sort_values("subject_id").reset_index(drop=True)
     write_csv(report, root.report)
     failed = report[report.status != "ok"].set_index("subject_id")["error"]
-    out_manifest = exclude(manifest, manifest.subject_id.isin(failed.index),
-                           "preprocessing failed: " + manifest.subject_id.map(failed).fillna(""))
+    out_manifest = exclude(
+        manifest,
+        manifest.subject_id.isin(failed.index),
+        "preprocessing failed: " + manifest.subject_id.map(failed).fillna(""),
+    )
     write_manifest(out_manifest, root.manifest)
     for grid_name in config.grids:
         write_cache_index(root.cache(grid_name), GRIDS[grid_name], out_manifest, report)
@@ -170,8 +177,11 @@ def print_report(report: pd.DataFrame, out_dir: str | Path) -> None:
     timing = [c for c in report.columns if c.startswith("seconds_")]
     if len(ok) and timing:
         med = ok[timing].median()
-        console.print("median seconds per step: " + ", ".join(f"{c[8:]} {v:.1f}" for c, v in med.items())
-                      + f"; total {med.sum():.1f}")
+        console.print(
+            "median seconds per step: "
+            + ", ".join(f"{c[8:]} {v:.1f}" for c, v in med.items())
+            + f"; total {med.sum():.1f}"
+        )
     for _, row in report[report.status != "ok"].iterrows():
         console.print(f"  FAILED {row.subject_id} ({row.t1_path}): {row.error}")
     summary = f"{len(ok)} ok, {len(report) - len(ok)} failed (see {root.report})"

@@ -135,8 +135,10 @@ class BiasCorrect(Step):
         ops.save_nifti(corrected, ctx.folder.t1_n4)
         ops.save_nifti(field, ctx.folder.bias_field)
         f = np.asarray(field.dataobj)[mask]
-        return {"bias_median": round(float(np.median(f)), 4),
-                "bias_range": round(float(np.percentile(f, 99) - np.percentile(f, 1)), 4)}
+        return {
+            "bias_median": round(float(np.median(f)), 4),
+            "bias_range": round(float(np.percentile(f, 99) - np.percentile(f, 1)), 4),
+        }
 
 
 class Register(Step):
@@ -162,8 +164,9 @@ class Register(Step):
         mask = nib.load(str(ctx.folder.brain_mask)).get_fdata() > 0
         brain = nib.Nifti1Image(np.where(mask, img.get_fdata(dtype=np.float32), 0).astype(np.float32), img.affine)
         ops.save_nifti(brain, ctx.folder.brain_n4)
-        return ops.register_affine(brain, ctx.folder.to_mni_affine, self.kind,
-                                   seed=self.seed if self.deterministic else None)
+        return ops.register_affine(
+            brain, ctx.folder.to_mni_affine, self.kind, seed=self.seed if self.deterministic else None
+        )
 
 
 class GridStep(Step):
@@ -193,23 +196,31 @@ class Resample(GridStep):
     def __init__(self, grid: GridSpec, intensity: str = "percentiles"):
         super().__init__(grid)
         if intensity not in INTENSITY_REFERENCES:
-            raise ValueError(f"unknown intensity reference {intensity!r}; choose from {', '.join(INTENSITY_REFERENCES)}")
+            raise ValueError(
+                f"unknown intensity reference {intensity!r}; choose from {', '.join(INTENSITY_REFERENCES)}"
+            )
         self.intensity = intensity
 
     def params(self):
         # the default adds nothing, so caches made before this setting existed stay valid
-        return super().params() if self.intensity == "percentiles" else {**super().params(), "intensity": self.intensity}
+        return (
+            super().params() if self.intensity == "percentiles" else {**super().params(), "intensity": self.intensity}
+        )
 
     def outputs(self, ctx):
-        return [ctx.folder.t1_mni(self.grid.name), ctx.folder.mask_mni(self.grid.name),
-                ctx.root.cache(self.grid.name).volume(ctx.folder.subject_id)]
+        return [
+            ctx.folder.t1_mni(self.grid.name),
+            ctx.folder.mask_mni(self.grid.name),
+            ctx.root.cache(self.grid.name).volume(ctx.folder.subject_id),
+        ]
 
     def run(self, ctx):
         brain = nib.load(str(ctx.folder.brain_n4))
         mask = nib.load(str(ctx.folder.brain_mask))
         warped = ops.to_grid(brain, ctx.folder.to_mni_affine, self.grid)
-        warped_mask = ops.to_grid(nib.Nifti1Image(mask.get_fdata(dtype=np.float32), mask.affine),
-                                  ctx.folder.to_mni_affine, self.grid)
+        warped_mask = ops.to_grid(
+            nib.Nifti1Image(mask.get_fdata(dtype=np.float32), mask.affine), ctx.folder.to_mni_affine, self.grid
+        )
         inside = np.asarray(warped_mask.dataobj) > 0.5
         info = {}
         if self.intensity == "tissue":
@@ -262,8 +273,10 @@ class Segment(Step):
         ops.save_nifti(tissue, ctx.folder.tissue)
         voxel_ml = float(np.prod(brain.header.get_zooms()[:3])) / 1000
         volumes = tissue.get_fdata(dtype=np.float32).sum(axis=(0, 1, 2)) * voxel_ml
-        return {**{f"{t}_ml": round(float(v), 1) for t, v in zip(TISSUES, volumes)},
-                "affine_det": round(ops.affine_det(ctx.folder.to_mni_affine), 5)}
+        return {
+            **{f"{t}_ml": round(float(v), 1) for t, v in zip(TISSUES, volumes)},
+            "affine_det": round(ops.affine_det(ctx.folder.to_mni_affine), 5),
+        }
 
 
 #: How :class:`Resample` scales intensities.
@@ -284,8 +297,16 @@ class ResampleTissue(GridStep):
     def run(self, ctx):
         tissue = nib.load(str(ctx.folder.tissue))
         data = tissue.get_fdata(dtype=np.float32)
-        warped = np.stack([np.asarray(ops.to_grid(nib.Nifti1Image(data[..., k], tissue.affine), ctx.folder.to_mni_affine,
-                                                  self.grid).dataobj) for k in range(data.shape[-1])])
+        warped = np.stack(
+            [
+                np.asarray(
+                    ops.to_grid(
+                        nib.Nifti1Image(data[..., k], tissue.affine), ctx.folder.to_mni_affine, self.grid
+                    ).dataobj
+                )
+                for k in range(data.shape[-1])
+            ]
+        )
         warped = np.clip(warped, 0, 1)
         nifti_out, cache_out = self.outputs(ctx)
         ops.save_nifti(nib.Nifti1Image(np.moveaxis(warped, 0, -1), self.grid.affine()), nifti_out)
@@ -302,9 +323,13 @@ def steps_for(config) -> list[Step]:
 
     Tissue segmentation comes after the intensity grids, so turning it on or off never redoes them.
     """
-    steps = [Reorient(config.working_voxel_mm), BrainMask(config.skull_stripped, config.bet_threshold),
-             BiasCorrect(config.n4_shrink_factor), Register(config.registration, config.deterministic, config.seed),
-             *[Resample(GRIDS[name], config.intensity_reference) for name in config.grids]]
+    steps = [
+        Reorient(config.working_voxel_mm),
+        BrainMask(config.skull_stripped, config.bet_threshold),
+        BiasCorrect(config.n4_shrink_factor),
+        Register(config.registration, config.deterministic, config.seed),
+        *[Resample(GRIDS[name], config.intensity_reference) for name in config.grids],
+    ]
     if config.tissue:
         steps += [Segment(config.segmentation), *[ResampleTissue(GRIDS[name]) for name in config.grids]]
     return steps

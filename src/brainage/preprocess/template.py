@@ -1,4 +1,7 @@
-"""The MNI152 template that ships with nilearn (no download); the output grids are in :mod:`brainage.preprocess.grids`."""
+"""The MNI152 template that ships with nilearn (no download).
+
+The output grids are in :mod:`brainage.preprocess.grids`.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +16,12 @@ def template_image(kind: str, resolution: int) -> nib.Nifti1Image:
     """nilearn's MNI152 2009a images (shipped in the package): ``t1``, ``mask``, ``gm``, ``wm``."""
     from nilearn import datasets  # slow import; only needed here
 
-    loader = {"t1": datasets.load_mni152_template, "mask": datasets.load_mni152_brain_mask,
-              "gm": datasets.load_mni152_gm_template, "wm": datasets.load_mni152_wm_template}[kind]
+    loader = {
+        "t1": datasets.load_mni152_template,
+        "mask": datasets.load_mni152_brain_mask,
+        "gm": datasets.load_mni152_gm_template,
+        "wm": datasets.load_mni152_wm_template,
+    }[kind]
     img = loader(resolution=resolution)
     out = nib.Nifti1Image(img.get_fdata(dtype=np.float32), img.affine)
     out.header.set_xyzt_units("mm", "sec")

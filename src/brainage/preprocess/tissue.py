@@ -10,7 +10,7 @@ pure-class means (the partial volume model of Santago & Gage 1993, as in FSL FAS
 et al. 2004). The map of a tissue is its expected fraction in each voxel. Blurring moves voxels
 from pure classes into mixtures without moving the pure-class means, so volumes change less than
 a classifier's. Without a spatial prior, though, noise and contrast changes move voxels between
-pure classes and mixtures too: on the invariance benchmark (README, "Same brain, same age?")
+pure classes and mixtures too: on the invariance benchmark (docs/scanner_robustness.md)
 models reading these maps moved by years with 5 % noise or another grey/white contrast, which is
 why this is an option (``--segmentation partial-volume``), not the default.
 
@@ -52,8 +52,9 @@ def _design(levels: int) -> np.ndarray:
     return np.array(rows)
 
 
-def _responsibilities(x: np.ndarray, design: np.ndarray, means: np.ndarray, sds: np.ndarray,
-                      weights: np.ndarray) -> np.ndarray:
+def _responsibilities(
+    x: np.ndarray, design: np.ndarray, means: np.ndarray, sds: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
     centre, var = design @ means, (design @ sds) ** 2
     log_p = -0.5 * (x[:, None] - centre) ** 2 / var - 0.5 * np.log(var) + np.log(np.maximum(weights, 1e-12))
     log_p -= log_p.max(axis=1, keepdims=True)
@@ -61,8 +62,9 @@ def _responsibilities(x: np.ndarray, design: np.ndarray, means: np.ndarray, sds:
     return p / p.sum(axis=1, keepdims=True)
 
 
-def partial_volume_fractions(intensities: np.ndarray, levels: int = LEVELS, seed: int = 0
-                             ) -> tuple[np.ndarray, np.ndarray]:
+def partial_volume_fractions(
+    intensities: np.ndarray, levels: int = LEVELS, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Expected CSF, grey- and white-matter fractions of every voxel (``(n, 3)``, rows sum to 1)
     and the three pure-class means, for the intensities of a bias-corrected T1 brain.
 
@@ -85,8 +87,9 @@ def partial_volume_fractions(intensities: np.ndarray, levels: int = LEVELS, seed
         n = r.sum(axis=0)
         weights = n / n.sum()
         precision = n / (design @ sds) ** 2
-        means = np.linalg.solve((design.T * precision) @ design + 1e-9 * np.eye(3),
-                                design.T @ ((r.T @ fit) / (design @ sds) ** 2))
+        means = np.linalg.solve(
+            (design.T * precision) @ design + 1e-9 * np.eye(3), design.T @ ((r.T @ fit) / (design @ sds) ** 2)
+        )
         pure = r[:, :3]
         sds = np.sqrt((pure * (fit[:, None] - means) ** 2).sum(axis=0) / np.maximum(pure.sum(axis=0), 1e-6))
         sds = np.maximum(sds, 1e-3)

@@ -41,8 +41,10 @@ def _template_tissue_points() -> tuple[np.ndarray, np.ndarray]:
     tissue probabilities above 0.6 and 0.9): where a T1 check samples a registered scan."""
     gm, wm = (template_image(kind, 2) for kind in ("gm", "wm"))
     g, w = gm.get_fdata(), wm.get_fdata()
-    return (nib.affines.apply_affine(gm.affine, np.argwhere((g > 0.6) & (w < 0.1))),
-            nib.affines.apply_affine(wm.affine, np.argwhere(w > 0.9)))
+    return (
+        nib.affines.apply_affine(gm.affine, np.argwhere((g > 0.6) & (w < 0.1))),
+        nib.affines.apply_affine(wm.affine, np.argwhere(w > 0.9)),
+    )
 
 
 def white_grey_ratio(brain: nib.Nifti1Image, transform: np.ndarray) -> float:
@@ -53,7 +55,9 @@ def white_grey_ratio(brain: nib.Nifti1Image, transform: np.ndarray) -> float:
     data = brain.get_fdata(dtype=np.float32)
     medians = []
     for points in _template_tissue_points():
-        ijk = np.round(nib.affines.apply_affine(np.linalg.inv(brain.affine), mni_to_native(points, transform))).astype(int)
+        ijk = np.round(nib.affines.apply_affine(np.linalg.inv(brain.affine), mni_to_native(points, transform))).astype(
+            int
+        )
         inside = np.all((ijk >= 0) & (ijk < np.array(data.shape)), axis=1)
         values = data[tuple(ijk[inside].T)]
         values = values[values > 0]
@@ -128,7 +132,12 @@ def _template_geometry() -> tuple[nib.Nifti1Image, np.ndarray, float, np.ndarray
     return tmask_img, tmask, bottom, dist
 
 
-def anatomy_metrics(subject_dir: str | Path, unmeasured: np.ndarray | None = None, below_margin_mm: float = 6.0, outside_margin_mm: float = 8.0) -> dict[str, float]:
+def anatomy_metrics(
+    subject_dir: str | Path,
+    unmeasured: np.ndarray | None = None,
+    below_margin_mm: float = 6.0,
+    outside_margin_mm: float = 8.0,
+) -> dict[str, float]:
     """Mask/registration metrics of one subject folder written by ``brainage preprocess``.
 
     ``unmeasured``: the raw image's constant-filled region (:func:`unmeasured_region`); ``None``
@@ -153,7 +162,9 @@ def anatomy_metrics(subject_dir: str | Path, unmeasured: np.ndarray | None = Non
     zooms = mask_img.header.get_zooms()[:3]
     voxel_ml = float(np.prod(zooms)) / 1000
     out: dict[str, float] = {"fov_contact_mm2": fov_contact_mm2(mask, zooms, unmeasured)}
-    out["edge_nonbrain_fraction"] = edge_nonbrain_fraction(nib.load(str(folder.t1_n4)).get_fdata(dtype=np.float32), mask)
+    out["edge_nonbrain_fraction"] = edge_nonbrain_fraction(
+        nib.load(str(folder.t1_n4)).get_fdata(dtype=np.float32), mask
+    )
     filled = ndimage.binary_fill_holes(mask)
     out["holes_ml"] = float((filled & ~mask).sum() * voxel_ml)
     labels, n = ndimage.label(mask)

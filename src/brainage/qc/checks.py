@@ -109,68 +109,104 @@ class Check:
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("orientation", "wrong orientation in the header", (
-        Signal("upside_down_gain", "high", 0.02, 0.03, words="upside down (top and bottom swapped in the header)"),
-        Signal("front_back_gain", "high", 0.02, 0.03, words="front and back swapped in the header"),
-        Signal("left_right_score", "low", -0.2, -0.25, words="left and right swapped in the header"),
-        Signal("rotation_deg", "high", 40.0, 60.0, words="head rotated by about a quarter turn in the header"),
-    )),
-    Check("field_of_view", "brain cut off by the field of view", (
-        Signal("fov_contact_mm2", "high", 150.0, 600.0),
-    )),
-    Check("skull_left_in", "skull, scalp or eyes left in the brain mask", (
-        Signal("outside_template_ml", "high", 25.0, 60.0),
-        Signal("edge_nonbrain_fraction", "high", 0.2, 0.25),
-    )),
-    Check("below_brainstem", "tissue left below the brainstem", (
-        Signal("below_brainstem_ml", "high", 5.0, 10.0),
-    )),
+    Check(
+        "orientation",
+        "wrong orientation in the header",
+        (
+            Signal("upside_down_gain", "high", 0.02, 0.03, words="upside down (top and bottom swapped in the header)"),
+            Signal("front_back_gain", "high", 0.02, 0.03, words="front and back swapped in the header"),
+            Signal("left_right_score", "low", -0.2, -0.25, words="left and right swapped in the header"),
+            Signal("rotation_deg", "high", 40.0, 60.0, words="head rotated by about a quarter turn in the header"),
+        ),
+    ),
+    Check("field_of_view", "brain cut off by the field of view", (Signal("fov_contact_mm2", "high", 150.0, 600.0),)),
+    Check(
+        "skull_left_in",
+        "skull, scalp or eyes left in the brain mask",
+        (
+            Signal("outside_template_ml", "high", 25.0, 60.0),
+            Signal("edge_nonbrain_fraction", "high", 0.2, 0.25),
+        ),
+    ),
+    Check("below_brainstem", "tissue left below the brainstem", (Signal("below_brainstem_ml", "high", 5.0, 10.0),)),
     # The outline's overlap, not the intensity correlation: large ventricles (atrophy) lower the
     # correlation with the template of a perfectly registered brain, not its outline.
-    Check("registration", "registration to the template failed", (
-        Signal("dice_template", "low", 0.915, 0.89),
-    )),
+    Check("registration", "registration to the template failed", (Signal("dice_template", "low", 0.915, 0.89),)),
     # Absolute, not against a reference: a T2, FLAIR or PD image (or an inverted one) has white
     # matter darker than grey; every T1 contrast has it brighter (IXI-HH: 1.2-1.5).
-    Check("t1_weighting", "not T1-weighted", (
-        Signal("white_grey_ratio", "low", 1.05, 1.0,
-               words="not T1-weighted (white matter not brighter than grey matter: T2, FLAIR, PD or inverted?)"),
-    )),
-    Check("ghosting", "ghosting or artefact in the background", (
-        Signal("ghost_ratio", "high", 0.04, 0.08, heads_only=True),
-        Signal("air_fraction_bright", "high", 0.02, 0.05, heads_only=True),
-    )),
-    Check("noise", "noisy image (low signal-to-noise ratio)", (
-        Signal("noise_ratio", "high", 0.06, 0.09, heads_only=True),
-    )),
+    Check(
+        "t1_weighting",
+        "not T1-weighted",
+        (
+            Signal(
+                "white_grey_ratio",
+                "low",
+                1.05,
+                1.0,
+                words="not T1-weighted (white matter not brighter than grey matter: T2, FLAIR, PD or inverted?)",
+            ),
+        ),
+    ),
+    Check(
+        "ghosting",
+        "ghosting or artefact in the background",
+        (
+            Signal("ghost_ratio", "high", 0.04, 0.08, heads_only=True),
+            Signal("air_fraction_bright", "high", 0.02, 0.05, heads_only=True),
+        ),
+    ),
+    Check(
+        "noise",
+        "noisy image (low signal-to-noise ratio)",
+        (Signal("noise_ratio", "high", 0.06, 0.09, heads_only=True),),
+    ),
     # The gradient's direction is the coil's and the head's position's: scanner-dependent, so each
     # component is judged against the reference (warning only); its size has absolute limits.
-    Check("nonuniformity", "strong intensity non-uniformity (bias field)", (
-        Signal("wm_bias_range", "high", 0.47, 0.6),
-        Signal("inu_range", "high", 0.75, 1.0),
-        *(Signal(f"wm_gradient_{axis}", bad, sign * Z_WARN, sign * np.inf, "z", 0.03)
-          for axis in ("lr", "ap", "si") for bad, sign in (("high", 1), ("low", -1))),
-    )),
-    Check("brain_mask", "brain mask broken", (
-        Signal("holes_ml", "high", 2.0, 10.0),
-        Signal("n_components", "high", 1.5, 3.5),
-    )),
-    Check("brain_volume", "implausible brain volume", (
-        Signal("brain_volume_ml", "high", 2000.0, 2300.0, words="implausibly large brain"),
-        Signal("brain_volume_ml", "low", 900.0, 700.0, words="implausibly small brain"),
-    )),
+    Check(
+        "nonuniformity",
+        "strong intensity non-uniformity (bias field)",
+        (
+            Signal("wm_bias_range", "high", 0.47, 0.6),
+            Signal("inu_range", "high", 0.75, 1.0),
+            *(
+                Signal(f"wm_gradient_{axis}", bad, sign * Z_WARN, sign * np.inf, "z", 0.03)
+                for axis in ("lr", "ap", "si")
+                for bad, sign in (("high", 1), ("low", -1))
+            ),
+        ),
+    ),
+    Check(
+        "brain_mask",
+        "brain mask broken",
+        (
+            Signal("holes_ml", "high", 2.0, 10.0),
+            Signal("n_components", "high", 1.5, 3.5),
+        ),
+    ),
+    Check(
+        "brain_volume",
+        "implausible brain volume",
+        (
+            Signal("brain_volume_ml", "high", 2000.0, 2300.0, words="implausibly large brain"),
+            Signal("brain_volume_ml", "low", 900.0, 700.0, words="implausibly small brain"),
+        ),
+    ),
     # Contrast and tissue SNR depend on scanner and sequence: judged against the reference, joined
     # by the site's own distribution where that is trusted (brainage.qc.reference), and never more
     # than a warning: unlike the checks above, being unlike IXI-HH does not make a scan unusable.
-    Check("contrast", "image contrast or SNR unlike clean scans", (
-        Signal("snr_total", "low", -Z_WARN, -np.inf, "z", 0.5),
-        Signal("cjv", "high", Z_WARN, np.inf, "z", 0.02),
-        Signal("cnr", "low", -Z_WARN, -np.inf, "z", 0.1),
-        Signal("efc", "high", Z_WARN, np.inf, "z", 0.01, heads_only=True),
-        Signal("fber", "low", -Z_WARN, -np.inf, "z", 100.0, heads_only=True),
-        Signal("wm2max", "high", Z_WARN, np.inf, "z", 0.02, heads_only=True),
-        Signal("wm2max", "low", -Z_WARN, -np.inf, "z", 0.02, heads_only=True),
-    )),
+    Check(
+        "contrast",
+        "image contrast or SNR unlike clean scans",
+        (
+            Signal("snr_total", "low", -Z_WARN, -np.inf, "z", 0.5),
+            Signal("cjv", "high", Z_WARN, np.inf, "z", 0.02),
+            Signal("cnr", "low", -Z_WARN, -np.inf, "z", 0.1),
+            Signal("efc", "high", Z_WARN, np.inf, "z", 0.01, heads_only=True),
+            Signal("fber", "low", -Z_WARN, -np.inf, "z", 100.0, heads_only=True),
+            Signal("wm2max", "high", Z_WARN, np.inf, "z", 0.02, heads_only=True),
+            Signal("wm2max", "low", -Z_WARN, -np.inf, "z", 0.02, heads_only=True),
+        ),
+    ),
 )
 
 #: Metrics judged by robust z, with the smallest spread used for each.

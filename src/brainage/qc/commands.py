@@ -14,12 +14,22 @@ class QC(Command):
     example = "brainage qc results/ixi/preprocessed"
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
-        p.add_argument("input", type=Path, help="a `brainage preprocess` output folder, or a manifest CSV "
-                                                "(raw or already-stripped images; preprocessed first into OUT/preprocessed)")
+        p.add_argument(
+            "input",
+            type=Path,
+            help="a `brainage preprocess` output folder, or a manifest CSV "
+            "(raw or already-stripped images; preprocessed first into OUT/preprocessed)",
+        )
         p.add_argument("--out", type=Path, default=None, help="default: INPUT/qc")
-        p.add_argument("--overrides", type=Path, default=None, help="reviewer overrides CSV (default OUT/qc_overrides.csv)")
-        p.add_argument("--reference", type=Path, default=None,
-                       help="normative reference from `brainage qc-reference` (default: the shipped one, clean IXI-HH heads)")
+        p.add_argument(
+            "--overrides", type=Path, default=None, help="reviewer overrides CSV (default OUT/qc_overrides.csv)"
+        )
+        p.add_argument(
+            "--reference",
+            type=Path,
+            default=None,
+            help="normative reference from `brainage qc-reference` (default: the shipped one, clean IXI-HH heads)",
+        )
         p.add_argument("--no-pictures", action="store_true")
         add_executor_arguments(p)
 
@@ -34,8 +44,14 @@ class QC(Command):
 
             pre, out = qc_of_manifest(args.input, args.out)
             preprocess_manifest(args.input, pre.root, PreprocessConfig(), executor_from_args(args))
-        verdicts = run_qc(pre.root, out.root, executor_from_args(args, isolate=False), overrides=args.overrides,
-                          pictures=not args.no_pictures, reference=args.reference)
+        verdicts = run_qc(
+            pre.root,
+            out.root,
+            executor_from_args(args, isolate=False),
+            overrides=args.overrides,
+            pictures=not args.no_pictures,
+            reference=args.reference,
+        )
         counts = verdicts.final_verdict.value_counts().to_dict()
         console.print(f"QC of {len(verdicts)} subjects: {counts}. Report: {out.report}")
         for _, r in verdicts[verdicts.final_verdict != "pass"].iterrows():
@@ -45,9 +61,11 @@ class QC(Command):
 class QCReference(Command):
     name = "qc-reference"
     output_folders = ()  # --out is the reference file
-    help = ("Build a QC normative reference from reviewed, clean `brainage qc` folders (scans with a final "
-            "verdict of fail are left out and listed), for `brainage qc --reference`.")
-    example = "brainage qc-reference results/site_a/preprocessed/qc --name 'site A, Siemens 1.5 T' --out site_a_reference.json"
+    help = (
+        "Build a QC normative reference from reviewed, clean `brainage qc` folders (scans with a final "
+        "verdict of fail are left out and listed), for `brainage qc --reference`."
+    )
+    example = "brainage qc-reference results/site_a/pre/qc --name 'site A, Siemens 1.5 T' --out site_a_reference.json"
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("qc_dirs", type=Path, nargs="+", help="`brainage qc` output folders")
@@ -61,5 +79,7 @@ class QCReference(Command):
 
         ref = reference_from_qc(args.qc_dirs, args.name, args.description)
         ref.save(args.out)
-        console.print(f"QC reference {args.out}: {len(ref.subjects)} scans, {len(ref.stats)} metrics, "
-                      f"{len(ref.exclusions)} left out")
+        console.print(
+            f"QC reference {args.out}: {len(ref.subjects)} scans, {len(ref.stats)} metrics, "
+            f"{len(ref.exclusions)} left out"
+        )

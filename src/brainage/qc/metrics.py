@@ -53,7 +53,7 @@ def efc(t1: np.ndarray) -> float:
     ghosting/blurring (energy spread out)."""
     x = np.abs(t1.ravel()).astype(np.float64)
     n = x.size
-    b_max = np.sqrt((x ** 2).sum())
+    b_max = np.sqrt((x**2).sum())
     p = x[x > 0] / b_max
     efc_max = n * (1.0 / np.sqrt(n)) * np.log(1.0 / np.sqrt(n))
     return float((p * np.log(p)).sum() / efc_max)
@@ -103,8 +103,9 @@ def wm_gradient(t1: np.ndarray, wm: np.ndarray, zooms) -> tuple[np.ndarray, floa
     return gradient * 100, float(np.linalg.norm(gradient) * extent)
 
 
-def compute_iqms(t1: np.ndarray, brain: np.ndarray, bias_field: np.ndarray, img: nib.Nifti1Image,
-                 stripped: bool) -> dict[str, float]:
+def compute_iqms(
+    t1: np.ndarray, brain: np.ndarray, bias_field: np.ndarray, img: nib.Nifti1Image, stripped: bool
+) -> dict[str, float]:
     """All IQMs of one head. ``t1`` is the raw image, ``brain`` the brain mask, ``bias_field`` N4's.
 
     Air-based metrics (SNRd, CNR's noise term, FBER) need a background: for already-stripped
@@ -124,8 +125,10 @@ def compute_iqms(t1: np.ndarray, brain: np.ndarray, bias_field: np.ndarray, img:
         air = ~ndimage.binary_dilation(head, iterations=3)
         a = corrected[air] if air.any() else np.array([np.nan])
         air_sd = float(a.std())
-        out["snrd_total"] = float(np.mean([corrected[m].mean() for m in tissues.values()]) / (np.sqrt(2 / (4 - np.pi)) * air_sd + 1e-12))
-        out["fber"] = float((corrected[head] ** 2).mean() / ((a ** 2).mean() + 1e-12))
+        out["snrd_total"] = float(
+            np.mean([corrected[m].mean() for m in tissues.values()]) / (np.sqrt(2 / (4 - np.pi)) * air_sd + 1e-12)
+        )
+        out["fber"] = float((corrected[head] ** 2).mean() / ((a**2).mean() + 1e-12))
         # Noise from the air's median, which ghosts and artefacts (a minority of the air) barely
         # move: magnitude noise in air is Rayleigh, median = 1.1774 sigma.
         noise_sd = float(np.median(a)) / 1.1774
@@ -135,7 +138,7 @@ def compute_iqms(t1: np.ndarray, brain: np.ndarray, bias_field: np.ndarray, img:
         out["ghost_ratio"] = ghost_ratio(t1, head)
     else:
         out.update(snrd_total=np.nan, fber=np.nan, noise_ratio=np.nan, air_fraction_bright=np.nan, ghost_ratio=np.nan)
-    noise = np.sqrt((0 if np.isnan(air_sd) else air_sd ** 2) + sd_gm ** 2 + sd_wm ** 2)
+    noise = np.sqrt((0 if np.isnan(air_sd) else air_sd**2) + sd_gm**2 + sd_wm**2)
     out["cnr"] = float(abs(mu_gm - mu_wm) / noise)
     out["efc"] = efc(t1)
     out["wm2max"] = float(np.median(t1[tissues["wm"]]) / np.percentile(t1, 99.95))

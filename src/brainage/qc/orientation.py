@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 import nibabel as nib
+import numpy as np
 from scipy import ndimage
 
 from brainage.layout import QC_ORIENTATION, SubjectDir
@@ -114,8 +114,9 @@ class OrientationModel:
         asymmetries = asymmetries.astype(np.float64)
         weights = asymmetries.mean(0) / (asymmetries.var(0) + 1e-6)
         weights /= np.abs(weights).max()
-        return cls(heads.mean(0), brains.mean(0), weights.astype(np.float32),
-                   float((asymmetries @ weights).mean()), len(heads))
+        return cls(
+            heads.mean(0), brains.mean(0), weights.astype(np.float32), float((asymmetries @ weights).mean()), len(heads)
+        )
 
     def left_right_score(self, asymmetry: np.ndarray) -> float:
         """About +1 for a correctly oriented brain, about -1 for a mirrored one."""
@@ -126,19 +127,32 @@ class OrientationModel:
         back to front."""
         mean = (self.mean_brain if stripped else self.mean_head).ravel()
         as_stored = _correlation(head.ravel(), mean)
-        return {"upside_down_gain": _correlation(head[:, :, ::-1].ravel(), mean) - as_stored,
-                "front_back_gain": _correlation(head[:, ::-1].ravel(), mean) - as_stored}
+        return {
+            "upside_down_gain": _correlation(head[:, :, ::-1].ravel(), mean) - as_stored,
+            "front_back_gain": _correlation(head[:, ::-1].ravel(), mean) - as_stored,
+        }
 
     def save(self, path: str | Path) -> Path:
-        np.savez_compressed(path, mean_head=self.mean_head.astype(np.float16), mean_brain=self.mean_brain.astype(np.float16),
-                            weights=self.weights.astype(np.float16), scale=self.scale, n_subjects=self.n_subjects)
+        np.savez_compressed(
+            path,
+            mean_head=self.mean_head.astype(np.float16),
+            mean_brain=self.mean_brain.astype(np.float16),
+            weights=self.weights.astype(np.float16),
+            scale=self.scale,
+            n_subjects=self.n_subjects,
+        )
         return Path(path)
 
     @classmethod
     def load(cls, path: str | Path = QC_ORIENTATION) -> "OrientationModel":
         with np.load(path) as z:
-            return cls(z["mean_head"].astype(np.float32), z["mean_brain"].astype(np.float32),
-                       z["weights"].astype(np.float32), float(z["scale"]), int(z["n_subjects"]))
+            return cls(
+                z["mean_head"].astype(np.float32),
+                z["mean_brain"].astype(np.float32),
+                z["weights"].astype(np.float32),
+                float(z["scale"]),
+                int(z["n_subjects"]),
+            )
 
 
 @lru_cache(maxsize=4)
@@ -150,7 +164,9 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 else 0.0
 
 
-def orientation_metrics(subject_dir: str | Path, stripped: bool = False, model: str | Path = QC_ORIENTATION) -> dict[str, float]:
+def orientation_metrics(
+    subject_dir: str | Path, stripped: bool = False, model: str | Path = QC_ORIENTATION
+) -> dict[str, float]:
     """The three orientation tests of one preprocessed subject.
 
     * ``upside_down_gain``: correlation with the mean clean head gained by turning the head

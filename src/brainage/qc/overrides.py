@@ -56,5 +56,7 @@ def apply_overrides(verdicts: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataF
     out["override_note"] = out["subject_id"].map(o["note"]).fillna("")
     has = out["override"] != ""
     out["final_verdict"] = out["override"].where(has, out["verdict"])
-    out["final_reasons"] = out["reasons"].where(~has, "override by reviewer: " + out["override_note"].where(out["override_note"] != "", out["override"]))
+    out["final_reasons"] = out["reasons"].where(
+        ~has, "override by reviewer: " + out["override_note"].where(out["override_note"] != "", out["override"])
+    )
     return out

@@ -30,14 +30,22 @@ def _slice(volume: np.ndarray, axis: int, fraction: float) -> tuple[np.ndarray, 
     return np.take(volume, index, axis=axis).T, index
 
 
-def _draw(ax, t1: np.ndarray, mask: np.ndarray, unmeasured: np.ndarray | None, axis: int, fraction: float,
-          vmax: float) -> int:
+def _draw(
+    ax, t1: np.ndarray, mask: np.ndarray, unmeasured: np.ndarray | None, axis: int, fraction: float, vmax: float
+) -> int:
     image, index = _slice(t1, axis, fraction)
     ax.imshow(image, cmap="gray", origin="lower", vmin=0, vmax=vmax, interpolation="nearest")
     flat = _slice(unmeasured.astype(np.float32), axis, fraction)[0] if unmeasured is not None else None
     if flat is not None and flat.any():
-        ax.imshow(np.ma.masked_where(flat < 0.5, flat), cmap="Blues", origin="lower", vmin=0, vmax=1.5, alpha=0.45,
-                  interpolation="nearest")
+        ax.imshow(
+            np.ma.masked_where(flat < 0.5, flat),
+            cmap="Blues",
+            origin="lower",
+            vmin=0,
+            vmax=1.5,
+            alpha=0.45,
+            interpolation="nearest",
+        )
     outline = _slice(mask.astype(np.float32), axis, fraction)[0]
     if outline.any():
         ax.contour(outline, levels=[0.5], colors=MASK_COLOUR, linewidths=1.0)
@@ -49,8 +57,9 @@ def _draw(ax, t1: np.ndarray, mask: np.ndarray, unmeasured: np.ndarray | None, a
     return index
 
 
-def montage(t1: np.ndarray, mask: np.ndarray, unmeasured: np.ndarray | None, png_path: str | Path,
-            title: str = "") -> Path:
+def montage(
+    t1: np.ndarray, mask: np.ndarray, unmeasured: np.ndarray | None, png_path: str | Path, title: str = ""
+) -> Path:
     """Side, back and top rows of five RAS slices each: mask in red, array edge in yellow,
     zero-filled regions (``unmeasured``, see ``brainage.qc.anatomy.unmeasured_region``) in blue."""
     vmax = float(np.percentile(t1, 99.5)) or 1.0
@@ -58,11 +67,23 @@ def montage(t1: np.ndarray, mask: np.ndarray, unmeasured: np.ndarray | None, png
     for row, (name, axis, letter) in enumerate(VIEWS):
         for ax, fraction in zip(axes[row], POSITIONS):
             index = _draw(ax, t1, mask, unmeasured, axis, fraction, vmax)
-            ax.set_title(f"{letter} slice {index}" + (" (middle)" if fraction == 0.5 else ""), color="white", fontsize=11)
-        axes[row, 0].text(-0.08, 0.5, name, transform=axes[row, 0].transAxes, rotation=90, color="white",
-                          fontsize=13, va="center", ha="right")
-    fig.suptitle(f"{title}    red: brain mask   yellow: edge of the image   blue: zero-filled", color="white",
-                 fontsize=14)
+            ax.set_title(
+                f"{letter} slice {index}" + (" (middle)" if fraction == 0.5 else ""), color="white", fontsize=11
+            )
+        axes[row, 0].text(
+            -0.08,
+            0.5,
+            name,
+            transform=axes[row, 0].transAxes,
+            rotation=90,
+            color="white",
+            fontsize=13,
+            va="center",
+            ha="right",
+        )
+    fig.suptitle(
+        f"{title}    red: brain mask   yellow: edge of the image   blue: zero-filled", color="white", fontsize=14
+    )
     fig.subplots_adjust(left=0.04, right=0.99, top=0.92, bottom=0.01, wspace=0.04, hspace=0.12)
     return save_figure(fig, png_path, dpi=100, facecolor="#202020")
 
@@ -77,8 +98,9 @@ def tile(t1: np.ndarray, mask: np.ndarray, unmeasured: np.ndarray | None, png_pa
     return save_figure(fig, png_path, dpi=100, facecolor="#202020")
 
 
-def contact_sheet(verdicts, tile_of: Callable[[str], Path], png_path: str | Path, columns: int = 4,
-                  max_subjects: int = 60) -> Path:
+def contact_sheet(
+    verdicts, tile_of: Callable[[str], Path], png_path: str | Path, columns: int = 4, max_subjects: int = 60
+) -> Path:
     """Every subject's tile (``tile_of(subject_id)``), worst first, framed and labelled by verdict
     and headline check; 1,600 pixels wide."""
     rows = [r for _, r in verdicts.iterrows() if tile_of(r.subject_id).exists()][:max_subjects]
@@ -90,8 +112,12 @@ def contact_sheet(verdicts, tile_of: Callable[[str], Path], png_path: str | Path
         ax.imshow(plt.imread(tile_of(r.subject_id)))
         colour = VERDICT_COLOURS.get(r.final_verdict, "grey")
         check = str(r.get("check", "") or "")
-        ax.set_title(f"{r.subject_id}: {r.final_verdict}" + (f" ({check.replace('_', ' ')})" if check else ""),
-                     color=colour, fontsize=11, fontweight="bold")
+        ax.set_title(
+            f"{r.subject_id}: {r.final_verdict}" + (f" ({check.replace('_', ' ')})" if check else ""),
+            color=colour,
+            fontsize=11,
+            fontweight="bold",
+        )
         for spine in ax.spines.values():
             spine.set_visible(True)
             spine.set_edgecolor(colour)

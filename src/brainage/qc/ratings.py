@@ -36,8 +36,10 @@ class RatingStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("CREATE TABLE IF NOT EXISTS ratings (id INTEGER PRIMARY KEY AUTOINCREMENT, subject_id TEXT NOT NULL, "
-                       "rater TEXT NOT NULL, verdict TEXT NOT NULL, note TEXT NOT NULL DEFAULT '', rated_at TEXT NOT NULL)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS ratings (id INTEGER PRIMARY KEY AUTOINCREMENT, subject_id TEXT NOT NULL, "
+                "rater TEXT NOT NULL, verdict TEXT NOT NULL, note TEXT NOT NULL DEFAULT '', rated_at TEXT NOT NULL)"
+            )
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=10)
@@ -50,11 +52,18 @@ class RatingStore:
             raise InputError(None, f"rating {verdict!r} is not one of {list(RATINGS)}")
         if not str(rater).strip():
             raise InputError(None, "a rating needs the rater's name")
-        row = {"subject_id": str(subject_id), "rater": str(rater).strip(), "verdict": verdict, "note": str(note or ""),
-               "rated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+        row = {
+            "subject_id": str(subject_id),
+            "rater": str(rater).strip(),
+            "verdict": verdict,
+            "note": str(note or ""),
+            "rated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }
         with self._connect() as db:
-            db.execute("INSERT INTO ratings (subject_id, rater, verdict, note, rated_at) VALUES (?, ?, ?, ?, ?)",
-                       [row[c] for c in COLUMNS])
+            db.execute(
+                "INSERT INTO ratings (subject_id, rater, verdict, note, rated_at) VALUES (?, ?, ?, ?, ?)",
+                [row[c] for c in COLUMNS],
+            )
         return row
 
     def all(self) -> pd.DataFrame:
@@ -81,6 +90,9 @@ def apply_ratings(verdicts: pd.DataFrame, ratings_path: str | Path) -> pd.DataFr
     rated = free & out.subject_id.isin(latest.index)
     ids = out.loc[rated, "subject_id"]
     out.loc[rated, "final_verdict"] = ids.map(latest.verdict).to_numpy()
-    out.loc[rated, "final_reasons"] = [f"rated {latest.verdict[s]} by {latest.rater[s]} in the viewer"
-                                       + (f": {latest.note[s]}" if latest.note[s] else "") for s in ids]
+    out.loc[rated, "final_reasons"] = [
+        f"rated {latest.verdict[s]} by {latest.rater[s]} in the viewer"
+        + (f": {latest.note[s]}" if latest.note[s] else "")
+        for s in ids
+    ]
     return out

@@ -61,8 +61,13 @@ class Stats:
     def of(cls, values: pd.Series) -> "Stats":
         v = values.dropna().astype(float).to_numpy()
         med = float(np.median(v))
-        return cls(med, float(MAD_TO_SD * np.median(np.abs(v - med))), float(np.percentile(v, 1)),
-                   float(np.percentile(v, 99)), int(len(v)))
+        return cls(
+            med,
+            float(MAD_TO_SD * np.median(np.abs(v - med))),
+            float(np.percentile(v, 1)),
+            float(np.percentile(v, 99)),
+            int(len(v)),
+        )
 
     def z(self, values, floor: float = 0.0):
         """Robust z-score of ``values`` against these statistics, the spread at least ``floor``."""
@@ -81,8 +86,14 @@ class Reference:
     brainage_version: str = __version__
 
     @classmethod
-    def build(cls, metrics: pd.DataFrame, name: str, description: str, exclusions: dict[str, str] | None = None,
-              columns: list[str] | None = None) -> "Reference":
+    def build(
+        cls,
+        metrics: pd.DataFrame,
+        name: str,
+        description: str,
+        exclusions: dict[str, str] | None = None,
+        columns: list[str] | None = None,
+    ) -> "Reference":
         """Statistics of every numeric metric over ``metrics`` rows not in ``exclusions``
         (``subject_id -> why``). Rows of already-stripped inputs are left out: the reference
         describes whole heads."""
@@ -94,17 +105,40 @@ class Reference:
         table = table[~table["subject_id"].astype(str).isin(exclusions)]
         if len(table) < BATCH_MIN_SIZE:
             raise InputError(None, f"a QC reference needs at least {BATCH_MIN_SIZE} clean scans; got {len(table)}")
-        columns = columns or [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])
-                              and c not in ("outlier_score",) and not c.startswith("z_")]
+        columns = columns or [
+            c
+            for c in table.columns
+            if pd.api.types.is_numeric_dtype(table[c]) and c not in ("outlier_score",) and not c.startswith("z_")
+        ]
         stats = {c: Stats.of(table[c]) for c in columns if table[c].notna().sum() >= BATCH_MIN_SIZE}
         return cls(name, description, stats, sorted(table["subject_id"].astype(str)), exclusions)
 
+    def to_dict(self) -> dict:
+        """The JSON form (a reference file, or the one a model bundle carries)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "brainage_version": self.brainage_version,
+            "n_subjects": len(self.subjects),
+            "subjects": self.subjects,
+            "exclusions": self.exclusions,
+            "stats": {k: asdict(v) for k, v in self.stats.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, payload: dict) -> "Reference":
+        return cls(
+            payload["name"],
+            payload["description"],
+            {k: Stats(**v) for k, v in payload["stats"].items()},
+            payload.get("subjects", []),
+            payload.get("exclusions", {}),
+            payload.get("brainage_version", ""),
+        )
+
     def save(self, path: str | Path) -> Path:
-        payload = {"name": self.name, "description": self.description, "brainage_version": self.brainage_version,
-                   "n_subjects": len(self.subjects), "subjects": self.subjects, "exclusions": self.exclusions,
-                   "stats": {k: asdict(v) for k, v in self.stats.items()}}
         with atomic_path(path) as tmp:
-            Path(tmp).write_text(json.dumps(payload, indent=1))
+            Path(tmp).write_text(json.dumps(self.to_dict(), indent=1))
         return Path(path)
 
     @classmethod
@@ -112,12 +146,9 @@ class Reference:
         """A saved reference; by default the one that ships with brainage."""
         path = Path(path) if path else QC_REFERENCE
         try:
-            payload = json.loads(path.read_text())
-            stats = {k: Stats(**v) for k, v in payload["stats"].items()}
+            return cls.from_dict(json.loads(path.read_text()))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InputError(path, f"not a brainage QC reference ({exc})") from exc
-        return cls(payload["name"], payload["description"], stats, payload.get("subjects", []),
-                   payload.get("exclusions", {}), payload.get("brainage_version", ""))
 
     def clean_range(self, metric: str) -> str:
         """'34 to 75': the metric's 1st to 99th percentile over the clean scans ('' if unknown),

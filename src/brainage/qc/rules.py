@@ -20,6 +20,16 @@ from brainage.qc.reference import Reference, Stats, batch_is_trusted
 CAUSAL_ORDER = {c.name: i for i, c in enumerate(CHECKS)}
 
 
+#: ``outlier_score`` = severity x this + the worst |z| (capped below it): a failure always sorts
+#: above every warning, a warning above every pass.
+SCORE_PER_SEVERITY = 10.0
+
+
+def fail_score(measured: bool = True) -> float:
+    """The lowest ``outlier_score`` of a failure; one that could not be measured sorts above all."""
+    return (SEVERITY["fail"] + (0 if measured else 1)) * SCORE_PER_SEVERITY
+
+
 def _site_groups(m: pd.DataFrame) -> pd.Series:
     """Scans compared with each other: one site, whole heads and stripped inputs apart."""
     site = m["site"].astype(str) if "site" in m else pd.Series("all", index=m.index)
@@ -34,8 +44,13 @@ def _stripped(m: pd.DataFrame) -> pd.Series:
 
 def reference_z(m: pd.DataFrame, reference: Reference) -> pd.DataFrame:
     """Robust z of every z-judged metric against the reference (NaN where it has no statistics)."""
-    return pd.DataFrame({k: reference.stats[k].z(m[k].astype(float), floor) if k in reference.stats and k in m
-                         else np.nan for k, floor in Z_METRICS.items()}, index=m.index)
+    return pd.DataFrame(
+        {
+            k: reference.stats[k].z(m[k].astype(float), floor) if k in reference.stats and k in m else np.nan
+            for k, floor in Z_METRICS.items()
+        },
+        index=m.index,
+    )
 
 
 def _findings(m: pd.DataFrame, z: pd.DataFrame, ranges: dict) -> pd.Series:
@@ -84,8 +99,11 @@ def judge(metrics: pd.DataFrame, reference: Reference | None = None) -> pd.DataF
     z_ref = reference_z(m, reference)
     absolute = _findings(m, z_ref * np.nan, ranges).map(_worst)
     groups = _site_groups(m)
-    trusted_groups = {g for g in groups.unique()
-                      if batch_is_trusted(int((groups == g).sum()), int(((groups == g) & (absolute == "pass")).sum()))}
+    trusted_groups = {
+        g
+        for g in groups.unique()
+        if batch_is_trusted(int((groups == g).sum()), int(((groups == g) & (absolute == "pass")).sum()))
+    }
     trusted = groups.isin(trusted_groups)
     z = combined_z(m, z_ref, trusted) if trusted.any() else z_ref
     findings = _findings(m, z, ranges)
@@ -96,12 +114,17 @@ def judge(metrics: pd.DataFrame, reference: Reference | None = None) -> pd.DataF
     # Only the scanner-dependent (reference-judged) metrics are unusual (named here; "" otherwise):
     # the scanner differs from IXI-HH's, which says nothing about this scan (predict reports it
     # once per site, not per scan).
-    m["scanner_differs"] = findings.map(lambda f: ", ".join(dict.fromkeys(
-        LEGEND[x.metric].label if x.metric in LEGEND else x.metric for x in f)) if f and all(x.metric in Z_METRICS for x in f) else "")
+    m["scanner_differs"] = findings.map(
+        lambda f: (
+            ", ".join(dict.fromkeys(LEGEND[x.metric].label if x.metric in LEGEND else x.metric for x in f))
+            if f and all(x.metric in Z_METRICS for x in f)
+            else ""
+        )
+    )
     m["yardstick"] = np.where(trusted, "reference and site", "reference")
     for metric in Z_METRICS:
         m[f"z_{metric}"] = z[metric]
     bad_z = z.abs().max(axis=1).fillna(0)
     # Sort key: failures first, then warnings, then by how far out the worst metric is.
-    m["outlier_score"] = m["verdict"].map(SEVERITY) * 10 + np.minimum(bad_z, 9.99)
+    m["outlier_score"] = m["verdict"].map(SEVERITY) * SCORE_PER_SEVERITY + np.minimum(bad_z, SCORE_PER_SEVERITY - 0.01)
     return m

@@ -18,13 +18,14 @@ from brainage.qc.metrics import compute_iqms
 from brainage.qc.orientation import orientation_metrics
 from brainage.qc.overrides import apply_overrides, ensure_overrides_file, read_overrides
 from brainage.qc.reference import Reference, measured
-from brainage.qc.rules import judge
+from brainage.qc.rules import fail_score, judge
 
 STEP_INFO_KEYS = ("brain_volume_ml", "ncc_template", "dice_template", "input_skull_stripped", "original_orientation")
 
 
-def subject_metrics(subject_dir: str | Path, montage_path: str | Path | None = None,
-                    tile_path: str | Path | None = None) -> dict:
+def subject_metrics(
+    subject_dir: str | Path, montage_path: str | Path | None = None, tile_path: str | Path | None = None
+) -> dict:
     """Every QC metric of one preprocessed subject (and its montage and contact-sheet tile, when
     paths are given)."""
     folder = SubjectDir(subject_dir)
@@ -62,12 +63,26 @@ def _safe_subject_metrics(subject_id: str, subject_dir: str, montage_path: str |
 def _measurable(folder: SubjectDir) -> bool:
     """Whether the files QC reads exist: a subject whose preprocessing failed after registration
     (e.g. in tissue segmentation) is still measured, so the cause gets named."""
-    return all(p.is_file() for p in (folder.t1_ras, folder.brain_mask, folder.bias_field, folder.t1_n4,
-                                      folder.brain_n4, folder.to_mni_affine, folder.steps))
+    return all(
+        p.is_file()
+        for p in (
+            folder.t1_ras,
+            folder.brain_mask,
+            folder.bias_field,
+            folder.t1_n4,
+            folder.brain_n4,
+            folder.to_mni_affine,
+            folder.steps,
+        )
+    )
 
 
-def measure(preprocessed: str | Path, executor: Executor = Executor(isolate=False),
-            montages: QCDir | None = None, subjects: list[str] | None = None) -> pd.DataFrame:
+def measure(
+    preprocessed: str | Path,
+    executor: Executor = Executor(isolate=False),
+    montages: QCDir | None = None,
+    subjects: list[str] | None = None,
+) -> pd.DataFrame:
     """Every QC metric of every subject whose preprocessing got far enough (or of ``subjects``
     only), with its site and ``preprocess_error``; ``qc_error`` says why a subject's metrics could
     not be computed. Montages too when ``montages``."""
@@ -76,8 +91,15 @@ def measure(preprocessed: str | Path, executor: Executor = Executor(isolate=Fals
     site = read_manifest(pre.manifest).set_index("subject_id")["site"]
     usable = report[(report.status == "ok") | report.subject_id.map(lambda sid: _measurable(pre.subject(sid)))]
     ok = [sid for sid in usable.subject_id if subjects is None or sid in set(subjects)]
-    jobs = [(sid, str(pre.subject(sid).root), str(montages.montage(sid)) if montages else None,
-             str(montages.tile(sid)) if montages else None) for sid in ok]
+    jobs = [
+        (
+            sid,
+            str(pre.subject(sid).root),
+            str(montages.montage(sid)) if montages else None,
+            str(montages.tile(sid)) if montages else None,
+        )
+        for sid in ok
+    ]
     rows = map_subjects(_safe_subject_metrics, jobs, "quality control", executor)
     metrics = pd.DataFrame(rows, columns=["subject_id", "qc_error"] if not rows else None)
     metrics["site"] = metrics["subject_id"].map(site).fillna("unknown")
@@ -85,8 +107,14 @@ def measure(preprocessed: str | Path, executor: Executor = Executor(isolate=Fals
     return metrics
 
 
-def run_qc(preprocessed: str | Path, out_dir: str | Path | None = None, executor: Executor = Executor(isolate=False),
-           overrides: str | Path | None = None, pictures: bool = True, reference: str | Path | None = None) -> pd.DataFrame:
+def run_qc(
+    preprocessed: str | Path,
+    out_dir: str | Path | None = None,
+    executor: Executor = Executor(isolate=False),
+    overrides: str | Path | None = None,
+    pictures: bool = True,
+    reference: str | Path | None = None,
+) -> pd.DataFrame:
     """QC every subject of a ``brainage preprocess`` output folder.
 
     Scans are judged against ``reference`` (a ``brainage qc-reference`` file; default the one that
@@ -109,37 +137,59 @@ def run_qc(preprocessed: str | Path, out_dir: str | Path | None = None, executor
     site = read_manifest(pre.manifest).set_index("subject_id")["site"]
     metrics = measure(pre.root, executor, out if pictures else None)
     good = measured(metrics)
-    judged = judge(good, yardstick) if len(good) else good.assign(verdict=[], check=[], checks=[], reasons=[],
-                                                                   scanner_differs=[], yardstick=[], outlier_score=[])
+    judged = (
+        judge(good, yardstick)
+        if len(good)
+        else good.assign(
+            verdict=[], check=[], checks=[], reasons=[], scanner_differs=[], yardstick=[], outlier_score=[]
+        )
+    )
     late = judged["preprocess_error"].astype(str) != "" if len(judged) else pd.Series(dtype=bool)
-    judged.loc[late, "reasons"] = [("; ".join(x for x in (r, f"fail: preprocessing failed: {e}") if x))
-                                   for r, e in zip(judged.loc[late, "reasons"], judged.loc[late, "preprocess_error"])]
+    judged.loc[late, "reasons"] = [
+        ("; ".join(x for x in (r, f"fail: preprocessing failed: {e}") if x))
+        for r, e in zip(judged.loc[late, "reasons"], judged.loc[late, "preprocess_error"])
+    ]
     judged.loc[late & (judged["check"] == ""), "check"] = "preprocessing"
     judged.loc[late, "verdict"] = "fail"
     judged.loc[late, "scanner_differs"] = ""
-    judged.loc[late, "outlier_score"] = judged.loc[late, "outlier_score"].clip(lower=20.0)
+    judged.loc[late, "outlier_score"] = judged.loc[late, "outlier_score"].clip(lower=fail_score())
     failed_pre = report[(report.status != "ok") & ~report.subject_id.isin(judged.subject_id)]
-    broken = pd.DataFrame({
-        "subject_id": list(failed_pre.subject_id) + list(metrics.loc[metrics.qc_error != "", "subject_id"]),
-        "verdict": "fail",
-        "check": ["preprocessing"] * len(failed_pre) + ["metrics"] * int((metrics.qc_error != "").sum()),
-        "reasons": [f"fail: preprocessing failed: {e}" for e in failed_pre.error]
-                   + [f"fail: QC metrics failed: {e}" for e in metrics.loc[metrics.qc_error != "", "qc_error"]],
-        "outlier_score": 30.0,
-    })
+    broken = pd.DataFrame(
+        {
+            "subject_id": list(failed_pre.subject_id) + list(metrics.loc[metrics.qc_error != "", "subject_id"]),
+            "verdict": "fail",
+            "check": ["preprocessing"] * len(failed_pre) + ["metrics"] * int((metrics.qc_error != "").sum()),
+            "reasons": [f"fail: preprocessing failed: {e}" for e in failed_pre.error]
+            + [f"fail: QC metrics failed: {e}" for e in metrics.loc[metrics.qc_error != "", "qc_error"]],
+            "outlier_score": fail_score(measured=False),
+        }
+    )
     broken["checks"] = broken["check"]
     broken["scanner_differs"] = ""
     broken["site"] = broken["subject_id"].map(site).fillna("unknown")
     allm = pd.concat([judged, broken], ignore_index=True)
     write_csv(allm, out.metrics)
-    joined = sorted(set(judged.loc[judged["yardstick"] == "reference and site", "site"].astype(str))) if len(good) else []
-    write_json(out.info, {"reference": {"name": yardstick.name, "description": yardstick.description,
-                                        "n_subjects": len(yardstick.subjects), "path": str(reference or "shipped")},
-                          "sites_joined_to_reference": joined})
+    joined = (
+        sorted(set(judged.loc[judged["yardstick"] == "reference and site", "site"].astype(str))) if len(good) else []
+    )
+    write_json(
+        out.info,
+        {
+            "reference": {
+                "name": yardstick.name,
+                "description": yardstick.description,
+                "n_subjects": len(yardstick.subjects),
+                "path": str(reference or "shipped"),
+            },
+            "sites_joined_to_reference": joined,
+        },
+    )
     overrides_path = Path(overrides) if overrides else out.overrides
     ensure_overrides_file(overrides_path)
-    verdicts = apply_overrides(allm[["subject_id", "site", "verdict", "check", "reasons", "scanner_differs", "outlier_score"]],
-                               read_overrides(overrides_path))
+    verdicts = apply_overrides(
+        allm[["subject_id", "site", "verdict", "check", "reasons", "scanner_differs", "outlier_score"]],
+        read_overrides(overrides_path),
+    )
     verdicts = verdicts.sort_values("outlier_score", ascending=False, kind="stable").reset_index(drop=True)
     write_csv(verdicts, out.verdicts)
     if pictures:

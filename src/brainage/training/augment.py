@@ -50,8 +50,15 @@ def build_augmentation(config: AugmentConfig, voxel_mm: float = 2.0):
     import torchio as tio  # imported here so GPU-only training runs without torchio installed
 
     only = {"include": list(config.intensity_inputs)} if config.intensity_inputs else {}
-    transforms = [tio.RandomAffine(scales=config.scale, degrees=config.degrees, translation=config.translation_mm / voxel_mm,
-                                   image_interpolation="linear", p=0.8)]
+    transforms = [
+        tio.RandomAffine(
+            scales=config.scale,
+            degrees=config.degrees,
+            translation=config.translation_mm / voxel_mm,
+            image_interpolation="linear",
+            p=0.8,
+        )
+    ]
     if config.tissue_contrast:
         from brainage.training.randomise import RandomTissueContrast
 

@@ -29,6 +29,7 @@ from sklearn.preprocessing import StandardScaler
 from brainage.layout import FoldDir
 from brainage.training.config import RunOptions, TrainConfig
 from brainage.training.dataset import SEX_TO_LABEL, load_inputs
+from brainage.training.splits import strata
 
 #: Ridge penalties searched by leave-one-out inside the training folds.
 ALPHAS = np.logspace(-1, 6, 22)
@@ -38,7 +39,9 @@ INNER_FOLDS = 5
 def image_matrix(table: pd.DataFrame, config: TrainConfig) -> np.ndarray:
     """One row of flattened model inputs per subject (float32)."""
     m = config.model
-    return np.stack([load_inputs(row, m.inputs, m.modulate, config.downsample).ravel() for row in table.to_dict("records")])
+    return np.stack(
+        [load_inputs(row, m.inputs, m.modulate, config.downsample).ravel() for row in table.to_dict("records")]
+    )
 
 
 class RidgeBrainAge:
@@ -51,7 +54,9 @@ class RidgeBrainAge:
         self.config, self.seed = config, seed
 
     def _scores(self, x: np.ndarray) -> np.ndarray:
-        return np.column_stack([self.age_image_.predict(x[:, self.voxels_]), self.sex_image_.predict(x[:, self.voxels_])])
+        return np.column_stack(
+            [self.age_image_.predict(x[:, self.voxels_]), self.sex_image_.predict(x[:, self.voxels_])]
+        )
 
     def _stage2_inputs(self, scores: np.ndarray, table: pd.DataFrame) -> np.ndarray:
         covariates = list(self.config.model.covariates)
@@ -65,9 +70,11 @@ class RidgeBrainAge:
         sex = table.sex.map(SEX_TO_LABEL).to_numpy(float) * 2 - 1
         ridge = RidgeCV(alphas=ALPHAS)
         inner = StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=self.seed)
-        strata = table.sex.astype(str) + pd.qcut(table.age, 3, labels=False, duplicates="drop").astype(str)
-        splits = list(inner.split(x, strata))
-        held_out = np.column_stack([cross_val_predict(ridge, x, age, cv=splits), cross_val_predict(ridge, x, sex, cv=splits)])
+        # sex x age tertile, rare strata merged (as the outer folds are) so every stratum fits the inner folds
+        splits = list(inner.split(x, strata(table, age_bins=3, n_folds=INNER_FOLDS)))
+        held_out = np.column_stack(
+            [cross_val_predict(ridge, x, age, cv=splits), cross_val_predict(ridge, x, sex, cv=splits)]
+        )
         self.age_image_, self.sex_image_ = RidgeCV(alphas=ALPHAS).fit(x, age), RidgeCV(alphas=ALPHAS).fit(x, sex)
         z = self._stage2_inputs(held_out, table)
         self.age_final_ = make_pipeline(StandardScaler(), LinearRegression()).fit(z, age)
@@ -83,8 +90,16 @@ class RidgeBrainAge:
         return self._final(self._stage2_inputs(self._scores(x), table))
 
 
-def fit(rest: pd.DataFrame, test: pd.DataFrame, fold: int, seed: int, config: TrainConfig, options: RunOptions,
-        folder: FoldDir, data_identity: dict) -> tuple[pd.DataFrame, dict]:
+def fit(
+    rest: pd.DataFrame,
+    test: pd.DataFrame,
+    fold: int,
+    seed: int,
+    config: TrainConfig,
+    options: RunOptions,
+    folder: FoldDir,
+    data_identity: dict,
+) -> tuple[pd.DataFrame, dict]:
     """Fit on the training folds ``rest``; predict them held-out (role ``inner``) and ``test``."""
     model = RidgeBrainAge(config, seed + abs(fold)).fit(rest)
     joblib.dump(model, folder.model)
@@ -93,5 +108,7 @@ def fit(rest: pd.DataFrame, test: pd.DataFrame, fold: int, seed: int, config: Tr
     if len(test):  # the final model has no test subjects
         parts.append(test[columns].assign(role="test", **model.predict(test)))
     return pd.concat(parts, ignore_index=True), {
-        "alpha_age": float(model.age_image_.alpha_), "alpha_sex": float(model.sex_image_.alpha_),
-        "n_voxels": int(model.voxels_.sum())}
+        "alpha_age": float(model.age_image_.alpha_),
+        "alpha_sex": float(model.sex_image_.alpha_),
+        "n_voxels": int(model.voxels_.sum()),
+    }

@@ -23,7 +23,6 @@ from brainage.training.dataset import BrainAgeDataset, make_loader
 from brainage.training.logs import archive_log
 from brainage.training.module import BrainAgeModule
 
-
 #: Stands in for the final model's fold number in its seeds (fold numbers are small and non-negative).
 FINAL_SEED_OFFSET = 100
 
@@ -47,8 +46,14 @@ def quiet_lightning() -> None:
     if _CHATTER not in logger.filters:
         logger.addFilter(_CHATTER)
     # Resuming into a fold's folder and small cohorts are expected here, not mistakes.
-    for pattern in (".*pytree.*", ".*does not have many workers.*", ".*LeafSpec.*", ".*exists and is not empty.*",
-                    ".*smaller than the logging interval.*", ".*no `val_dataloader`.*"):
+    for pattern in (
+        ".*pytree.*",
+        ".*does not have many workers.*",
+        ".*LeafSpec.*",
+        ".*exists and is not empty.*",
+        ".*smaller than the logging interval.*",
+        ".*no `val_dataloader`.*",
+    ):
         warnings.filterwarnings("ignore", message=pattern)
 
 
@@ -74,21 +79,39 @@ def _trainer(config: TrainConfig, options: RunOptions, fold: FoldDir, callbacks:
     quiet_lightning()
     on_gpu = torch.cuda.is_available() and options.accelerator in ("auto", "gpu", "cuda")
     precision = options.precision if options.precision != "auto" else ("bf16-mixed" if on_gpu else "32-true")
-    return L.Trainer(max_epochs=config.max_epochs, accelerator=options.accelerator, devices=devices or options.devices,
-                     strategy=options.strategy if devices is None else "auto", precision=precision,
-                     benchmark=on_gpu, callbacks=callbacks, logger=logger, default_root_dir=str(fold.root),
-                     enable_progress_bar=os.environ.get("BRAINAGE_NO_PROGRESS") != "1",
-                     log_every_n_steps=5, enable_model_summary=False, num_sanity_val_steps=0)
+    return L.Trainer(
+        max_epochs=config.max_epochs,
+        accelerator=options.accelerator,
+        devices=devices or options.devices,
+        strategy=options.strategy if devices is None else "auto",
+        precision=precision,
+        benchmark=on_gpu,
+        callbacks=callbacks,
+        logger=logger,
+        default_root_dir=str(fold.root),
+        enable_progress_bar=os.environ.get("BRAINAGE_NO_PROGRESS") != "1",
+        log_every_n_steps=5,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
 
 
 def _dataset(table: pd.DataFrame, config: TrainConfig, covariate_stats, transform=None) -> BrainAgeDataset:
     m = config.model
-    return BrainAgeDataset(table, transform, downsample=config.downsample, inputs=m.inputs, modulate=m.modulate,
-                           covariates=m.covariates, covariate_stats=covariate_stats)
+    return BrainAgeDataset(
+        table,
+        transform,
+        downsample=config.downsample,
+        inputs=m.inputs,
+        modulate=m.modulate,
+        covariates=m.covariates,
+        covariate_stats=covariate_stats,
+    )
 
 
-def _predict(module: BrainAgeModule, table: pd.DataFrame, config: TrainConfig, options: RunOptions,
-             fold: FoldDir) -> pd.DataFrame:
+def _predict(
+    module: BrainAgeModule, table: pd.DataFrame, config: TrainConfig, options: RunOptions, fold: FoldDir
+) -> pd.DataFrame:
     ds = _dataset(table, config, module.hparams.covariate_stats)
     loader = make_loader(ds, config.batch_size, shuffle=False, num_workers=0)
     trainer = _trainer(config, options, fold, callbacks=[], logger=False, devices=1)
@@ -96,12 +119,22 @@ def _predict(module: BrainAgeModule, table: pd.DataFrame, config: TrainConfig, o
     out = table[["subject_id", "age", "sex", "site"]].copy()
     for task in ("age", "sex"):
         if batches and task in batches[0]:
-            out[f"{task}_pred" if task == "age" else "sex_prob_male"] = torch.cat([b[task] for b in batches]).numpy().astype(float)
+            out[f"{task}_pred" if task == "age" else "sex_prob_male"] = (
+                torch.cat([b[task] for b in batches]).numpy().astype(float)
+            )
     return out
 
 
-def fit(rest: pd.DataFrame, test: pd.DataFrame, fold: int, seed: int, config: TrainConfig, options: RunOptions,
-        folder: FoldDir, data_identity: dict) -> tuple[pd.DataFrame, dict]:
+def fit(
+    rest: pd.DataFrame,
+    test: pd.DataFrame,
+    fold: int,
+    seed: int,
+    config: TrainConfig,
+    options: RunOptions,
+    folder: FoldDir,
+    data_identity: dict,
+) -> tuple[pd.DataFrame, dict]:
     """Train on the training folds ``rest`` (resuming from ``last.ckpt``); predict the validation
     subjects (role ``val``) and ``test`` (role ``test``) with the best checkpoint."""
     import lightning as L
@@ -114,15 +147,34 @@ def fit(rest: pd.DataFrame, test: pd.DataFrame, fold: int, seed: int, config: Tr
     train, val = rest[~is_val].reset_index(drop=True), rest[is_val].reset_index(drop=True)
     voxel = data_identity["grid"]["voxel_mm"] * config.downsample
     covariates = list(config.model.covariates)
-    stats = ([float(v) for v in train[covariates].mean()], [float(v) for v in train[covariates].std()]) if covariates else None
+    stats = (
+        ([float(v) for v in train[covariates].mean()], [float(v) for v in train[covariates].std()])
+        if covariates
+        else None
+    )
     train_ds = _dataset(train, config, stats, build_augmentation(config.augment, voxel))
-    train_loader = make_loader(train_ds, config.batch_size, shuffle=True, num_workers=options.num_workers,
-                               start_method=options.start_method, seed=seed, drop_last=len(train_ds) > config.batch_size)
+    train_loader = make_loader(
+        train_ds,
+        config.batch_size,
+        shuffle=True,
+        num_workers=options.num_workers,
+        start_method=options.start_method,
+        seed=seed,
+        drop_last=len(train_ds) > config.batch_size,
+    )
     val_loader = make_loader(_dataset(val, config, stats), config.batch_size, shuffle=False, num_workers=0)
     gpu_aug = asdict(config.augment) if config.augment.enabled and config.augment.device == "gpu" else None
-    module = BrainAgeModule(asdict(config.model), asdict(config.optim), float(train.age.mean()), float(train.age.std()),
-                            config.max_epochs, options.channels_last, gpu_augment=gpu_aug, voxel_mm=voxel,
-                            covariate_stats=stats)
+    module = BrainAgeModule(
+        asdict(config.model),
+        asdict(config.optim),
+        float(train.age.mean()),
+        float(train.age.std()),
+        config.max_epochs,
+        options.channels_last,
+        gpu_augment=gpu_aug,
+        voxel_mm=voxel,
+        covariate_stats=stats,
+    )
     # Select and stop on age MAE when age is a task: the summed multitask loss mixes KL/BCE scales
     # and is noisy on small validation sets (an early dip there stopped good runs too soon).
     monitor = "val_age_mae" if "age" in config.model.tasks else "val_loss"

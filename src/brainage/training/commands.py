@@ -28,12 +28,16 @@ class Split(Command):
         p.add_argument("--folds", type=int, default=5, help="number of cross-validation folds")
         p.add_argument("--age-bins", type=int, default=4, help="age quantile bins to stratify on (with sex, and site)")
         p.add_argument("--seed", type=int, default=42, help="the split is a deterministic function of this seed")
-        p.add_argument("--qc", type=Path, default=None, help="qc_verdicts.csv: exclude subjects whose final verdict is fail")
+        p.add_argument(
+            "--qc", type=Path, default=None, help="qc_verdicts.csv: exclude subjects whose final verdict is fail"
+        )
 
     def run(self, args: argparse.Namespace) -> None:
         from brainage.training.splits import SplitConfig, split
 
-        split(args.manifest, args.out, SplitConfig(n_folds=args.folds, age_bins=args.age_bins, seed=args.seed), qc=args.qc)
+        split(
+            args.manifest, args.out, SplitConfig(n_folds=args.folds, age_bins=args.age_bins, seed=args.seed), qc=args.qc
+        )
 
 
 def _ints(text: str) -> tuple:
@@ -54,60 +58,121 @@ def _model_default(key: str) -> str:
 class Train(Command):
     name = "train"
     help = "Train brain-age / sex CNNs with k-fold cross-validation (PyTorch Lightning; CPU or GPU, DDP)."
-    example = ("brainage train results/ixi/preprocessed --splits results/ixi/splits --out results/ixi/models/sfcn --model sfcn\n"
-               "  brainage train results/ixi/preprocessed --splits results/ixi/splits --out rerun "
-               "--config results/ixi/models/sfcn/train_config.yaml")
+    example = (
+        "brainage train results/ixi/pre --splits results/ixi/splits --out results/ixi/models/sfcn --model sfcn\n"
+        "  brainage train results/ixi/preprocessed --splits results/ixi/splits --out rerun "
+        "--config results/ixi/models/sfcn/train_config.yaml"
+    )
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("preprocessed", type=Path, help="a `brainage preprocess` output folder (or a cache folder)")
         p.add_argument("--splits", required=True, type=Path, help="folder or folds.csv from `brainage split`")
         p.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
-        p.add_argument("--grid", default=None, help="which cache when the folder holds several (default: the only one, else 2mm)")
-        p.add_argument("--qc", type=Path, default=None, help="qc_verdicts.csv: leave out subjects whose final verdict is fail")
-        p.add_argument("--config", type=Path, default=None, help="a saved train_config.yaml to rerun (options below override it)")
+        p.add_argument(
+            "--grid", default=None, help="which cache when the folder holds several (default: the only one, else 2mm)"
+        )
+        p.add_argument(
+            "--qc", type=Path, default=None, help="qc_verdicts.csv: leave out subjects whose final verdict is fail"
+        )
+        p.add_argument(
+            "--config", type=Path, default=None, help="a saved train_config.yaml to rerun (options below override it)"
+        )
         result = p.add_argument_group("what defines the model (default: the model registry's, or --config's)")
-        models = "; ".join(f"{name}: {spec.description}" + ("" if spec.kind == "classical" else
-                                                             f" (age head {spec.age_head}, dropout {spec.dropout}, lr {spec.lr:g})")
-                           for name, spec in MODELS.items())
+        models = "; ".join(
+            f"{name}: {spec.description}"
+            + (
+                ""
+                if spec.kind == "classical"
+                else f" (age head {spec.age_head}, dropout {spec.dropout}, lr {spec.lr:g})"
+            )
+            for name, spec in MODELS.items()
+        )
         result.add_argument("--model", choices=sorted(MODELS), default=UNSET, help=f"default {DEFAULT_MODEL}. {models}")
         result.add_argument("--tasks", default=UNSET, help="age, sex or age,sex (multitask; default)")
-        result.add_argument("--age-head", choices=["softlabel", "regression"], default=UNSET, help="default: the model's")
-        result.add_argument("--inputs", default=UNSET, help="image channels: t1, tissue or t1,tissue (default: the model's)")
-        result.add_argument("--covariates", default=UNSET,
-                            help="cache-index columns given to the heads, e.g. brain_volume_ml,affine_det; "
-                                 "'none' for none (default: the model's)")
-        result.add_argument("--modulate", action=argparse.BooleanOptionalAction, default=UNSET,
-                            help="tissue maps times the registration determinant (native volume), or plain "
-                                 "probabilities (default: the model's)")
-        result.add_argument("--width", type=float, default=UNSET,
-                            help=f"channel width multiplier (default: the model's; {DEFAULT_MODEL}: {MODELS[DEFAULT_MODEL].width:g})")
+        result.add_argument(
+            "--age-head", choices=["softlabel", "regression"], default=UNSET, help="default: the model's"
+        )
+        result.add_argument(
+            "--inputs", default=UNSET, help="image channels: t1, tissue or t1,tissue (default: the model's)"
+        )
+        result.add_argument(
+            "--covariates",
+            default=UNSET,
+            help="cache-index columns given to the heads, e.g. brain_volume_ml,affine_det; "
+            "'none' for none (default: the model's)",
+        )
+        result.add_argument(
+            "--modulate",
+            action=argparse.BooleanOptionalAction,
+            default=UNSET,
+            help="tissue maps times the registration determinant (native volume), or plain "
+            "probabilities (default: the model's)",
+        )
+        result.add_argument(
+            "--width",
+            type=float,
+            default=UNSET,
+            help=f"channel width multiplier (default: the model's; {DEFAULT_MODEL}: {MODELS[DEFAULT_MODEL].width:g})",
+        )
         result.add_argument("--dropout", type=float, default=UNSET, help="default: the model's")
-        result.add_argument("--downsample", type=int, default=UNSET,
-                            help=f"average-pool the cached grid by this factor ({_model_default('downsample')})")
+        result.add_argument(
+            "--downsample",
+            type=int,
+            default=UNSET,
+            help=f"average-pool the cached grid by this factor ({_model_default('downsample')})",
+        )
         result.add_argument("--epochs", type=int, default=UNSET, help=_model_default("max_epochs"))
-        result.add_argument("--patience", type=int, default=UNSET,
-                            help=f"early-stopping patience in epochs ({_model_default('patience')})")
+        result.add_argument(
+            "--patience",
+            type=int,
+            default=UNSET,
+            help=f"early-stopping patience in epochs ({_model_default('patience')})",
+        )
         result.add_argument("--batch-size", type=int, default=UNSET, help=_model_default("batch_size"))
         result.add_argument("--lr", type=float, default=UNSET, help="default: the model's")
-        result.add_argument("--no-augment", action="store_true", default=UNSET, help="train without augmentation (default: augmented as the model specifies)")
-        result.add_argument("--augment-on", choices=["cpu", "gpu"], default=UNSET,
-                            help="gpu: batched augmentation on the training device (fast loaders for 1 mm GPU runs) "
-                                 "(default: cpu)")
+        result.add_argument(
+            "--no-augment",
+            action="store_true",
+            default=UNSET,
+            help="train without augmentation (default: augmented as the model specifies)",
+        )
+        result.add_argument(
+            "--augment-on",
+            choices=["cpu", "gpu"],
+            default=UNSET,
+            help="gpu: batched augmentation on the training device (fast loaders for 1 mm GPU runs) (default: cpu)",
+        )
         how = p.add_argument_group("how to run (never retrains a finished fold)")
-        how.add_argument("--folds", default="", help="comma-separated folds to run now (default all); "
-                                                     "'final' = only the model trained on every subject")
-        how.add_argument("--final", action="store_true",
-                         help="after the folds, train the same model on every subject: what `brainage export` ships")
-        how.add_argument("--seeds", default=UNSET, help="comma-separated seeds; several = ensemble per fold "
-                                                         "(default: the model's, else 0)")
+        how.add_argument(
+            "--folds",
+            default="",
+            help="comma-separated folds to run now (default all); 'final' = only the model trained on every subject",
+        )
+        how.add_argument(
+            "--final",
+            action="store_true",
+            help="after the folds, train the same model on every subject: what `brainage export` ships",
+        )
+        how.add_argument(
+            "--seeds",
+            default=UNSET,
+            help="comma-separated seeds; several = ensemble per fold (default: the model's, else 0)",
+        )
         how.add_argument("--workers", type=int, default=2, help="DataLoader workers (default: 2)")
-        how.add_argument("--start-method", choices=["fork", "spawn", "forkserver"], default="spawn",
-                         help="how DataLoader workers start (default: spawn)")
+        how.add_argument(
+            "--start-method",
+            choices=["fork", "spawn", "forkserver"],
+            default="spawn",
+            help="how DataLoader workers start (default: spawn)",
+        )
         how.add_argument("--accelerator", default="auto", help="cpu, gpu or auto (default: auto)")
         how.add_argument("--devices", type=int, default=1, help="devices per node (default: 1)")
         how.add_argument("--strategy", default="auto", help="e.g. ddp for several GPUs (default: auto)")
-        how.add_argument("--precision", default=UNSET, help="auto = bf16-mixed on GPU, 32-true on CPU "
-                                                             "(default: the model's, else auto)")
+        how.add_argument(
+            "--precision",
+            default=UNSET,
+            help="auto = bf16-mixed on GPU, 32-true on CPU (default: the model's, else auto)",
+        )
         how.add_argument("--channels-last", action="store_true", help="channels-last memory format (GPU speed)")
         how.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard")
 
@@ -118,10 +183,18 @@ class Train(Command):
 
         config = train_config_from_args(args)
         options = run_options_from_args(args, config.model.name)
-        oof = train_cv(CacheDir.find(args.preprocessed, args.grid).root, args.splits, args.out, config, options,
-                       qc_verdicts=args.qc)
-        console.print(f"out-of-fold predictions for {len(oof)} subjects: {RunDir(args.out).oof_predictions}; "
-                      f"next: brainage evaluate {args.out}")
+        oof = train_cv(
+            CacheDir.find(args.preprocessed, args.grid).root,
+            args.splits,
+            args.out,
+            config,
+            options,
+            qc_verdicts=args.qc,
+        )
+        console.print(
+            f"out-of-fold predictions for {len(oof)} subjects: {RunDir(args.out).oof_predictions}; "
+            f"next: brainage evaluate {args.out}"
+        )
 
 
 def run_options_from_args(args: argparse.Namespace, model: str):
@@ -130,11 +203,19 @@ def run_options_from_args(args: argparse.Namespace, model: str):
     from brainage.training.config import RunOptions
 
     defaults = model_spec(model).run
-    return RunOptions(folds=_folds(args.folds), final=getattr(args, "final", False), seeds=_ints(getattr(args, "seeds", defaults.get("seeds", "0"))),
-                      num_workers=args.workers, start_method=args.start_method, accelerator=args.accelerator,
-                      devices=args.devices, strategy=args.strategy,
-                      precision=getattr(args, "precision", defaults.get("precision", "auto")),
-                      channels_last=args.channels_last, tensorboard=args.tensorboard)
+    return RunOptions(
+        folds=_folds(args.folds),
+        final=getattr(args, "final", False),
+        seeds=_ints(getattr(args, "seeds", defaults.get("seeds", "0"))),
+        num_workers=args.workers,
+        start_method=args.start_method,
+        accelerator=args.accelerator,
+        devices=args.devices,
+        strategy=args.strategy,
+        precision=getattr(args, "precision", defaults.get("precision", "auto")),
+        channels_last=args.channels_last,
+        tensorboard=args.tensorboard,
+    )
 
 
 def train_config_from_args(args: argparse.Namespace):
@@ -149,20 +230,13 @@ def train_config_from_args(args: argparse.Namespace):
     from dataclasses import replace
 
     from brainage.config import load_config
-    from brainage.models.network import model_config
-    from brainage.models.registry import model_spec
-    from brainage.training.config import TrainConfig
+    from brainage.training.config import TrainConfig, train_config_for
     from brainage.training.module import OptimConfig
 
     given = vars(args)
     config = load_config(TrainConfig, args.config) if getattr(args, "config", None) else None
     if config is None or given.get("model", config.model.name) != config.model.name:
-        name = given.get("model", DEFAULT_MODEL)
-        spec = model_spec(name)
-        base = config or TrainConfig()
-        settings = {k: v for k, v in spec.train.items() if k != "augment"}
-        config = replace(base, model=model_config(name), optim=replace(base.optim, lr=spec.lr),
-                         augment=replace(base.augment, **spec.train.get("augment", {})), **settings)
+        config = train_config_for(given.get("model", DEFAULT_MODEL), config)
     model = {k: given[k] for k in ("width", "age_head", "dropout") if k in given}
     for key in ("tasks", "inputs", "covariates"):
         if key in given:
@@ -174,16 +248,28 @@ def train_config_from_args(args: argparse.Namespace):
         augment["enabled"] = False
     if "augment_on" in given:
         augment["device"] = given["augment_on"]
-    top = {field: given[arg] for arg, field in (("downsample", "downsample"), ("epochs", "max_epochs"),
-                                               ("patience", "patience"), ("batch_size", "batch_size")) if arg in given}
+    top = {
+        field: given[arg]
+        for arg, field in (
+            ("downsample", "downsample"),
+            ("epochs", "max_epochs"),
+            ("patience", "patience"),
+            ("batch_size", "batch_size"),
+        )
+        if arg in given
+    }
     optim: OptimConfig = replace(config.optim, lr=given["lr"]) if "lr" in given else config.optim
-    return replace(config, model=replace(config.model, **model), optim=optim, augment=replace(config.augment, **augment), **top)
+    return replace(
+        config, model=replace(config.model, **model), optim=optim, augment=replace(config.augment, **augment), **top
+    )
 
 
 class Stack(Command):
     name = "stack"
-    help = ("Stack cross-validation runs on the same folds (e.g. a CNN and the ridge model): weights fitted per fold "
-            "on held-out training predictions only.")
+    help = (
+        "Stack cross-validation runs on the same folds (e.g. a CNN and the ridge model): weights fitted per fold "
+        "on held-out training predictions only."
+    )
     example = "brainage stack results/ixi/models/seresnet results/ixi/models/ridge --out results/ixi/models/stack"
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:

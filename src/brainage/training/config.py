@@ -11,10 +11,10 @@ folds and seeds). Changing it never retrains a finished fold: ``--workers 1`` af
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from brainage.models.network import ModelConfig
-from brainage.models.registry import TRAIN_DEFAULTS
+from brainage.models.network import ModelConfig, model_config
+from brainage.models.registry import TRAIN_DEFAULTS, model_spec
 from brainage.training.augment import AugmentConfig
 from brainage.training.module import OptimConfig
 
@@ -38,14 +38,35 @@ class TrainConfig:
     val_fraction: float = 0.15
 
 
+def train_config_for(name: str, base: TrainConfig | None = None) -> TrainConfig:
+    """``base`` (default: ``TrainConfig()``) set up for model ``name`` from its registry entry: its
+    network defaults, learning rate, tuned training settings and augmentation. The one place a
+    model's defaults turn into a training config (``brainage train`` and the demo both use it).
+
+    Example:
+        >>> c = train_config_for("ensemble")
+        >>> c.model.inputs, c.downsample, c.max_epochs
+        (('t1', 'tissue'), 2, 30)
+    """
+    spec, base = model_spec(name), base or TrainConfig()
+    settings = {k: v for k, v in spec.train.items() if k != "augment"}
+    return replace(
+        base,
+        model=model_config(name),
+        optim=replace(base.optim, lr=spec.lr),
+        augment=replace(base.augment, **spec.train.get("augment", {})),
+        **settings,
+    )
+
+
 @dataclass
 class RunOptions:
     """How to run: never part of a fingerprint. ``precision`` ``auto`` = bf16-mixed on a GPU,
     32-bit on a CPU; ``strategy`` ``ddp`` for several GPUs or nodes."""
 
-    folds: tuple = ()          # which folds to run now; empty = all; (FINAL_FOLD,) = only the final model
-    final: bool = False        # after the folds, train on every subject (what ``brainage export`` ships)
-    seeds: tuple = (0,)        # more than one = a seed ensemble per fold
+    folds: tuple = ()  # which folds to run now; empty = all; (FINAL_FOLD,) = only the final model
+    final: bool = False  # after the folds, train on every subject (what ``brainage export`` ships)
+    seeds: tuple = (0,)  # more than one = a seed ensemble per fold
     num_workers: int = 2
     start_method: str = "spawn"
     accelerator: str = "auto"

@@ -33,6 +33,9 @@ from brainage.training.bias import AgeBiasCorrector, TooFewSubjects
 from brainage.training.config import RunOptions, TrainConfig
 from brainage.training.run_info import RunInfo
 
+#: Cross-validation needs at least this many subjects with a fold and a cached volume.
+MIN_SUBJECTS = 10
+
 
 def labels_table(cache: CacheDir, folds_csv: Path, qc_verdicts: Path | None) -> pd.DataFrame:
     index = read_cache_index(cache.root)
@@ -42,30 +45,42 @@ def labels_table(cache: CacheDir, folds_csv: Path, qc_verdicts: Path | None) -> 
     table = index.merge(folds[["subject_id", "fold"]], on="subject_id", how="inner")
     missing = sorted(set(folds.subject_id) - set(index.subject_id))
     if missing:
-        console.print(f"[yellow]{len(missing)} subjects in the folds have no preprocessed volume and are left out: "
-                      f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}")
+        console.print(
+            f"[yellow]{len(missing)} subjects in the folds have no preprocessed volume and are left out: "
+            f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}"
+        )
     if qc_verdicts is not None:
         failed = qc_failed(qc_verdicts)
         for sid, reason in failed[failed.index.isin(table.subject_id)].items():
             console.print(f"excluded: {sid}: {reason}")
         table = table[~table.subject_id.isin(failed.index)]
-    if len(table) < 10:
+    if len(table) < MIN_SUBJECTS:
         raise InputError(folds_csv, f"only {len(table)} subjects with both a fold and a cached volume")
     return table.reset_index(drop=True)
 
 
 #: model kind (see the registry) -> module whose ``fit(rest, test, fold, seed, config, options, folder, data)``
 #: trains on the training folds and returns predictions and what it found
-FITTERS = {"cnn": "brainage.training.cnn", "classical": "brainage.training.classical",
-           "ensemble": "brainage.training.ensemble"}
+FITTERS = {
+    "cnn": "brainage.training.cnn",
+    "classical": "brainage.training.classical",
+    "ensemble": "brainage.training.ensemble",
+}
 
 
 def _fitter(config: TrainConfig):
     return importlib.import_module(FITTERS[model_spec(config.model.name).kind])
 
 
-def train_fold(table: pd.DataFrame, fold: int, seed: int, config: TrainConfig, options: RunOptions, run: RunDir,
-               data_identity: dict) -> pd.DataFrame:
+def train_fold(
+    table: pd.DataFrame,
+    fold: int,
+    seed: int,
+    config: TrainConfig,
+    options: RunOptions,
+    run: RunDir,
+    data_identity: dict,
+) -> pd.DataFrame:
     """Train one (fold, seed) of any model; returns its held-out training-fold and test predictions.
 
     Skipped when done for the same fingerprint (config, data, fold, seed, subjects); a CNN resumes
@@ -120,8 +135,14 @@ def ensemble_and_correct(preds: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True).sort_values("subject_id").reset_index(drop=True)
 
 
-def train_cv(cache_dir: str | Path, folds_csv: str | Path, out_dir: str | Path, config: TrainConfig = TrainConfig(),
-             options: RunOptions = RunOptions(), qc_verdicts: str | Path | None = None) -> pd.DataFrame:
+def train_cv(
+    cache_dir: str | Path,
+    folds_csv: str | Path,
+    out_dir: str | Path,
+    config: TrainConfig = TrainConfig(),
+    options: RunOptions = RunOptions(),
+    qc_verdicts: str | Path | None = None,
+) -> pd.DataFrame:
     """Cross-validate ``config`` over the folds; writes ``oof_predictions.csv`` and returns it.
 
     ``cache_dir``: a cache folder or a ``brainage preprocess`` output folder.
@@ -139,9 +160,15 @@ def train_cv(cache_dir: str | Path, folds_csv: str | Path, out_dir: str | Path, 
     save_config(config, run.config)
     save_config(options, run.options)
     pre = cache.preprocessed
-    RunInfo(cache_dir=cache.root.resolve(), folds_csv=folds_csv.resolve(), preprocessed_dir=pre.root.resolve() if pre else None,
-            qc_verdicts=Path(qc_verdicts) if qc_verdicts else None, n_subjects=int(len(table)),
-            grid=grid, torch=torch.__version__).write(run.info)
+    RunInfo(
+        cache_dir=cache.root.resolve(),
+        folds_csv=folds_csv.resolve(),
+        preprocessed_dir=pre.root.resolve() if pre else None,
+        qc_verdicts=Path(qc_verdicts) if qc_verdicts else None,
+        n_subjects=int(len(table)),
+        grid=grid,
+        torch=torch.__version__,
+    ).write(run.info)
     run_folds = list(options.folds) or sorted(table.fold.unique())
     if options.final and FINAL_FOLD not in run_folds:
         run_folds.append(FINAL_FOLD)
@@ -152,7 +179,10 @@ def train_cv(cache_dir: str | Path, folds_csv: str | Path, out_dir: str | Path, 
                 console.print(f"[bold]final model seed {seed}[/bold] (all {len(table)} subjects, no test set)")
                 train_fold(table, FINAL_FOLD, int(seed), config, options, run, data_identity)
                 continue
-            console.print(f"[bold]fold {fold} seed {seed}[/bold] ({(table.fold != fold).sum()} train+val, {(table.fold == fold).sum()} test)")
+            console.print(
+                f"[bold]fold {fold} seed {seed}[/bold] "
+                f"({(table.fold != fold).sum()} train+val, {(table.fold == fold).sum()} test)"
+            )
             all_preds.append(train_fold(table, int(fold), int(seed), config, options, run, data_identity))
     preds = pd.concat(all_preds, ignore_index=True) if all_preds else pd.DataFrame()
     if preds.empty:  # only the final model, or non-zero DDP ranks

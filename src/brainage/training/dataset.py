@@ -51,8 +51,10 @@ def load_inputs(row, inputs: tuple = ("t1",), modulate: bool = True, downsample:
         else:
             path = row.get("tissue_path")
             if not isinstance(path, (str, Path)) or not str(path):
-                raise BrainageError("subject has no tissue maps in the cache: run `brainage preprocess` with tissue "
-                                    "segmentation (the default) first")
+                raise BrainageError(
+                    "subject has no tissue maps in the cache: run `brainage preprocess` with tissue "
+                    "segmentation (the default) first"
+                )
             tissue = np.asarray(read_volume(path), dtype=np.float32) / 255.0
             parts.append(tissue * float(row["affine_det"]) if modulate else tissue)
     x = np.concatenate(parts)
@@ -78,8 +80,16 @@ class BrainAgeDataset(Dataset):
         ((1, 8, 8, 8), (0,), 40.0, 1)
     """
 
-    def __init__(self, index: pd.DataFrame, transform=None, downsample: int = 1, inputs: tuple = ("t1",),
-                 modulate: bool = True, covariates: tuple = (), covariate_stats: tuple | None = None):
+    def __init__(
+        self,
+        index: pd.DataFrame,
+        transform=None,
+        downsample: int = 1,
+        inputs: tuple = ("t1",),
+        modulate: bool = True,
+        covariates: tuple = (),
+        covariate_stats: tuple | None = None,
+    ):
         self.rows = index.to_dict("records")
         self.ages = index["age"].to_numpy(np.float32)
         self.sexes = index["sex"].map(SEX_TO_LABEL).fillna(-1).to_numpy(np.int64)
@@ -103,9 +113,16 @@ class BrainAgeDataset(Dataset):
             # One image per input (t1, tissue): spatial transforms move them together, intensity
             # transforms can be limited to the ones that carry scanner contrast.
             parts = torch.split(volume, [n_channels((name,)) for name in self.inputs])
-            subject = self.transform(tio.Subject({name: tio.ScalarImage(tensor=part) for name, part in zip(self.inputs, parts)}))
+            subject = self.transform(
+                tio.Subject({name: tio.ScalarImage(tensor=part) for name, part in zip(self.inputs, parts)})
+            )
             volume = torch.cat([subject[name].data for name in self.inputs])
-        return volume.float(), torch.from_numpy(self.covariates[i]), torch.tensor(self.ages[i]), torch.tensor(self.sexes[i])
+        return (
+            volume.float(),
+            torch.from_numpy(self.covariates[i]),
+            torch.tensor(self.ages[i]),
+            torch.tensor(self.sexes[i]),
+        )
 
 
 def ensure_picklable(dataset: Dataset) -> None:
@@ -125,20 +142,34 @@ def ensure_picklable(dataset: Dataset) -> None:
         raise BrainageError(
             f"cannot use num_workers>0: {culprit} is not picklable ({type(exc).__name__}: {exc}). "
             "Replace lambdas and local functions in transforms with module-level functions or classes, "
-            "or set num_workers=0.") from None
+            "or set num_workers=0."
+        ) from None
 
 
-def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, num_workers: int = 0,
-                start_method: str | None = None, timeout_s: float = 600.0, seed: int = 0, **kwargs) -> DataLoader:
+def make_loader(
+    dataset: Dataset,
+    batch_size: int,
+    shuffle: bool,
+    num_workers: int = 0,
+    start_method: str | None = None,
+    timeout_s: float = 600.0,
+    seed: int = 0,
+    **kwargs,
+) -> DataLoader:
     """A DataLoader that checks picklability before starting workers and never hangs silently."""
     extra: dict = {}
     if num_workers > 0:
         ensure_picklable(dataset)
-        extra = {"multiprocessing_context": start_method, "timeout": timeout_s,
-                 "persistent_workers": True, "worker_init_fn": seed_worker}
+        extra = {
+            "multiprocessing_context": start_method,
+            "timeout": timeout_s,
+            "persistent_workers": True,
+            "worker_init_fn": seed_worker,
+        }
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
-                      generator=generator, **extra, **kwargs)
+    return DataLoader(
+        dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers, generator=generator, **extra, **kwargs
+    )
 
 
 def seed_worker(worker_id: int) -> None:

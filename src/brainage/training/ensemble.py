@@ -44,8 +44,16 @@ def ridge_member_config(config: TrainConfig) -> TrainConfig:
     return replace(config, model=model_config("ridge", inputs=inputs))
 
 
-def fit(rest: pd.DataFrame, test: pd.DataFrame, fold: int, seed: int, config: TrainConfig, options: RunOptions,
-        folder: FoldDir, data_identity: dict) -> tuple[pd.DataFrame, dict]:
+def fit(
+    rest: pd.DataFrame,
+    test: pd.DataFrame,
+    fold: int,
+    seed: int,
+    config: TrainConfig,
+    options: RunOptions,
+    folder: FoldDir,
+    data_identity: dict,
+) -> tuple[pd.DataFrame, dict]:
     cnn_preds, cnn_info = cnn.fit(rest, test, fold, seed, config, options, folder, data_identity)
     if cnn_preds.empty:  # non-zero DDP ranks
         return cnn_preds, {}
@@ -58,8 +66,10 @@ def fit(rest: pd.DataFrame, test: pd.DataFrame, fold: int, seed: int, config: Tr
 
 def fit_stack(preds: pd.DataFrame) -> Stacker:
     """The stack of one (fold, seed): fitted on its validation rows of the members' predictions."""
-    stacker = Stacker([f"age_pred_{m}" for m in MEMBERS if f"age_pred_{m}" in preds],
-                      [f"sex_prob_male_{m}" for m in MEMBERS if f"sex_prob_male_{m}" in preds])
+    stacker = Stacker(
+        [f"age_pred_{m}" for m in MEMBERS if f"age_pred_{m}" in preds],
+        [f"sex_prob_male_{m}" for m in MEMBERS if f"sex_prob_male_{m}" in preds],
+    )
     return stacker.fit(preds[preds.role == "val"])
 
 

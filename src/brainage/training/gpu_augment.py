@@ -41,15 +41,21 @@ def _channels(inputs: tuple, n: int) -> dict[str, slice]:
     return out
 
 
-def augment_batch(x: torch.Tensor, config: AugmentConfig, voxel_mm: float = 2.0,
-                  generator: torch.Generator | None = None, inputs: tuple = ()) -> torch.Tensor:
+def augment_batch(
+    x: torch.Tensor,
+    config: AugmentConfig,
+    voxel_mm: float = 2.0,
+    generator: torch.Generator | None = None,
+    inputs: tuple = (),
+) -> torch.Tensor:
     """Randomly augment a batch ``(B, C, X, Y, Z)`` in [0, 1], on whatever device it lives.
 
     ``inputs``: the model's input names in channel order (``t1``, ``tissue``), needed for
     ``config.intensity_inputs`` and ``config.tissue_contrast``, as in the CPU path.
 
     Example:
-        >>> out = augment_batch(torch.rand(2, 4, 16, 16, 16), AugmentConfig(intensity_inputs=("t1",), tissue_contrast=0.1),
+        >>> config = AugmentConfig(intensity_inputs=("t1",), tissue_contrast=0.1)
+        >>> out = augment_batch(torch.rand(2, 4, 16, 16, 16), config,
         ...                     inputs=("t1", "tissue"))
         >>> out.shape
         torch.Size([2, 4, 16, 16, 16])

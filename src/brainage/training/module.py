@@ -25,9 +25,18 @@ class OptimConfig:
 class BrainAgeModule(L.LightningModule):
     """Trains :class:`BrainAgeNet` on ``(volume, covariates, age, sex)`` batches; logs loss, age MAE, sex accuracy."""
 
-    def __init__(self, model: dict, optim: dict, age_mean: float, age_std: float, max_epochs: int,
-                 channels_last: bool = False, gpu_augment: dict | None = None, voxel_mm: float = 2.0,
-                 covariate_stats: tuple | None = None):
+    def __init__(
+        self,
+        model: dict,
+        optim: dict,
+        age_mean: float,
+        age_std: float,
+        max_epochs: int,
+        channels_last: bool = False,
+        gpu_augment: dict | None = None,
+        voxel_mm: float = 2.0,
+        covariate_stats: tuple | None = None,
+    ):
         super().__init__()
         self.save_hyperparameters()
         self.gpu_augment = AugmentConfig(**gpu_augment) if gpu_augment else None
@@ -45,8 +54,12 @@ class BrainAgeModule(L.LightningModule):
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         if self.training and self.gpu_augment is not None and self.trainer is not None and self.trainer.training:
             x, covariates, age, sex = batch
-            batch = (augment_batch(x, self.gpu_augment, self.hparams.voxel_mm, inputs=tuple(self.hparams.model["inputs"])),
-                     covariates, age, sex)
+            batch = (
+                augment_batch(x, self.gpu_augment, self.hparams.voxel_mm, inputs=tuple(self.hparams.model["inputs"])),
+                covariates,
+                age,
+                sex,
+            )
         return batch
 
     def _step(self, batch, stage: str) -> torch.Tensor:
@@ -58,10 +71,21 @@ class BrainAgeModule(L.LightningModule):
         bs = x.shape[0]
         self.log(f"{stage}_loss", loss, prog_bar=True, on_epoch=True, on_step=False, batch_size=bs)
         if "age" in preds:
-            self.log(f"{stage}_age_mae", (preds["age"] - age).abs().mean(), prog_bar=True, on_epoch=True, on_step=False, batch_size=bs)
+            self.log(
+                f"{stage}_age_mae",
+                (preds["age"] - age).abs().mean(),
+                prog_bar=True,
+                on_epoch=True,
+                on_step=False,
+                batch_size=bs,
+            )
         if "sex" in preds:
             known = sex >= 0
-            acc = ((preds["sex"][known] > MALE_THRESHOLD).long() == sex[known]).float().mean() if known.any() else torch.tensor(0.0)
+            acc = (
+                ((preds["sex"][known] > MALE_THRESHOLD).long() == sex[known]).float().mean()
+                if known.any()
+                else torch.tensor(0.0)
+            )
             self.log(f"{stage}_sex_acc", acc, prog_bar=True, on_epoch=True, on_step=False, batch_size=bs)
         return loss
 

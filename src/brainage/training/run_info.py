@@ -7,7 +7,8 @@ it is not a run record, so no later stage decodes a bare dict by hand.
 Example:
     >>> import tempfile
     >>> path = Path(tempfile.mkdtemp()) / "run_info.json"
-    >>> _ = RunInfo(cache_dir=Path("/data/pre/cache/2mm"), folds_csv=Path("/data/splits/folds.csv"), n_subjects=180).write(path)
+    >>> info = RunInfo(cache_dir=Path("/data/pre/cache/2mm"), folds_csv=Path("/data/splits/folds.csv"), n_subjects=180)
+    >>> _ = info.write(path)
     >>> info = RunInfo.read(path)
     >>> info.n_subjects, info.folds_csv.name, info.schema_version
     (180, 'folds.csv', 1)
@@ -69,16 +70,25 @@ class RunInfo:
             data = json.loads(path.read_text())
             version = int(data.get("schema_version", 0))
             if version > SCHEMA_VERSION:
-                raise InputError(path, f"run record version {version} is newer than this brainage reads "
-                                       f"({SCHEMA_VERSION}): upgrade brainage")
+                raise InputError(
+                    path,
+                    f"run record version {version} is newer than this brainage reads "
+                    f"({SCHEMA_VERSION}): upgrade brainage",
+                )
             unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
             if unknown:
                 raise ValueError(f"unknown keys {sorted(unknown)}")
-            return cls(cache_dir=_path(data.get("cache_dir")), folds_csv=Path(data["folds_csv"]),
-                       preprocessed_dir=_path(data.get("preprocessed_dir")), qc_verdicts=_path(data.get("qc_verdicts")),
-                       n_subjects=data.get("n_subjects"), grid=GridSpec.from_json(data["grid"]) if data.get("grid") else None,
-                       torch=data.get("torch", ""), stack_of=tuple(Path(p) for p in data.get("stack_of", [])),
-                       schema_version=version)
+            return cls(
+                cache_dir=_path(data.get("cache_dir")),
+                folds_csv=Path(data["folds_csv"]),
+                preprocessed_dir=_path(data.get("preprocessed_dir")),
+                qc_verdicts=_path(data.get("qc_verdicts")),
+                n_subjects=data.get("n_subjects"),
+                grid=GridSpec.from_json(data["grid"]) if data.get("grid") else None,
+                torch=data.get("torch", ""),
+                stack_of=tuple(Path(p) for p in data.get("stack_of", [])),
+                schema_version=version,
+            )
         except InputError:
             raise
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:

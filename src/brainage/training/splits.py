@@ -44,10 +44,15 @@ def strata(df: pd.DataFrame, age_bins: int, n_folds: int) -> np.ndarray:
     if df["site"].nunique() > 1:
         parts.append(df["site"].astype(str).to_numpy())
     labels = pd.Series(["|".join(p) for p in zip(*parts)])
-    # Merge too-small strata into a catch-all per sex so StratifiedKFold can still place them.
-    counts = labels.value_counts()
-    rare = labels.map(counts) < n_folds
-    labels[rare] = df["sex"].astype(str).to_numpy()[rare.to_numpy()] + "|rare"
+    # Merge too-small strata so StratifiedKFold can place every stratum in every fold: first into a
+    # catch-all per sex, then (still too small) into one catch-all, then into the largest stratum.
+    sex = pd.Series(df["sex"].astype(str).to_numpy())
+    for merged in (sex + "|rare", pd.Series("rare", index=labels.index), None):
+        rare = labels.map(labels.value_counts()) < n_folds
+        if not rare.any():
+            break
+        largest = labels[~rare].value_counts().index[0] if (~rare).any() else "rare"
+        labels[rare] = merged[rare] if merged is not None else largest
     return labels.to_numpy()
 
 
@@ -58,7 +63,8 @@ def make_folds(manifest: pd.DataFrame, config: SplitConfig = SplitConfig()) -> p
 
     Example:
         >>> from brainage.data.manifest import make_manifest
-        >>> manifest = make_manifest({"subject_id": f"s{i:02d}", "age": 20.0 + i, "sex": "FM"[i % 2]} for i in range(20))
+        >>> rows = ({"subject_id": f"s{i:02d}", "age": 20.0 + i, "sex": "FM"[i % 2]} for i in range(20))
+        >>> manifest = make_manifest(rows)
         >>> folds = make_folds(manifest, SplitConfig(n_folds=5, seed=0))
         >>> folds.fold.value_counts().tolist()
         [4, 4, 4, 4, 4]
@@ -83,10 +89,19 @@ def describe_groups(manifest: pd.DataFrame, assignment: pd.Series, name: str) ->
     df = included(manifest).assign(**{name: assignment.to_numpy()})
     rows = []
     for group, part in [("all", df)] + sorted(df.groupby(name), key=lambda kv: str(kv[0])):
-        rows.append({name: group, "n": len(part), "n_F": int((part.sex == "F").sum()),
-                     "n_M": int((part.sex == "M").sum()), "male_fraction": float((part.sex == "M").mean()),
-                     "age_mean": float(part.age.mean()), "age_std": float(part.age.std()),
-                     "age_min": float(part.age.min()), "age_max": float(part.age.max())})
+        rows.append(
+            {
+                name: group,
+                "n": len(part),
+                "n_F": int((part.sex == "F").sum()),
+                "n_M": int((part.sex == "M").sum()),
+                "male_fraction": float((part.sex == "M").mean()),
+                "age_mean": float(part.age.mean()),
+                "age_std": float(part.age.std()),
+                "age_min": float(part.age.min()),
+                "age_max": float(part.age.max()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -108,8 +123,9 @@ def exclude_qc_failed(manifest: pd.DataFrame, verdicts_path: str | Path) -> pd.D
     return exclude(manifest, manifest.subject_id.isin(failed.index), manifest.subject_id.map(failed).fillna(""))
 
 
-def split(manifest_path: str | Path, out_dir: str | Path, config: SplitConfig = SplitConfig(),
-          qc: str | Path | None = None) -> pd.DataFrame:
+def split(
+    manifest_path: str | Path, out_dir: str | Path, config: SplitConfig = SplitConfig(), qc: str | Path | None = None
+) -> pd.DataFrame:
     """The ``split`` stage: stratified folds of the included (and, with ``qc``, not QC-failed)
     subjects of a manifest, written to ``out_dir``; prints the balance of every fold."""
     manifest = read_manifest(manifest_path)
@@ -118,7 +134,9 @@ def split(manifest_path: str | Path, out_dir: str | Path, config: SplitConfig = 
         manifest = exclude_qc_failed(manifest, qc)
         write_manifest(manifest, out.manifest_after_qc)
     folds = write_splits(manifest, out.root, config)
-    console.print(f"{config.n_folds} folds for cross-validation (male fraction and age per fold; "
-                  f"the single train/val/test split is in {out.split_balance}):")
+    console.print(
+        f"{config.n_folds} folds for cross-validation (male fraction and age per fold; "
+        f"the single train/val/test split is in {out.split_balance}):"
+    )
     console.print(pd.read_csv(out.fold_balance).round(2).to_string(index=False))
     return folds

@@ -54,9 +54,13 @@ def convex_weights(predictions: np.ndarray, target: np.ndarray) -> np.ndarray:
         [1.0, 0.0]
     """
     k = predictions.shape[1]
-    result = optimize.minimize(lambda w: float(np.mean((predictions @ w - target) ** 2)), np.full(k, 1 / k),
-                               method="SLSQP", bounds=[(0, 1)] * k,
-                               constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1}])
+    result = optimize.minimize(
+        lambda w: float(np.mean((predictions @ w - target) ** 2)),
+        np.full(k, 1 / k),
+        method="SLSQP",
+        bounds=[(0, 1)] * k,
+        constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1}],
+    )
     return np.clip(result.x, 0, 1) / np.clip(result.x, 0, 1).sum()
 
 
@@ -155,11 +159,15 @@ def stack_runs(runs: list[str | Path], out_dir: str | Path) -> pd.DataFrame:
     for fold, part in merged.groupby("fold"):
         fit, test = part[part.role == "held_out"], part[part.role == "test"]
         if len(fit) < 10 or len(test) == 0:
-            raise InputError(None, f"fold {fold}: only {len(fit)} subjects have held-out predictions from every run "
-                                   "(were the runs trained on the same folds and splits?)")
+            raise InputError(
+                None,
+                f"fold {fold}: only {len(fit)} subjects have held-out predictions from every run "
+                "(were the runs trained on the same folds and splits?)",
+            )
         both = pd.concat([fit.assign(role="val"), test.assign(role="test")], ignore_index=True)
-        stacker = Stacker(age_cols if len(age_cols) == len(runs) else [],
-                          sex_cols if len(sex_cols) == len(runs) else []).fit(fit)
+        stacker = Stacker(
+            age_cols if len(age_cols) == len(runs) else [], sex_cols if len(sex_cols) == len(runs) else []
+        ).fit(fit)
         rows.append(both[[*KEYS, "role"]].assign(**stacker.predict(both)))
         weights[f"fold{fold}"] = {"n_fit": int(len(fit)), **stacker.weights()}
     preds = pd.concat(rows, ignore_index=True).assign(seed=0)
@@ -169,8 +177,11 @@ def stack_runs(runs: list[str | Path], out_dir: str | Path) -> pd.DataFrame:
     write_csv(oof, run.oof_predictions)
     write_json(run.combination, weights)
     first = RunInfo.read(RunDir(runs[0]).info)
-    RunInfo(cache_dir=first.cache_dir, folds_csv=first.folds_csv, preprocessed_dir=first.preprocessed_dir,
-            stack_of=tuple(Path(r).resolve() for r in runs)).write(run.info)
+    RunInfo(
+        cache_dir=first.cache_dir,
+        folds_csv=first.folds_csv,
+        preprocessed_dir=first.preprocessed_dir,
+        stack_of=tuple(Path(r).resolve() for r in runs),
+    ).write(run.info)
     console.print(f"stacked {len(runs)} runs over {len(weights)} folds: {run.oof_predictions}")
     return oof
-

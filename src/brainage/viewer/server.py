@@ -41,8 +41,10 @@ def dataset_root(folder: str | Path) -> PreprocessedDir:
     for candidate in (PreprocessedDir(folder), PredictDir(folder).preprocessed):
         if candidate.qc.verdicts.is_file():
             return candidate
-    raise InputError(folder, "no QC verdicts here: serve a `brainage preprocess` folder after `brainage qc`, "
-                             "or a `brainage predict` output")
+    raise InputError(
+        folder,
+        "no QC verdicts here: serve a `brainage preprocess` folder after `brainage qc`, or a `brainage predict` output",
+    )
 
 
 class Dataset:
@@ -52,28 +54,45 @@ class Dataset:
         self.pre = dataset_root(folder)
         self.ratings = RatingStore(self.pre.qc.ratings)
         verdicts = read_verdicts(self.pre.qc.verdicts)
-        metrics = pd.read_csv(self.pre.qc.metrics, dtype={"subject_id": str}) if self.pre.qc.metrics.is_file() else pd.DataFrame()
+        metrics = (
+            pd.read_csv(self.pre.qc.metrics, dtype={"subject_id": str})
+            if self.pre.qc.metrics.is_file()
+            else pd.DataFrame()
+        )
         shown = [m for m in LEGEND if m in metrics.columns]
         by_id = metrics.set_index("subject_id")[shown] if len(metrics) else pd.DataFrame()
         grid = next(iter(self.pre.grids()), "2mm")
         self.subjects, self.images = [], {}
         for row in verdicts.itertuples():
             folder = self.pre.subject(row.subject_id)
-            candidates = {"t1": folder.t1_ras, "mask": folder.brain_mask, "t1_mni": folder.t1_mni(grid),
-                          "mask_mni": folder.mask_mni(grid)}
+            candidates = {
+                "t1": folder.t1_ras,
+                "mask": folder.brain_mask,
+                "t1_mni": folder.t1_mni(grid),
+                "mask_mni": folder.mask_mni(grid),
+            }
             self.images[row.subject_id] = {k: p for k, p in candidates.items() if p.is_file()}
             values = by_id.loc[row.subject_id].to_dict() if row.subject_id in by_id.index else {}
-            self.subjects.append({
-                "subject_id": row.subject_id, "site": str(getattr(row, "site", "") or ""), "verdict": row.verdict,
-                "final_verdict": row.final_verdict, "reasons": row.final_reasons or row.reasons,
-                "outlier_score": float(row.outlier_score), "images": list(self.images[row.subject_id]),
-                "metrics": {k: (None if pd.isna(v) else round(float(v), 4)) for k, v in values.items()}})
+            self.subjects.append(
+                {
+                    "subject_id": row.subject_id,
+                    "site": str(getattr(row, "site", "") or ""),
+                    "verdict": row.verdict,
+                    "final_verdict": row.final_verdict,
+                    "reasons": row.final_reasons or row.reasons,
+                    "outlier_score": float(row.outlier_score),
+                    "images": list(self.images[row.subject_id]),
+                    "metrics": {k: (None if pd.isna(v) else round(float(v), 4)) for k, v in values.items()},
+                }
+            )
 
     def listing(self) -> list[dict]:
         """The subjects with their latest rating (ratings change while the server runs; the rest is read once)."""
         latest = self.ratings.latest().set_index("subject_id")
-        return [{**s, "rating": latest.loc[s["subject_id"]].to_dict() if s["subject_id"] in latest.index else None}
-                for s in self.subjects]
+        return [
+            {**s, "rating": latest.loc[s["subject_id"]].to_dict() if s["subject_id"] in latest.index else None}
+            for s in self.subjects
+        ]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -117,7 +136,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._json({k: vars(v) for k, v in LEGEND.items()})
         if parts == ["api", RATINGS_EXPORT]:
             body = self.dataset.ratings.all().to_csv(index=False).encode()
-            return self._send(200, body, "text/csv", {"Content-Disposition": f'attachment; filename="{RATINGS_EXPORT}"'})
+            return self._send(
+                200, body, "text/csv", {"Content-Disposition": f'attachment; filename="{RATINGS_EXPORT}"'}
+            )
         if parts[0] == "files" and len(parts) == 3:
             path = self.dataset.images.get(parts[1], {}).get(parts[2])
             if path is not None:
@@ -140,7 +161,9 @@ class Handler(BaseHTTPRequestHandler):
         if subject not in self.dataset.images:
             return self._error(HTTPStatus.NOT_FOUND, f"no subject {subject!r} in this dataset")
         try:
-            row = self.dataset.ratings.rate(subject, data.get("rater", ""), data.get("verdict", ""), data.get("note", ""))
+            row = self.dataset.ratings.rate(
+                subject, data.get("rater", ""), data.get("verdict", ""), data.get("note", "")
+            )
         except InputError as exc:
             return self._error(HTTPStatus.BAD_REQUEST, exc.problem)
         return self._json(row)

@@ -1,4 +1,5 @@
-"""Write a volume as a DICOM MR series: test data for the DICOM path of ``brainage predict``.
+"""Write a volume as a DICOM MR series: test data for the DICOM path of ``brainage predict`` (a test
+helper, not part of the package; `benchmarks/new_site.py` borrows it).
 
 No scanner is at hand in tests or benchmarks, so a NIfTI volume (synthetic or real) is written as
 the single-frame MR series a PACS export holds, one file per slice, with the geometry tags
@@ -7,7 +8,7 @@ ours: DICOM's patient space is LPS where NIfTI's is RAS, and a row of pixels run
 first image axis.
 
 Example:
-    >>> write_dicom_series("sub-01_T1w.nii.gz", "dicom/sub-01", series_number=2)  # doctest: +SKIP
+    write_dicom_series("sub-01_T1w.nii.gz", "dicom/sub-01", series_number=2)
 """
 
 from __future__ import annotations
@@ -22,9 +23,15 @@ MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0])
 
 
-def write_dicom_series(image: str | Path | nib.Nifti1Image, folder: str | Path, series_number: int = 1,
-                       description: str = "T1w MPRAGE", patient_id: str = "anonymous",
-                       study_uid: str | None = None, tags: dict | None = None) -> list[Path]:
+def write_dicom_series(
+    image: str | Path | nib.Nifti1Image,
+    folder: str | Path,
+    series_number: int = 1,
+    description: str = "T1w MPRAGE",
+    patient_id: str = "anonymous",
+    study_uid: str | None = None,
+    tags: dict | None = None,
+) -> list[Path]:
     """Write ``image`` as one DICOM file per slice (3rd axis) into ``folder``; returns the files.
 
     ``tags``: more DICOM attributes by keyword (``EchoTime``, ``ImageType``, ``ContrastBolusAgent``
