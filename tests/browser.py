@@ -53,17 +53,17 @@ def page_problems(browser, path: Path) -> list[str]:
         found = page.evaluate(_INSPECT)
     finally:
         page.close()
-    problems = []
+    problems, where = [], "/".join(path.parts[-2:])
     if found["overflow"] > 0:
-        problems.append(f"{path.name}: {found['overflow']} px wider than a {WIDTH} px window")
-    problems += [f"{path.name}: image does not load: {src}" for src in found["broken_images"]]
+        problems.append(f"{where}: {found['overflow']} px wider than a {WIDTH} px window")
+    problems += [f"{where}: image does not load: {src}" for src in found["broken_images"]]
     for href in found["links"]:
         target = urlparse(href)
         if target.scheme or target.netloc or not target.path:  # web links, in-page anchors
             continue
         if not (path.parent / unquote(target.path)).exists():
-            problems.append(f"{path.name}: broken link: {href}")
-    problems += [f"{path.name}: text smaller than {MIN_FONT_PX} px: {text!r}" for text in found["tiny_text"]]
+            problems.append(f"{where}: broken link: {href}")
+    problems += [f"{where}: text smaller than {MIN_FONT_PX} px: {text!r}" for text in found["tiny_text"]]
     return problems
 
 

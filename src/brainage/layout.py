@@ -48,6 +48,9 @@ MANIFEST = "manifest.csv"
 #: Members of a model bundle archive (``brainage export``).
 BUNDLE_FILES = {"meta": "bundle.json", "weights": "weights.pt", "licence": "LICENSE.txt"}
 BUNDLE_SUFFIX = ".brainage"
+#: The model grid (and its cache folder, ``cache/2mm``) every stage uses unless told otherwise
+#: (:data:`brainage.preprocess.grids.GRIDS`).
+DEFAULT_GRID = "2mm"
 #: The region atlas that ships inside the package (consensus IXI-HH DLMUSE on the 2 mm MNI grid).
 ATLAS_IMAGE = Path(__file__).resolve().parent / "bundled" / "atlas_dlmuse_2mm.nii.gz"
 ATLAS_LABELS = Path(__file__).resolve().parent / "bundled" / "atlas_dlmuse_labels.csv"
@@ -260,7 +263,7 @@ class CacheDir(Folder):
                 "with cache/<grid>/index.csv, or a cache folder)",
             )
         if grid is None:
-            grid = caches[0] if len(caches) == 1 else "2mm" if "2mm" in caches else caches[0]
+            grid = caches[0] if len(caches) == 1 else DEFAULT_GRID if DEFAULT_GRID in caches else caches[0]
         if grid not in caches:
             raise InputError(path, f"no cache for grid {grid!r} (found {', '.join(caches)})")
         return PreprocessedDir(path).cache(grid)

@@ -17,3 +17,4 @@ def test_counts_are_whole_numbers_on_the_page():
     )
     page = _with_counts(table).to_html(index=False, na_rep="", float_format=lambda v: f"{v:.3f}")
     assert "<td>82</td>" in page and "<td>180</td>" in page and "82.000" not in page and "6.123" in page
+    assert "NA" not in page  # a count that does not apply (age rows) is blank

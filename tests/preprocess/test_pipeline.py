@@ -66,7 +66,7 @@ def test_tissue_segmentation_is_plausible(preprocessed_synth):
     probs = nib.load(str(out / "subjects" / "sub-001" / "tissue_probs.nii.gz")).get_fdata()
     means = [float((t1 * probs[..., k]).sum() / probs[..., k].sum()) for k in range(3)]
     assert means[0] < means[1] < means[2]
-    assert 0.5 < r.affine_det < 2.0
+    assert 0.4 < r.affine_det < 2.0  # native brain volume over the template's: small synthetic heads reach 0.47
 
 
 def test_bad_inputs_fail_alone_with_clear_reasons(preprocessed_synth):

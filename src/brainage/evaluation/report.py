@@ -193,9 +193,14 @@ def summary_lines(result: dict) -> list[str]:
 
 
 def _with_counts(table: pd.DataFrame) -> pd.DataFrame:
-    """The metrics table with its counts (subjects, confusion cells) as whole numbers, not 82.000."""
+    """The metrics table with its counts (subjects, confusion cells) as whole numbers, not 82.000,
+    and blank where a count does not apply (pandas writes a missing Int64 as "<NA>")."""
     counts = ["n", *(name for key, name in READABLE.items() if key in ("tn_FF", "fp_FM", "fn_MF", "tp_MM"))]
-    return table.astype({c: "Int64" for c in counts if c in table})
+    out = table.copy()
+    for c in counts:
+        if c in out:
+            out[c] = [f"{int(v)}" if pd.notna(v) else "" for v in out[c]]
+    return out
 
 
 def _write_html(

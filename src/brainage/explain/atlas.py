@@ -23,13 +23,13 @@ import numpy as np
 import pandas as pd
 
 from brainage.errors import InputError
-from brainage.layout import ATLAS_IMAGE, ATLAS_LABELS, PreprocessedDir
+from brainage.layout import ATLAS_IMAGE, ATLAS_LABELS, DEFAULT_GRID, PreprocessedDir
 from brainage.preprocess.grids import GRIDS
 from brainage.preprocess.ops import to_grid
 from brainage.progress import track
 
 
-def build_atlas(ixi_dir: str | Path, preprocessed: str | Path, n_subjects: int = 60, grid: str = "2mm") -> Path:
+def build_atlas(ixi_dir: str | Path, preprocessed: str | Path, n_subjects: int = 60, grid: str = DEFAULT_GRID) -> Path:
     """Majority-vote the first ``n_subjects`` preprocessed IXI-HH parcellations on ``grid``; writes the
     shipped atlas image and its label table."""
     ixi_dir, pre = Path(ixi_dir), PreprocessedDir(preprocessed)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from brainage.errors import InputError
+from brainage.layout import BUNDLE_FILES
 
 FORMAT = "brainage-bundle"
 #: Bumped when the file layout changes in a way older readers cannot follow.
@@ -83,7 +84,7 @@ class BundleMeta:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict, source: str | Path | None = "bundle.json") -> "BundleMeta":
+    def from_dict(cls, data: dict, source: str | Path | None = BUNDLE_FILES["meta"]) -> "BundleMeta":
         """The record of a ``bundle.json`` dict (without its ``seeds``), or one line saying what is wrong."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names - {"seeds"})

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from brainage.errors import InputError
+from brainage.layout import DEFAULT_GRID  # noqa: F401  (re-exported: the grid every stage uses by default)
 
 #: The template every grid is aligned to (shipped inside nilearn, no download).
 TEMPLATE = "MNI152NLin2009a (nilearn)"
@@ -79,7 +80,6 @@ GRIDS = {
     "2mm": GridSpec("2mm", 2.0, (80, 96, 80)),
     "1mm": GridSpec("1mm", 1.0, (160, 192, 160)),
 }
-DEFAULT_GRID = "2mm"
 
 
 def write_grid(path: str | Path, grid: GridSpec) -> Path:

@@ -27,7 +27,15 @@ from urllib.parse import unquote, urlsplit
 import pandas as pd
 
 from brainage.errors import InputError
-from brainage.layout import RATINGS_EXPORT, VIEWER_FILES, VIEWER_INDEX, VIEWER_STATIC, PredictDir, PreprocessedDir
+from brainage.layout import (
+    DEFAULT_GRID,
+    RATINGS_EXPORT,
+    VIEWER_FILES,
+    VIEWER_INDEX,
+    VIEWER_STATIC,
+    PredictDir,
+    PreprocessedDir,
+)
 from brainage.qc.legend import LEGEND
 from brainage.qc.ratings import RatingStore
 from brainage.qc.verdicts import read_verdicts
@@ -61,7 +69,7 @@ class Dataset:
         )
         shown = [m for m in LEGEND if m in metrics.columns]
         by_id = metrics.set_index("subject_id")[shown] if len(metrics) else pd.DataFrame()
-        grid = next(iter(self.pre.grids()), "2mm")
+        grid = next(iter(self.pre.grids()), DEFAULT_GRID)
         self.subjects, self.images = [], {}
         for row in verdicts.itertuples():
             folder = self.pre.subject(row.subject_id)
