@@ -58,6 +58,21 @@ def features(volumes: list[np.ndarray], table: pd.DataFrame, transform=None) -> 
     return np.column_stack([np.stack(images), table[COVARIATES].to_numpy(float) / [1000.0, 1.0]])
 
 
+def tissue_levels(rend: pd.DataFrame, cache: Path, rvols: list[np.ndarray]) -> dict:
+    """Mean cached intensity of each rendition inside its original's white-matter core (> 0.95),
+    grey-matter core (> 0.8) and CSF (> 0.5), per rendition: where an image change lands."""
+    out = {}
+    originals = rend[rend.v == 0].set_index("brain")
+    levels = []
+    for i, row in rend.iterrows():
+        tissue = np.load(cache / originals.at[row.brain, "tissue_path"]).astype(np.float32) / 255
+        masks = {"csf": tissue[0] > 0.5, "grey": tissue[1] > 0.8, "white": tissue[2] > 0.95}
+        levels.append({"v": row.v, **{k: float(rvols[i][m].mean()) for k, m in masks.items()}})
+    for v, group in pd.DataFrame(levels).groupby("v"):
+        out[int(v)] = {k: round(float(group[k].mean()), 4) for k in ("csf", "grey", "white")}
+    return out
+
+
 def score(train_x, train_y, train_fold, x_orig, age, fold, x_rend, rend) -> dict:
     """Per-fold ridge: CV MAE on the originals, shifts of the held-out renditions."""
     oof, pred = np.zeros(len(age)), np.zeros(len(rend))
@@ -135,11 +150,16 @@ def main() -> None:
     for name, res in probes.items():
         shifts = " ".join(f"{res['mean_shift_years'][v]:+.1f}" for v in sorted(res["mean_shift_years"]) if v)
         print(f"{name:22s} {res['cv_mae']:7.2f} {res['cv_r']:6.3f} {res['within_brain_sd_years']:5.2f}  {shifts}")
+    levels = tissue_levels(rend, args.renditions_cache, rvols)
+    print("mean cached intensity in the original's CSF / grey / white matter, per rendition:")
+    for v, lv in levels.items():
+        print(f"  v{v:02d} {lv['csf']:.3f} {lv['grey']:.3f} {lv['white']:.3f}")
     out = {
         "machine": machine_info(),
         "n_brains": int(rend.brain.nunique()),
         "renditions": len(names),
         "probes": probes,
+        "tissue_levels": levels,
         "seconds": time.perf_counter() - start,
     }
     RESULTS.mkdir(exist_ok=True)

@@ -205,7 +205,7 @@ def chance_caveats(table: pd.DataFrame, predictions: pd.DataFrame) -> list[str]:
         >>> t = pd.DataFrame({"age": [30.0, 50.0, 70.0, 40.0], "sex": ["F", "M", "F", "M"]})
         >>> p = pd.DataFrame({"age_pred": [31.0, 52.0, 69.0, 41.0], "sex_prob_male": [0.6, 0.4, 0.7, 0.3]})
         >>> chance_caveats(t, p)  # doctest: +ELLIPSIS
-        ['sex: the model is right for 0 of 4 subjects, no better than always guessing the commoner sex (50%)...']
+        ['sex: the network explained is right for 0 of 4 subjects, no better than always guessing the commoner...']
     """
     out = []
     known = table.sex.isin(["F", "M"]).to_numpy()
@@ -215,7 +215,8 @@ def chance_caveats(table: pd.DataFrame, predictions: pd.DataFrame) -> list[str]:
         majority = max(male.mean(), 1 - male.mean())
         if right / known.sum() < majority + SEX_MARGIN_OVER_MAJORITY:
             out.append(
-                f"sex: the model is right for {right} of {int(known.sum())} subjects, no better than always guessing "
+                f"sex: the network explained is right for {right} of {int(known.sum())} subjects, no better than "
+                "always guessing "
                 f"the commoner sex ({majority:.0%}): its sex maps show what it attends to, not evidence of sex "
                 "differences"
             )
