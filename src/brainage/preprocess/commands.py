@@ -12,7 +12,7 @@ from brainage.preprocess.grids import DEFAULT_GRID, GRIDS
 class Preprocess(Command):
     name = "preprocess"
     help = "Raw T1 -> brain mask, N4, affine MNI registration, model-ready cache. Restartable."
-    example = "brainage preprocess results/ixi/manifest.csv --out results/ixi/preprocessed --workers 2"
+    example = "brainage preprocess results/ixi/manifest.csv --out results/ixi/pre --workers 2"
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("manifest", type=Path, help="manifest.csv from `brainage ingest`")
@@ -81,7 +81,7 @@ class Preprocess(Command):
 class Pack(Command):
     name = "pack"
     help = "Pack a cache folder into one compressed .npz (e.g. to send it to a GPU machine)."
-    example = "brainage pack results/ixi/preprocessed/cache/2mm ixi_2mm.npz"
+    example = "brainage pack results/ixi/pre/cache/2mm ixi_2mm.npz"
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("cache", type=Path, help="a cache folder, or a `brainage preprocess` output folder")

@@ -11,7 +11,7 @@ from brainage.commands import Command, add_executor_arguments, executor_from_arg
 class QC(Command):
     name = "qc"
     help = "Quality control: image-quality metrics, mask/anatomy checks, verdicts, montages, HTML report."
-    example = "brainage qc results/ixi/preprocessed"
+    example = "brainage qc results/ixi/pre"
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument(

@@ -127,7 +127,7 @@ def run_qc(
     (created empty if absent; yours to edit), ``montages/``, ``contact_sheet.png`` and ``index.html``.
 
     Example:
-        >>> run_qc("results/ixi/preprocessed")  # doctest: +SKIP
+        >>> run_qc("results/ixi/pre")  # doctest: +SKIP
     """
     pre = PreprocessedDir(preprocessed).require()
     out = QCDir(out_dir) if out_dir else pre.qc

@@ -60,7 +60,7 @@ class Train(Command):
     help = "Train brain-age / sex CNNs with k-fold cross-validation (PyTorch Lightning; CPU or GPU, DDP)."
     example = (
         "brainage train results/ixi/pre --splits results/ixi/splits --out results/ixi/models/sfcn --model sfcn\n"
-        "  brainage train results/ixi/preprocessed --splits results/ixi/splits --out rerun "
+        "  brainage train results/ixi/pre --splits results/ixi/splits --out rerun "
         "--config results/ixi/models/sfcn/train_config.yaml"
     )
 
