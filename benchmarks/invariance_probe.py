@@ -67,7 +67,7 @@ def tissue_levels(rend: pd.DataFrame, cache: Path, rvols: list[np.ndarray]) -> d
     for i, row in rend.iterrows():
         tissue = np.load(cache / originals.at[row.brain, "tissue_path"]).astype(np.float32) / 255
         masks = {"csf": tissue[0] > 0.5, "grey": tissue[1] > 0.8, "white": tissue[2] > 0.95}
-        levels.append({"v": row.v, **{k: float(rvols[i][m].mean()) for k, m in masks.items()}})
+        levels.append({"v": row.v, **{k: float(rvols[i][m].mean()) if m.any() else np.nan for k, m in masks.items()}})
     for v, group in pd.DataFrame(levels).groupby("v"):
         out[int(v)] = {k: round(float(group[k].mean()), 4) for k in ("csf", "grey", "white")}
     return out
