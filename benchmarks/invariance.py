@@ -258,13 +258,14 @@ def main() -> None:
     timings["render"] = time.perf_counter() - start
 
     if args.prepare_only:
-        bundles, config = {}, PreprocessConfig()
-    elif args.bundle is not None:  # one model scores every fold's brains
-        bundles = {fold: args.bundle for fold in sorted(brains.fold.unique())}
-        config = load_bundle(args.bundle).preprocess_config
+        bundles, first, config = {}, None, PreprocessConfig()
     else:
-        bundles = fold_bundles(args.run, sorted(brains.fold.unique()), args.work)
-        config = load_bundle(next(iter(bundles.values()))).preprocess_config
+        if args.bundle is not None:  # one model scores every fold's brains
+            bundles = {fold: args.bundle for fold in sorted(brains.fold.unique())}
+        else:
+            bundles = fold_bundles(args.run, sorted(brains.fold.unique()), args.work)
+        first = load_bundle(next(iter(bundles.values())))  # every fold's model shares its recipe
+        config = first.preprocess_config
     start = time.perf_counter()
     pre, verdicts = preprocess_renditions(renditions, config, args.work, args.workers)
     timings["preprocess_and_qc"] = time.perf_counter() - start
@@ -303,7 +304,7 @@ def main() -> None:
         + "".join(f"; {m} member {v['within_brain_sd_years']:.2f} y" for m, v in per_member.items())
     )
     print("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))
-    trained_on = trained_on_brains(load_bundle(next(iter(bundles.values()))), table)
+    trained_on = trained_on_brains(first, table)
     if trained_on:
         print(
             f"{trained_on} of the {len(brains)} original scans are in the model's training set: MAE and sex accuracy "
@@ -320,7 +321,7 @@ def main() -> None:
         "within_brain_sd_years": within_sd,
         "variants": {r["variant"]: r for r in summary.to_dict("records")},
         "members": per_member,
-        "cv_metrics": load_bundle(next(iter(bundles.values()))).meta.cv_metrics,
+        "cv_metrics": first.meta.cv_metrics,
         "seconds": timings,
     }
     RESULTS.mkdir(exist_ok=True)

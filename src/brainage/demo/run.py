@@ -119,11 +119,13 @@ def _export_and_predict(demo: DemoDir, workers: int, n_scans: int = 6) -> pd.Dat
 
 
 def _real_data_sentence() -> str:
-    """The shipped model's cross-validated figures on real scans, read from the model file itself."""
-    from brainage.predict.bundle import load_bundle
+    """The shipped model's cross-validated figures on real scans, read from the model file's
+    description (its weights are not needed)."""
+    from brainage.predict.bundle import default_bundle_path, read_meta
+    from brainage.predict.bundle_meta import BundleMeta
 
     try:
-        meta = load_bundle().meta
+        meta = BundleMeta.from_dict(read_meta(default_bundle_path()), default_bundle_path())
     except InputError:
         return ""
     cv = meta.cv_metrics or {}

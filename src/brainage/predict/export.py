@@ -112,19 +112,20 @@ def _geometry(pre: PreprocessedDir, subjects) -> dict:
 def _qc_reference(pre: PreprocessedDir, subjects, name: str) -> dict | None:
     """QC's yardstick for ``predict``: every QC metric over the training scans that did not fail
     QC, so a scan from the training scanner is judged against its own kind (the IXI-HH reference
-    otherwise). None where the run's scans were not QC'd or too few remain."""
-    from brainage.data.manifest import read_table
-    from brainage.qc.reference import BATCH_MIN_SIZE, Reference, measured
-    from brainage.qc.verdicts import qc_failed
+    otherwise). None where the run's scans were not QC'd or too few passed (said on the console)."""
+    from brainage.qc.reference import TooFewScans, reference_from_qc
 
     if not pre.qc.metrics.is_file() or not pre.qc.verdicts.is_file():
         return None
-    metrics = measured(read_table(pre.qc.metrics, "QC metrics", dtype={"subject_id": str}))
-    failed = qc_failed(pre.qc.verdicts)
-    kept = metrics[metrics.subject_id.isin(list(subjects)) & ~metrics.subject_id.isin(failed.index)]
-    if len(kept) < BATCH_MIN_SIZE:
+    subjects = [str(s) for s in subjects]
+    try:
+        reference = reference_from_qc(
+            [pre.qc.root], f"{name} training scans", f"the scans {name} was trained on", subjects
+        )
+    except TooFewScans as exc:
+        console.print(f"[yellow]no training-scan QC reference in the bundle: {exc}")
         return None
-    return Reference.build(kept, f"{name} training scans", f"the {len(kept)} scans {name} was trained on").to_dict()
+    return reference.to_dict()
 
 
 def _cv_metrics(run: RunDir) -> dict | None:

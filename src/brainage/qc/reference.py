@@ -47,6 +47,10 @@ BATCH_MIN_CLEAN = 0.8
 MAD_TO_SD = 1.4826
 
 
+class TooFewScans(InputError):
+    """Too few clean scans to describe a scanner."""
+
+
 @dataclass(frozen=True)
 class Stats:
     """One metric over clean scans: median, robust spread (1.4826 MAD), 1st/99th percentiles."""
@@ -104,7 +108,7 @@ class Reference:
                 exclusions.setdefault(str(sid), "already skull-stripped input")
         table = table[~table["subject_id"].astype(str).isin(exclusions)]
         if len(table) < BATCH_MIN_SIZE:
-            raise InputError(None, f"a QC reference needs at least {BATCH_MIN_SIZE} clean scans; got {len(table)}")
+            raise TooFewScans(None, f"a QC reference needs at least {BATCH_MIN_SIZE} clean scans; got {len(table)}")
         columns = columns or [
             c
             for c in table.columns
@@ -172,15 +176,21 @@ def batch_is_trusted(n_scans: int, n_passing_reference: int) -> bool:
     return n_scans >= BATCH_MIN_SIZE and n_passing_reference >= BATCH_MIN_CLEAN * n_scans
 
 
-def reference_from_qc(qc_dirs: list[str | Path], name: str, description: str) -> Reference:
+def reference_from_qc(
+    qc_dirs: list[str | Path], name: str, description: str, subjects: list[str] | None = None
+) -> Reference:
     """A reference from reviewed ``brainage qc`` folders: every scan whose final verdict (after
-    overrides and viewer ratings) is not ``fail``, the failed ones listed with their reasons."""
+    overrides and viewer ratings) is not ``fail``, the failed ones listed with their reasons;
+    ``subjects``: only these scans (e.g. the ones a model was trained on)."""
     from brainage.data.manifest import read_table
     from brainage.layout import QCDir
     from brainage.qc.verdicts import read_verdicts
 
     metrics = pd.concat([read_table(QCDir(d).metrics, "QC metrics", dtype={"subject_id": str}) for d in qc_dirs])
     verdicts = pd.concat([read_verdicts(d) for d in qc_dirs])
+    if subjects is not None:
+        metrics = metrics[metrics.subject_id.isin(subjects)]
+        verdicts = verdicts[verdicts.subject_id.astype(str).isin(subjects)]
     failed = verdicts[verdicts.final_verdict == "fail"]
     exclusions = dict(zip(failed.subject_id.astype(str), "QC fail: " + failed.final_reasons.astype(str)))
     return Reference.build(measured(metrics), name, description, exclusions)
