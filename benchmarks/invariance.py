@@ -173,12 +173,17 @@ def score(renditions: pd.DataFrame, pre: Path, verdicts: pd.DataFrame, bundles: 
     return table
 
 
-def trained_on_brains(bundle, table: pd.DataFrame) -> int:
-    """How many of the original scans the model was trained on (matched by voxel content)."""
+def trained_on_brains(bundles: dict[int, Path], table: pd.DataFrame) -> int:
+    """How many original scans the model that scored them was trained on (matched by voxel content):
+    none for a run's fold models on their own held-out brains; with ``--bundle``, its training scans."""
     from brainage.data.images import voxel_fingerprint
 
-    seen = set(bundle.meta.trained_on_images.values())
-    return sum(voxel_fingerprint(path) in seen for path in table.t1_path[table.variant == ORIGINAL])
+    originals = table[table.variant == ORIGINAL]
+    count = 0
+    for fold, path in bundles.items():
+        seen = set(load_bundle(path).meta.trained_on_images.values())
+        count += sum(voxel_fingerprint(p) in seen for p in originals.t1_path[originals.fold == fold])
+    return count
 
 
 def _shift(g: pd.DataFrame, original: pd.DataFrame, column: str) -> pd.Series:
@@ -304,7 +309,7 @@ def main() -> None:
         + "".join(f"; {m} member {v['within_brain_sd_years']:.2f} y" for m, v in per_member.items())
     )
     print("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))
-    trained_on = trained_on_brains(first, table)
+    trained_on = trained_on_brains(bundles, table)
     if trained_on:
         print(
             f"{trained_on} of the {len(brains)} original scans are in the model's training set: MAE and sex accuracy "

@@ -13,14 +13,14 @@ MAE on the originals. Everything comes from caches already on disk, so the table
 * ``smoothed_inputs``: every input smoothed (FWHM 6 mm) before pooling, training and test alike;
 * ``blur_augmented``: training on each scan plus copies blurred on the model grid (sigma 0.6 and
   1.0 voxel) with the same age;
-* ``pipeline_renditions``: training on each scan plus one rendition of it (blur, slices, gamma,
-  noise or contrast, rendered by :mod:`brainage.data.variants`) preprocessed by the same recipe
-  (``--train-renditions``, a ``brainage preprocess`` folder of such renditions named ``<id>-r``).
+* ``pipeline_renditions``: training on each scan plus its training renditions (blur, slices,
+  gamma, noise or contrast, :mod:`brainage.preprocess.renditions`) preprocessed by the same
+  recipe, where the training cache has them (``brainage preprocess --renditions 1``).
 
 Example:
     python benchmarks/invariance_probe.py --train-cache /work/runs/ixi/pre_anchor/cache/2mm \\
         --renditions-cache /work/runs/invariance/pre_2f44741d2c6ac9ad/cache/2mm \\
-        --folds /work/runs/ixi/splits/folds.csv --train-renditions /work/runs/train_renditions/pre/cache/2mm
+        --folds /work/runs/ixi/splits/folds.csv
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from _machine import machine_info
 from scipy.ndimage import gaussian_filter
 from sklearn.linear_model import RidgeCV
 
-from brainage.preprocess.cache import read_cache_index
+from brainage.preprocess.cache import is_original, read_cache_index
 
 RESULTS = Path(__file__).parent / "results"
 ALPHAS = np.logspace(-1, 6, 22)
@@ -96,12 +96,12 @@ def main() -> None:
     p.add_argument("--train-cache", required=True, type=Path, help="model cache of the training scans (anchored T1)")
     p.add_argument("--renditions-cache", required=True, type=Path, help="the invariance benchmark's cache, same recipe")
     p.add_argument("--folds", required=True, type=Path, help="folds.csv of the split")
-    p.add_argument("--train-renditions", type=Path, help="cache of one preprocessed rendition per training scan")
     p.add_argument("--name", default="anchored_ridge")
     args = p.parse_args()
     start = time.perf_counter()
     folds = pd.read_csv(args.folds, dtype={"subject_id": str}).set_index("subject_id").fold
-    train = read_cache_index(args.train_cache)
+    cached = read_cache_index(args.train_cache)
+    train, extra = cached[is_original(cached)].reset_index(drop=True), cached[~is_original(cached)]
     rend = read_cache_index(args.renditions_cache)
     rend["brain"] = rend.subject_id.str.rsplit("-v", n=1).str[0]
     rend["v"] = rend.subject_id.str.rsplit("-v", n=1).str[1].astype(int)
@@ -129,10 +129,9 @@ def main() -> None:
     probes["blur_augmented"] = score(
         np.concatenate([x, *blurred]), np.tile(age, 3), np.tile(fold, 3), x, age, fold, xr, rend
     )
-    if args.train_renditions:
-        extra = read_cache_index(args.train_renditions)
-        extra_fold = extra.subject_id.str[:-2].map(folds).to_numpy()
-        xe = features([volume(args.train_renditions, name) for name in extra.path], extra)
+    if len(extra):
+        extra_fold = extra.source_subject.map(folds).to_numpy()
+        xe = features([volume(args.train_cache, name) for name in extra.path], extra)
         probes["pipeline_renditions"] = score(
             np.concatenate([x, xe]),
             np.concatenate([age, extra.age.to_numpy(float)]),

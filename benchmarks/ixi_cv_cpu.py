@@ -64,6 +64,10 @@ CONFIGS = {
     "ridge_anchor": "--model ridge --downsample 2 --inputs t1",
     "ensemble_anchor_t1": f"--config {Path(__file__).resolve().parent / 'configs' / 'ensemble_anchor.yaml'} "
     "--seeds 0 --workers 1",
+    # scanner robustness (0.7), training renditions: the same model trained also on one preprocessed
+    # rendition of every training scan (run on a folder preprocessed as above plus `--renditions 1`)
+    "ensemble_anchor_renditions": f"--config {Path(__file__).resolve().parent / 'configs' / 'ensemble_anchor.yaml'} "
+    "--renditions --seeds 0 --workers 1",
 }
 
 

@@ -9,7 +9,7 @@ the share of scans that get a per-scan QC warning (:func:`brainage.predict.warni
 so a warning that only says the scanner differs does not count: it goes to the report once per
 site) and the share that fail. Target (issue "hospital export"): at most 10 % warn, none fail.
 
-    python benchmarks/predict_warnings.py --work /work/runs/invariance --recipe 14053443a903a128
+    python benchmarks/predict_warnings.py --work /work/runs/invariance --recipe 2f44741d2c6ac9ad
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 from _machine import machine_info
 
+from brainage.predict.bundle import default_bundle_path, load_bundle
 from brainage.predict.warnings import qc_warning
 from brainage.qc.reference import Reference, measured
 from brainage.qc.rules import judge
@@ -46,6 +47,13 @@ def main() -> None:
     parser.add_argument(
         "--recipe", required=True, help="the preprocessing fingerprint whose QC metrics to judge (pre_<this>)"
     )
+    parser.add_argument(
+        "--bundle",
+        type=Path,
+        default=None,
+        help="judge as predict does with this model: against its training scans' QC statistics where it carries "
+        "them (default: the shipped model)",
+    )
     args = parser.parse_args()
     start = time.perf_counter()
     metrics = measured(
@@ -58,7 +66,8 @@ def main() -> None:
         for s, p in renditions.t1_path.items()
     }
     metrics = metrics.assign(site=metrics.subject_id.map(variant))
-    reference = Reference.load()
+    carried = load_bundle(args.bundle).meta.qc_reference
+    reference = Reference.from_dict(carried) if carried else Reference.load()
     rows = []
     for size in BATCH_SIZES:
         judged = judged_in_batches(metrics, size, reference)
@@ -90,6 +99,8 @@ def main() -> None:
             {
                 "machine": machine_info(),
                 "recipe": args.recipe,
+                "bundle": str(args.bundle or default_bundle_path()),
+                "reference": reference.name,
                 "n_scans": int(len(metrics)),
                 "sites": "each invariance variant (v00 = the original files) of the same 20 brains",
                 "summary": summary.reset_index().to_dict("records"),

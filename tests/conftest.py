@@ -175,7 +175,7 @@ def _doubled(source: PreprocessedDir, target: PreprocessedDir) -> PreprocessedDi
     src, dst = source.cache("2mm"), target.cache("2mm")
     shutil.copytree(src.root, dst.root)
     index = pd.read_csv(src.index, dtype={"subject_id": str})
-    twin = index.assign(subject_id=index.subject_id + "-b")
+    twin = index.assign(subject_id=index.subject_id + "-b", source_subject=index.subject_id + "-b")
     for row, new in zip(index.itertuples(), twin.itertuples()):
         shutil.copy(src.root / row.path, dst.volume(new.subject_id))
         shutil.copy(src.root / row.tissue_path, dst.tissue(new.subject_id))

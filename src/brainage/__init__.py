@@ -30,6 +30,7 @@ _EXPORTS = {
     "preprocess_manifest": "brainage.preprocess.pipeline",
     "GRIDS": "brainage.preprocess.grids",
     "GridSpec": "brainage.preprocess.grids",
+    "CacheInfo": "brainage.preprocess.grids",
     "Executor": "brainage.parallel",
     "run_qc": "brainage.qc.run",
     "BrainAgeNet": "brainage.models.network",

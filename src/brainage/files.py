@@ -10,6 +10,7 @@ entries keyed by name, each with the fingerprint of what produced it and its out
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from contextlib import contextmanager
@@ -50,6 +51,23 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes: what identifies an input in fingerprints.
+
+    Not its path or modification time: a dataset copied to another disk, or restored from a
+    backup, keeps its finished work; a file changed in place (same name) is redone.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "a.txt"
+        >>> _ = path.write_text("abc")
+        >>> file_digest(path)[:12]
+        'ba7816bf8f01'
+    """
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -357,6 +357,21 @@ class PreprocessedDir(Folder):
     def figure(self, subject_id: str) -> Path:
         return self.root / "figures" / f"{subject_id}.png"
 
+    @property
+    def renditions(self) -> Path:
+        """Rendered training scans (:mod:`brainage.preprocess.renditions`), kept between runs."""
+        return self.root / "renditions"
+
+    @property
+    def renditions_table(self) -> Path:
+        """The renditions that preprocessed: source subject, kind, labels."""
+        return self.root / "renditions.csv"
+
+    @property
+    def renditions_report(self) -> Path:
+        """The preprocessing report of the renditions (status, error, seconds per step)."""
+        return self.root / "renditions_report.csv"
+
     def require(self) -> "PreprocessedDir":
         """Self, or a clear error when this is not a preprocessing output folder."""
         if self.root.is_file():

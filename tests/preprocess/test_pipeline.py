@@ -134,6 +134,27 @@ def test_rerun_skips_done_steps_and_redoes_changed_ones(preprocessed_synth, tmp_
     assert changed["register"]["fingerprint"] != before["register"]["fingerprint"]
 
 
+def test_inputs_are_known_by_content_not_by_path_or_time(preprocessed_synth, tmp_path):
+    """A scan copied elsewhere (a new path and modification time) keeps its finished work; the
+    same name with other contents redoes everything."""
+    out, _, _ = preprocessed_synth
+    work = tmp_path / "copy"
+    shutil.copytree(out, work)
+    sid = "sub-002"
+    t1 = read_manifest(out / "manifest.csv").set_index("subject_id").at[sid, "t1_path"]
+    moved = tmp_path / "elsewhere" / "scan.nii.gz"
+    moved.parent.mkdir()
+    shutil.copy(t1, moved)  # not copy2: a new modification time
+    before = json.loads((work / "subjects" / sid / "steps.json").read_text())
+    preprocess_subject(sid, str(moved), str(work), FAST)
+    assert json.loads((work / "subjects" / sid / "steps.json").read_text()) == before
+    img = nib.load(str(moved))
+    nib.save(nib.Nifti1Image(img.get_fdata(dtype=np.float32) * 1.5, img.affine), str(moved))
+    preprocess_subject(sid, str(moved), str(work), FAST)
+    after = json.loads((work / "subjects" / sid / "steps.json").read_text())
+    assert after["reorient"]["fingerprint"] != before["reorient"]["fingerprint"]
+
+
 def test_registration_is_repeatable(preprocessed_synth, tmp_path):
     out, _, _ = preprocessed_synth
     manifest = read_manifest(out / "manifest.csv")

@@ -13,7 +13,7 @@ from brainage.layout import RunDir
 from brainage.models.network import ModelConfig
 from brainage.training import cnn
 from brainage.training.config import RunOptions, TrainConfig
-from brainage.training.cv import ensemble_and_correct, train_cv
+from brainage.training.cv import average_seeds_and_correct, train_cv
 from brainage.training.logs import read_training_log
 from brainage.training.module import OptimConfig
 
@@ -121,7 +121,7 @@ def test_bias_correction_is_fitted_on_validation_only():
     test = pd.DataFrame({"subject_id": [f"t{i}" for i in range(20)], "age": ages[20:], "role": "test"})
     test["age_pred"] = test.age + 30  # if test rows leaked into the fit, alpha/beta would change
     preds = pd.concat([val, test]).assign(fold=0, seed=0, sex="F", site="x", sex_prob_male=0.3)
-    out = ensemble_and_correct(preds)
+    out = average_seeds_and_correct(preds)
     assert set(out.subject_id) == set(test.subject_id)
     assert out.bias_alpha.iloc[0] == pytest.approx(-0.5) and out.bias_beta.iloc[0] == pytest.approx(25)
     assert np.allclose(out.age_pred_corrected, out.age_pred - (-0.5 * out.age + 25))
@@ -132,7 +132,7 @@ def test_bias_correction_is_refused_on_too_few_subjects():
     val = pd.DataFrame({"subject_id": [f"v{i}" for i in range(5)], "age": rng.uniform(20, 80, 5), "role": "val"})
     val["age_pred"] = val.age
     test = pd.DataFrame({"subject_id": ["t0", "t1"], "age": [30.0, 60.0], "role": "test", "age_pred": [35.0, 55.0]})
-    out = ensemble_and_correct(pd.concat([val, test]).assign(fold=0, seed=0, sex="F", site="x"))
+    out = average_seeds_and_correct(pd.concat([val, test]).assign(fold=0, seed=0, sex="F", site="x"))
     assert out.age_pred_corrected.isna().all() and out.age_pred.tolist() == [35.0, 55.0]
 
 
@@ -161,7 +161,9 @@ def test_settings_added_later_leave_old_fingerprints_alone():
     before = to_dict(config)
     for key in ("intensity_inputs", "tissue_contrast", "blur_std_voxels"):
         del before["augment"][key]
+    del before["renditions"]
     legacy_blob = fingerprint(before)
     assert fingerprint(config) == legacy_blob
     assert fingerprint(replace(config, augment=replace(config.augment, tissue_contrast=0.1))) != legacy_blob
+    assert fingerprint(replace(config, renditions=True)) != legacy_blob
     assert "tissue_contrast" in to_dict(config)["augment"]  # saved configs still show every setting

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from brainage.errors import InputError
-from brainage.preprocess.grids import GRIDS
+from brainage.preprocess.grids import GRIDS, CacheInfo
 from brainage.training.run_info import SCHEMA_VERSION, RunInfo
 
 
@@ -18,7 +18,7 @@ def test_round_trip_keeps_every_field(tmp_path):
         preprocessed_dir=Path("/c"),
         qc_verdicts=Path("/c/qc/qc_verdicts.csv"),
         n_subjects=12,
-        grid=GRIDS["2mm"],
+        cache=CacheInfo(GRIDS["2mm"], pooled=2),
         torch="2.13.0",
         stack_of=(Path("/m/a"), Path("/m/b")),
     )
@@ -41,7 +41,16 @@ def test_a_record_from_before_versions_is_read(tmp_path):
         )
     )
     info = RunInfo.read(path)
-    assert info.schema_version == 0 and info.grid == GRIDS["2mm"] and info.preprocessed_dir is None
+    assert info.schema_version == 0 and info.cache == CacheInfo(GRIDS["2mm"]) and info.preprocessed_dir is None
+
+
+def test_a_version_1_record_of_a_packed_cache_reads_its_pooling(tmp_path):
+    """Version 1 named a packed cache's grid "2mm/2", which no grid table resolves."""
+    path = tmp_path / "run_info.json"
+    packed = {"name": "2mm/2", "voxel_mm": 4.0, "shape": [40, 48, 40], "top_margin_mm": 4.0}
+    path.write_text(json.dumps({"folds_csv": "/s/folds.csv", "grid": packed, "schema_version": 1}))
+    cache = RunInfo.read(path).cache
+    assert cache.grid == GRIDS["2mm"] and cache.pooled == 2 and cache.voxel_mm == 4.0 and cache.shape == (40, 48, 40)
 
 
 @pytest.mark.parametrize(

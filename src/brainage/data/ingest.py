@@ -27,6 +27,26 @@ def ingest(
     ``sex_coding`` maps numeric sex codes of a BIDS or CSV source (``{1: "M", 2: "F"}``);
     IXI's own coding is known.
 
+    Parameters
+    ----------
+    kind
+        What ``source`` is: ``ixi``, ``bids`` or ``csv``.
+    source
+        The dataset folder (IXI, BIDS) or CSV file.
+    out_dir
+        Folder for ``manifest.csv``, the exclusion list and the cohort summary.
+    xls
+        IXI only: the spreadsheet, if not ``source/IXI.xls``.
+    check
+        Open every image and exclude unreadable ones, with the reason.
+    sex_coding
+        Map of numeric sex codes to ``M``/``F`` (BIDS, CSV); IXI's coding is known.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The manifest: one row per subject, excluded subjects kept with their reason.
+
     Example:
         >>> ingest("ixi", "../shared/data/ixi-hh", "results/ixi")  # doctest: +SKIP
     """

@@ -31,6 +31,22 @@ def ingest_bids(
     paths are stored absolute; numeric sex codes need an explicit ``sex_coding``. For prediction
     (``labels_required=False``) age and sex columns are optional.
 
+    Parameters
+    ----------
+    root
+        The BIDS dataset folder (``participants.tsv`` and ``sub-*/anat/*_T1w.nii[.gz]``).
+    check
+        Open every image and exclude unreadable ones, with the reason.
+    sex_coding
+        Map of numeric sex codes to ``M``/``F``.
+    labels_required
+        Whether age and sex must be given (training) or may be missing (prediction).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The manifest.
+
     Example:
         >>> manifest = ingest_bids("results/demo/cohort")  # doctest: +SKIP
     """

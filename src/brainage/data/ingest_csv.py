@@ -34,6 +34,22 @@ def ingest_csv(
 ) -> pd.DataFrame:
     """Build a manifest from a CSV of ``path, age, sex[, subject_id, site]``.
 
+    Parameters
+    ----------
+    csv_path
+        A CSV with ``path, age, sex`` and optionally ``subject_id, site``.
+    check
+        Open every image and exclude unreadable ones, with the reason.
+    sex_coding
+        Map of numeric sex codes to ``M``/``F``.
+    labels_required
+        Whether age and sex must be given (training) or may be missing (prediction).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The manifest.
+
     Example:
         >>> manifest = ingest_csv("hospital_export.csv")  # doctest: +SKIP
     """

@@ -95,10 +95,21 @@ def ingest_ixi(
 ) -> tuple[pd.DataFrame, IXIReport]:
     """Build a manifest from an IXI download.
 
-    Args:
-        folder: folder holding the T1 files (searched recursively) and, by default, IXI.xls.
-        xls_path: the spreadsheet, if not ``folder/IXI.xls``.
-        check: open every image and exclude unreadable ones (with the reason).
+
+    Parameters
+    ----------
+    folder
+        Folder holding the T1 files (searched recursively) and, by default, ``IXI.xls``.
+    xls_path
+        The spreadsheet, if not ``folder/IXI.xls``.
+    check
+        Open every image and exclude unreadable ones, with the reason.
+
+    Returns
+    -------
+    tuple of (pandas.DataFrame, IXIReport)
+        The manifest, and what was read from the spreadsheet (rows without a scan, duplicates,
+        conflicts).
 
     Example:
         >>> manifest, report = ingest_ixi("../shared/data/ixi-hh")  # doctest: +SKIP

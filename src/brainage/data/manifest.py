@@ -182,7 +182,18 @@ def read_table(path: str | Path, what: str, **kwargs) -> pd.DataFrame:
 
 
 def read_manifest(path: str | Path) -> pd.DataFrame:
-    """Read a manifest CSV, checking that every required column is there."""
+    """Read a manifest CSV, checking that every required column is there.
+
+    Parameters
+    ----------
+    path
+        A ``manifest.csv``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The manifest, every required column checked.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(path, "manifest file does not exist (run `brainage ingest` first)")
@@ -196,7 +207,20 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
 
 
 def write_manifest(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write a manifest CSV atomically."""
+    """Write a manifest CSV atomically.
+
+    Parameters
+    ----------
+    df
+        The manifest table.
+    path
+        Where to write it (atomically).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     return write_csv(df[COLUMNS + [c for c in df.columns if c not in COLUMNS]], path)
 
 

@@ -237,6 +237,18 @@ def _save(data: np.ndarray, affine: np.ndarray, path: Path, dtype=np.int16) -> N
 def make_cohort(out_dir: str | Path, config: SynthConfig = SynthConfig()) -> pd.DataFrame:
     """Write a synthetic BIDS cohort to ``out_dir`` and return its participants table.
 
+    Parameters
+    ----------
+    out_dir
+        The BIDS folder to write.
+    config
+        Cohort size, ages, anatomy, acquisition and injected failures (:class:`SynthConfig`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The participants table (``participant_id, age, sex, ...``).
+
     Example:
         >>> make_cohort("results/demo/cohort", SynthConfig(n_subjects=20, seed=1))  # doctest: +SKIP
     """

@@ -132,10 +132,16 @@ def _real_data_sentence() -> str:
     age, sex = cv.get("age_uncorrected") or {}, cv.get("sex") or {}
     if not age:
         return ""
+    invariance = (
+        f" The same brain stored or acquired 17 other ways varies by {meta.invariance['within_brain_sd_years']:.1f} "
+        "years in its predicted age."
+        if meta.invariance
+        else ""
+    )
     return (
         f"On real scans ({meta.cohort['n']} IXI-HH adults of one scanner, 5-fold cross-validation) the shipped model "
         f"is off by {age['mae']:.2f} years (r {age['pearson_r']:.3f}) and tells sex apart {sex.get('accuracy', 0):.0%} "
-        "of the time; see docs/benchmarks.md and, for other scanners, docs/scanner_robustness.md."
+        f"of the time.{invariance} See docs/benchmarks.md and, for other scanners, docs/scanner_robustness.md."
     )
 
 

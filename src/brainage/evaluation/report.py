@@ -99,6 +99,19 @@ def evaluate(model_dir: str | Path, out_dir: str | Path | None = None) -> dict:
     Writes ``metrics.json``, ``metrics.csv``, ``age_error_by_decile.csv``, ``subjects.csv``, PNG
     plots and ``index.html`` into ``out_dir`` (default ``MODEL_DIR/evaluation``).
 
+    Parameters
+    ----------
+    model_dir
+        A ``brainage train`` (or ``brainage stack``) output folder.
+    out_dir
+        Where to write the report; default ``MODEL_DIR/evaluation``.
+
+    Returns
+    -------
+    dict
+        Metrics of the out-of-fold predictions: uncorrected and bias-corrected age, sex, baselines,
+        warnings.
+
     Example:
         >>> evaluate("results/ixi/models/sfcn")  # doctest: +SKIP
     """

@@ -22,6 +22,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pandas as pd
+from nibabel.processing import resample_from_to
 
 from brainage.config import load_config
 from brainage.errors import InputError
@@ -35,7 +36,7 @@ from brainage.models.registry import model_spec
 from brainage.predict.bundle import load_bundle
 from brainage.predict.members import CNNMember
 from brainage.preprocess.cache import read_cache_index
-from brainage.preprocess.grids import GRIDS, read_grid
+from brainage.preprocess.grids import GRIDS, CacheInfo
 from brainage.preprocess.ops import from_grid, save_nifti
 from brainage.progress import console
 from brainage.training.config import TrainConfig
@@ -84,7 +85,7 @@ def _from_run(run: RunDir) -> tuple[list[Explained], PreprocessedDir, str]:
     return (
         models,
         PreprocessedDir(info.preprocessed_dir),
-        (info.grid or read_grid(CacheDir.find(info.cache_dir).grid)).name,
+        (info.cache or CacheInfo.read(CacheDir.find(info.cache_dir).grid)).grid.name,
     )
 
 
@@ -317,12 +318,14 @@ MIN_REGION_VOXELS = 100
 
 def _regions(population: dict, grid: str, out: ExplainDir) -> pd.DataFrame:
     """Per population map (a difference map: its positive part), the :data:`TOP_REGIONS` regions with
-    the largest share of its mass and those where it is densest relative to a uniform map."""
-    atlas, _, labels = load_atlas()
+    the largest share of its mass and those where it is densest relative to a uniform map. Maps on
+    another grid than the atlas's are resampled onto it first (linearly, in MNI space)."""
+    atlas, atlas_affine, labels = load_atlas()
     rows = []
     for name, volume in population.items():
         if volume.shape != atlas.shape:
-            continue
+            on_grid = nib.Nifti1Image(np.asarray(volume, np.float32), GRIDS[grid].affine())
+            volume = resample_from_to(on_grid, (atlas.shape, atlas_affine), order=1).get_fdata(dtype=np.float32)
         summary = region_summary(volume, atlas, labels).merge(labels[["label", "voxels"]], on="label")
         by_mass = summary.head(TOP_REGIONS)
         by_density = (

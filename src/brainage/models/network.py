@@ -70,6 +70,19 @@ def model_config(name: str, **overrides) -> ModelConfig:
     """A :class:`ModelConfig` with the registered defaults of ``name``, overridden by any keyword
     given (``None`` keeps the default).
 
+    Parameters
+    ----------
+    name
+        A model of the registry (:data:`MODELS`): ``sfcn``, ``seresnet``, ``resnet``, ``ridge``,
+        ``ensemble``.
+    **overrides
+        Fields of :class:`ModelConfig` to set; ``None`` keeps the registered default.
+
+    Returns
+    -------
+    ModelConfig
+        The network's settings.
+
     Example:
         >>> model_config("seresnet", width=0.5).age_head
         'regression'

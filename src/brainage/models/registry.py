@@ -8,7 +8,7 @@ Example:
     >>> MODELS["sfcn"].age_head, MODELS["seresnet"].age_head
     ('softlabel', 'regression')
     >>> sorted(MODELS)
-    ['ensemble', 'resnet', 'ridge', 'seresnet', 'sfcn']
+    ['ensemble', 'resnet', 'ridge', 'scanner_robust', 'seresnet', 'sfcn']
 """
 
 from __future__ import annotations
@@ -99,6 +99,30 @@ MODELS: dict[str, ModelSpec] = {
             # 4 mm grid, 30 epochs, 3 seeds in bf16: the 5-fold CV of IXI-HH-180 takes ~35 minutes on a
             # 2-core CPU and was the best configuration measured there (benchmarks/ixi_cv_cpu.py)
             train={"downsample": 2, "max_epochs": 30, "patience": 100},
+            run={"seeds": "0,1,2", "precision": "bf16-mixed"},
+        ),
+        # The shipped model (docs/scanner_robustness.md): the same stack, both members reading only the
+        # T1 anchored on its own CSF and white matter (tissue maps move with resolution; the anchor does
+        # not), the T1 randomised in gamma, noise and blur, and every scan also seen as one other
+        # acquisition preprocessed end to end (`brainage preprocess --recipe scanner-robust`).
+        ModelSpec(
+            "scanner_robust",
+            "SE-ResNet and ridge on the tissue-anchored T1 with head-size covariates, stacked; trained also on "
+            "each scan rendered as another acquisition (needs `brainage preprocess --recipe scanner-robust`)",
+            "brainage.models.seresnet:SEResNetBackbone",
+            backbone_kwargs={"se": True},
+            kind="ensemble",
+            inputs=("t1",),
+            modulate=False,
+            covariates=("brain_volume_ml", "affine_det"),
+            width=0.5,
+            train={
+                "downsample": 2,
+                "max_epochs": 30,
+                "patience": 100,
+                "renditions": True,
+                "augment": {"log_gamma": 0.35, "intensity_inputs": ("t1",), "blur_std_voxels": 0.5},
+            },
             run={"seeds": "0,1,2", "precision": "bf16-mixed"},
         ),
     )

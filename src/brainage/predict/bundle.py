@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +51,9 @@ def recipe_config(config: dict) -> PreprocessConfig:
 
 def recipe(config: PreprocessConfig) -> dict:
     """The preprocessing a bundle's model expects: the config, the grid and every step with its
-    parameters, plus their fingerprint (what :func:`check_compatible` compares)."""
+    parameters, plus their fingerprint (what :func:`check_compatible` compares). Training
+    renditions are left out: a new scan is preprocessed, never rendered."""
+    config = replace(config, renditions=0)
     grid = GRIDS[config.grids[0]].to_json()
     steps = [[step.name, step.params()] for step in steps_for(config)]
     return {"config": to_dict(config), "grid": grid, "steps": steps, "fingerprint": fingerprint(grid, steps)}
@@ -196,7 +198,18 @@ def read_meta(path: str | Path) -> dict:
 
 
 def load_bundle(path: str | Path | None = None) -> Bundle:
-    """Read and check a bundle (default: the one that ships with brainage)."""
+    """Read and check a bundle (default: the one that ships with brainage).
+
+    Parameters
+    ----------
+    path
+        A ``.brainage`` file; ``None`` for the model that ships with brainage.
+
+    Returns
+    -------
+    Bundle
+        The bundle, its format and members checked.
+    """
     path = Path(path) if path else default_bundle_path()
     if path == default_bundle_path() and not path.is_file():
         raise InputError(

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from brainage.errors import InputError
 from brainage.layout import BUNDLE_FILES
+from brainage.preprocess.grids import GridSpec
 
 FORMAT = "brainage-bundle"
 #: Bumped when the file layout changes in a way older readers cannot follow.
@@ -71,6 +72,11 @@ class BundleMeta:
     finetuned: dict | None = None
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
+
+    @property
+    def grid(self) -> GridSpec:
+        """The grid the model's inputs were resampled on."""
+        return GridSpec.from_json(self.preprocessing["grid"])
 
     @property
     def grid_name(self) -> str:

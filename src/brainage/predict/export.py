@@ -31,7 +31,7 @@ from brainage.models.registry import model_spec
 from brainage.predict.bundle import Bundle, SeedModel, recipe
 from brainage.predict.bundle_meta import BundleMeta, ModelInfo
 from brainage.predict.members import CNNMember, RidgeMember
-from brainage.preprocess.grids import read_grid
+from brainage.preprocess.grids import CacheInfo
 from brainage.preprocess.pipeline import PreprocessConfig
 from brainage.progress import console, track
 from brainage.training.bias import AgeBiasCorrector, TooFewSubjects
@@ -197,6 +197,29 @@ def export_bundle(
     ``IXI_ATTRIBUTION`` for models trained on IXI), shown by every prediction report.
     ``invariance``: a ``benchmarks/invariance.py`` result of this run, carried beside the CV metrics.
 
+    Parameters
+    ----------
+    run_dir
+        A ``brainage train`` output folder.
+    out
+        The bundle file to write (``.brainage``).
+    fold
+        Which model to pack: ``FINAL_FOLD`` (-1, default) is the model trained on every subject; a
+        fold number packs that fold's model.
+    name
+        The model's name in reports; default the run folder's name.
+    licence
+        Terms of the training data, shown by every prediction report.
+    attribution
+        Credit the training data asks for, shown by every prediction report.
+    invariance
+        A ``benchmarks/invariance.py`` JSON of this run, carried beside the CV metrics.
+
+    Returns
+    -------
+    Bundle
+        The bundle written to ``out``.
+
     Example:
         >>> export_bundle("results/ixi/models/ensemble", "ixi.brainage")  # doctest: +SKIP
     """
@@ -226,7 +249,14 @@ def export_bundle(
         )
     pre_config = load_config(PreprocessConfig, pre.config)
     cache = CacheDir.find(info.cache_dir)
-    pre_config.grids = ((info.grid or read_grid(cache.grid)).name,)
+    cache_info = info.cache or CacheInfo.read(cache.grid)
+    if cache_info.pooled != 1:
+        raise InputError(
+            run.root,
+            f"trained on a cache pooled by {cache_info.pooled} (`brainage pack --downsample`): new scans cannot be "
+            "prepared the same way; train on the preprocessing folder (with --downsample) to export a model",
+        )
+    pre_config.grids = (cache_info.grid.name,)
     pre_config.tissue = "tissue" in config.model.inputs or pre_config.tissue
     table = labels_table(cache, info.folds_csv, info.qc_verdicts)
     trained_on = table if fold == FINAL_FOLD else table[table.fold != fold]

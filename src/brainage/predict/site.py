@@ -35,6 +35,7 @@ from brainage.predict.inputs import manifest_for_inputs
 from brainage.predict.members import CNNMember
 from brainage.predict.run import predict
 from brainage.preprocess.cache import read_cache_index
+from brainage.preprocess.grids import CacheInfo
 from brainage.progress import console
 from brainage.training.augment import build_augmentation
 from brainage.training.bias import AgeBiasCorrector, TooFewSubjects
@@ -100,7 +101,7 @@ def finetune_bundle(bundle: Bundle, table: pd.DataFrame, config: FinetuneConfig)
 
     quiet_lightning()
     train_config = from_dict(TrainConfig, bundle.meta.model.train_config)
-    voxel = bundle.meta.preprocessing["grid"]["voxel_mm"] * train_config.downsample
+    voxel = CacheInfo(bundle.meta.grid).voxel_mm_pooled(train_config.downsample)
     tuned = Bundle(bundle.meta, [])
     for seed_model in bundle.seeds:
         members = dict(seed_model.members)
@@ -172,7 +173,30 @@ def finetune_site(
     sex_coding: dict | None = None,
 ) -> pd.DataFrame:
     """Adapt a bundle to the site of ``source`` (scans with ages); writes ``site.brainage`` and the
-    held-out comparison; returns the metrics table."""
+    held-out comparison; returns the metrics table.
+
+    Parameters
+    ----------
+    bundle_path
+        The bundle to adapt (default model: ``None``).
+    source
+        Scans of the new site with ages: a folder, a CSV or a BIDS dataset, as ``brainage predict``
+        reads them.
+    out_dir
+        Output folder: ``site.brainage``, the held-out comparison and its report.
+    config
+        How to adapt (:class:`FinetuneConfig`: ``offset`` or ``finetune``, held-out share, epochs,
+        ...).
+    executor
+        Where preprocessing runs (local workers or a Dask cluster).
+    sex_coding
+        Map of numeric sex codes in ``source`` to ``M``/``F``, if it uses numbers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Metrics of the original and the adapted model on the held-out scans of the site.
+    """
     out = SiteDir(out_dir)
     bundle = load_bundle(bundle_path)
     # refuse a sample that is too small before preprocessing it, not after

@@ -18,9 +18,9 @@ import pandas as pd
 from brainage.errors import InputError
 from brainage.files import atomic_path, write_csv
 from brainage.layout import CacheDir
-from brainage.preprocess.grids import GridSpec, read_grid, write_grid
+from brainage.preprocess.grids import CacheInfo, GridSpec
 
-INDEX_COLUMNS = ["subject_id", "age", "sex", "site", "path"]
+INDEX_COLUMNS = ["subject_id", "age", "sex", "site", "path", "source_subject", "rendition"]
 #: Per-subject numbers preprocessing measures that models may use beside the image: native brain
 #: volume, the registration's determinant (head size), native tissue volumes.
 COVARIATES = ("brain_volume_ml", "affine_det", "csf_ml", "gm_ml", "wm_ml")
@@ -37,12 +37,26 @@ def read_volume(path: str | Path, mmap: bool = True) -> np.ndarray:
 
 
 def write_cache_index(
-    cache: CacheDir, grid: GridSpec, manifest: pd.DataFrame, report: pd.DataFrame | None = None
+    cache: CacheDir,
+    grid: GridSpec,
+    manifest: pd.DataFrame,
+    report: pd.DataFrame | None = None,
+    renditions: pd.DataFrame | None = None,
 ) -> Path:
     """``index.csv`` and ``grid.json``: included subjects that have a cached volume, with labels,
-    their tissue maps (``tissue_path``) where cached, and the :data:`COVARIATES` of ``report``."""
+    their tissue maps (``tissue_path``) where cached, and the :data:`COVARIATES` of ``report``.
+
+    ``renditions`` (:mod:`brainage.preprocess.renditions`) adds the training renditions, with
+    their covariates; every row names its ``source_subject`` (itself for an original scan) and
+    its ``rendition`` kind (empty for an original scan).
+    """
+    subjects = manifest[manifest.included].assign(source_subject=lambda m: m.subject_id, rendition="")
+    measured = report
+    if renditions is not None and len(renditions):
+        subjects = pd.concat([subjects, renditions], ignore_index=True)
+        measured = pd.concat([report, renditions], ignore_index=True) if report is not None else renditions
     rows = []
-    for _, sub in manifest[manifest.included].iterrows():
+    for _, sub in subjects.iterrows():
         if cache.volume(sub.subject_id).exists():
             tissue = cache.tissue(sub.subject_id)
             rows.append(
@@ -52,16 +66,18 @@ def write_cache_index(
                     "sex": sub.sex,
                     "site": sub.site,
                     "path": cache.volume(sub.subject_id).name,
+                    "source_subject": sub.source_subject,
+                    "rendition": sub.rendition,
                     "tissue_path": tissue.name if tissue.exists() else "",
                 }
             )
     index = pd.DataFrame(rows, columns=INDEX_COLUMNS + ["tissue_path"])
-    if report is not None:
-        known = [c for c in COVARIATES if c in report.columns]
-        index = index.merge(report[["subject_id", *known]], on="subject_id", how="left")
+    if measured is not None:
+        known = [c for c in COVARIATES if c in measured.columns]
+        index = index.merge(measured[["subject_id", *known]], on="subject_id", how="left")
     if not (index["tissue_path"] != "").any():
         index = index.drop(columns="tissue_path")
-    write_grid(cache.grid, grid)
+    CacheInfo(grid).write(cache.grid)
     return write_csv(index, cache.index)
 
 
@@ -70,11 +86,21 @@ def read_cache_index(cache_dir: str | Path) -> pd.DataFrame:
     cache = CacheDir(cache_dir)
     if not cache.index.is_file():
         raise InputError(cache.index, "cache index not found (run `brainage preprocess` first)")
-    index = pd.read_csv(cache.index, dtype={"subject_id": str, "tissue_path": str})
+    index = pd.read_csv(
+        cache.index, dtype={"subject_id": str, "tissue_path": str, "source_subject": str, "rendition": str}
+    )
+    if "source_subject" not in index:  # written before training renditions existed
+        index["source_subject"], index["rendition"] = index.subject_id, ""
+    index["rendition"] = index["rendition"].fillna("")
     index["path"] = [str(cache.root / p) for p in index["path"]]
     if "tissue_path" in index:
         index["tissue_path"] = [str(cache.root / p) if isinstance(p, str) and p else "" for p in index["tissue_path"]]
     return index
+
+
+def is_original(index: pd.DataFrame) -> pd.Series:
+    """Rows of a cache index that are scans as acquired, not training renditions of them."""
+    return index.rendition == ""
 
 
 def _pooled(path: str, factor: int) -> np.ndarray:
@@ -98,17 +124,10 @@ def pack_cache(cache_dir: str | Path, archive: str | Path, downsample: int = 1) 
     arrays = {"volumes": np.stack([_pooled(p, downsample) for p in index.path])}
     if "tissue_path" in index and (index.tissue_path != "").all():
         arrays["tissues"] = np.stack([_pooled(p, downsample) for p in index.tissue_path])
-    grid = read_grid(cache.grid)
-    if downsample > 1:
-        grid = GridSpec(
-            f"{grid.name}/{downsample}",
-            grid.voxel_mm * downsample,
-            tuple(arrays["volumes"].shape[1:]),
-            grid.top_margin_mm,
-        )
+    info = CacheInfo.read(cache.grid).pooled_by(downsample)
     table = index.drop(columns=[c for c in ("path", "tissue_path") if c in index])
     with atomic_path(archive) as tmp:
-        np.savez_compressed(tmp, **arrays, index=table.to_csv(index=False), grid=json.dumps(grid.to_json()))
+        np.savez_compressed(tmp, **arrays, index=table.to_csv(index=False), grid=json.dumps(info.to_json()))
     return Path(archive)
 
 
@@ -124,7 +143,7 @@ def unpack_cache(archive: str | Path, cache_dir: str | Path) -> Path:
         index["tissue_path"] = [
             write_volume_raw(cache.tissue(sid), t).name for sid, t in zip(index.subject_id, data["tissues"])
         ]
-    write_grid(cache.grid, GridSpec.from_json(json.loads(str(data["grid"]))))
+    CacheInfo.from_json(json.loads(str(data["grid"])), archive).write(cache.grid)
     write_csv(index, cache.index)
     return cache.root
 

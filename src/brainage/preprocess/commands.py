@@ -7,6 +7,7 @@ from pathlib import Path
 
 from brainage.commands import Command, add_executor_arguments, executor_from_args
 from brainage.preprocess.grids import DEFAULT_GRID, GRIDS
+from brainage.preprocess.recipes import RECIPES
 
 
 class Preprocess(Command):
@@ -17,6 +18,14 @@ class Preprocess(Command):
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("manifest", type=Path, help="manifest.csv from `brainage ingest`")
         p.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
+        p.add_argument(
+            "--recipe",
+            choices=sorted(RECIPES),
+            default="default",
+            help="a named set of the settings below: scanner-robust is the shipped model's (2 mm working "
+            "voxels, partial-volume tissue, tissue-anchored T1, one training rendition per scan); options "
+            "given below override it (default: default)",
+        )
         p.add_argument(
             "--grid", action="append", choices=sorted(GRIDS), help=f"output grid(s) (default {DEFAULT_GRID})"
         )
@@ -56,14 +65,23 @@ class Preprocess(Command):
             help="scale the model cache by brain percentiles, or anchor it on the CSF and white-matter "
             "means (does not move with resolution or noise) (default: percentiles)",
         )
+        p.add_argument(
+            "--renditions",
+            type=int,
+            default=None,
+            help="also render each scan as N other acquisitions (1 mm, thick slices, 3 mm, gamma, noise, "
+            "grey/white contrast) and preprocess them: training data for scanner invariance "
+            "(`brainage train --renditions`) (default: 0)",
+        )
         add_executor_arguments(p)
 
     def run(self, args: argparse.Namespace) -> None:
         from dataclasses import replace
 
-        from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest, print_report
+        from brainage.preprocess.pipeline import preprocess_manifest, print_report, recipe_preset
 
-        config = PreprocessConfig(
+        config = replace(
+            recipe_preset(args.recipe),
             grids=tuple(args.grid or [DEFAULT_GRID]),
             skull_stripped=args.skull_stripped,
             registration=args.registration,
@@ -75,6 +93,8 @@ class Preprocess(Command):
             config = replace(config, segmentation=args.segmentation)
         if args.intensity_reference is not None:
             config = replace(config, intensity_reference=args.intensity_reference)
+        if args.renditions is not None:
+            config = replace(config, renditions=args.renditions)
         print_report(preprocess_manifest(args.manifest, args.out, config, executor_from_args(args)), args.out)
 
 

@@ -82,15 +82,98 @@ GRIDS = {
 }
 
 
-def write_grid(path: str | Path, grid: GridSpec) -> Path:
-    from brainage.files import write_json
+#: Version of the cache record (``grid.json``) this brainage writes; files without one are the
+#: bare grids written before it (0.2 to 0.6).
+CACHE_INFO_VERSION = 1
 
-    return write_json(path, grid.to_json())
 
+@dataclass(frozen=True)
+class CacheInfo:
+    """What the volumes of a cache folder are (its ``grid.json``): the MNI grid preprocessing
+    resampled them onto, and the factor they were average-pooled by since (``brainage pack
+    --downsample``); hence their actual voxel size and shape. Training, export and explain read
+    the grid from here, never from a name.
 
-def read_grid(path: str | Path) -> GridSpec:
-    """The grid a cache was written on (its ``grid.json``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "cache has no grid.json (written by `brainage preprocess` since 0.2; re-run it)")
-    return GridSpec.from_json(json.loads(path.read_text()))
+    Example:
+        >>> info = CacheInfo(GRIDS["2mm"]).pooled_by(2)
+        >>> info.grid.name, info.voxel_mm, info.shape
+        ('2mm', 4.0, (40, 48, 40))
+        >>> info.voxel_mm_pooled(2)  # what a model that pools it by 2 again sees
+        8.0
+    """
+
+    grid: GridSpec
+    pooled: int = 1
+
+    @property
+    def voxel_mm(self) -> float:
+        return self.grid.voxel_mm * self.pooled
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(n // self.pooled for n in self.grid.shape)
+
+    def pooled_by(self, factor: int) -> "CacheInfo":
+        return CacheInfo(self.grid, self.pooled * factor)
+
+    def voxel_mm_pooled(self, downsample: int) -> float:
+        """Voxel size of a model input read from this cache and average-pooled by ``downsample``."""
+        return self.voxel_mm * downsample
+
+    def identity(self) -> dict:
+        """What a model trained on this cache depends on (part of its fingerprint); for an unpooled
+        cache the same as before this record existed, so finished folds stay finished."""
+        identity = {"grid": self.grid.to_json()}
+        return identity if self.pooled == 1 else {**identity, "pooled": self.pooled}
+
+    def to_json(self) -> dict:
+        return {
+            "version": CACHE_INFO_VERSION,
+            "grid": self.grid.to_json(),
+            "pooled": self.pooled,
+            "voxel_mm": self.voxel_mm,
+            "shape": list(self.shape),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict, source: str | Path | None = None) -> "CacheInfo":
+        """The record, from this version's JSON or a bare grid of an older one (a pooled cache was
+        then a grid named like ``2mm/2``); one line naming ``source`` when it is neither."""
+        try:
+            if "version" not in data:
+                return cls._from_bare_grid(data)
+            if int(data["version"]) > CACHE_INFO_VERSION:
+                raise InputError(source, f"cache record version {data['version']} is newer than this brainage reads")
+            unknown = set(data) - {"version", "grid", "pooled", "voxel_mm", "shape"}
+            if unknown:
+                raise ValueError(f"unknown keys {sorted(unknown)}")
+            return cls(GridSpec.from_json(data["grid"]), int(data.get("pooled", 1)))
+        except InputError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(source, f"not a brainage cache record ({type(exc).__name__}: {exc})") from None
+
+    @classmethod
+    def _from_bare_grid(cls, data: dict) -> "CacheInfo":
+        name, _, factor = str(data["name"]).partition("/")
+        if not factor:
+            return cls(GridSpec.from_json(data))
+        base = GRIDS[name] if name in GRIDS else GridSpec.from_json({**data, "name": name})
+        return cls(base, int(factor))
+
+    def write(self, path: str | Path) -> Path:
+        from brainage.files import write_json
+
+        return write_json(path, self.to_json())
+
+    @classmethod
+    def read(cls, path: str | Path) -> "CacheInfo":
+        """The record of a cache folder (its ``grid.json``), or one line saying why there is none."""
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(path, "cache has no grid.json (written by `brainage preprocess` since 0.2; re-run it)")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise InputError(path, f"not a brainage cache record (invalid JSON: {exc})") from None
+        return cls.from_json(data, path)

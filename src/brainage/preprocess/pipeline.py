@@ -20,11 +20,13 @@ import pandas as pd
 from brainage.config import ADDED_LATER, fingerprint, save_config
 from brainage.data.manifest import exclude, included, read_manifest, write_manifest
 from brainage.errors import InputError, StageError
-from brainage.files import DoneRecord, write_csv, write_text
+from brainage.files import DoneRecord, file_digest, write_csv, write_text
 from brainage.layout import PreprocessedDir
 from brainage.parallel import Executor, map_subjects
 from brainage.preprocess.cache import write_cache_index
 from brainage.preprocess.grids import DEFAULT_GRID, GRIDS
+from brainage.preprocess.recipes import RECIPES
+from brainage.preprocess.renditions import Rendition, plan_renditions, render, rendition_table
 from brainage.preprocess.steps import SubjectContext, steps_for
 
 
@@ -47,6 +49,8 @@ class PreprocessConfig:
     ``intensity_reference``: how the model cache is scaled (:class:`~brainage.preprocess.steps.Resample`):
     ``percentiles`` (default) or ``tissue`` (CSF and white-matter means anchored: resolution and
     noise leave it in place).
+    ``renditions``: how many other acquisitions of each scan to render and preprocess as training
+    data for invariance (:mod:`brainage.preprocess.renditions`); 0 (default) for none.
     Where the work runs (workers, a Dask cluster) is an :class:`~brainage.parallel.Executor`.
     """
 
@@ -61,6 +65,19 @@ class PreprocessConfig:
     tissue: bool = True
     segmentation: str = "atropos"
     intensity_reference: str = field(default="percentiles", metadata=ADDED_LATER)
+    renditions: int = field(default=0, metadata=ADDED_LATER)
+
+
+def recipe_preset(name: str) -> PreprocessConfig:
+    """The :class:`PreprocessConfig` of a named recipe (:data:`RECIPES`).
+
+    Example:
+        >>> recipe_preset("scanner-robust").intensity_reference, recipe_preset("default").renditions
+        ('tissue', 0)
+    """
+    if name not in RECIPES:
+        raise InputError(None, f"unknown recipe {name!r}; choose from {', '.join(RECIPES)}")
+    return PreprocessConfig(**RECIPES[name])
 
 
 _PROCESS_READY = False
@@ -85,8 +102,7 @@ def _prepare_process(config: PreprocessConfig) -> None:
 
 
 def _file_identity(path: Path) -> dict:
-    st = path.stat()
-    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    return {"sha256": file_digest(path)}
 
 
 def preprocess_subject(subject_id: str, t1_path: str, out_dir: str, config: PreprocessConfig) -> dict:
@@ -95,13 +111,27 @@ def preprocess_subject(subject_id: str, t1_path: str, out_dir: str, config: Prep
     Call it in a fresh process (as :func:`preprocess_manifest` does) for repeatable
     registrations: see :func:`_prepare_process`.
     """
+    return _preprocess(subject_id, lambda: t1_path, out_dir, config)
+
+
+def preprocess_rendition(rendition: Rendition, out_dir: str, config: PreprocessConfig) -> dict:
+    """Render (or reuse) one training rendition and preprocess it like a subject; a report row."""
+    return _preprocess(rendition.subject_id, lambda: str(render(rendition, out_dir)), out_dir, config)
+
+
+def _preprocess(subject_id: str, source, out_dir: str, config: PreprocessConfig) -> dict:
+    """Every step for one subject whose input file ``source()`` gives (rendered on demand, so a
+    rendition that cannot be rendered is one failed row like any other)."""
     _prepare_process(config)
     root = PreprocessedDir(out_dir)
-    ctx = SubjectContext(source=Path(t1_path), folder=root.subject(subject_id), root=root)
-    ctx.folder.root.mkdir(parents=True, exist_ok=True)
-    done = DoneRecord(ctx.folder.steps)
-    row: dict = {"subject_id": subject_id, "t1_path": t1_path, "status": "ok", "error": ""}
+    folder = root.subject(subject_id)
+    folder.root.mkdir(parents=True, exist_ok=True)
+    row: dict = {"subject_id": subject_id, "t1_path": "", "status": "ok", "error": ""}
+    ctx = SubjectContext(source=Path(), folder=folder, root=root)
     try:
+        row["t1_path"] = source()
+        ctx = SubjectContext(source=Path(row["t1_path"]), folder=folder, root=root)
+        done = DoneRecord(ctx.folder.steps)
         if not ctx.source.is_file():
             raise InputError(ctx.source, "file does not exist" if not ctx.source.exists() else "is not a file")
         fp = fingerprint(_file_identity(ctx.source))
@@ -138,6 +168,23 @@ def preprocess_manifest(
     count once per process, so only a fresh process can be pinned to the single thread
     determinism needs.
 
+    Parameters
+    ----------
+    manifest_path
+        ``manifest.csv`` from ``brainage ingest``.
+    out_dir
+        Output folder (created if missing); re-running resumes.
+    config
+        The recipe (:class:`PreprocessConfig`).
+    executor
+        Where subjects run: local worker processes or a Dask cluster.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The preprocessing report: one row per subject with status, error, seconds per step and
+        quality figures.
+
     Example:
         >>> preprocess_manifest("results/demo/manifest.csv", "results/demo/preprocessed")  # doctest: +SKIP
     """
@@ -145,6 +192,8 @@ def preprocess_manifest(
     unknown = [g for g in config.grids if g not in GRIDS]
     if unknown:
         raise InputError(None, f"unknown grid(s) {unknown}; choose from {sorted(GRIDS)}")
+    if config.renditions and not config.tissue:
+        raise InputError(None, "training renditions need the tissue segmentation (tissue: true)")
     manifest = read_manifest(manifest_path)
     todo = included(manifest)
     if todo.empty:
@@ -154,7 +203,6 @@ def preprocess_manifest(
     jobs = [(s.subject_id, str(s.t1_path), str(root.root), config) for s in todo.itertuples()]
     rows = map_subjects(preprocess_subject, jobs, "preprocessing", executor)
     report = pd.DataFrame(rows).sort_values("subject_id").reset_index(drop=True)
-    write_csv(report, root.report)
     failed = report[report.status != "ok"].set_index("subject_id")["error"]
     out_manifest = exclude(
         manifest,
@@ -162,9 +210,28 @@ def preprocess_manifest(
         "preprocessing failed: " + manifest.subject_id.map(failed).fillna(""),
     )
     write_manifest(out_manifest, root.manifest)
+    renditions = _preprocess_renditions(out_manifest, root, config, executor)
+    write_csv(report, root.report)
     for grid_name in config.grids:
-        write_cache_index(root.cache(grid_name), GRIDS[grid_name], out_manifest, report)
+        write_cache_index(root.cache(grid_name), GRIDS[grid_name], out_manifest, report, renditions)
     return report
+
+
+def _preprocess_renditions(
+    manifest: pd.DataFrame, root: PreprocessedDir, config: PreprocessConfig, executor: Executor
+) -> pd.DataFrame | None:
+    """The configured training renditions of the subjects that preprocessed, with their report
+    (``renditions_report.csv``) and table (``renditions.csv``); ``None`` when none are asked for."""
+    if not config.renditions:
+        return None
+    plan = plan_renditions(manifest, config.renditions)
+    jobs = [(r, str(root.root), config) for r in plan]
+    rows = map_subjects(preprocess_rendition, jobs, "rendering and preprocessing training renditions", executor)
+    report = pd.DataFrame(rows)
+    write_csv(report, root.renditions_report)
+    table = rendition_table(plan, manifest, report)
+    write_csv(table, root.renditions_table)
+    return table.merge(report.drop(columns=["t1_path", "status", "error"]), on="subject_id", how="left")
 
 
 def print_report(report: pd.DataFrame, out_dir: str | Path) -> None:

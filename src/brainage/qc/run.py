@@ -126,6 +126,27 @@ def run_qc(
     override, final verdict), ``qc_info.json`` (the yardstick used), ``qc_overrides.csv``
     (created empty if absent; yours to edit), ``montages/``, ``contact_sheet.png`` and ``index.html``.
 
+    Parameters
+    ----------
+    preprocessed
+        A ``brainage preprocess`` output folder.
+    out_dir
+        Where to write metrics, verdicts, pictures and the report; default ``PREPROCESSED/qc``.
+    executor
+        Where subjects run: local worker processes or a Dask cluster.
+    **overrides
+        A ``qc_overrides.csv`` of human decisions, applied on top of the automatic verdicts.
+    pictures
+        Draw the montages and the contact sheet (off for a quick metrics-only run).
+    reference
+        A ``brainage qc-reference`` file to judge scanner-dependent metrics against; default the
+        shipped IXI-HH one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per subject: metrics, automatic verdict and reasons, final verdict.
+
     Example:
         >>> run_qc("results/ixi/pre")  # doctest: +SKIP
     """

@@ -40,6 +40,19 @@ def build_augmentation(config: AugmentConfig, voxel_mm: float = 2.0):
     """A picklable torchio pipeline from an :class:`AugmentConfig` (``None`` when disabled or
     when augmentation runs on the GPU instead).
 
+    Parameters
+    ----------
+    config
+        The augmentation settings (a :class:`AugmentConfig`).
+    voxel_mm
+        Voxel size of the volumes it will see, in mm (translations and blur are given in mm and
+        voxels).
+
+    Returns
+    -------
+    torchio.Compose or None
+        The transform, or ``None`` when augmentation is off or runs on the GPU.
+
     Example:
         >>> t = build_augmentation(AugmentConfig())
         >>> type(t).__name__

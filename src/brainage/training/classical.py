@@ -27,8 +27,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from brainage.layout import FoldDir
+from brainage.preprocess.cache import is_original
+from brainage.preprocess.grids import CacheInfo
 from brainage.training.config import RunOptions, TrainConfig
 from brainage.training.dataset import SEX_TO_LABEL, load_inputs
+from brainage.training.fold_fit import FoldFit
 from brainage.training.splits import strata
 
 #: Ridge penalties searched by leave-one-out inside the training folds.
@@ -69,9 +72,7 @@ class RidgeBrainAge:
         age = table.age.to_numpy(float)
         sex = table.sex.map(SEX_TO_LABEL).to_numpy(float) * 2 - 1
         ridge = RidgeCV(alphas=ALPHAS)
-        inner = StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=self.seed)
-        # sex x age tertile, rare strata merged (as the outer folds are) so every stratum fits the inner folds
-        splits = list(inner.split(x, strata(table, age_bins=3, n_folds=INNER_FOLDS)))
+        splits = _inner_splits(table, self.seed)
         held_out = np.column_stack(
             [cross_val_predict(ridge, x, age, cv=splits), cross_val_predict(ridge, x, sex, cv=splits)]
         )
@@ -90,6 +91,19 @@ class RidgeBrainAge:
         return self._final(self._stage2_inputs(self._scores(x), table))
 
 
+def _inner_splits(table: pd.DataFrame, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Inner cross-validation folds over the rows of ``table``: drawn among its original scans,
+    stratified by sex x age tertile (rare strata merged, as the outer folds are), each training
+    rendition in its source subject's inner fold."""
+    originals = table[is_original(table)].reset_index(drop=True)
+    inner = StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=seed)
+    splits = []
+    for _, held_out in inner.split(originals, strata(originals, age_bins=3, n_folds=INNER_FOLDS)):
+        out = table.source_subject.isin(originals.source_subject[held_out]).to_numpy()
+        splits.append((np.flatnonzero(~out), np.flatnonzero(out)))
+    return splits
+
+
 def fit(
     rest: pd.DataFrame,
     test: pd.DataFrame,
@@ -98,17 +112,18 @@ def fit(
     config: TrainConfig,
     options: RunOptions,
     folder: FoldDir,
-    data_identity: dict,
-) -> tuple[pd.DataFrame, dict]:
+    cache: CacheInfo,
+) -> FoldFit:
     """Fit on the training folds ``rest``; predict them held-out (role ``inner``) and ``test``."""
     model = RidgeBrainAge(config, seed + abs(fold)).fit(rest)
     joblib.dump(model, folder.model)
     columns = ["subject_id", "age", "sex", "site"]
-    parts = [rest[columns].assign(role="inner", **model.inner_predictions_)]
+    parts = [rest[columns].assign(role="inner", **model.inner_predictions_)[is_original(rest)]]
     if len(test):  # the final model has no test subjects
         parts.append(test[columns].assign(role="test", **model.predict(test)))
-    return pd.concat(parts, ignore_index=True), {
+    found = {
         "alpha_age": float(model.age_image_.alpha_),
         "alpha_sex": float(model.sex_image_.alpha_),
         "n_voxels": int(model.voxels_.sum()),
     }
+    return FoldFit(pd.concat(parts, ignore_index=True), found)

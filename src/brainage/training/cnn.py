@@ -17,9 +17,12 @@ import pandas as pd
 import torch
 
 from brainage.layout import FINAL_FOLD, FoldDir
+from brainage.preprocess.cache import is_original
+from brainage.preprocess.grids import CacheInfo
 from brainage.training.augment import build_augmentation
 from brainage.training.config import RunOptions, TrainConfig
 from brainage.training.dataset import BrainAgeDataset, make_loader
+from brainage.training.fold_fit import OTHER_PROCESS, FoldFit
 from brainage.training.logs import archive_log
 from brainage.training.module import BrainAgeModule
 
@@ -71,6 +74,15 @@ def _val_split(train: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
     mask = np.zeros(len(train), bool)
     mask[val_idx] = True
     return mask
+
+
+def _train_and_val(rest: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Training and validation rows: validation subjects drawn among the original scans, and
+    their training renditions left out of training (a rendition is its source brain)."""
+    originals = rest[is_original(rest)].reset_index(drop=True)
+    val_sources = set(originals.source_subject[_val_split(originals, fraction, seed)])
+    in_val = rest.source_subject.isin(val_sources)
+    return rest[~in_val].reset_index(drop=True), rest[in_val & is_original(rest)].reset_index(drop=True)
 
 
 def _trainer(config: TrainConfig, options: RunOptions, fold: FoldDir, callbacks: list, logger=True, devices=None):
@@ -133,8 +145,8 @@ def fit(
     config: TrainConfig,
     options: RunOptions,
     folder: FoldDir,
-    data_identity: dict,
-) -> tuple[pd.DataFrame, dict]:
+    cache: CacheInfo,
+) -> FoldFit | None:
     """Train on the training folds ``rest`` (resuming from ``last.ckpt``); predict the validation
     subjects (role ``val``) and ``test`` (role ``test``) with the best checkpoint."""
     import lightning as L
@@ -143,9 +155,8 @@ def fit(
 
     fold = FINAL_SEED_OFFSET if fold == FINAL_FOLD else fold  # seeds must not be negative
     L.seed_everything(seed + 1000 * fold, workers=True, verbose=False)  # the seed is in the run record, not the console
-    is_val = _val_split(rest, config.val_fraction, seed + fold)
-    train, val = rest[~is_val].reset_index(drop=True), rest[is_val].reset_index(drop=True)
-    voxel = data_identity["grid"]["voxel_mm"] * config.downsample
+    train, val = _train_and_val(rest, config.val_fraction, seed + fold)
+    voxel = cache.voxel_mm_pooled(config.downsample)
     covariates = list(config.model.covariates)
     stats = (
         ([float(v) for v in train[covariates].mean()], [float(v) for v in train[covariates].std()])
@@ -188,11 +199,10 @@ def fit(
     last = folder.last_checkpoint
     trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if last.exists() else None)
     if trainer.global_rank != 0:
-        return pd.DataFrame(), {}
+        return OTHER_PROCESS
     best = ckpt.best_model_path or str(last)
     module = BrainAgeModule.load_from_checkpoint(best, weights_only=False)
     parts = [_predict(module, val, config, options, folder).assign(role="val")]
     if len(test):  # the final model has no test subjects
         parts.append(_predict(module, test, config, options, folder).assign(role="test"))
-    preds = pd.concat(parts, ignore_index=True)
-    return preds, {"best_checkpoint": best, "epochs_run": trainer.current_epoch}
+    return FoldFit(pd.concat(parts, ignore_index=True), {"best_checkpoint": best, "epochs_run": trainer.current_epoch})

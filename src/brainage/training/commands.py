@@ -137,6 +137,14 @@ class Train(Command):
             help="train without augmentation (default: augmented as the model specifies)",
         )
         result.add_argument(
+            "--renditions",
+            action=argparse.BooleanOptionalAction,
+            default=UNSET,
+            help="also train on the training renditions of `brainage preprocess --renditions N`, each in its "
+            "source subject's fold: other acquisitions of the same brains, for scanner invariance "
+            "(default: the model's; off)",
+        )
+        result.add_argument(
             "--augment-on",
             choices=["cpu", "gpu"],
             default=UNSET,
@@ -156,7 +164,7 @@ class Train(Command):
         how.add_argument(
             "--seeds",
             default=UNSET,
-            help="comma-separated seeds; several = ensemble per fold (default: the model's, else 0)",
+            help="comma-separated seeds; several are trained alike, averaged per fold (default: the model's, else 0)",
         )
         how.add_argument("--workers", type=int, default=2, help="DataLoader workers (default: 2)")
         how.add_argument(
@@ -191,6 +199,9 @@ class Train(Command):
             options,
             qc_verdicts=args.qc,
         )
+        if oof is None:  # only the final model (or a DDP process that does not report)
+            console.print(f"trained: {args.out}; next: brainage export {args.out} --out MODEL.brainage")
+            return
         console.print(
             f"out-of-fold predictions for {len(oof)} subjects: {RunDir(args.out).oof_predictions}; "
             f"next: brainage evaluate {args.out}"
@@ -255,6 +266,7 @@ def train_config_from_args(args: argparse.Namespace):
             ("epochs", "max_epochs"),
             ("patience", "patience"),
             ("batch_size", "batch_size"),
+            ("renditions", "renditions"),
         )
         if arg in given
     }

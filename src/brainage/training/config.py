@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from brainage.config import ADDED_LATER
 from brainage.models.network import ModelConfig, model_config
 from brainage.models.registry import TRAIN_DEFAULTS, model_spec
 from brainage.training.augment import AugmentConfig
@@ -36,6 +37,9 @@ class TrainConfig:
     patience: int = TRAIN_DEFAULTS["patience"]
     batch_size: int = TRAIN_DEFAULTS["batch_size"]
     val_fraction: float = 0.15
+    #: Train also on the cache's training renditions (``brainage preprocess --renditions``), each
+    #: in its source subject's fold: invariance to resolution, slices, gamma, noise and contrast.
+    renditions: bool = field(default=False, metadata=ADDED_LATER)
 
 
 def train_config_for(name: str, base: TrainConfig | None = None) -> TrainConfig:
@@ -66,7 +70,7 @@ class RunOptions:
 
     folds: tuple = ()  # which folds to run now; empty = all; (FINAL_FOLD,) = only the final model
     final: bool = False  # after the folds, train on every subject (what ``brainage export`` ships)
-    seeds: tuple = (0,)  # more than one = a seed ensemble per fold
+    seeds: tuple = (0,)  # more than one: the seeds are trained alike and their predictions averaged per fold
     num_workers: int = 2
     start_method: str = "spawn"
     accelerator: str = "auto"

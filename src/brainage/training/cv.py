@@ -25,25 +25,38 @@ from brainage.errors import InputError
 from brainage.files import DoneRecord, write_csv, write_json
 from brainage.layout import FINAL_FOLD, CacheDir, RunDir, SplitsDir
 from brainage.models.registry import model_spec
-from brainage.preprocess.cache import read_cache_index
-from brainage.preprocess.grids import read_grid
+from brainage.preprocess.cache import is_original, read_cache_index
+from brainage.preprocess.grids import CacheInfo
 from brainage.progress import console
 from brainage.qc.verdicts import qc_failed
 from brainage.training.bias import AgeBiasCorrector, TooFewSubjects
 from brainage.training.config import RunOptions, TrainConfig
+from brainage.training.fold_fit import OTHER_PROCESS
 from brainage.training.run_info import RunInfo
 
 #: Cross-validation needs at least this many subjects with a fold and a cached volume.
 MIN_SUBJECTS = 10
 
 
-def labels_table(cache: CacheDir, folds_csv: Path, qc_verdicts: Path | None) -> pd.DataFrame:
+def labels_table(cache: CacheDir, folds_csv: Path, qc_verdicts: Path | None, renditions: bool = False) -> pd.DataFrame:
+    """The subjects to cross-validate: cached, in a fold and not failed by QC, with labels, paths
+    and covariates. With ``renditions``, also the cache's training renditions
+    (:mod:`brainage.preprocess.renditions`), each in its source subject's fold and left out with it."""
     index = read_cache_index(cache.root)
+    if renditions and is_original(index).all():
+        raise InputError(
+            cache.index,
+            "the train config asks for training renditions, and this cache has none "
+            "(run `brainage preprocess --renditions 1` first)",
+        )
+    if not renditions:
+        index = index[is_original(index)]
     folds = pd.read_csv(folds_csv, dtype={"subject_id": str})
     if not {"subject_id", "fold"} <= set(folds.columns):
         raise InputError(folds_csv, "not a folds table (needs subject_id and fold columns; made by `brainage split`)")
-    table = index.merge(folds[["subject_id", "fold"]], on="subject_id", how="inner")
-    missing = sorted(set(folds.subject_id) - set(index.subject_id))
+    folds = folds[["subject_id", "fold"]].rename(columns={"subject_id": "source_subject"})
+    table = index.merge(folds, on="source_subject", how="inner")
+    missing = sorted(set(folds.source_subject) - set(index.source_subject))
     if missing:
         console.print(
             f"[yellow]{len(missing)} subjects in the folds have no preprocessed volume and are left out: "
@@ -53,13 +66,14 @@ def labels_table(cache: CacheDir, folds_csv: Path, qc_verdicts: Path | None) -> 
         failed = qc_failed(qc_verdicts)
         for sid, reason in failed[failed.index.isin(table.subject_id)].items():
             console.print(f"excluded: {sid}: {reason}")
-        table = table[~table.subject_id.isin(failed.index)]
-    if len(table) < MIN_SUBJECTS:
-        raise InputError(folds_csv, f"only {len(table)} subjects with both a fold and a cached volume")
+        table = table[~table.source_subject.isin(failed.index)]
+    n_subjects = int(is_original(table).sum())
+    if n_subjects < MIN_SUBJECTS:
+        raise InputError(folds_csv, f"only {n_subjects} subjects with both a fold and a cached volume")
     return table.reset_index(drop=True)
 
 
-#: model kind (see the registry) -> module whose ``fit(rest, test, fold, seed, config, options, folder, data)``
+#: model kind (see the registry) -> module whose ``fit(rest, test, fold, seed, config, options, folder, cache)``
 #: trains on the training folds and returns predictions and what it found
 FITTERS = {
     "cnn": "brainage.training.cnn",
@@ -79,28 +93,29 @@ def train_fold(
     config: TrainConfig,
     options: RunOptions,
     run: RunDir,
-    data_identity: dict,
-) -> pd.DataFrame:
-    """Train one (fold, seed) of any model; returns its held-out training-fold and test predictions.
+    cache: CacheInfo,
+) -> pd.DataFrame | None:
+    """Train one (fold, seed) of any model; returns its held-out training-fold and test predictions
+    (``None`` in a DDP process other than rank 0).
 
     Skipped when done for the same fingerprint (config, data, fold, seed, subjects); a CNN resumes
     from ``last.ckpt`` after an interruption.
     """
     folder = run.fold(fold, seed)
     folder.root.mkdir(parents=True, exist_ok=True)
-    fp = fingerprint(config, data_identity, fold, seed, sorted(table.subject_id))
+    fp = fingerprint(config, cache.identity(), fold, seed, sorted(table.subject_id))
     done = DoneRecord(folder.done)
     if done.is_done("train", fp, [folder.predictions]):
         console.print(f"fold {fold} seed {seed}: already trained with this config, skipping")
         return pd.read_csv(folder.predictions, dtype={"subject_id": str})
-    test = table[table.fold == fold].reset_index(drop=True)
+    test = table[(table.fold == fold) & is_original(table)].reset_index(drop=True)
     rest = table[table.fold != fold].reset_index(drop=True)
-    preds, info = _fitter(config).fit(rest, test, fold, seed, config, options, folder, data_identity)
-    if preds.empty:  # non-zero DDP ranks
-        return preds
-    preds["fold"], preds["seed"] = fold, seed
+    fit = _fitter(config).fit(rest, test, fold, seed, config, options, folder, cache)
+    if fit is OTHER_PROCESS:
+        return None
+    preds = fit.predictions.assign(fold=fold, seed=seed)
     write_csv(preds, folder.predictions)
-    done.record("train", fp, [folder.predictions], **info)
+    done.record("train", fp, [folder.predictions], **fit.info)
     return preds
 
 
@@ -109,7 +124,7 @@ def train_fold(
 HELD_OUT_TRAINING = ("val", "inner")
 
 
-def ensemble_and_correct(preds: pd.DataFrame) -> pd.DataFrame:
+def average_seeds_and_correct(preds: pd.DataFrame) -> pd.DataFrame:
     """Average seeds per subject and fold, then fit each fold's age-bias correction on that fold's
     held-out training predictions (never its test subjects) and apply it to its test subjects.
 
@@ -142,10 +157,33 @@ def train_cv(
     config: TrainConfig = TrainConfig(),
     options: RunOptions = RunOptions(),
     qc_verdicts: str | Path | None = None,
-) -> pd.DataFrame:
-    """Cross-validate ``config`` over the folds; writes ``oof_predictions.csv`` and returns it.
+) -> pd.DataFrame | None:
+    """Cross-validate ``config`` over the folds; writes ``oof_predictions.csv`` and returns it
+    (``None`` when only the final model was trained, or in a DDP process other than rank 0).
 
     ``cache_dir``: a cache folder or a ``brainage preprocess`` output folder.
+
+    Parameters
+    ----------
+    cache_dir
+        A ``brainage preprocess`` output folder or one of its cache folders.
+    folds_csv
+        ``folds.csv`` from ``brainage split``, or its folder.
+    out_dir
+        Output folder; re-running skips finished folds and resumes an interrupted one.
+    config
+        What defines the model (:class:`TrainConfig`); part of every fold's fingerprint.
+    options
+        How to run (:class:`RunOptions`: folds, seeds, workers, devices); never part of a
+        fingerprint.
+    qc_verdicts
+        A ``qc_verdicts.csv``: subjects whose final verdict is ``fail`` are left out.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        Out-of-fold predictions, one row per subject (``None`` when only the final model was
+        trained, or in a DDP process other than rank 0).
 
     Example:
         >>> train_cv("pre", "splits", "models/sfcn", TrainConfig(max_epochs=2))  # doctest: +SKIP
@@ -153,9 +191,8 @@ def train_cv(
     run = RunDir(out_dir)
     cache = CacheDir.find(cache_dir)
     folds_csv = SplitsDir.folds_csv(folds_csv)
-    table = labels_table(cache, folds_csv, Path(qc_verdicts) if qc_verdicts else None)
-    grid = read_grid(cache.grid)
-    data_identity = {"grid": grid.to_json()}
+    table = labels_table(cache, folds_csv, Path(qc_verdicts) if qc_verdicts else None, config.renditions)
+    info = CacheInfo.read(cache.grid)
     run.root.mkdir(parents=True, exist_ok=True)
     save_config(config, run.config)
     save_config(options, run.options)
@@ -165,33 +202,37 @@ def train_cv(
         folds_csv=folds_csv.resolve(),
         preprocessed_dir=pre.root.resolve() if pre else None,
         qc_verdicts=Path(qc_verdicts) if qc_verdicts else None,
-        n_subjects=int(len(table)),
-        grid=grid,
+        n_subjects=int(is_original(table).sum()),
+        cache=info,
         torch=torch.__version__,
     ).write(run.info)
     run_folds = list(options.folds) or sorted(table.fold.unique())
+    originals = is_original(table)
+    extra = f" and their {int((~originals).sum())} renditions" if (~originals).any() else ""
     if options.final and FINAL_FOLD not in run_folds:
         run_folds.append(FINAL_FOLD)
     all_preds = []
     for fold in run_folds:
         for seed in options.seeds:
             if fold == FINAL_FOLD:
-                console.print(f"[bold]final model seed {seed}[/bold] (all {len(table)} subjects, no test set)")
-                train_fold(table, FINAL_FOLD, int(seed), config, options, run, data_identity)
+                n_all = int(originals.sum())
+                console.print(f"[bold]final model seed {seed}[/bold] (all {n_all} subjects{extra}, no test set)")
+                train_fold(table, FINAL_FOLD, int(seed), config, options, run, info)
                 continue
             console.print(
                 f"[bold]fold {fold} seed {seed}[/bold] "
-                f"({(table.fold != fold).sum()} train+val, {(table.fold == fold).sum()} test)"
+                f"({((table.fold != fold) & originals).sum()} train+val subjects{extra and ' with their renditions'}, "
+                f"{((table.fold == fold) & originals).sum()} test)"
             )
-            all_preds.append(train_fold(table, int(fold), int(seed), config, options, run, data_identity))
-    preds = pd.concat(all_preds, ignore_index=True) if all_preds else pd.DataFrame()
-    if preds.empty:  # only the final model, or non-zero DDP ranks
-        return preds
+            all_preds.append(train_fold(table, int(fold), int(seed), config, options, run, info))
+    if not all_preds or any(p is None for p in all_preds):  # only the final model, or not the reporting process
+        return None
+    preds = pd.concat(all_preds, ignore_index=True)
     fitter = _fitter(config)
     if hasattr(fitter, "combine"):  # an ensemble: combine the members' stored predictions now
         preds, weights = fitter.combine(preds)
         write_json(run.combination, weights)
     write_csv(preds, run.all_predictions)
-    oof = ensemble_and_correct(preds)
+    oof = average_seeds_and_correct(preds)
     write_csv(oof, run.oof_predictions)
     return oof

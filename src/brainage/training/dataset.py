@@ -156,7 +156,32 @@ def make_loader(
     seed: int = 0,
     **kwargs,
 ) -> DataLoader:
-    """A DataLoader that checks picklability before starting workers and never hangs silently."""
+    """A DataLoader that checks picklability before starting workers and never hangs silently.
+
+    Parameters
+    ----------
+    dataset
+        The dataset (e.g. :class:`BrainAgeDataset`).
+    batch_size
+        Volumes per batch.
+    shuffle
+        Shuffle every epoch (training) or keep the order (prediction).
+    num_workers
+        Worker processes; 0 loads in the calling process.
+    start_method
+        ``fork``, ``spawn`` or ``forkserver`` for the workers (default: the platform's).
+    timeout_s
+        Seconds a worker may take for one batch before the loader fails instead of hanging.
+    seed
+        Seeds the shuffle and every worker's random augmentation.
+    **kwargs
+        Passed on to :class:`torch.utils.data.DataLoader`.
+
+    Returns
+    -------
+    torch.utils.data.DataLoader
+        The loader.
+    """
     extra: dict = {}
     if num_workers > 0:
         ensure_picklable(dataset)

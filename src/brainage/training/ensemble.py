@@ -19,8 +19,10 @@ import pandas as pd
 
 from brainage.layout import FoldDir
 from brainage.models.network import model_config
+from brainage.preprocess.grids import CacheInfo
 from brainage.training import classical, cnn
 from brainage.training.config import RunOptions, TrainConfig
+from brainage.training.fold_fit import OTHER_PROCESS, FoldFit
 from brainage.training.stack import Stacker
 
 KEYS = ["subject_id", "age", "sex", "site"]
@@ -52,16 +54,15 @@ def fit(
     config: TrainConfig,
     options: RunOptions,
     folder: FoldDir,
-    data_identity: dict,
-) -> tuple[pd.DataFrame, dict]:
-    cnn_preds, cnn_info = cnn.fit(rest, test, fold, seed, config, options, folder, data_identity)
-    if cnn_preds.empty:  # non-zero DDP ranks
-        return cnn_preds, {}
-    ridge_config = ridge_member_config(config)
-    ridge_preds, ridge_info = classical.fit(rest, test, fold, seed, ridge_config, options, folder, data_identity)
-    values = [c for c in VALUES if c in cnn_preds]
-    merged = cnn_preds.merge(ridge_preds[[*KEYS, *values]], on=KEYS, suffixes=("_cnn", "_ridge"))
-    return merged, {**cnn_info, **{f"ridge_{k}": v for k, v in ridge_info.items()}}
+    cache: CacheInfo,
+) -> FoldFit | None:
+    network = cnn.fit(rest, test, fold, seed, config, options, folder, cache)
+    if network is OTHER_PROCESS:
+        return OTHER_PROCESS
+    ridge = classical.fit(rest, test, fold, seed, ridge_member_config(config), options, folder, cache)
+    values = [c for c in VALUES if c in network.predictions]
+    merged = network.predictions.merge(ridge.predictions[[*KEYS, *values]], on=KEYS, suffixes=("_cnn", "_ridge"))
+    return FoldFit(merged, {**network.info, **{f"ridge_{k}": v for k, v in ridge.info.items()}})
 
 
 def fit_stack(preds: pd.DataFrame) -> Stacker:

@@ -11,7 +11,7 @@ Example:
     >>> _ = info.write(path)
     >>> info = RunInfo.read(path)
     >>> info.n_subjects, info.folds_csv.name, info.schema_version
-    (180, 'folds.csv', 1)
+    (180, 'folds.csv', 2)
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ from pathlib import Path
 
 from brainage.errors import InputError
 from brainage.files import write_json
-from brainage.preprocess.grids import GridSpec
+from brainage.preprocess.grids import CacheInfo
 
-#: Version of the record written now; files without one are version 0 (brainage before 0.5,
-#: the same keys), which is read as it is.
-SCHEMA_VERSION = 1
+#: Version of the record written now. Files without one are version 0 (brainage before 0.5, the
+#: same keys); versions 0 and 1 recorded the cache's bare ``grid`` where 2 records its ``cache``
+#: (:class:`~brainage.preprocess.grids.CacheInfo`); every version is read.
+SCHEMA_VERSION = 2
 
 
 def _path(value) -> Path | None:
@@ -40,7 +41,8 @@ class RunInfo:
 
     ``cache_dir``: the model cache; ``folds_csv``: the split; ``preprocessed_dir``: the
     ``brainage preprocess`` folder (its recipe travels into exported bundles); ``qc_verdicts``:
-    the QC table that excluded subjects, if any; ``grid``: the cache's grid; ``stack_of``: the
+    the QC table that excluded subjects, if any; ``cache``: what the cache's volumes are (grid,
+    pooling); ``stack_of``: the
     runs a stacked run combines (empty for a trained run).
     """
 
@@ -49,14 +51,14 @@ class RunInfo:
     preprocessed_dir: Path | None = None
     qc_verdicts: Path | None = None
     n_subjects: int | None = None
-    grid: GridSpec | None = None
+    cache: CacheInfo | None = None
     torch: str = ""
     stack_of: tuple[Path, ...] = ()
     schema_version: int = field(default=SCHEMA_VERSION)
 
     def write(self, path: str | Path) -> Path:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        data["grid"] = self.grid.to_json() if self.grid else None
+        data["cache"] = self.cache.to_json() if self.cache else None
         data["stack_of"] = [str(p) for p in self.stack_of]
         return write_json(path, {k: str(v) if isinstance(v, Path) else v for k, v in data.items()})
 
@@ -75,6 +77,8 @@ class RunInfo:
                     f"run record version {version} is newer than this brainage reads "
                     f"({SCHEMA_VERSION}): upgrade brainage",
                 )
+            if version < 2 and "grid" in data:  # the bare grid of versions 0 and 1
+                data["cache"] = data.pop("grid")
             unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
             if unknown:
                 raise ValueError(f"unknown keys {sorted(unknown)}")
@@ -84,7 +88,7 @@ class RunInfo:
                 preprocessed_dir=_path(data.get("preprocessed_dir")),
                 qc_verdicts=_path(data.get("qc_verdicts")),
                 n_subjects=data.get("n_subjects"),
-                grid=GridSpec.from_json(data["grid"]) if data.get("grid") else None,
+                cache=CacheInfo.from_json(data["cache"], path) if data.get("cache") else None,
                 torch=data.get("torch", ""),
                 stack_of=tuple(Path(p) for p in data.get("stack_of", [])),
                 schema_version=version,

@@ -59,7 +59,18 @@ def strata(df: pd.DataFrame, age_bins: int, n_folds: int) -> np.ndarray:
 def make_folds(manifest: pd.DataFrame, config: SplitConfig = SplitConfig()) -> pd.DataFrame:
     """Assign each included subject a fold in ``0..n_folds-1`` and a train/val/test role.
 
-    Returns a table ``subject_id, fold, split`` (split of the single train/val/test split).
+    Parameters
+    ----------
+    manifest
+        A manifest (:func:`read_manifest`); only included subjects get a fold.
+    config
+        Number of folds, age bins, seed and test fold (:class:`SplitConfig`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``subject_id, fold, split``: each subject's fold and its role in the single train/val/test
+        split.
 
     Example:
         >>> from brainage.data.manifest import make_manifest
@@ -127,7 +138,24 @@ def split(
     manifest_path: str | Path, out_dir: str | Path, config: SplitConfig = SplitConfig(), qc: str | Path | None = None
 ) -> pd.DataFrame:
     """The ``split`` stage: stratified folds of the included (and, with ``qc``, not QC-failed)
-    subjects of a manifest, written to ``out_dir``; prints the balance of every fold."""
+    subjects of a manifest, written to ``out_dir``; prints the balance of every fold.
+
+    Parameters
+    ----------
+    manifest_path
+        ``manifest.csv`` from ``brainage ingest``.
+    out_dir
+        Output folder for ``folds.csv``, the balance tables and the config.
+    config
+        Number of folds, age bins, seed and test fold (:class:`SplitConfig`).
+    qc
+        A ``qc_verdicts.csv``: subjects whose final verdict is ``fail`` get no fold.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``subject_id, fold, split`` for every subject that got a fold.
+    """
     manifest = read_manifest(manifest_path)
     out = SplitsDir(out_dir)
     if qc is not None:

@@ -25,7 +25,7 @@ from brainage.errors import InputError
 from brainage.files import write_csv, write_json
 from brainage.layout import RunDir
 from brainage.progress import console
-from brainage.training.cv import HELD_OUT_TRAINING, ensemble_and_correct
+from brainage.training.cv import HELD_OUT_TRAINING, average_seeds_and_correct
 from brainage.training.run_info import RunInfo
 
 KEYS = ["fold", "subject_id", "age", "sex", "site"]
@@ -173,7 +173,7 @@ def stack_runs(runs: list[str | Path], out_dir: str | Path) -> pd.DataFrame:
     preds = pd.concat(rows, ignore_index=True).assign(seed=0)
     run = RunDir(out_dir)
     write_csv(preds, run.all_predictions)
-    oof = ensemble_and_correct(preds)
+    oof = average_seeds_and_correct(preds)
     write_csv(oof, run.oof_predictions)
     write_json(run.combination, weights)
     first = RunInfo.read(RunDir(runs[0]).info)
