@@ -49,21 +49,22 @@ class Preprocess(Command):
             type=float,
             default=None,
             help="isotropic voxel size every step works at, whatever the scanner stored (e.g. 2: a 1 mm scan "
-            "preprocessed four times faster); 0 keeps the stored voxels (default: as stored)",
+            "preprocessed four times faster); 0 keeps the stored voxels "
+            "(default: the recipe's; default recipe: as stored)",
         )
         p.add_argument(
             "--segmentation",
             choices=["atropos", "partial-volume"],
             default=None,
             help="tissue maps: ANTs Atropos classes, or partial-volume fractions (keep their volumes on "
-            "blurrier scans, move more with noise) (default: atropos)",
+            "blurrier scans, move more with noise) (default: the recipe's; default recipe: atropos)",
         )
         p.add_argument(
             "--intensity-reference",
             choices=["percentiles", "tissue"],
             default=None,
             help="scale the model cache by brain percentiles, or anchor it on the CSF and white-matter "
-            "means (does not move with resolution or noise) (default: percentiles)",
+            "means (does not move with resolution or noise) (default: the recipe's; default recipe: percentiles)",
         )
         p.add_argument(
             "--renditions",
@@ -71,31 +72,47 @@ class Preprocess(Command):
             default=None,
             help="also render each scan as N other acquisitions (1 mm, thick slices, 3 mm, gamma, noise, "
             "grey/white contrast) and preprocess them: training data for scanner invariance "
-            "(`brainage train --renditions`) (default: 0)",
+            "(`brainage train --renditions`) (default: the recipe's; default recipe: 0)",
         )
         add_executor_arguments(p)
 
     def run(self, args: argparse.Namespace) -> None:
-        from dataclasses import replace
+        from brainage.preprocess.pipeline import preprocess_manifest, print_report
 
-        from brainage.preprocess.pipeline import preprocess_manifest, print_report, recipe_preset
-
-        config = replace(
-            recipe_preset(args.recipe),
-            grids=tuple(args.grid or [DEFAULT_GRID]),
-            skull_stripped=args.skull_stripped,
-            registration=args.registration,
-            deterministic=not args.non_deterministic,
-        )
-        if args.working_voxel_mm is not None:
-            config = replace(config, working_voxel_mm=args.working_voxel_mm or None)
-        if args.segmentation is not None:
-            config = replace(config, segmentation=args.segmentation)
-        if args.intensity_reference is not None:
-            config = replace(config, intensity_reference=args.intensity_reference)
-        if args.renditions is not None:
-            config = replace(config, renditions=args.renditions)
+        config = preprocess_config_from_args(args)
         print_report(preprocess_manifest(args.manifest, args.out, config, executor_from_args(args)), args.out)
+
+
+def preprocess_config_from_args(args: argparse.Namespace):
+    """The named recipe, then every option given on the command line.
+
+    Example:
+        >>> p = argparse.ArgumentParser(); Preprocess().add_arguments(p)
+        >>> c = preprocess_config_from_args(p.parse_args(["m.csv", "--out", "o", "--recipe", "scanner-robust",
+        ...                                               "--renditions", "0"]))
+        >>> c.intensity_reference, c.working_voxel_mm, c.renditions
+        ('tissue', 2.0, 0)
+    """
+    from dataclasses import replace
+
+    from brainage.preprocess.pipeline import recipe_preset
+
+    config = replace(
+        recipe_preset(args.recipe),
+        grids=tuple(args.grid or [DEFAULT_GRID]),
+        skull_stripped=args.skull_stripped,
+        registration=args.registration,
+        deterministic=not args.non_deterministic,
+    )
+    if args.working_voxel_mm is not None:
+        config = replace(config, working_voxel_mm=args.working_voxel_mm or None)
+    if args.segmentation is not None:
+        config = replace(config, segmentation=args.segmentation)
+    if args.intensity_reference is not None:
+        config = replace(config, intensity_reference=args.intensity_reference)
+    if args.renditions is not None:
+        config = replace(config, renditions=args.renditions)
+    return config
 
 
 class Pack(Command):
