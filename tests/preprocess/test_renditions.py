@@ -66,7 +66,8 @@ def test_renditions_are_preprocessed_listed_with_their_source_and_kept(preproces
     manifest = read_manifest(out / "manifest.csv")
     manifest = manifest[manifest.subject_id.isin(["sub-001", "sub-002"])]
     write_manifest(manifest, tmp_path / "two.csv")
-    config = replace(FAST, renditions=1)
+    # as the scanner-robust recipe does: every scan on 2 mm voxels (the 1 mm renditions cost what a 2 mm scan does)
+    config = replace(FAST, renditions=1, working_voxel_mm=2.0)
     preprocess_manifest(tmp_path / "two.csv", work.root, config, Executor(workers=2))
     index = read_cache_index(work.cache("2mm").root).set_index("subject_id")
     renditions = index[index.rendition != ""]
