@@ -247,3 +247,20 @@ def test_every_option_says_its_default_or_that_it_is_required():
             if "default" not in text and "required" not in text:
                 silent.append(f"{name} {action.option_strings[-1]}")
     assert not silent
+
+
+def test_positional_arguments_claim_no_default():
+    """A positional argument is always given, so its help never says "(default: none)"."""
+    import argparse
+
+    from brainage.cli import build_parser
+    from brainage.commands import HelpFormatter
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    claims = [
+        f"{name} {action.dest}"
+        for name, parser in sub.choices.items()
+        for action in parser._actions
+        if not action.option_strings and "default" in HelpFormatter(name)._get_help_string(action)
+    ]
+    assert not claims

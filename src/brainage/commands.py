@@ -16,7 +16,9 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
     without one say in their help what happens when they are left out)."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        if action.required and action.option_strings:
+        if not action.option_strings:  # a positional argument is always given: it has no default
+            return action.help or ""
+        if action.required:
             return f"{action.help} (required)" if action.help else "(required)"
         if action.default is False or action.default is argparse.SUPPRESS or "default" in (action.help or ""):
             return action.help or ""
