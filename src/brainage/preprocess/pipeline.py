@@ -127,11 +127,10 @@ def _preprocess(subject_id: str, source, out_dir: str, config: PreprocessConfig)
     folder = root.subject(subject_id)
     folder.root.mkdir(parents=True, exist_ok=True)
     row: dict = {"subject_id": subject_id, "t1_path": "", "status": "ok", "error": ""}
-    ctx = SubjectContext(source=Path(), folder=folder, root=root)
     try:
         row["t1_path"] = source()
         ctx = SubjectContext(source=Path(row["t1_path"]), folder=folder, root=root)
-        done = DoneRecord(ctx.folder.steps)
+        done = DoneRecord(folder.steps)
         if not ctx.source.is_file():
             raise InputError(ctx.source, "file does not exist" if not ctx.source.exists() else "is not a file")
         fp = fingerprint(_file_identity(ctx.source))
@@ -146,10 +145,10 @@ def _preprocess(subject_id: str, source, out_dir: str, config: PreprocessConfig)
             row[f"seconds_{step.name}"] = entry["seconds"]
             row.update({k: v for k, v in entry["info"].items() if not isinstance(v, (list, dict))})
     except InputError as exc:
-        row.update(status="failed", error=exc.problem if exc.source in (None, str(ctx.source)) else str(exc))
+        row.update(status="failed", error=exc.problem if exc.source in (None, str(Path(row["t1_path"]))) else str(exc))
     except Exception as exc:  # one subject must never kill the batch; keep the trace for the report
         row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
-        write_text(ctx.folder.error, traceback.format_exc())
+        write_text(folder.error, traceback.format_exc())
     return row
 
 

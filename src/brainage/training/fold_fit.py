@@ -22,16 +22,12 @@ class FoldFit:
 
     Example:
         >>> fit = FoldFit(pd.DataFrame({"subject_id": ["a"], "role": ["test"]}), {"epochs_run": 3})
-        >>> fit.test.subject_id.tolist(), fit.info
-        (['a'], {'epochs_run': 3})
+        >>> fit.predictions.role.tolist(), fit.info
+        (['test'], {'epochs_run': 3})
     """
 
     predictions: pd.DataFrame
     info: dict = field(default_factory=dict)
-
-    @property
-    def test(self) -> pd.DataFrame:
-        return self.predictions[self.predictions.role == "test"]
 
 
 #: What a fitter returns in a DDP process other than rank 0: it trained, and reports nothing.
