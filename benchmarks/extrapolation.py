@@ -48,19 +48,19 @@ def write_age_split(manifest: Path, max_train_age: float, splits: Path) -> pd.Da
 
 
 def group_figures(test: pd.DataFrame) -> dict:
-    gap = test.age_pred - test.age
+    gap = test.predicted_age - test.age
     out = {
         "n": int(len(test)),
         "age_range": [float(test.age.min()), float(test.age.max())],
         "mean_gap_years": float(gap.mean()),
         "mae": float(gap.abs().mean()),
-        "slope_predicted_on_age": float(np.polyfit(test.age, test.age_pred, 1)[0]),
+        "slope_predicted_on_age": float(np.polyfit(test.age, test.predicted_age, 1)[0]),
     }
-    if "age_pred_corrected" in test and test.age_pred_corrected.notna().all():
-        corrected = test.age_pred_corrected - test.age
+    if "corrected_age" in test and test.corrected_age.notna().all():
+        corrected = test.corrected_age - test.age
         out |= {"mean_gap_corrected_years": float(corrected.mean()), "mae_corrected": float(corrected.abs().mean())}
-    if "sex_prob_male" in test:
-        out["sex_accuracy"] = float(((test.sex_prob_male > 0.5) == (test.sex == "M")).mean())
+    if "p_male" in test:
+        out["sex_accuracy"] = float(((test.p_male > 0.5) == (test.sex == "M")).mean())
     return out
 
 

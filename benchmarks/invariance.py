@@ -139,12 +139,12 @@ def fold_bundles(run: Path, folds: list[int], work: Path) -> dict[int, Path]:
 
 
 def _member_ages(bundle, table: pd.DataFrame) -> pd.DataFrame:
-    """Each member's predicted age (seeds averaged), ``age_pred_<member>``: where a shift comes from."""
+    """Each member's predicted age (seeds averaged), ``predicted_age_<member>``: where a shift comes from."""
     kinds = bundle.seeds[0].members if len(bundle.seeds[0].members) > 1 else {}
     return pd.DataFrame(
         {
-            f"age_pred_{kind}": np.mean(
-                [seed.members[kind].predict(table)["age_pred"] for seed in bundle.seeds], axis=0
+            f"predicted_age_{kind}": np.mean(
+                [seed.members[kind].predict(table)["predicted_age"] for seed in bundle.seeds], axis=0
             )
             for kind in kinds
         },
@@ -163,10 +163,10 @@ def score(renditions: pd.DataFrame, pre: Path, verdicts: pd.DataFrame, bundles: 
         if len(own):
             rows.append(
                 own[["subject_id"]]
-                .join(bundle.predict(own)[["age_pred", "sex_prob_male"]])
+                .join(bundle.predict(own)[["predicted_age", "p_male"]])
                 .join(_member_ages(bundle, own))
             )
-    preds = pd.concat(rows) if rows else pd.DataFrame(columns=["subject_id", "age_pred", "sex_prob_male"])
+    preds = pd.concat(rows) if rows else pd.DataFrame(columns=["subject_id", "predicted_age", "p_male"])
     verdict = verdicts.set_index("subject_id")["final_verdict"] if len(verdicts) else pd.Series(dtype=str)
     table = renditions.merge(preds, on="subject_id", how="left")
     table["qc_verdict"] = table.subject_id.map(verdict).fillna("not preprocessed")
@@ -194,13 +194,13 @@ def summarise(table: pd.DataFrame) -> tuple[pd.DataFrame, float, dict]:
     """Per-variant figures, the within-brain SD of predicted age over all renditions, and the
     same SD and per-variant mean shifts of each ensemble member."""
     original = table[table.variant == ORIGINAL].set_index("brain")
-    members = [c for c in table.columns if c.startswith("age_pred_")]
+    members = [c for c in table.columns if c.startswith("predicted_age_")]
     rows = []
     for variant, group in table.groupby("variant", sort=False):
         g = group.set_index("brain")
-        shift = _shift(g, original, "age_pred")
-        dp = (g.sex_prob_male - original.sex_prob_male.reindex(g.index)).abs().dropna()
-        ok = g.age_pred.notna()
+        shift = _shift(g, original, "predicted_age")
+        dp = (g.p_male - original.p_male.reindex(g.index)).abs().dropna()
+        ok = g.predicted_age.notna()
         verdicts = g.qc_verdict.value_counts()
         rows.append(
             {
@@ -211,8 +211,8 @@ def summarise(table: pd.DataFrame) -> tuple[pd.DataFrame, float, dict]:
                 "mean_shift_years": float(shift.mean()) if len(shift) else np.nan,
                 "max_abs_shift_years": float(shift.abs().max()) if len(shift) else np.nan,
                 "mean_abs_change_p_male": float(dp.mean()) if len(dp) else np.nan,
-                "mae": float((g.age_pred - g.age)[ok].abs().mean()),
-                "sex_accuracy": float(((g.sex_prob_male[ok] > 0.5) == (g.sex[ok] == "M")).mean()),
+                "mae": float((g.predicted_age - g.age)[ok].abs().mean()),
+                "sex_accuracy": float(((g.p_male[ok] > 0.5) == (g.sex[ok] == "M")).mean()),
                 "qc_pass": int(verdicts.get("pass", 0)),
                 "qc_warn": int(verdicts.get("warn", 0)),
                 "qc_fail": int(verdicts.get("fail", 0)),
@@ -220,11 +220,11 @@ def summarise(table: pd.DataFrame) -> tuple[pd.DataFrame, float, dict]:
                 **{f"mean_shift_{m[9:]}": float(_shift(g, original, m).mean()) for m in members},
             }
         )
-    predicted = table.dropna(subset=["age_pred"])
+    predicted = table.dropna(subset=["predicted_age"])
     per_member = {
         m[9:]: {"within_brain_sd_years": float(predicted.groupby("brain")[m].std(ddof=1).mean())} for m in members
     }
-    return pd.DataFrame(rows), float(predicted.groupby("brain").age_pred.std(ddof=1).mean()), per_member
+    return pd.DataFrame(rows), float(predicted.groupby("brain").predicted_age.std(ddof=1).mean()), per_member
 
 
 def main() -> None:

@@ -99,17 +99,17 @@ def run_config(name: str, pre: Path, splits: Path, out: Path) -> dict:
 
 
 def member_metrics(run: Path) -> dict:
-    """Out-of-fold metrics of each member of an ensemble run (columns ``age_pred_<member>``)."""
+    """Out-of-fold metrics of each member of an ensemble run (columns ``predicted_age_<member>``)."""
     preds = pd.read_csv(run / "all_predictions.csv")
     test = preds[preds.role == "test"]
-    members = sorted({c[len("age_pred_") :] for c in test if c.startswith("age_pred_")} - {"corrected"})
+    members = sorted({c[len("predicted_age_") :] for c in test if c.startswith("predicted_age_")} - {"corrected"})
     return {
         m: {
-            "age": age_metrics(test.age, test[f"age_pred_{m}"]),
-            "sex": sex_metrics(test.sex, test[f"sex_prob_male_{m}"]),
+            "age": age_metrics(test.age, test[f"predicted_age_{m}"]),
+            "sex": sex_metrics(test.sex, test[f"p_male_{m}"]),
         }
         for m in members
-        if f"sex_prob_male_{m}" in test
+        if f"p_male_{m}" in test
     }
 
 

@@ -70,7 +70,8 @@ def _run(fn, jobs, executor: Executor):
         return
     if executor.kind == "dask":
         yield from _run_dask(fn, jobs, executor.scheduler, executor.connect_timeout_s)
-    elif executor.workers <= 1 and not executor.isolate:
+    elif (executor.workers <= 1 or len(jobs) == 1) and not executor.isolate:
+        # one job gains nothing from a pool, and a fresh interpreter costs seconds of imports
         for i, job in enumerate(jobs):
             yield i, fn(*job)
     else:

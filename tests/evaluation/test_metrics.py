@@ -35,5 +35,5 @@ def test_baselines_train_on_other_folds_only():
         }
     )
     preds = baseline_predictions(table).set_index("subject_id")
-    assert preds.at["a", "age_pred_mean"] == pytest.approx(np.mean([40, 50, 60, 70]))
-    assert preds.at["b", "sex_prob_male_volume"] > 0.5 > preds.at["a", "sex_prob_male_volume"]
+    assert preds.at["a", "predicted_age_mean"] == pytest.approx(np.mean([40, 50, 60, 70]))
+    assert preds.at["b", "p_male_volume"] > 0.5 > preds.at["a", "p_male_volume"]

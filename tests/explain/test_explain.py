@@ -122,6 +122,6 @@ def test_scores_skip_unknown_ages_and_sexes():
 
     table = pd.DataFrame({"age": [30.0, np.nan, 50.0, 60.0], "sex": ["F", "", "M", "M"]})
     scores = _scores(
-        {"age_pred": np.array([32.0, 99.0, 50.0, 58.0]), "sex_prob_male": np.array([0.2, 0.9, 0.7, 0.4])}, table
+        {"predicted_age": np.array([32.0, 99.0, 50.0, 58.0]), "p_male": np.array([0.2, 0.9, 0.7, 0.4])}, table
     )
     assert scores == {"age_mae": pytest.approx(4 / 3), "sex_accuracy": pytest.approx(2 / 3)}

@@ -67,8 +67,8 @@ def test_bundle_is_one_safe_file_that_predicts_like_the_checkpoint(tiny_bundle, 
         "subject_id"
     )
     mine = out.assign(subject_id=index.subject_id).set_index("subject_id").loc[stored.index]
-    np.testing.assert_allclose(mine.age_pred, stored.age_pred, atol=1e-3)
-    np.testing.assert_allclose(mine.sex_prob_male, stored.sex_prob_male, atol=1e-4)
+    np.testing.assert_allclose(mine.predicted_age, stored.predicted_age, atol=1e-3)
+    np.testing.assert_allclose(mine.p_male, stored.p_male, atol=1e-4)
 
 
 @pytest.mark.parametrize(
@@ -124,9 +124,9 @@ def test_the_shipped_model_on_real_scans_it_was_trained_with(preprocessed_real, 
     predictions = bundle.predict(index).assign(subject_id=index.subject_id).set_index("subject_id")
     # within 4 y of each (measured: 38.9 and 47.5): a constant predictor at the cohort's mean (47 y)
     # is 8 y off for IXI012, and the older man must come out older
-    assert (predictions.loc[["IXI012", "IXI013"], "age_pred"] - [38.8, 46.7]).abs().max() < 4
-    assert predictions.at["IXI013", "age_pred"] > predictions.at["IXI012", "age_pred"]
-    assert (predictions.sex_prob_male > 0.5).all()
+    assert (predictions.loc[["IXI012", "IXI013"], "predicted_age"] - [38.8, 46.7]).abs().max() < 4
+    assert predictions.at["IXI013", "predicted_age"] > predictions.at["IXI012", "predicted_age"]
+    assert (predictions.p_male > 0.5).all()
 
 
 def test_a_recipe_from_before_a_setting_existed_keeps_its_steps():

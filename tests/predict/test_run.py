@@ -60,11 +60,11 @@ def test_a_recalibrated_bundle_removes_a_site_offset_on_held_out_scans(tiny_bund
     half of the scans and removes the gap on the other half, which it never saw."""
     bundle = load_bundle(tiny_bundle[0])
     index = read_cache_index(tiny_bundle[2])
-    raw = bundle.predict(index).age_pred.to_numpy()
+    raw = bundle.predict(index).predicted_age.to_numpy()
     site_age = index.age.to_numpy() - 7.0
     calibrate, holdout = np.arange(len(index)) % 2 == 0, np.arange(len(index)) % 2 == 1
     calibration = site_calibration(site_age[calibrate], raw[calibrate], "offset")
-    after = _with_calibration(bundle, calibration).predict(index[holdout]).age_pred.to_numpy()
+    after = _with_calibration(bundle, calibration).predict(index[holdout]).predicted_age.to_numpy()
     before_gap, after_gap = (raw[holdout] - site_age[holdout]).mean(), (after - site_age[holdout]).mean()
     assert calibration["n"] == calibrate.sum() and abs(after_gap) < abs(before_gap) - 4
 
@@ -78,7 +78,7 @@ def test_a_site_bundles_bias_correction_is_fitted_on_the_site(tiny_bundle):
     rows = pd.concat([index.assign(subject_id=index.subject_id + f"-{k}") for k in range(3)], ignore_index=True)
     site = _with_calibration(bundle, {"method": "offset", "offset": 3.0, "slope": 1.0, "n": len(rows)})
     correction = _site_bias_correction(site, rows)
-    expected = AgeBiasCorrector().fit(rows.age.to_numpy(float), site.predict(rows)["age_pred"].to_numpy())
+    expected = AgeBiasCorrector().fit(rows.age.to_numpy(float), site.predict(rows)["predicted_age"].to_numpy())
     assert correction["n"] == len(rows) and "site" in correction["fitted_on"]
     assert np.isclose(correction["alpha"], expected.alpha_) and np.isclose(correction["beta"], expected.beta_)
 

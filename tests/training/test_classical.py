@@ -16,9 +16,9 @@ def test_ridge_cross_validation_learns_age_and_sex(tissue_cache, tmp_path):
     assert config.model.inputs == ("tissue",) and "affine_det" in config.model.covariates
     oof = train_cv(tissue_cache, tissue_cache / "splits", tmp_path / "ridge", config, RunOptions())
     assert len(oof) == 60
-    assert np.mean(np.abs(oof.age_pred - oof.age)) < 6  # mean predictor: ~15
-    assert ((oof.sex_prob_male > 0.5) == (oof.sex == "M")).mean() > 0.85
-    assert oof.age_pred_corrected.notna().all()  # 40 inner held-out predictions per fold: enough to fit
+    assert np.mean(np.abs(oof.predicted_age - oof.age)) < 6  # mean predictor: ~15
+    assert ((oof.p_male > 0.5) == (oof.sex == "M")).mean() > 0.85
+    assert oof.corrected_age.notna().all()  # 40 inner held-out predictions per fold: enough to fit
     preds = pd.read_csv(tmp_path / "ridge" / "all_predictions.csv")
     assert set(preds.role) == {"inner", "test"}
     for fold, part in preds.groupby("fold"):  # inner rows are the other folds' subjects only
@@ -62,4 +62,4 @@ def test_predictions_use_images_and_covariates_not_labels(tissue_cache):
     train, test = index.iloc[:45], index.iloc[45:]
     model = RidgeBrainAge(config).fit(train)
     a, b = model.predict(test), model.predict(test.assign(age=0.0, sex="F"))
-    np.testing.assert_allclose(a["age_pred"], b["age_pred"])
+    np.testing.assert_allclose(a["predicted_age"], b["predicted_age"])

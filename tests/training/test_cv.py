@@ -37,8 +37,8 @@ def test_two_epoch_cpu_training_end_to_end(tiny_run, tmp_path):
     out = tmp_path / "sfcn"
     oof = train_cv(tiny_run / "cache" / "2mm", tiny_run / "splits", out, _config(), SERIAL)
     assert len(oof) == 30 and set(oof.fold) == {0, 1, 2}
-    assert {"age_pred", "age_pred_corrected", "sex_prob_male"} <= set(oof.columns)
-    assert np.isfinite(oof.age_pred).all() and oof.sex_prob_male.between(0, 1).all()
+    assert {"predicted_age", "corrected_age", "p_male"} <= set(oof.columns)
+    assert np.isfinite(oof.predicted_age).all() and oof.p_male.between(0, 1).all()
     for fold in range(3):
         d = out / f"fold{fold}" / "seed0"
         assert (d / "checkpoints" / "last.ckpt").exists() and (d / "logs" / "metrics.csv").exists()
@@ -117,23 +117,25 @@ def test_bias_correction_is_fitted_on_validation_only():
     rng = np.random.default_rng(0)
     ages = rng.uniform(20, 80, 40)
     val = pd.DataFrame({"subject_id": [f"v{i}" for i in range(20)], "age": ages[:20], "role": "val"})
-    val["age_pred"] = 0.5 * val.age + 25  # classic regression to the mean
+    val["predicted_age"] = 0.5 * val.age + 25  # classic regression to the mean
     test = pd.DataFrame({"subject_id": [f"t{i}" for i in range(20)], "age": ages[20:], "role": "test"})
-    test["age_pred"] = test.age + 30  # if test rows leaked into the fit, alpha/beta would change
-    preds = pd.concat([val, test]).assign(fold=0, seed=0, sex="F", site="x", sex_prob_male=0.3)
+    test["predicted_age"] = test.age + 30  # if test rows leaked into the fit, alpha/beta would change
+    preds = pd.concat([val, test]).assign(fold=0, seed=0, sex="F", site="x", p_male=0.3)
     out = average_seeds_and_correct(preds)
     assert set(out.subject_id) == set(test.subject_id)
     assert out.bias_alpha.iloc[0] == pytest.approx(-0.5) and out.bias_beta.iloc[0] == pytest.approx(25)
-    assert np.allclose(out.age_pred_corrected, out.age_pred - (-0.5 * out.age + 25))
+    assert np.allclose(out.corrected_age, out.predicted_age - (-0.5 * out.age + 25))
 
 
 def test_bias_correction_is_refused_on_too_few_subjects():
     rng = np.random.default_rng(1)
     val = pd.DataFrame({"subject_id": [f"v{i}" for i in range(5)], "age": rng.uniform(20, 80, 5), "role": "val"})
-    val["age_pred"] = val.age
-    test = pd.DataFrame({"subject_id": ["t0", "t1"], "age": [30.0, 60.0], "role": "test", "age_pred": [35.0, 55.0]})
+    val["predicted_age"] = val.age
+    test = pd.DataFrame(
+        {"subject_id": ["t0", "t1"], "age": [30.0, 60.0], "role": "test", "predicted_age": [35.0, 55.0]}
+    )
     out = average_seeds_and_correct(pd.concat([val, test]).assign(fold=0, seed=0, sex="F", site="x"))
-    assert out.age_pred_corrected.isna().all() and out.age_pred.tolist() == [35.0, 55.0]
+    assert out.corrected_age.isna().all() and out.predicted_age.tolist() == [35.0, 55.0]
 
 
 def test_lightning_chatter_is_dropped_and_the_rest_kept(caplog):

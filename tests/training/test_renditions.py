@@ -109,4 +109,6 @@ def test_a_run_with_renditions_trains_on_them_and_reports_original_scans_only(re
         preds = pd.read_csv(RunDir(tmp_path / "rendered").fold(fold, 0).predictions)
         assert not preds.subject_id.str.contains("~").any()  # neither held-out training rows nor test rows
     # the renditions reached the fit: the same folds give other predictions
-    assert not np.allclose(base.sort_values("subject_id").age_pred, with_renditions.sort_values("subject_id").age_pred)
+    assert not np.allclose(
+        base.sort_values("subject_id").predicted_age, with_renditions.sort_values("subject_id").predicted_age
+    )

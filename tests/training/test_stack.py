@@ -9,7 +9,7 @@ from brainage.training.config import RunOptions, TrainConfig
 from brainage.training.cv import train_cv
 
 
-def _mae(oof, column="age_pred"):
+def _mae(oof, column="predicted_age"):
     return float(np.mean(np.abs(oof[column] - oof.age)))
 
 
@@ -17,12 +17,12 @@ def test_ensemble_trains_both_members_and_stacks_on_validation_subjects(tissue_c
     config = TrainConfig(model=model_config("ensemble", width=0.25), max_epochs=2, batch_size=8, val_fraction=0.35)
     oof = train_cv(tissue_cache, tissue_cache / "splits", tmp_path / "ens", config, RunOptions(num_workers=0))
     preds = pd.read_csv(tmp_path / "ens" / "all_predictions.csv")
-    for column in ("age_pred", "age_pred_cnn", "age_pred_ridge", "sex_prob_male_cnn", "sex_prob_male_ridge"):
+    for column in ("predicted_age", "predicted_age_cnn", "predicted_age_ridge", "p_male_cnn", "p_male_ridge"):
         assert preds[column].notna().all(), column
     assert set(preds.role) == {"val", "test"}
     test = preds[preds.role == "test"]
     # two epochs of a CNN know little; the stack must learn to lean on the ridge member
-    assert _mae(test) < _mae(test, "age_pred_cnn")
+    assert _mae(test) < _mae(test, "predicted_age_cnn")
     assert _mae(oof) < 8
     fold = tmp_path / "ens" / "fold0" / "seed0"
     assert (fold / "model.joblib").exists() and (fold / "checkpoints" / "last.ckpt").exists()

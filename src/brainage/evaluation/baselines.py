@@ -21,18 +21,18 @@ def baseline_predictions(table: pd.DataFrame, folds: list[int] | None = None) ->
     out = []
     for fold in folds if folds is not None else sorted(table.fold.unique()):
         train, test = table[table.fold != fold], table[table.fold == fold].copy()
-        test["age_pred_mean"] = train.age.mean()
+        test["predicted_age_mean"] = train.age.mean()
         if "brain_volume_ml" in table and train.brain_volume_ml.notna().all():
             clf = make_pipeline(StandardScaler(), LogisticRegression())
             clf.fit(train[["brain_volume_ml"]], (train.sex == "M").astype(int))
-            test["sex_prob_male_volume"] = clf.predict_proba(test[["brain_volume_ml"]])[:, 1]
+            test["p_male_volume"] = clf.predict_proba(test[["brain_volume_ml"]])[:, 1]
         out.append(test)
     return pd.concat(out, ignore_index=True)
 
 
 def baseline_metrics(preds: pd.DataFrame) -> dict[str, dict]:
     """Metrics of :func:`baseline_predictions` output."""
-    result = {"age_mean_predictor": age_metrics(preds.age, preds.age_pred_mean)}
-    if "sex_prob_male_volume" in preds:
-        result["sex_volume_only"] = sex_metrics(preds.sex, preds.sex_prob_male_volume)
+    result = {"age_mean_predictor": age_metrics(preds.age, preds.predicted_age_mean)}
+    if "p_male_volume" in preds:
+        result["sex_volume_only"] = sex_metrics(preds.sex, preds.p_male_volume)
     return result

@@ -59,23 +59,23 @@ SUBJECT_COLUMNS = ("predicted_age", "brain_age_gap", "corrected_age", "corrected
 
 
 def subject_columns(table: pd.DataFrame) -> pd.DataFrame:
-    """Per-subject columns a person reads, from model outputs (``age_pred``, ``age_pred_corrected``,
-    ``sex_prob_male``; those present) and the chronological ``age`` (unknown gives an empty gap).
+    """Per-subject columns a person reads, from model outputs (``predicted_age``, ``corrected_age``,
+    ``p_male``; those present) and the chronological ``age`` (unknown gives an empty gap).
 
     Example:
-        >>> oof = pd.DataFrame({"age": [40.0, np.nan], "age_pred": [45.0, 50.0], "sex_prob_male": [0.8, 0.1]})
+        >>> oof = pd.DataFrame({"age": [40.0, np.nan], "predicted_age": [45.0, 50.0], "p_male": [0.8, 0.1]})
         >>> table = subject_columns(oof)
         >>> table[["brain_age_gap", "predicted_sex"]].values.tolist()
         [[5.0, 'M'], [nan, 'F']]
     """
     out = pd.DataFrame(index=table.index)
-    if "age_pred" in table:
-        out["predicted_age"] = table.age_pred
-        out["brain_age_gap"] = table.age_pred - table.age
-        out["corrected_age"] = table.get("age_pred_corrected", np.nan)
+    if "predicted_age" in table:
+        out["predicted_age"] = table.predicted_age
+        out["brain_age_gap"] = table.predicted_age - table.age
+        out["corrected_age"] = table.get("corrected_age", np.nan)
         out["corrected_gap"] = out.corrected_age - table.age
-    if "sex_prob_male" in table:
-        p = table.sex_prob_male
+    if "p_male" in table:
+        p = table.p_male
         out["p_male"] = p
         out["predicted_sex"] = np.where(p.isna(), "", np.where(p > MALE_THRESHOLD, "M", "F"))
     return out

@@ -18,6 +18,7 @@ from brainage.preprocess.cache import read_cache_index
 from brainage.progress import console
 from brainage.qc.verdicts import read_verdicts
 from brainage.training.logs import read_training_log
+from brainage.training.predictions import read_predictions
 from brainage.training.run_info import RunInfo
 
 
@@ -120,38 +121,38 @@ def evaluate(model_dir: str | Path, out_dir: str | Path | None = None) -> dict:
         raise StageError(f"{run.root}: no oof_predictions.csv (run `brainage train` first)")
     out = EvaluationDir(out_dir) if out_dir else run.evaluation
     out.root.mkdir(parents=True, exist_ok=True)
-    oof = pd.read_csv(run.oof_predictions, dtype={"subject_id": str})
+    oof = read_predictions(run.oof_predictions)
     result: dict = {"n_subjects": int(len(oof)), "n_folds": int(oof.fold.nunique())}
     rows = []
     figures = []
     subjects = _subjects(oof, run)
     write_csv(subjects, out.subjects)
     deciles = None
-    if "age_pred" in oof:
-        result["age_uncorrected"] = age_metrics(oof.age, oof.age_pred)
-        corrected = oof.dropna(subset=["age_pred_corrected"])
+    if "predicted_age" in oof:
+        result["age_uncorrected"] = age_metrics(oof.age, oof.predicted_age)
+        corrected = oof.dropna(subset=["corrected_age"])
         if len(corrected) > 2:  # folds with too few held-out training predictions have no correction
-            result["age_bias_corrected"] = age_metrics(corrected.age, corrected.age_pred_corrected)
+            result["age_bias_corrected"] = age_metrics(corrected.age, corrected.corrected_age)
         rows += [{"task": "age", "variant": k.split("_", 1)[1], **v} for k, v in result.items() if k.startswith("age_")]
-        deciles = signed_error_by_decile(oof.age, oof.age_pred)
+        deciles = signed_error_by_decile(oof.age, oof.predicted_age)
         write_csv(deciles, out.error_by_decile)
         figures += [
-            plots.predicted_vs_true(oof.age, oof.age_pred, out.age_scatter, "uncorrected"),
-            plots.bland_altman(oof.age, oof.age_pred, out.age_bland_altman, "uncorrected"),
+            plots.predicted_vs_true(oof.age, oof.predicted_age, out.age_scatter, "uncorrected"),
+            plots.bland_altman(oof.age, oof.predicted_age, out.age_bland_altman, "uncorrected"),
         ]
         gaps = {"uncorrected": subjects.brain_age_gap}
         if "age_bias_corrected" in result:
             figures.insert(
                 1,
                 plots.predicted_vs_true(
-                    corrected.age, corrected.age_pred_corrected, out.age_scatter_corrected, "bias-corrected"
+                    corrected.age, corrected.corrected_age, out.age_scatter_corrected, "bias-corrected"
                 ),
             )
             gaps["bias-corrected"] = subjects.corrected_gap
         figures.append(plots.gap_histogram(gaps, out.gap_histogram, "brain-age gap (out of fold)"))
     baseline = None
-    if "sex_prob_male" in oof:
-        result["sex"] = sex_metrics(oof.sex, oof.sex_prob_male)
+    if "p_male" in oof:
+        result["sex"] = sex_metrics(oof.sex, oof.p_male)
         rows.append({"task": "sex", "variant": "model", **result["sex"]})
     table = _baseline_table(run)
     if table is not None and set(oof.subject_id) <= set(table.subject_id):
@@ -159,13 +160,13 @@ def evaluate(model_dir: str | Path, out_dir: str | Path | None = None) -> dict:
         result["baselines"] = baseline_metrics(baseline.reset_index())
         for name, values in result["baselines"].items():
             rows.append({"task": "age" if name.startswith("age") else "sex", "variant": f"baseline_{name}", **values})
-    if "sex_prob_male" in oof:
+    if "p_male" in oof:
         base_prob = (
-            oof.subject_id.map(baseline["sex_prob_male_volume"])
-            if baseline is not None and "sex_prob_male_volume" in baseline
+            oof.subject_id.map(baseline["p_male_volume"])
+            if baseline is not None and "p_male_volume" in baseline
             else None
         )
-        figures.append(plots.roc(oof.sex, oof.sex_prob_male, out.sex_roc, base_prob))
+        figures.append(plots.roc(oof.sex, oof.p_male, out.sex_roc, base_prob))
     logs = {f"{d.root.parent.name}/{d.root.name}": read_training_log(d.root) for d in run.fold_dirs()}
     logs = {k: v for k, v in logs.items() if len(v)}
     if logs:

@@ -111,7 +111,7 @@ def _maps(model: Explained, layer: str | None) -> dict[str, np.ndarray]:
         male, female = (grad_cam(net, data, "sex", k, layer, upsample=up) for k in (1, 0))
         sex = model.table.sex.where(model.table.sex.isin(["F", "M"]))
         if sex.isna().any():  # unknown sex: explain the class the model predicts
-            predicted = np.where(model.member.predict(model.table)["sex_prob_male"] > MALE_THRESHOLD, "M", "F")
+            predicted = np.where(model.member.predict(model.table)["p_male"] > MALE_THRESHOLD, "M", "F")
             sex = sex.fillna(pd.Series(predicted, index=sex.index))
         is_male = (sex == "M").to_numpy()[:, None, None, None]
         out["sex"] = np.where(is_male, male, female)
@@ -122,12 +122,12 @@ def _scores(pred: dict, table: pd.DataFrame) -> dict:
     """Age MAE and sex accuracy of a member's predictions, on the subjects whose age / sex is known."""
     out = {}
     aged = table.age.notna().to_numpy()
-    if "age_pred" in pred and aged.sum() > 2:
-        out["age_mae"] = age_metrics(table.age[aged], pred["age_pred"][aged])["mae"]
+    if "predicted_age" in pred and aged.sum() > 2:
+        out["age_mae"] = age_metrics(table.age[aged], pred["predicted_age"][aged])["mae"]
     known = table.sex.isin(["F", "M"]).to_numpy()
-    if "sex_prob_male" in pred and known.any():
+    if "p_male" in pred and known.any():
         out["sex_accuracy"] = float(
-            ((pred["sex_prob_male"][known] > MALE_THRESHOLD) == (table.sex[known] == "M").to_numpy()).mean()
+            ((pred["p_male"][known] > MALE_THRESHOLD) == (table.sex[known] == "M").to_numpy()).mean()
         )
     return out
 
@@ -204,15 +204,15 @@ def chance_caveats(table: pd.DataFrame, predictions: pd.DataFrame) -> list[str]:
 
     Example:
         >>> t = pd.DataFrame({"age": [30.0, 50.0, 70.0, 40.0], "sex": ["F", "M", "F", "M"]})
-        >>> p = pd.DataFrame({"age_pred": [31.0, 52.0, 69.0, 41.0], "sex_prob_male": [0.6, 0.4, 0.7, 0.3]})
+        >>> p = pd.DataFrame({"predicted_age": [31.0, 52.0, 69.0, 41.0], "p_male": [0.6, 0.4, 0.7, 0.3]})
         >>> chance_caveats(t, p)  # doctest: +ELLIPSIS
         ['sex: the network explained is right for 0 of 4 subjects, no better than always guessing the commoner...']
     """
     out = []
     known = table.sex.isin(["F", "M"]).to_numpy()
-    if "sex_prob_male" in predictions and known.sum() >= 2:
+    if "p_male" in predictions and known.sum() >= 2:
         male = (table.sex[known] == "M").to_numpy()
-        right = int(((predictions.sex_prob_male.to_numpy()[known] > MALE_THRESHOLD) == male).sum())
+        right = int(((predictions.p_male.to_numpy()[known] > MALE_THRESHOLD) == male).sum())
         majority = max(male.mean(), 1 - male.mean())
         if right / known.sum() < majority + SEX_MARGIN_OVER_MAJORITY:
             out.append(
@@ -222,8 +222,8 @@ def chance_caveats(table: pd.DataFrame, predictions: pd.DataFrame) -> list[str]:
                 "differences"
             )
     aged = table.age.notna().to_numpy()
-    if "age_pred" in predictions and aged.sum() >= 3:
-        r = age_metrics(table.age[aged], predictions.age_pred.to_numpy()[aged])["pearson_r"]
+    if "predicted_age" in predictions and aged.sum() >= 3:
+        r = age_metrics(table.age[aged], predictions.predicted_age.to_numpy()[aged])["pearson_r"]
         if not r >= MIN_AGE_R:
             out.append(
                 f"age: predicted and true age correlate at r = {r:.2f} on these subjects: its age maps show what "

@@ -105,20 +105,20 @@ class Bundle:
         return AgeBiasCorrector.from_dict(stored) if stored else None
 
     def predict(self, table: pd.DataFrame) -> pd.DataFrame:
-        """``age_pred`` and ``sex_prob_male`` (seeds averaged; a site calibration applied where the
-        bundle has one) and ``age_pred_corrected`` where the age is known."""
+        """``predicted_age`` and ``p_male`` (seeds averaged; a site calibration applied where the
+        bundle has one) and ``corrected_age`` where the age is known."""
         per_seed = [seed.predict(table) for seed in self.seeds]
         out = pd.DataFrame({key: np.mean([p[key] for p in per_seed], axis=0) for key in per_seed[0]}, index=table.index)
         site = self.meta.site_calibration
-        if site and "age_pred" in out:
-            out["age_pred"] = (out["age_pred"] - site["offset"]) / site["slope"]
+        if site and "predicted_age" in out:
+            out["predicted_age"] = (out["predicted_age"] - site["offset"]) / site["slope"]
         corrector = self.bias_correction
-        if corrector is not None and "age_pred" in out:
+        if corrector is not None and "predicted_age" in out:
             known = table["age"].notna()
-            out["age_pred_corrected"] = np.nan
+            out["corrected_age"] = np.nan
             if known.any():
-                out.loc[known, "age_pred_corrected"] = corrector.transform(
-                    table.loc[known, "age"].to_numpy(float), out.loc[known, "age_pred"].to_numpy(float)
+                out.loc[known, "corrected_age"] = corrector.transform(
+                    table.loc[known, "age"].to_numpy(float), out.loc[known, "predicted_age"].to_numpy(float)
                 )
         return out
 

@@ -77,7 +77,7 @@ class Predict(Command):
             help="a NIfTI file, a folder of NIfTI or DICOM series, a BIDS dataset, or a "
             "CSV with a path column (and optionally subject_id, age, sex, site)",
         )
-        p.add_argument("--out", type=Path, default=Path("brainage_predictions"), help="output folder")
+        p.add_argument("--out", type=Path, default=Path("brainpredicted_ageictions"), help="output folder")
         p.add_argument(
             "--model", type=Path, default=None, help="a .brainage bundle (default: the shipped IXI-HH-180 model)"
         )

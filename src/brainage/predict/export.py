@@ -38,6 +38,7 @@ from brainage.training.bias import AgeBiasCorrector, TooFewSubjects
 from brainage.training.config import TrainConfig
 from brainage.training.cv import HELD_OUT_TRAINING, labels_table
 from brainage.training.ensemble import fit_stack
+from brainage.training.predictions import read_predictions
 from brainage.training.run_info import RunInfo
 from brainage.version import __version__
 
@@ -56,7 +57,7 @@ def _run_info(run: RunDir) -> RunInfo:
 
 
 def _seed_model(folder: FoldDir, config: TrainConfig, kind: str) -> tuple[SeedModel, pd.DataFrame]:
-    preds = pd.read_csv(folder.predictions, dtype={"subject_id": str})
+    preds = read_predictions(folder.predictions)
     members = {}
     if kind in ("cnn", "ensemble"):
         members["cnn"] = CNNMember.from_checkpoint(folder.chosen_checkpoint(), config.downsample)
@@ -70,9 +71,9 @@ def _seed_model(folder: FoldDir, config: TrainConfig, kind: str) -> tuple[SeedMo
 
 
 def _bias_correction(held_out: pd.DataFrame) -> dict | None:
-    mean = held_out.groupby("subject_id")[["age", "age_pred"]].mean()
+    mean = held_out.groupby("subject_id")[["age", "predicted_age"]].mean()
     try:
-        corrector = AgeBiasCorrector().fit(mean.age.to_numpy(), mean.age_pred.to_numpy())
+        corrector = AgeBiasCorrector().fit(mean.age.to_numpy(), mean.predicted_age.to_numpy())
     except TooFewSubjects as exc:
         console.print(f"[yellow]no age-bias correction in the bundle: {exc}")
         return None
@@ -135,11 +136,11 @@ def _cv_metrics(run: RunDir) -> dict | None:
         return None
     from brainage.evaluation.metrics import age_metrics, sex_metrics
 
-    oof = pd.read_csv(run.oof_predictions, dtype={"subject_id": str})
+    oof = read_predictions(run.oof_predictions)
     return {
         "n_subjects": int(len(oof)),
-        "age_uncorrected": age_metrics(oof.age, oof.age_pred),
-        "sex": sex_metrics(oof.sex, oof.sex_prob_male) if "sex_prob_male" in oof else None,
+        "age_uncorrected": age_metrics(oof.age, oof.predicted_age),
+        "sex": sex_metrics(oof.sex, oof.p_male) if "p_male" in oof else None,
     }
 
 

@@ -21,7 +21,7 @@ from brainage.training.dataset import BrainAgeDataset, make_loader
 
 
 class Member:
-    """One trained model of a bundle: ``predict(table)`` gives ``age_pred`` and ``sex_prob_male``."""
+    """One trained model of a bundle: ``predict(table)`` gives ``predicted_age`` and ``p_male``."""
 
     kind = ""
 
@@ -112,9 +112,9 @@ class CNNMember(Member):
         self.net.cpu()
         out = {}
         if "age" in outputs:
-            out["age_pred"] = torch.cat(outputs["age"]).numpy().astype(float)
+            out["predicted_age"] = torch.cat(outputs["age"]).numpy().astype(float)
         if "sex" in outputs:
-            out["sex_prob_male"] = torch.cat(outputs["sex"]).numpy().astype(float)
+            out["p_male"] = torch.cat(outputs["sex"]).numpy().astype(float)
         return out
 
 
@@ -185,7 +185,7 @@ class RidgeMember(Member):
         z = np.column_stack([scores, table[list(c["covariates"])].to_numpy(float)]) if c["covariates"] else scores
         age = ((z - a["age_mean"]) / a["age_scale"]) @ a["age_w"] + a["age_b"][0]
         sex = _sigmoid(((z - a["sex_mean"]) / a["sex_scale"]) @ a["sex_w"] + a["sex_b"][0])
-        return {"age_pred": age.astype(float), "sex_prob_male": sex.astype(float)}
+        return {"predicted_age": age.astype(float), "p_male": sex.astype(float)}
 
 
 MEMBER_KINDS = {cls.kind: cls for cls in (CNNMember, RidgeMember)}

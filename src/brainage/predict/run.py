@@ -123,7 +123,7 @@ def assemble(
     not_run = ~table.included
     table.loc[not_run, "qc_verdict"] = "fail"
     table.loc[not_run, "qc_reasons"] = table.loc[not_run, "exclusion_reason"]
-    table = table.join(subject_columns(table).reindex(columns=list(SUBJECT_COLUMNS)))
+    table[list(SUBJECT_COLUMNS)] = subject_columns(table).reindex(columns=list(SUBJECT_COLUMNS))
     geometry = [_readable_geometry(p) for p in table.t1_path]
     table["voxel"] = [g["voxel_mm"] for g in geometry]
     table["voxel_mm"] = ["x".join(f"{v:g}" for v in g["voxel_mm"]) for g in geometry]

@@ -151,7 +151,7 @@ def _with_calibration(bundle: Bundle, calibration: dict | None) -> Bundle:
 
 def _site_bias_correction(bundle: Bundle, rows: pd.DataFrame) -> dict | None:
     """The age-bias correction of a recalibrated bundle, fitted on the site's calibration scans."""
-    predicted = bundle.predict(rows.assign(age=np.nan))["age_pred"].to_numpy()
+    predicted = bundle.predict(rows.assign(age=np.nan))["predicted_age"].to_numpy()
     try:
         corrector = AgeBiasCorrector().fit(rows.age.to_numpy(float), predicted)
     except TooFewSubjects as exc:
@@ -251,7 +251,7 @@ def finetune_site(
     if len(holdout):
         rows = index.loc[holdout.subject_id].reset_index()
         for name, variant in variants.items():
-            predictions[name] = variant.predict(rows)["age_pred"].to_numpy()
+            predictions[name] = variant.predict(rows)["predicted_age"].to_numpy()
         for name in ["as shipped", *variants]:
             metrics.append({"model": name, **age_metrics(holdout.age, predictions[name])})
         write_csv(predictions, out.predictions)

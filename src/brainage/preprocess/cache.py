@@ -81,14 +81,54 @@ def write_cache_index(
     return write_csv(index, cache.index)
 
 
+#: Every column ``index.csv`` may hold and what it holds: a later stage relies on nothing else.
+#: ``source_subject`` and ``rendition`` are absent from caches written before 0.7 and filled on read.
+INDEX_SCHEMA = {
+    "subject_id": str,
+    "age": float,
+    "sex": str,
+    "site": str,
+    "path": str,
+    "source_subject": str,
+    "rendition": str,
+    "tissue_path": str,
+    **{covariate: float for covariate in COVARIATES},
+}
+REQUIRED_INDEX_COLUMNS = ("subject_id", "age", "sex", "site", "path")
+
+
 def read_cache_index(cache_dir: str | Path) -> pd.DataFrame:
-    """Index of a cache folder with absolute volume paths."""
+    """The index of a cache folder, checked against :data:`INDEX_SCHEMA`, with absolute volume paths.
+
+    Parameters
+    ----------
+    cache_dir : str or Path
+        A cache folder written by ``brainage preprocess`` (or ``brainage unpack``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cached scan. A missing or unknown column, or a number column holding text,
+        is refused in one line naming the file.
+    """
     cache = CacheDir(cache_dir)
     if not cache.index.is_file():
         raise InputError(cache.index, "cache index not found (run `brainage preprocess` first)")
-    index = pd.read_csv(
-        cache.index, dtype={"subject_id": str, "tissue_path": str, "source_subject": str, "rendition": str}
-    )
+    text_columns = {name: str for name, kind in INDEX_SCHEMA.items() if kind is str}
+    try:
+        index = pd.read_csv(cache.index, dtype=text_columns)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(cache.index, f"not a readable cache index ({exc})") from None
+    missing = [c for c in REQUIRED_INDEX_COLUMNS if c not in index]
+    unknown = [c for c in index if c not in INDEX_SCHEMA]
+    problems = [f"no column {', '.join(missing)}"] * bool(missing) + [
+        f"unknown column {', '.join(unknown)} (written by a newer brainage?)"
+    ] * bool(unknown)
+    if problems:
+        raise InputError(cache.index, f"not a brainage cache index: {'; '.join(problems)}")
+    for name in [c for c in index if INDEX_SCHEMA[c] is float]:
+        if not pd.api.types.is_numeric_dtype(index[name]):
+            raise InputError(cache.index, f"column {name} holds text where numbers belong")
     if "source_subject" not in index:  # written before training renditions existed
         index["source_subject"], index["rendition"] = index.subject_id, ""
     index["rendition"] = index["rendition"].fillna("")

@@ -32,6 +32,7 @@ from brainage.preprocess.grids import CacheInfo
 from brainage.training.config import RunOptions, TrainConfig
 from brainage.training.dataset import SEX_TO_LABEL, load_inputs
 from brainage.training.fold_fit import FoldFit
+from brainage.training.seeds import FoldSeeds
 from brainage.training.splits import strata
 
 #: Ridge penalties searched by leave-one-out inside the training folds.
@@ -84,7 +85,7 @@ class RidgeBrainAge:
         return self
 
     def _final(self, z: np.ndarray) -> dict[str, np.ndarray]:
-        return {"age_pred": self.age_final_.predict(z), "sex_prob_male": self.sex_final_.predict_proba(z)[:, 1]}
+        return {"predicted_age": self.age_final_.predict(z), "p_male": self.sex_final_.predict_proba(z)[:, 1]}
 
     def predict(self, table: pd.DataFrame, x: np.ndarray | None = None) -> dict[str, np.ndarray]:
         x = image_matrix(table, self.config) if x is None else x
@@ -115,7 +116,7 @@ def fit(
     cache: CacheInfo,
 ) -> FoldFit:
     """Fit on the training folds ``rest``; predict them held-out (role ``inner``) and ``test``."""
-    model = RidgeBrainAge(config, seed + abs(fold)).fit(rest)
+    model = RidgeBrainAge(config, FoldSeeds(fold, seed).inner_folds).fit(rest)
     joblib.dump(model, folder.model)
     columns = ["subject_id", "age", "sex", "site"]
     parts = [rest[columns].assign(role="inner", **model.inner_predictions_)[is_original(rest)]]

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from brainage.layout import FINAL_FOLD, FoldDir
+from brainage.layout import FoldDir
 from brainage.preprocess.cache import is_original
 from brainage.preprocess.grids import CacheInfo
 from brainage.training.augment import build_augmentation
@@ -25,9 +25,8 @@ from brainage.training.dataset import BrainAgeDataset, make_loader
 from brainage.training.fold_fit import OTHER_PROCESS, FoldFit
 from brainage.training.logs import archive_log
 from brainage.training.module import BrainAgeModule
-
-#: Stands in for the final model's fold number in its seeds (fold numbers are small and non-negative).
-FINAL_SEED_OFFSET = 100
+from brainage.training.predictions import P_MALE, PREDICTED_AGE
+from brainage.training.seeds import FoldSeeds
 
 
 class _DropChatter(logging.Filter):
@@ -129,11 +128,9 @@ def _predict(
     trainer = _trainer(config, options, fold, callbacks=[], logger=False, devices=1)
     batches = trainer.predict(module, loader)
     out = table[["subject_id", "age", "sex", "site"]].copy()
-    for task in ("age", "sex"):
+    for task, column in (("age", PREDICTED_AGE), ("sex", P_MALE)):
         if batches and task in batches[0]:
-            out[f"{task}_pred" if task == "age" else "sex_prob_male"] = (
-                torch.cat([b[task] for b in batches]).numpy().astype(float)
-            )
+            out[column] = torch.cat([b[task] for b in batches]).numpy().astype(float)
     return out
 
 
@@ -153,9 +150,9 @@ def fit(
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-    fold = FINAL_SEED_OFFSET if fold == FINAL_FOLD else fold  # seeds must not be negative
-    L.seed_everything(seed + 1000 * fold, workers=True, verbose=False)  # the seed is in the run record, not the console
-    train, val = _train_and_val(rest, config.val_fraction, seed + fold)
+    seeds = FoldSeeds(fold, seed)
+    L.seed_everything(seeds.training, workers=True, verbose=False)  # the seed is in the run record, not the console
+    train, val = _train_and_val(rest, config.val_fraction, seeds.validation_split)
     voxel = cache.voxel_mm_pooled(config.downsample)
     covariates = list(config.model.covariates)
     stats = (

@@ -32,6 +32,7 @@ from brainage.qc.verdicts import qc_failed
 from brainage.training.bias import AgeBiasCorrector, TooFewSubjects
 from brainage.training.config import RunOptions, TrainConfig
 from brainage.training.fold_fit import OTHER_PROCESS
+from brainage.training.predictions import VALUES, read_predictions
 from brainage.training.run_info import RunInfo
 
 #: Cross-validation needs at least this many subjects with a fold and a cached volume.
@@ -107,7 +108,7 @@ def train_fold(
     done = DoneRecord(folder.done)
     if done.is_done("train", fp, [folder.predictions]):
         console.print(f"fold {fold} seed {seed}: already trained with this config, skipping")
-        return pd.read_csv(folder.predictions, dtype={"subject_id": str})
+        return read_predictions(folder.predictions)
     test = table[(table.fold == fold) & is_original(table)].reset_index(drop=True)
     rest = table[table.fold != fold].reset_index(drop=True)
     fit = _fitter(config).fit(rest, test, fold, seed, config, options, folder, cache)
@@ -129,22 +130,22 @@ def average_seeds_and_correct(preds: pd.DataFrame) -> pd.DataFrame:
     held-out training predictions (never its test subjects) and apply it to its test subjects.
 
     Where a fold has fewer than :data:`~brainage.training.bias.MIN_SUBJECTS` of them, the
-    correction is refused with a warning and ``age_pred_corrected`` stays empty.
+    correction is refused with a warning and ``corrected_age`` stays empty.
     """
-    value_cols = [c for c in ("age_pred", "sex_prob_male") if c in preds]
+    value_cols = [c for c in VALUES if c in preds]
     mean = preds.groupby(["fold", "role", "subject_id", "age", "sex", "site"], as_index=False)[value_cols].mean()
     out = []
     for fold, part in mean.groupby("fold"):
         test = part[part.role == "test"].copy()
-        if "age_pred" in part:
+        if "predicted_age" in part:
             held_out = part[part.role.isin(HELD_OUT_TRAINING)]
             try:
-                corrector = AgeBiasCorrector().fit(held_out.age.to_numpy(), held_out.age_pred.to_numpy())
+                corrector = AgeBiasCorrector().fit(held_out.age.to_numpy(), held_out.predicted_age.to_numpy())
             except TooFewSubjects as exc:
                 console.print(f"[yellow]fold {fold}: no age-bias correction: {exc}")
-                test["age_pred_corrected"], test["bias_alpha"], test["bias_beta"] = np.nan, np.nan, np.nan
+                test["corrected_age"], test["bias_alpha"], test["bias_beta"] = np.nan, np.nan, np.nan
             else:
-                test["age_pred_corrected"] = corrector.transform(test.age.to_numpy(), test.age_pred.to_numpy())
+                test["corrected_age"] = corrector.transform(test.age.to_numpy(), test.predicted_age.to_numpy())
                 test["bias_alpha"], test["bias_beta"] = corrector.alpha_, corrector.beta_
         out.append(test)
     return pd.concat(out, ignore_index=True).sort_values("subject_id").reset_index(drop=True)

@@ -5,7 +5,7 @@ the registry's ``ridge`` on the same grid (:mod:`brainage.training.classical`). 
 (:class:`~brainage.training.stack.Stacker`) is fitted on the CNN's validation subjects, which
 the ridge predicts from its inner cross-validation: held-out training predictions of both, so
 the fold's test subjects never touch it. Each member's own predictions are kept beside the
-stack's (``age_pred_cnn``, ``age_pred_ridge``, ...), so one run reports all three.
+stack's (``predicted_age_cnn``, ``predicted_age_ridge``, ...), so one run reports all three.
 
 Training a fold (:func:`fit`) stores the members' predictions; the stack is fitted from them
 afterwards (:func:`combine`), so a change to the stacking never retrains a member.
@@ -23,10 +23,10 @@ from brainage.preprocess.grids import CacheInfo
 from brainage.training import classical, cnn
 from brainage.training.config import RunOptions, TrainConfig
 from brainage.training.fold_fit import OTHER_PROCESS, FoldFit
+from brainage.training.predictions import VALUES
 from brainage.training.stack import Stacker
 
 KEYS = ["subject_id", "age", "sex", "site"]
-VALUES = ("age_pred", "sex_prob_male")
 MEMBERS = ("cnn", "ridge")
 
 
@@ -68,15 +68,15 @@ def fit(
 def fit_stack(preds: pd.DataFrame) -> Stacker:
     """The stack of one (fold, seed): fitted on its validation rows of the members' predictions."""
     stacker = Stacker(
-        [f"age_pred_{m}" for m in MEMBERS if f"age_pred_{m}" in preds],
-        [f"sex_prob_male_{m}" for m in MEMBERS if f"sex_prob_male_{m}" in preds],
+        [f"predicted_age_{m}" for m in MEMBERS if f"predicted_age_{m}" in preds],
+        [f"p_male_{m}" for m in MEMBERS if f"p_male_{m}" in preds],
     )
     return stacker.fit(preds[preds.role == "val"])
 
 
 def combine(preds: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
-    """Fit each fold's (and seed's) stack on its validation rows; add ``age_pred`` and
-    ``sex_prob_male``; return them with the weights per fold."""
+    """Fit each fold's (and seed's) stack on its validation rows; add ``predicted_age`` and
+    ``p_male``; return them with the weights per fold."""
     out, weights = [], {}
     for (fold, seed), part in preds.groupby(["fold", "seed"]):
         stacker = fit_stack(part)

@@ -26,6 +26,7 @@ from brainage.files import write_csv, write_json
 from brainage.layout import RunDir
 from brainage.progress import console
 from brainage.training.cv import HELD_OUT_TRAINING, average_seeds_and_correct
+from brainage.training.predictions import VALUES, current_name, read_predictions
 from brainage.training.run_info import RunInfo
 
 KEYS = ["fold", "subject_id", "age", "sex", "site"]
@@ -39,9 +40,9 @@ def _logit(p: np.ndarray) -> np.ndarray:
 def _member(run: RunDir) -> pd.DataFrame:
     if not run.all_predictions.is_file():
         raise InputError(run.root, "no all_predictions.csv: not a finished `brainage train` run")
-    preds = pd.read_csv(run.all_predictions, dtype={"subject_id": str})
+    preds = read_predictions(run.all_predictions)
     preds["role"] = preds.role.where(~preds.role.isin(HELD_OUT_TRAINING), "held_out")
-    values = [c for c in ("age_pred", "sex_prob_male") if c in preds]
+    values = [c for c in VALUES if c in preds]
     return preds.groupby([*KEYS, "role"], as_index=False)[values].mean()  # seeds averaged
 
 
@@ -75,7 +76,7 @@ class Stacker:
         ...                          "p1": [0.3, 0.7] * 15, "p2": [0.4, 0.6] * 15})
         >>> stacker = Stacker(["a1", "a2"], ["p1", "p2"]).fit(held_out)
         >>> out = stacker.predict(held_out)
-        >>> bool(np.abs(out["age_pred"] - ages).mean() < 1), bool((out["sex_prob_male"][1::2] > 0.5).all())
+        >>> bool(np.abs(out["predicted_age"] - ages).mean() < 1), bool((out["p_male"][1::2] > 0.5).all())
         (True, True)
     """
 
@@ -95,9 +96,9 @@ class Stacker:
     def predict(self, table: pd.DataFrame) -> dict[str, np.ndarray]:
         out = {}
         if self.age_cols:
-            out["age_pred"] = table[self.age_cols].to_numpy(float) @ self.age_weights_
+            out["predicted_age"] = table[self.age_cols].to_numpy(float) @ self.age_weights_
         if self.sex_cols:
-            out["sex_prob_male"] = self.sex_.predict_proba(self._logits(table))[:, 1]
+            out["p_male"] = self.sex_.predict_proba(self._logits(table))[:, 1]
         return out
 
     def to_dict(self) -> dict:
@@ -119,10 +120,10 @@ class Stacker:
             ...                       "a": [31.0, 58.0, 44.0, 52.0], "p": [0.2, 0.9, 0.7, 0.4]})
             >>> fitted = Stacker(["a"], ["p"]).fit(table)
             >>> again = Stacker.from_dict(fitted.to_dict())
-            >>> bool(np.allclose(again.predict(table)["sex_prob_male"], fitted.predict(table)["sex_prob_male"]))
+            >>> bool(np.allclose(again.predict(table)["p_male"], fitted.predict(table)["p_male"]))
             True
         """
-        stacker = cls(data["age_cols"], data["sex_cols"])
+        stacker = cls([current_name(c) for c in data["age_cols"]], [current_name(c) for c in data["sex_cols"]])
         if stacker.age_cols:
             stacker.age_weights_ = np.asarray(data["age_weights"], float)
         if stacker.sex_cols:
@@ -153,8 +154,8 @@ def stack_runs(runs: list[str | Path], out_dir: str | Path) -> pd.DataFrame:
     merged = members[0]
     for i, member in enumerate(members[1:], start=1):
         merged = merged.merge(member, on=[*KEYS, "role"], suffixes=("", f"_{i}"))
-    age_cols = [c for c in merged if c.startswith("age_pred")]
-    sex_cols = [c for c in merged if c.startswith("sex_prob_male")]
+    age_cols = [c for c in merged if c.startswith("predicted_age")]
+    sex_cols = [c for c in merged if c.startswith("p_male")]
     rows, weights = [], {}
     for fold, part in merged.groupby("fold"):
         fit, test = part[part.role == "held_out"], part[part.role == "test"]
