@@ -179,3 +179,31 @@ def test_real_ixi_scans(preprocessed_real, ixi_dir):
         assert _dice(mask, ref) > 0.95
     assert (report.dice_template > 0.92).all()
     assert report.original_orientation.tolist() == ["PSR", "PSR"]
+
+
+def test_one_scan_runs_in_this_process_only_where_ants_can_still_be_pinned(monkeypatch):
+    import sys
+    import types
+
+    from brainage.preprocess import pipeline
+
+    monkeypatch.setattr(pipeline, "_ANTS_PINNED", False)
+    monkeypatch.setitem(sys.modules, "ants", types.ModuleType("ants"))  # ANTs already started, threads unknown
+    assert not pipeline.can_run_here(PreprocessConfig())
+    assert pipeline.can_run_here(PreprocessConfig(deterministic=False))
+    monkeypatch.setattr(pipeline, "_ANTS_PINNED", True)
+    assert pipeline.can_run_here(PreprocessConfig())
+    monkeypatch.setattr(pipeline, "_ANTS_PINNED", False)
+    monkeypatch.delitem(sys.modules, "ants")
+    assert pipeline.can_run_here(PreprocessConfig())
+
+
+def test_brain_extraction_threads_are_the_callers_again_afterwards():
+    import torch
+
+    from brainage.preprocess.pipeline import _torch_threads
+
+    before = torch.get_num_threads()
+    with _torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before

@@ -82,6 +82,34 @@ class BundleMeta:
     def grid_name(self) -> str:
         return self.preprocessing["grid"]["name"]
 
+    def describe(self) -> str:
+        """A few lines a person reads before trusting a bundle."""
+        c, m = self.cohort, self.cv_metrics or {}
+        age, sex = m.get("age_uncorrected") or {}, m.get("sex") or {}
+        lines = [
+            f"{self.name}: {self.model.name} ({self.model.description}), brainage {self.brainage_version}",
+            f"trained on {c['n']} subjects ({c['n_female']} F / {c['n_male']} M, "
+            f"age {c['age_min']:.0f}-{c['age_max']:.0f}, "
+            f"sites {', '.join(c['sites'])}); preprocessing grid {self.grid_name}",
+        ]
+        if age:
+            lines.append(
+                f"cross-validation: age MAE {age['mae']:.2f} y, r {age['pearson_r']:.3f}"
+                + (f"; sex accuracy {sex['accuracy']:.3f}" if sex else "")
+            )
+        inv = self.invariance
+        if inv:
+            worst = max(inv["variants"].items(), key=lambda kv: abs(kv[1]["mean_shift_years"]))
+            lines.append(
+                f"same brain stored or scanned {len(inv['variants'])} other ways: within-brain SD "
+                f"{inv['within_brain_sd_years']:.2f} y; "
+                f"largest mean shift {worst[1]['mean_shift_years']:+.2f} y ({worst[0]})"
+            )
+        if self.bias_correction:
+            lines.append(f"age-bias correction fitted on {self.bias_correction['n']} held-out training subjects")
+        lines.append(f"licence: {self.licence}")
+        return "\n".join(lines)
+
     def replace(self, **changes) -> "BundleMeta":
         """A copy with ``changes`` (what ``finetune`` uses to describe a site's bundle)."""
         return dataclasses.replace(self, **changes)

@@ -43,7 +43,7 @@ class Export(Command):
 
     def run(self, args: argparse.Namespace) -> None:
         from brainage.layout import FINAL_FOLD
-        from brainage.predict.export import IXI_ATTRIBUTION, IXI_LICENCE, describe, export_bundle
+        from brainage.predict.export import IXI_ATTRIBUTION, IXI_LICENCE, export_bundle
         from brainage.progress import console
 
         ixi = args.attribution.lower() == "ixi"
@@ -56,7 +56,7 @@ class Export(Command):
             attribution=IXI_ATTRIBUTION if ixi else args.attribution,
             invariance=args.invariance,
         )
-        console.print(describe(bundle.meta))
+        console.print(bundle.meta.describe())
 
 
 class Predict(Command):

@@ -292,32 +292,3 @@ def export_bundle(
         f"{meta.cohort['n']} subjects aged {meta.cohort['age_min']:.0f}-{meta.cohort['age_max']:.0f})"
     )
     return bundle
-
-
-def describe(meta: BundleMeta) -> str:
-    """A few lines a person reads before trusting a bundle."""
-    c, m = meta.cohort, meta.cv_metrics or {}
-    age, sex = m.get("age_uncorrected") or {}, m.get("sex") or {}
-    lines = [
-        f"{meta.name}: {meta.model.name} ({meta.model.description}), brainage {meta.brainage_version}",
-        f"trained on {c['n']} subjects ({c['n_female']} F / {c['n_male']} M, "
-        f"age {c['age_min']:.0f}-{c['age_max']:.0f}, "
-        f"sites {', '.join(c['sites'])}); preprocessing grid {meta.grid_name}",
-    ]
-    if age:
-        lines.append(
-            f"cross-validation: age MAE {age['mae']:.2f} y, r {age['pearson_r']:.3f}"
-            + (f"; sex accuracy {sex['accuracy']:.3f}" if sex else "")
-        )
-    inv = meta.invariance
-    if inv:
-        worst = max(inv["variants"].items(), key=lambda kv: abs(kv[1]["mean_shift_years"]))
-        lines.append(
-            f"same brain stored or scanned {len(inv['variants'])} other ways: within-brain SD "
-            f"{inv['within_brain_sd_years']:.2f} y; "
-            f"largest mean shift {worst[1]['mean_shift_years']:+.2f} y ({worst[0]})"
-        )
-    if meta.bias_correction:
-        lines.append(f"age-bias correction fitted on {meta.bias_correction['n']} held-out training subjects")
-    lines.append(f"licence: {meta.licence}")
-    return "\n".join(lines)

@@ -11,7 +11,6 @@ from brainage.evaluation import plots
 from brainage.html import file_links, image_links, write_page
 from brainage.layout import PredictDir
 from brainage.predict.bundle_meta import BundleMeta
-from brainage.predict.export import describe
 from brainage.predict.warnings import site_notes
 from brainage.qc.reference import BATCH_MIN_SIZE
 
@@ -88,7 +87,7 @@ def write_report(table: pd.DataFrame, meta: BundleMeta, out: PredictDir) -> Path
 <p><b>{len(table)} scans</b>: {n_pred} predicted; QC {html.escape(counts)}{qc_link}; {n_warn} with warnings.
 Files: {links}.</p>
 {scanner}
-<h2>Model</h2><pre>{html.escape(describe(meta))}</pre>
+<h2>Model</h2><pre>{html.escape(meta.describe())}</pre>
 <p class="note">{html.escape(meta.attribution)}</p>
 <p class="note"><b>Reading the numbers.</b> The brain-age gap is predicted minus chronological age. Brain-age models
 regress to the mean (the young predicted older, the old younger); the bias-corrected age removes the training cohort's

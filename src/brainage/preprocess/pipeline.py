@@ -10,9 +10,11 @@ needed (the nnU-Net way). A subject that fails is reported and skipped; the batc
 from __future__ import annotations
 
 import os
+import sys
 import time
 import traceback
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -80,38 +82,69 @@ def recipe_preset(name: str) -> PreprocessConfig:
     return PreprocessConfig(**RECIPES[name])
 
 
-_PROCESS_READY = False
+_ANTS_PINNED = False  # set by _prepare_process: ANTs in this process runs on one thread
 
 
 def _prepare_process(config: PreprocessConfig) -> None:
-    """Once per worker process: one ANTs/ITK and one torch thread.
+    """Pin ANTs/ITK to one thread where the recipe asks for repeatable registrations.
 
-    Repeatable registrations need ANTs on one thread, and ITK reads its thread count once per
-    process, before ANTs is first used; so this runs at the start of every task (local or Dask)
-    and only acts the first time.
+    ITK reads its thread count once per process, before ANTs is first used; so this runs at the
+    start of every task (local or Dask) and only acts the first time.
     """
-    global _PROCESS_READY
-    if _PROCESS_READY:
-        return
-    if config.deterministic:
+    global _ANTS_PINNED
+    if config.deterministic and "ants" not in sys.modules:
         os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = "1"
+        _ANTS_PINNED = True
+
+
+def can_run_here(config: PreprocessConfig) -> bool:
+    """Whether this process can preprocess a subject exactly as a fresh worker would: ANTs not
+    started here yet, or started after :func:`_prepare_process` pinned it.
+
+    Parameters
+    ----------
+    config : PreprocessConfig
+        The recipe; one without repeatable registrations can run anywhere.
+
+    Returns
+    -------
+    bool
+        True where no fresh process is needed.
+    """
+    return not config.deterministic or _ANTS_PINNED or "ants" not in sys.modules
+
+
+@contextmanager
+def _torch_threads(n: int):
+    """Brain extraction on ``n`` torch threads, the caller's setting restored afterwards (a
+    subject preprocessed in the caller's own process must not change what it does next).
+
+    deepbet's mask is the same on one thread or two (checked on a 1 mm IXI head: identical
+    voxels), so a core that no other subject uses may help; ANTs stays on one thread.
+    """
     import torch
 
-    torch.set_num_threads(1)
-    _PROCESS_READY = True
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _file_identity(path: Path) -> dict:
     return {"sha256": file_digest(path)}
 
 
-def preprocess_subject(subject_id: str, t1_path: str, out_dir: str, config: PreprocessConfig) -> dict:
+def preprocess_subject(
+    subject_id: str, t1_path: str, out_dir: str, config: PreprocessConfig, torch_threads: int = 1
+) -> dict:
     """Run (or resume) every step for one subject; returns a row of the preprocessing report.
 
-    Call it in a fresh process (as :func:`preprocess_manifest` does) for repeatable
-    registrations: see :func:`_prepare_process`.
+    For repeatable registrations call it in a process where :func:`can_run_here` holds (a fresh
+    one always qualifies), as :func:`preprocess_manifest` does.
     """
-    return _preprocess(subject_id, lambda: t1_path, out_dir, config)
+    return _preprocess(subject_id, lambda: t1_path, out_dir, config, torch_threads)
 
 
 def preprocess_rendition(rendition: Rendition, out_dir: str, config: PreprocessConfig) -> dict:
@@ -119,10 +152,15 @@ def preprocess_rendition(rendition: Rendition, out_dir: str, config: PreprocessC
     return _preprocess(rendition.subject_id, lambda: str(render(rendition, out_dir)), out_dir, config)
 
 
-def _preprocess(subject_id: str, source, out_dir: str, config: PreprocessConfig) -> dict:
+def _preprocess(subject_id: str, source, out_dir: str, config: PreprocessConfig, torch_threads: int = 1) -> dict:
     """Every step for one subject whose input file ``source()`` gives (rendered on demand, so a
     rendition that cannot be rendered is one failed row like any other)."""
     _prepare_process(config)
+    with _torch_threads(torch_threads):
+        return _run_steps(subject_id, source, out_dir, config)
+
+
+def _run_steps(subject_id: str, source, out_dir: str, config: PreprocessConfig) -> dict:
     root = PreprocessedDir(out_dir)
     folder = root.subject(subject_id)
     folder.root.mkdir(parents=True, exist_ok=True)
@@ -152,6 +190,14 @@ def _preprocess(subject_id: str, source, out_dir: str, config: PreprocessConfig)
     return row
 
 
+def _spare_threads(n_subjects: int, executor: Executor) -> int:
+    """Torch threads per subject: this machine's cores shared by the subjects that run at once
+    (one on a Dask cluster, whose workers' cores are theirs to share)."""
+    if executor.kind != "local":
+        return 1
+    return max(1, (os.cpu_count() or 1) // max(1, min(n_subjects, executor.workers)))
+
+
 def preprocess_manifest(
     manifest_path: str | Path,
     out_dir: str | Path,
@@ -163,9 +209,10 @@ def preprocess_manifest(
     Writes ``preprocess_report.csv`` (one row per subject: status, error, seconds per step,
     quality metrics), ``manifest.csv`` (the input manifest with failed subjects excluded and
     the reason), ``preprocess_config.yaml`` and, per grid, ``cache/<grid>/`` with ``index.csv``
-    and ``grid.json``. Always in worker processes, even for one worker: ANTs reads its thread
-    count once per process, so only a fresh process can be pinned to the single thread
-    determinism needs.
+    and ``grid.json``. In worker processes, even for one worker: ANTs reads its thread count
+    once per process, so only a fresh process can be pinned to the single thread determinism
+    needs. A single scan runs in this process where that holds here too (:func:`can_run_here`):
+    a fresh interpreter costs seconds of imports.
 
     Parameters
     ----------
@@ -199,7 +246,10 @@ def preprocess_manifest(
         raise InputError(manifest_path, "manifest has no included subjects: nothing to preprocess")
     root.root.mkdir(parents=True, exist_ok=True)
     save_config(config, root.config)
-    jobs = [(s.subject_id, str(s.t1_path), str(root.root), config) for s in todo.itertuples()]
+    threads = _spare_threads(len(todo), executor)
+    jobs = [(s.subject_id, str(s.t1_path), str(root.root), config, threads) for s in todo.itertuples()]
+    if len(jobs) == 1 and executor.kind == "local" and can_run_here(config):
+        executor = replace(executor, isolate=False)  # a fresh interpreter for one scan costs seconds
     rows = map_subjects(preprocess_subject, jobs, "preprocessing", executor)
     report = pd.DataFrame(rows).sort_values("subject_id").reset_index(drop=True)
     failed = report[report.status != "ok"].set_index("subject_id")["error"]

@@ -5,15 +5,51 @@ The output grids are in :mod:`brainage.preprocess.grids`.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 
+from brainage.files import atomic_path
+
+
+def _disk_cache() -> Path:
+    """Where resampled templates are kept between processes (``BRAINAGE_CACHE`` or the user's
+    cache folder), one folder per nilearn version, whose resampling made them."""
+    from importlib.metadata import version
+
+    root = Path(os.environ.get("BRAINAGE_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")))
+    return root / "brainage" / f"nilearn-{version('nilearn')}"
+
 
 @lru_cache(maxsize=8)
 def template_image(kind: str, resolution: int) -> nib.Nifti1Image:
-    """nilearn's MNI152 2009a images (shipped in the package): ``t1``, ``mask``, ``gm``, ``wm``."""
+    """nilearn's MNI152 2009a images (shipped in the package): ``t1``, ``mask``, ``gm``, ``wm``.
+
+    nilearn ships them at 1 mm and resamples on every load (about half a second each); the
+    result is kept on disk, so a fresh worker process or a one-scan ``predict`` does not redo it.
+    Where the cache cannot be written, the image is simply made again next time.
+    """
+    cached = _disk_cache() / f"mni152_{kind}_{resolution}mm.nii.gz"
+    if cached.is_file():
+        try:
+            img = nib.load(cached)
+            return nib.Nifti1Image(img.get_fdata(dtype=np.float32), img.affine, img.header)
+        except Exception:  # a truncated or foreign file: make it again
+            pass
+    out = _from_nilearn(kind, resolution)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(cached) as tmp:
+            nib.save(out, tmp)
+    except OSError:  # a read-only home: no cache, same result
+        pass
+    return out
+
+
+def _from_nilearn(kind: str, resolution: int) -> nib.Nifti1Image:
     from nilearn import datasets  # slow import; only needed here
 
     loader = {

@@ -241,8 +241,7 @@ def train_config_from_args(args: argparse.Namespace):
     from dataclasses import replace
 
     from brainage.config import load_config
-    from brainage.training.config import TrainConfig, train_config_for
-    from brainage.training.module import OptimConfig
+    from brainage.training.config import OptimConfig, TrainConfig, train_config_for
 
     given = vars(args)
     config = load_config(TrainConfig, args.config) if getattr(args, "config", None) else None

@@ -17,7 +17,15 @@ from brainage.config import ADDED_LATER
 from brainage.models.network import ModelConfig, model_config
 from brainage.models.registry import TRAIN_DEFAULTS, model_spec
 from brainage.training.augment import AugmentConfig
-from brainage.training.module import OptimConfig
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with a cosine schedule over ``max_epochs`` after a linear warm-up."""
+
+    lr: float = 1e-3
+    weight_decay: float = 1e-3
+    warmup_epochs: int = 1
 
 
 @dataclass

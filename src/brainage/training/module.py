@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import lightning as L
 import torch
 
 from brainage.models.network import BrainAgeNet, ModelConfig
 from brainage.training.augment import AugmentConfig
+from brainage.training.config import OptimConfig
 from brainage.training.dataset import MALE_THRESHOLD
 from brainage.training.gpu_augment import augment_batch
-
-
-@dataclass
-class OptimConfig:
-    """AdamW with a cosine schedule over ``max_epochs`` after a linear warm-up."""
-
-    lr: float = 1e-3
-    weight_decay: float = 1e-3
-    warmup_epochs: int = 1
 
 
 class BrainAgeModule(L.LightningModule):
