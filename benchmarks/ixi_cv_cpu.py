@@ -22,16 +22,18 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 from _machine import machine_info
 
 from brainage.cli import main as brainage
 from brainage.evaluation.metrics import age_metrics, sex_metrics
 from brainage.evaluation.report import evaluate
+from brainage.training.predictions import read_predictions
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 #: name -> arguments after `brainage train PRE --splits S --out OUT/<name>`
+#: The scanner-robust ensemble's settings (the registry's ``scanner_robust``, under another name).
+ANCHOR_CONFIG = Path(__file__).resolve().parent / "configs" / "ensemble_anchor.yaml"
 CONFIGS = {
     # the classical baseline: ridge on GM/WM/CSF maps at 4 mm, then head-size covariates; and its ablations
     "ridge": "--model ridge --downsample 2",
@@ -62,12 +64,13 @@ CONFIGS = {
     # --segmentation partial-volume --intensity-reference tissue` folder): the ridge on the anchored T1,
     # and the ensemble reading only the anchored T1 with domain randomisation (its ridge member follows it)
     "ridge_anchor": "--model ridge --downsample 2 --inputs t1",
-    "ensemble_anchor_t1": f"--config {Path(__file__).resolve().parent / 'configs' / 'ensemble_anchor.yaml'} "
-    "--seeds 0 --workers 1",
+    "ensemble_anchor_t1": f"--config {ANCHOR_CONFIG} --seeds 0 --workers 1",
     # scanner robustness (0.7), training renditions: the same model trained also on one preprocessed
     # rendition of every training scan (run on a folder preprocessed as above plus `--renditions 1`)
-    "ensemble_anchor_renditions": f"--config {Path(__file__).resolve().parent / 'configs' / 'ensemble_anchor.yaml'} "
-    "--renditions --seeds 0 --workers 1",
+    "ensemble_anchor_renditions": f"--config {ANCHOR_CONFIG} --renditions --seeds 0 --workers 1",
+    # the same with three seeds per fold, as the shipped model is trained (seed 0's folds are the
+    # run above's: copy its fold*/seed0 folders in first and they are kept, same fingerprint)
+    "ensemble_anchor_renditions_seeds": f"--config {ANCHOR_CONFIG} --renditions --seeds 0,1,2 --workers 1",
 }
 
 
@@ -100,7 +103,7 @@ def run_config(name: str, pre: Path, splits: Path, out: Path) -> dict:
 
 def member_metrics(run: Path) -> dict:
     """Out-of-fold metrics of each member of an ensemble run (columns ``predicted_age_<member>``)."""
-    preds = pd.read_csv(run / "all_predictions.csv")
+    preds = read_predictions(run / "all_predictions.csv")
     test = preds[preds.role == "test"]
     members = sorted({c[len("predicted_age_") :] for c in test if c.startswith("predicted_age_")} - {"corrected"})
     return {

@@ -4,7 +4,8 @@ import pytest
 
 from brainage.data.ingest_ixi import ingest_ixi
 from brainage.data.manifest import included, make_manifest
-from brainage.training.splits import SplitConfig, describe_groups, make_folds, strata, write_splits
+from brainage.errors import InputError
+from brainage.training.splits import SplitConfig, describe_groups, make_folds, read_folds, strata, write_splits
 
 
 def _cohort(n=120, seed=0, sites=("A",)):
@@ -70,3 +71,18 @@ def test_strata_too_small_for_the_folds_are_merged_without_a_warning():
         warnings.simplefilter("error")
         folds = make_folds(manifest, SplitConfig(n_folds=3, seed=1))
     assert folds.groupby("fold").size().between(14, 15).all()
+
+
+def test_a_folds_table_is_read_typed_and_a_broken_one_is_one_line(tmp_path):
+    path = tmp_path / "folds.csv"
+    pd.DataFrame({"subject_id": ["007", "012"], "fold": [0, 1], "split": ["train", "val"]}).to_csv(path, index=False)
+    folds = read_folds(path)
+    assert folds.subject_id.tolist() == ["007", "012"] and folds.fold.dtype.kind == "i"
+    for broken, message in (
+        (pd.DataFrame({"subject_id": ["a"], "fold": ["one"]}), "fold 'one' is not a fold number"),
+        (pd.DataFrame({"subject_id": ["a"], "fold": [0.5]}), "is not a fold number"),
+        (pd.DataFrame({"subject_id": ["a"]}), "needs subject_id and fold"),
+    ):
+        broken.to_csv(path, index=False)
+        with pytest.raises(InputError, match=message):
+            read_folds(path)

@@ -29,7 +29,7 @@ from brainage.progress import console
 from brainage.qc.run import run_qc
 from brainage.training.config import RunOptions, TrainConfig, train_config_for
 from brainage.training.cv import train_cv
-from brainage.training.splits import SplitConfig, split
+from brainage.training.splits import SplitConfig, read_folds, split
 
 #: The model the demo trains: the one ``brainage train`` trains by default (and the shipped one).
 DEMO_MODEL = DEFAULT_MODEL
@@ -102,7 +102,7 @@ def run_demo(
 def _export_and_predict(demo: DemoDir, workers: int, n_scans: int = 6) -> pd.DataFrame:
     """Pack fold 0's models into a bundle and predict raw scans of fold 0's test subjects with it,
     as a user would on new data: fold 0's models never saw them."""
-    folds = pd.read_csv(demo.splits.folds, dtype={"subject_id": str})
+    folds = read_folds(demo.splits.folds)
     manifest = pd.read_csv(demo.preprocessed.manifest, dtype={"subject_id": str})
     unseen = manifest[manifest.subject_id.isin(folds.subject_id[folds.fold == 0])].head(n_scans)
     scans = demo.unseen_scans

@@ -20,6 +20,7 @@ from brainage.qc.verdicts import read_verdicts
 from brainage.training.logs import read_training_log
 from brainage.training.predictions import read_predictions
 from brainage.training.run_info import RunInfo
+from brainage.training.splits import read_folds
 
 
 def _baseline_table(run: RunDir) -> pd.DataFrame | None:
@@ -40,9 +41,7 @@ def _baseline_table(run: RunDir) -> pd.DataFrame | None:
     volumes = pd.read_csv(report, dtype={"subject_id": str}).set_index("subject_id")
     if "brain_volume_ml" not in volumes:
         return None
-    table = read_cache_index(info.cache_dir).merge(
-        pd.read_csv(folds, dtype={"subject_id": str})[["subject_id", "fold"]]
-    )
+    table = read_cache_index(info.cache_dir).merge(read_folds(folds)[["subject_id", "fold"]])
     table["brain_volume_ml"] = table.subject_id.map(volumes["brain_volume_ml"])
     return table.dropna(subset=["brain_volume_ml"])
 

@@ -34,6 +34,7 @@ from brainage.training.config import RunOptions, TrainConfig
 from brainage.training.fold_fit import OTHER_PROCESS
 from brainage.training.predictions import VALUES, read_predictions
 from brainage.training.run_info import RunInfo
+from brainage.training.splits import read_folds
 
 #: Cross-validation needs at least this many subjects with a fold and a cached volume.
 MIN_SUBJECTS = 10
@@ -52,10 +53,7 @@ def labels_table(cache: CacheDir, folds_csv: Path, qc_verdicts: Path | None, ren
         )
     if not renditions:
         index = index[is_original(index)]
-    folds = pd.read_csv(folds_csv, dtype={"subject_id": str})
-    if not {"subject_id", "fold"} <= set(folds.columns):
-        raise InputError(folds_csv, "not a folds table (needs subject_id and fold columns; made by `brainage split`)")
-    folds = folds[["subject_id", "fold"]].rename(columns={"subject_id": "source_subject"})
+    folds = read_folds(folds_csv)[["subject_id", "fold"]].rename(columns={"subject_id": "source_subject"})
     table = index.merge(folds, on="source_subject", how="inner")
     missing = sorted(set(folds.source_subject) - set(index.source_subject))
     if missing:

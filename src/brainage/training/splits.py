@@ -15,7 +15,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from brainage.config import save_config
-from brainage.data.manifest import exclude, included, read_manifest, write_manifest
+from brainage.data.manifest import exclude, included, read_manifest, read_table, write_manifest
 from brainage.errors import InputError
 from brainage.files import write_csv
 from brainage.layout import SplitsDir
@@ -32,6 +32,30 @@ class SplitConfig:
     age_bins: int = 4
     seed: int = 42
     test_fold: int = 0
+
+
+def read_folds(path: str | Path) -> pd.DataFrame:
+    """``folds.csv`` of ``brainage split``: each subject's outer fold (an integer) and its role.
+
+    Parameters
+    ----------
+    path : str or Path
+        The folds table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``subject_id`` (text), ``fold`` (int) and the other columns as written. A table without
+        those two columns, or with a fold that is not a whole number, is refused in one line.
+    """
+    folds = read_table(path, "folds table", dtype={"subject_id": str})
+    if not {"subject_id", "fold"} <= set(folds.columns):
+        raise InputError(path, "not a folds table (needs subject_id and fold columns; made by `brainage split`)")
+    fold = pd.to_numeric(folds.fold, errors="coerce")
+    if fold.isna().any() or (fold != fold.round()).any():
+        bad = folds.fold[fold.isna() | (fold != fold.round())].iloc[0]
+        raise InputError(path, f"fold {bad!r} is not a fold number")
+    return folds.assign(fold=fold.astype(int))
 
 
 def strata(df: pd.DataFrame, age_bins: int, n_folds: int) -> np.ndarray:
