@@ -27,6 +27,15 @@ os.environ.setdefault("BRAINAGE_NO_PROGRESS", "1")
 SHARED_IXI = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ixi-hh"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _ants_on_one_thread():
+    """ANTs pinned to one thread before any test starts it, as in every preprocessing worker, so
+    a single scan is preprocessed in the test process itself, as `brainage predict` does it."""
+    from brainage.preprocess.pipeline import prepare_process
+
+    prepare_process(PreprocessConfig())
+
+
 @pytest.fixture(scope="session")
 def browser(tmp_path_factory):
     """A headless Chromium at 1400 px (tests/browser.py); skips where Playwright or Chromium is missing."""

@@ -222,6 +222,13 @@ class SubjectDir(Folder):
         return self.root / f"mask_mni_{grid}.nii.gz"
 
 
+class TemplateCacheDir(Folder):
+    """Resampled MNI152 templates kept between processes (``BRAINAGE_CACHE`` or the user's cache)."""
+
+    def image(self, kind: str, resolution: int) -> Path:
+        return self.root / f"mni152_{kind}_{resolution}mm.nii.gz"
+
+
 class CacheDir(Folder):
     """The model-ready cache of one grid: ``<id>.npy`` volumes, ``index.csv``, ``grid.json``."""
 

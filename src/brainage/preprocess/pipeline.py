@@ -82,14 +82,20 @@ def recipe_preset(name: str) -> PreprocessConfig:
     return PreprocessConfig(**RECIPES[name])
 
 
-_ANTS_PINNED = False  # set by _prepare_process: ANTs in this process runs on one thread
+_ANTS_PINNED = False  # set by prepare_process: ANTs in this process runs on one thread
 
 
-def _prepare_process(config: PreprocessConfig) -> None:
+def prepare_process(config: PreprocessConfig) -> None:
     """Pin ANTs/ITK to one thread where the recipe asks for repeatable registrations.
 
     ITK reads its thread count once per process, before ANTs is first used; so this runs at the
-    start of every task (local or Dask) and only acts the first time.
+    start of every task (local or Dask) and only acts the first time. A program that goes on to
+    preprocess single scans in its own process (a test session, a notebook) may call it first.
+
+    Parameters
+    ----------
+    config : PreprocessConfig
+        The recipe; only its ``deterministic`` setting matters here.
     """
     global _ANTS_PINNED
     if config.deterministic and "ants" not in sys.modules:
@@ -99,7 +105,7 @@ def _prepare_process(config: PreprocessConfig) -> None:
 
 def can_run_here(config: PreprocessConfig) -> bool:
     """Whether this process can preprocess a subject exactly as a fresh worker would: ANTs not
-    started here yet, or started after :func:`_prepare_process` pinned it.
+    started here yet, or started after :func:`prepare_process` pinned it.
 
     Parameters
     ----------
@@ -155,7 +161,7 @@ def preprocess_rendition(rendition: Rendition, out_dir: str, config: PreprocessC
 def _preprocess(subject_id: str, source, out_dir: str, config: PreprocessConfig, torch_threads: int = 1) -> dict:
     """Every step for one subject whose input file ``source()`` gives (rendered on demand, so a
     rendition that cannot be rendered is one failed row like any other)."""
-    _prepare_process(config)
+    prepare_process(config)
     with _torch_threads(torch_threads):
         return _run_steps(subject_id, source, out_dir, config)
 

@@ -13,6 +13,7 @@ import nibabel as nib
 import numpy as np
 
 from brainage.files import atomic_path
+from brainage.layout import TemplateCacheDir
 
 
 def _disk_cache() -> Path:
@@ -32,7 +33,7 @@ def template_image(kind: str, resolution: int) -> nib.Nifti1Image:
     result is kept on disk, so a fresh worker process or a one-scan ``predict`` does not redo it.
     Where the cache cannot be written, the image is simply made again next time.
     """
-    cached = _disk_cache() / f"mni152_{kind}_{resolution}mm.nii.gz"
+    cached = TemplateCacheDir(_disk_cache()).image(kind, resolution)
     if cached.is_file():
         try:
             img = nib.load(cached)
