@@ -38,6 +38,7 @@ from brainage.preprocess.template import template_brain, template_image
 from brainage.progress import make_progress
 from brainage.training.classical import RidgeBrainAge, image_matrix
 from brainage.training.config import TrainConfig
+from brainage.training.splits import read_folds
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -133,7 +134,7 @@ def main() -> None:
     args = parser.parse_args()
     pre = PreprocessedDir(args.pre)
     index = read_cache_index(pre.cache("2mm").root)
-    folds = pd.read_csv(args.folds, dtype={"subject_id": str})[["subject_id", "fold"]]
+    folds = read_folds(args.folds)[["subject_id", "fold"]]
     table = index[is_original(index)].merge(folds, on="subject_id").reset_index(drop=True)
     start = time.perf_counter()
     with make_progress() as progress:
