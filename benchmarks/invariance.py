@@ -36,12 +36,14 @@ from brainage.files import atomic_path
 from brainage.parallel import Executor
 from brainage.predict.bundle import load_bundle, recipe
 from brainage.predict.export import export_bundle
-from brainage.preprocess.cache import read_cache_index
+from brainage.preprocess.cache import read_cache_index, write_volume_raw
 from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest
 from brainage.qc.run import run_qc
 
 RESULTS = Path(__file__).parent / "results"
 ORIGINAL = "original"
+#: A member's predicted-age column starts so (``predicted_age_cnn``).
+MEMBER = "predicted_age_"
 FAMILIES = {v.name: v.family for v in VARIANTS.values()} | {ORIGINAL: "original"}
 
 
@@ -152,7 +154,40 @@ def _member_ages(bundle, table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def score(renditions: pd.DataFrame, pre: Path, verdicts: pd.DataFrame, bundles: dict[int, Path]) -> pd.DataFrame:
+#: Test-time augmentation (``--tta``): every scan also read shifted by one voxel of the model grid
+#: along each axis, both ways, and the seven predictions averaged. The models learnt with small
+#: affine jitter, so shifted inputs are of a kind they saw; a left-right flip is not (they are
+#: trained without one: hemispheric asymmetry changes with age).
+TTA_SHIFTS = [(0, 0, 0)] + [tuple(step * (i == axis) for i in range(3)) for axis in range(3) for step in (-1, 1)]
+
+
+def shifted(table: pd.DataFrame, shift: tuple[int, int, int], folder: Path) -> pd.DataFrame:
+    """``table`` with its cached volumes (and tissue maps) rolled by ``shift`` voxels, written once."""
+    if shift == (0, 0, 0):
+        return table
+    out = table.copy()
+    folder = folder / "_".join(map(str, shift))
+    for column in [c for c in ("path", "tissue_path") if c in table and (table[c] != "").all()]:
+        targets = []
+        for sid, source in zip(table.subject_id, table[column]):
+            target = folder / f"{sid}_{column}.npy"
+            if not target.is_file():
+                write_volume_raw(target, np.roll(np.load(source), shift, axis=(-3, -2, -1)))
+            targets.append(str(target))
+        out[column] = targets
+    return out
+
+
+def _predict(bundle, table: pd.DataFrame, tta_folder: Path | None) -> pd.DataFrame:
+    """Predicted age and P(male), and each member's age; averaged over :data:`TTA_SHIFTS` with TTA."""
+    views = [shifted(table, s, tta_folder) for s in TTA_SHIFTS] if tta_folder else [table]
+    parts = [bundle.predict(v)[["predicted_age", "p_male"]].join(_member_ages(bundle, v)) for v in views]
+    return sum(parts) / len(parts)
+
+
+def score(
+    renditions: pd.DataFrame, pre: Path, verdicts: pd.DataFrame, bundles: dict[int, Path], tta_folder: Path | None
+) -> pd.DataFrame:
     """Each rendition predicted by its own fold's model: one row per rendition (members too)."""
     first = load_bundle(next(iter(bundles.values())))
     index = read_cache_index(pre / "cache" / first.grid)
@@ -161,11 +196,7 @@ def score(renditions: pd.DataFrame, pre: Path, verdicts: pd.DataFrame, bundles: 
         bundle = load_bundle(path)
         own = index[index.subject_id.isin(renditions.subject_id[renditions.fold == fold])]
         if len(own):
-            rows.append(
-                own[["subject_id"]]
-                .join(bundle.predict(own)[["predicted_age", "p_male"]])
-                .join(_member_ages(bundle, own))
-            )
+            rows.append(own[["subject_id"]].join(_predict(bundle, own, tta_folder)))
     preds = pd.concat(rows) if rows else pd.DataFrame(columns=["subject_id", "predicted_age", "p_male"])
     verdict = verdicts.set_index("subject_id")["final_verdict"] if len(verdicts) else pd.Series(dtype=str)
     table = renditions.merge(preds, on="subject_id", how="left")
@@ -194,7 +225,7 @@ def summarise(table: pd.DataFrame) -> tuple[pd.DataFrame, float, dict]:
     """Per-variant figures, the within-brain SD of predicted age over all renditions, and the
     same SD and per-variant mean shifts of each ensemble member."""
     original = table[table.variant == ORIGINAL].set_index("brain")
-    members = [c for c in table.columns if c.startswith("predicted_age_")]
+    members = [c for c in table.columns if c.startswith(MEMBER)]
     rows = []
     for variant, group in table.groupby("variant", sort=False):
         g = group.set_index("brain")
@@ -217,12 +248,13 @@ def summarise(table: pd.DataFrame) -> tuple[pd.DataFrame, float, dict]:
                 "qc_warn": int(verdicts.get("warn", 0)),
                 "qc_fail": int(verdicts.get("fail", 0)),
                 "not_predicted": int((~ok).sum()),
-                **{f"mean_shift_{m[9:]}": float(_shift(g, original, m).mean()) for m in members},
+                **{f"mean_shift_{m.removeprefix(MEMBER)}": float(_shift(g, original, m).mean()) for m in members},
             }
         )
     predicted = table.dropna(subset=["predicted_age"])
     per_member = {
-        m[9:]: {"within_brain_sd_years": float(predicted.groupby("brain")[m].std(ddof=1).mean())} for m in members
+        m.removeprefix(MEMBER): {"within_brain_sd_years": float(predicted.groupby("brain")[m].std(ddof=1).mean())}
+        for m in members
     }
     return pd.DataFrame(rows), float(predicted.groupby("brain").predicted_age.std(ddof=1).mean()), per_member
 
@@ -243,6 +275,7 @@ def main() -> None:
     p.add_argument("--work", required=True, type=Path, help="renditions, their preprocessing and bundles (cached)")
     p.add_argument("--name", default=None, help="results/invariance_<name>.json (default: the run's folder name)")
     p.add_argument("--per-fold", type=int, default=4)
+    p.add_argument("--tta", action="store_true", help="test-time augmentation: average over one-voxel shifts")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument(
         "--prepare-only",
@@ -281,7 +314,7 @@ def main() -> None:
     name = args.name or source.stem
 
     start = time.perf_counter()
-    table = score(renditions, pre, verdicts, bundles)
+    table = score(renditions, pre, verdicts, bundles, args.work / "tta" if args.tta else None)
     timings["score"] = time.perf_counter() - start
     table.to_csv(args.work / f"predictions_{name}.csv", index=False)
     summary, within_sd, per_member = summarise(table)
@@ -322,6 +355,7 @@ def main() -> None:
         "n_brains": int(len(brains)),
         "brains": brains.subject_id.tolist(),
         "per_fold": args.per_fold,
+        "test_time_augmentation": [list(s) for s in TTA_SHIFTS] if args.tta else None,
         "preprocessing": recipe(config)["config"],
         "within_brain_sd_years": within_sd,
         "variants": {r["variant"]: r for r in summary.to_dict("records")},
