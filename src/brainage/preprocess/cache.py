@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from brainage.data.manifest import read_table
 from brainage.errors import InputError
 from brainage.files import atomic_path, write_csv
 from brainage.layout import CacheDir
@@ -115,15 +116,14 @@ def read_cache_index(cache_dir: str | Path) -> pd.DataFrame:
     if not cache.index.is_file():
         raise InputError(cache.index, "cache index not found (run `brainage preprocess` first)")
     text_columns = {name: str for name, kind in INDEX_SCHEMA.items() if kind is str}
-    try:
-        index = pd.read_csv(cache.index, dtype=text_columns)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(cache.index, f"not a readable cache index ({exc})") from None
+    index = read_table(cache.index, "cache index", dtype=text_columns)
     missing = [c for c in REQUIRED_INDEX_COLUMNS if c not in index]
     unknown = [c for c in index if c not in INDEX_SCHEMA]
-    problems = [f"no column {', '.join(missing)}"] * bool(missing) + [
-        f"unknown column {', '.join(unknown)} (written by a newer brainage?)"
-    ] * bool(unknown)
+    problems = []
+    if missing:
+        problems.append(f"no column {', '.join(missing)}")
+    if unknown:
+        problems.append(f"unknown column {', '.join(unknown)} (written by a newer brainage?)")
     if problems:
         raise InputError(cache.index, f"not a brainage cache index: {'; '.join(problems)}")
     for name in [c for c in index if INDEX_SCHEMA[c] is float]:

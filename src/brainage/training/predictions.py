@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from brainage.data.manifest import read_table
 from brainage.errors import InputError
 
 PREDICTED_AGE = "predicted_age"
@@ -69,11 +70,7 @@ def read_predictions(path: str | Path, required: tuple[str, ...] = ("subject_id"
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "no such predictions table")
-    try:
-        table = pd.read_csv(path, dtype={"subject_id": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"not a readable predictions table ({exc})") from None
-    table = table.rename(columns=current_name)
+    table = read_table(path, "predictions table", dtype={"subject_id": str}).rename(columns=current_name)
     missing = [c for c in required if c not in table]
     if missing:
         raise InputError(path, f"not a predictions table: no column {', '.join(missing)}")
