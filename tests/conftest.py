@@ -233,6 +233,20 @@ def predicted_synth(tiny_bundle, synth_cohort, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def predicted_shipped(synth_cohort, tmp_path_factory):
+    """One synthetic head (with an age) run through `brainage predict` with the model that ships."""
+    from brainage.predict.run import predict
+
+    root = tmp_path_factory.mktemp("predicted_shipped")
+    t1 = sorted(synth_cohort.glob("sub-*/anat/*_T1w.nii.gz"))[0]
+    pd.DataFrame({"subject_id": ["a"], "path": [str(t1)], "age": [45], "sex": ["F"]}).to_csv(
+        root / "scans.csv", index=False
+    )
+    table = predict(root / "scans.csv", root / "out", None, Executor(workers=2))
+    return root / "out", table
+
+
+@pytest.fixture(scope="session")
 def qc_result(preprocessed_synth, tmp_path_factory):
     """QC (with pictures) of :func:`preprocessed_synth`: verdicts by subject, the QC folder, the preprocessed folder."""
     from brainage.qc.run import run_qc

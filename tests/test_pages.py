@@ -40,6 +40,13 @@ def test_the_predict_and_explain_pages(browser, predicted_synth, tiny_bundle):
     assert page_problems(browser, folder.report) + page_problems(browser, folder.explain.report) == []
 
 
+def test_the_predict_page_of_the_shipped_model(browser, predicted_shipped):
+    """The shipped model's long description and every column of its table fit a 1400 px window."""
+    out, table = predicted_shipped
+    assert table.predicted_age.notna().all()
+    assert page_problems(browser, PredictDir(out).report) == []
+
+
 def test_a_page_with_defects_is_caught(browser, tmp_path):
     """The checker itself can fail: each defect it looks for, on one page."""
     page = tmp_path / "bad.html"

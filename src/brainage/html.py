@@ -15,6 +15,7 @@ from pathlib import Path
 from brainage.files import write_text
 
 STYLE = """body{font-family:sans-serif;margin:1.5em;max-width:1400px}
+pre{white-space:pre-wrap;overflow-wrap:anywhere}
 table{border-collapse:collapse;font-size:13px;display:block;overflow-x:auto;max-width:100%}
 td,th{border:1px solid #ccc;padding:3px 8px;vertical-align:top}
 th{background:#eee;position:sticky;top:0} img.thumb{height:90px}

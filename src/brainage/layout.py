@@ -544,6 +544,10 @@ class EvaluationDir(Folder):
         return self.root / "sex_roc.png"
 
     @property
+    def sex_reliability(self) -> Path:
+        return self.root / "sex_reliability.png"
+
+    @property
     def learning_curves(self) -> Path:
         return self.root / "learning_curves.png"
 

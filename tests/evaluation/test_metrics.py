@@ -37,3 +37,13 @@ def test_baselines_train_on_other_folds_only():
     preds = baseline_predictions(table).set_index("subject_id")
     assert preds.at["a", "predicted_age_mean"] == pytest.approx(np.mean([40, 50, 60, 70]))
     assert preds.at["b", "p_male_volume"] > 0.5 > preds.at["a", "p_male_volume"]
+
+
+def test_p_male_calibration_is_measured_by_brier_and_ece():
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0, 1, 4000)
+    sex = np.where(rng.uniform(0, 1, 4000) < p, "M", "F")  # calibrated: P(male) is the share of males
+    calibrated = sex_metrics(sex, p)
+    overconfident = sex_metrics(sex, np.where(p > 0.5, 0.999, 0.001))
+    assert calibrated["ece"] < 0.03 and overconfident["ece"] > 0.2
+    assert calibrated["brier"] < overconfident["brier"]

@@ -305,3 +305,50 @@ def test_a_predict_that_cannot_start_leaves_no_empty_output_folder(tmp_path, cap
     (kept / "notes.txt").write_text("a user's file")
     assert brainage(["predict", str(tmp_path / "missing.nii.gz"), "--out", str(kept)]) == 2
     assert (kept / "notes.txt").read_text() == "a user's file"  # a folder that existed is never removed
+
+
+def _with_intervals(bundle_path, out_path):
+    """A copy of a bundle carrying an interval calibration (from made-up out-of-fold residuals)."""
+    from brainage.predict.export import age_interval_record
+
+    rng = np.random.default_rng(0)
+    age = rng.uniform(20, 80, 120)
+    oof = pd.DataFrame(
+        {"subject_id": [f"s{i}" for i in range(120)], "age": age, "predicted_age": age + rng.normal(0, 6, 120)}
+    )
+    bundle = load_bundle(bundle_path)
+    bundle.meta = bundle.meta.replace(age_interval=age_interval_record(oof, "made-up residuals"))
+    return bundle.save(out_path)
+
+
+def _inverted(source, target):
+    """The same head with its contrast inverted inside the head (a T2-like copy, as in the issue)."""
+    import nibabel as nib
+
+    img = nib.load(str(source))
+    data = img.get_fdata()
+    head = data > 0.05 * data.max()
+    inverted = np.where(head, data[head].max() + data[head].min() - data, 0)
+    nib.save(nib.Nifti1Image(inverted.astype(np.float32), img.affine), str(target))
+    return target
+
+
+def test_every_age_has_an_interval_and_an_image_that_is_not_a_t1_gets_no_age(tiny_bundle, synth_cohort, tmp_path):
+    t1 = sorted(synth_cohort.glob("sub-*/anat/*_T1w.nii.gz"))
+    bundle = _with_intervals(tiny_bundle[0], tmp_path / "with_intervals.brainage")
+    inverted = _inverted(t1[3], tmp_path / "inverted.nii.gz")
+    pd.DataFrame(
+        {"subject_id": ["head", "inverted"], "path": [str(t1[3]), str(inverted)], "age": [50, 50], "sex": ["F", "F"]}
+    ).to_csv(tmp_path / "scans.csv", index=False)
+    out = tmp_path / "out"
+    args = ["predict", str(tmp_path / "scans.csv"), "--out", str(out), "--model", str(bundle), "--coverage", "0.8"]
+    assert brainage(args) == 0
+    table = pd.read_csv(PredictDir(out).predictions, dtype={"subject_id": str}).set_index("subject_id")
+    head = table.loc["head"]
+    assert head.predicted_age_low < head.predicted_age < head.predicted_age_high
+    assert 5 < head.predicted_age_high - head.predicted_age_low < 40
+    flipped = table.loc["inverted"]
+    assert flipped.qc_verdict == "fail" and "not T1-weighted" in flipped.qc_reasons
+    assert flipped[["predicted_age", "p_male", "predicted_age_low", "brain_age_gap"]].isna().all()
+    page = PredictDir(out).report.read_text()
+    assert "80%" in page and f"({head.predicted_age_low:.0f} to {head.predicted_age_high:.0f})" in page

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from brainage.qc.reference import BATCH_MIN_SIZE, Reference, batch_is_trusted
+from brainage.qc.reference import SITE_MIN_SIZE, Reference
 from brainage.qc.rules import judge
 
 
@@ -83,7 +83,7 @@ def test_a_scan_is_judged_alike_alone_in_a_clean_batch_and_in_a_mostly_broken_ba
     mostly_broken = pd.concat([broken] * 5, ignore_index=True)
     mostly_broken["subject_id"] = [f"{s}-{i}" for i, s in enumerate(mostly_broken.subject_id)]
     mostly_broken = judge(pd.concat([mostly_broken, clean_scans(reference, 6)]), reference)
-    assert (mostly_broken.yardstick == "reference").all()
+    assert (mostly_broken.yardstick == "site").all()
     for sid in broken.subject_id:
         copies = mostly_broken[mostly_broken.subject_id.str.startswith(sid + "-")]
         assert (copies.verdict == alone.at[sid, "verdict"]).all() and (copies.check == alone.at[sid, "check"]).all()
@@ -91,20 +91,32 @@ def test_a_scan_is_judged_alike_alone_in_a_clean_batch_and_in_a_mostly_broken_ba
         assert clean_batch.at[sid, "check"] == alone.at[sid, "check"]
 
 
-def test_a_large_clean_site_that_differs_from_the_reference_raises_no_flags(reference):
-    # a new scanner: contrast systematically unlike IXI-HH, but every absolute check passes
-    site = clean_scans(reference, 30, site="B", shift={"cjv": 8 * reference.stats["cjv"].spread})
-    alone = judge(site.iloc[[0]], reference)
-    assert alone.verdict.iloc[0] == "warn" and alone.check.iloc[0] == "contrast"
-    together = judge(site, reference)
-    assert (together.yardstick == "reference and site").all()
-    assert (together.verdict == "pass").all()
+def test_a_clean_site_that_differs_from_the_training_scanner_passes_alone_and_in_any_batch(reference):
+    """A new scanner: contrast and SNR systematically unlike IXI-HH, every absolute check passing.
+    Not one scan warns, alone, in 5, 10 or 30; each says the scanner differs."""
+    shift = {"cjv": 8 * reference.stats["cjv"].spread, "snr_total": -6 * reference.stats["snr_total"].spread}
+    site = clean_scans(reference, 30, site="B", shift=shift)
+    for n in (1, 5, 10, 30):
+        verdicts = judge(site.head(n), reference)
+        assert (verdicts.verdict == "pass").all(), (n, verdicts.reasons.tolist())
+        assert (verdicts.scanner_differs != "").all()
+        assert (verdicts.yardstick == ("site" if n >= SITE_MIN_SIZE else "training scanner")).all()
 
 
-def test_batch_trust_needs_size_and_a_clean_majority():
-    assert batch_is_trusted(BATCH_MIN_SIZE, BATCH_MIN_SIZE)
-    assert not batch_is_trusted(BATCH_MIN_SIZE - 1, BATCH_MIN_SIZE - 1)
-    assert not batch_is_trusted(100, 70)
+def test_a_scan_unusual_for_its_own_site_warns_even_among_a_few_broken_ones(reference):
+    shift = {"cjv": 8 * reference.stats["cjv"].spread}
+    site = clean_scans(reference, SITE_MIN_SIZE + 2, site="B", shift=shift)
+    # two broken scans in the site, one with contrast far beyond the site's own
+    site.loc[0, "cjv"] += 30 * reference.stats["cjv"].spread
+    site.loc[1, "noise_ratio"] = 0.2
+    verdicts = judge(site, reference).set_index("subject_id")
+    assert verdicts.at["B000", "verdict"] == "warn" and verdicts.at["B000", "check"] == "contrast"
+    assert "against the other scans of its site" in verdicts.at["B000", "reasons"]
+    assert verdicts.at["B001", "verdict"] == "fail"
+    assert (verdicts.drop(["B000", "B001"]).verdict == "pass").all()
+    # below the site size, the same scan only says the scanner differs
+    alone = judge(site.head(SITE_MIN_SIZE - 1), reference).set_index("subject_id")
+    assert alone.at["B000", "verdict"] == "pass" and alone.at["B000", "scanner_differs"]
 
 
 def test_reference_round_trip(reference, tmp_path):
@@ -138,20 +150,25 @@ def test_qc_reference_command_builds_from_reviewed_folders(reference, tmp_path):
 
 
 def test_each_contrast_check_fires_just_past_its_limit_and_not_before(reference):
-    """The clean scans above sit well inside the reference; here each scanner-dependent metric is
-    put just inside and just outside its robust-z limit, alone, so the z-checks must decide."""
+    """Each scanner-dependent metric of one scan of a site is put just inside and just outside its
+    robust-z limit against the other scans of the site: the z-checks must decide. Against the
+    training scanner alone the same value only names the scanner as different."""
     from brainage.qc.checks import CHECKS, Z_METRICS, Z_WARN
 
-    base = clean_scans(reference, 1)
+    site = clean_scans(reference, SITE_MIN_SIZE + 5)
+    others = site.iloc[1:]
     for metric, floor in Z_METRICS.items():
-        stats = reference.stats[metric]
-        spread = max(stats.spread, floor, 1e-9)
+        values = others[metric].astype(float)
+        median = float(values.median())
+        spread = max(1.4826 * float((values - median).abs().median()), floor, 1e-9)
         for signal in (s for c in CHECKS for s in c.signals if s.metric == metric and s.kind == "z"):
             direction = 1 if signal.bad == "high" else -1
-            inside = judge(base.assign(**{metric: stats.median + direction * (Z_WARN - 0.5) * spread}), reference)
-            outside = judge(base.assign(**{metric: stats.median + direction * (Z_WARN + 0.5) * spread}), reference)
-            assert inside.verdict.iloc[0] == "pass", (metric, inside.reasons.iloc[0])
-            assert outside.verdict.iloc[0] == "warn" and outside.scanner_differs.iloc[0], (
-                metric,
-                outside.reasons.iloc[0],
-            )
+            for offset, expected in ((Z_WARN - 0.5, "pass"), (Z_WARN + 0.5, "warn")):
+                batch = site.copy()
+                batch.loc[0, metric] = median + direction * offset * spread
+                verdict = judge(batch, reference).iloc[0]
+                assert verdict.verdict == expected, (metric, offset, verdict.reasons)
+        ref = reference.stats[metric]
+        far = ref.median + 2 * direction * (Z_WARN + 0.5) * max(ref.spread, floor)
+        single = judge(site.head(1).assign(**{metric: far}), reference).iloc[0]
+        assert single.verdict == "pass" and single.scanner_differs, (metric, single.reasons)

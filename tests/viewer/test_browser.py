@@ -45,3 +45,38 @@ def test_render_rate_reload_export(browser, qc_dataset, tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_keys_pressed_during_a_slow_save_rate_the_scans_in_order(browser, qc_dataset, monkeypatch):
+    """A server that takes 0.6 s to save a rating, and ratings typed 0.1 s apart: each key must rate
+    the next scan, in order, never overwrite the previous one (the race a loaded CI machine hit)."""
+    import time
+
+    from brainage.viewer.server import Handler
+
+    slow_post = Handler.do_POST
+
+    def delayed(self):
+        time.sleep(0.6)
+        return slow_post(self)
+
+    monkeypatch.setattr(Handler, "do_POST", delayed)
+    server, url = serve_in_thread(qc_dataset.root)
+    try:
+        page = browser.new_page()
+        page.goto(url)
+        page.wait_for_function("window.brainageViewer && window.brainageViewer.loaded >= 1", timeout=60000)
+        page.fill("#rater", "ana")
+        page.locator("body").click(position={"x": 5, "y": 790})
+        for key in ("f", "p", "u"):
+            page.keyboard.press(key)
+            page.wait_for_timeout(100)
+        page.wait_for_function("document.querySelectorAll('.item')[2].innerText.endsWith('unsure')", timeout=30000)
+        page.wait_for_timeout(700)
+        export = page.request.get(f"{url}/api/qc_ratings.csv").text()
+        rated = {line.split(",")[0]: line.split(",")[2] for line in export.strip().splitlines()[1:]}
+        assert export.count("\n") == 4, export
+        assert rated == {"sub-001": "fail", "sub-002": "pass", "sub-003": "unsure"}, export
+    finally:
+        server.shutdown()
+        server.server_close()

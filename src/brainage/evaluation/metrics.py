@@ -36,8 +36,26 @@ def signed_error_by_decile(age: np.ndarray, predicted: np.ndarray) -> pd.DataFra
     )
 
 
+#: Equal-width bins of P(male) for the expected calibration error and the reliability diagram.
+CALIBRATION_BINS = 10
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
+    """Mean |observed share of males - mean P(male)| over equal-width bins of P(male), weighted by
+    each bin's share of subjects (Naeini et al. 2015). 0 for a perfectly calibrated model.
+
+    Example:
+        >>> round(expected_calibration_error(np.array([0, 1, 1, 1]), np.array([0.1, 0.9, 0.9, 0.9])), 3)
+        0.1
+    """
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    return float(sum(abs(y[which == b].mean() - p[which == b].mean()) * np.mean(which == b) for b in np.unique(which)))
+
+
 def sex_metrics(sex: np.ndarray, prob_male: np.ndarray) -> dict[str, float]:
-    """Accuracy, balanced accuracy, ROC AUC and the confusion matrix (rows true F/M, cols predicted)."""
+    """Accuracy, balanced accuracy, ROC AUC, the confusion matrix (rows true F/M, cols predicted), and
+    how well P(male) is calibrated: the Brier score and the expected calibration error."""
     y = (np.asarray(sex) == "M").astype(int)
     p = np.asarray(prob_male, float)
     pred = (p > MALE_THRESHOLD).astype(int)
@@ -47,6 +65,8 @@ def sex_metrics(sex: np.ndarray, prob_male: np.ndarray) -> dict[str, float]:
         "accuracy": float(skm.accuracy_score(y, pred)),
         "balanced_accuracy": float(skm.balanced_accuracy_score(y, pred)),
         "roc_auc": float(skm.roc_auc_score(y, p)) if len(set(y)) == 2 else float("nan"),
+        "brier": float(skm.brier_score_loss(y, p)),
+        "ece": expected_calibration_error(y, p),
         "tn_FF": int(cm[0, 0]),
         "fp_FM": int(cm[0, 1]),
         "fn_MF": int(cm[1, 0]),

@@ -13,11 +13,25 @@ from brainage.plotting import plt
 from brainage.plotting import save_figure as _save
 
 
-def predicted_vs_true(age, predicted, path: Path, title: str = "") -> Path:
-    """Scatter with the identity line, the fitted line, and r / MAE in the title."""
+def predicted_vs_true(age, predicted, path: Path, title: str = "", interval=None) -> Path:
+    """Scatter with the identity line, the fitted line, and r / MAE in the title; ``interval``:
+    ``(low, high)`` of each scan's age interval, drawn as a bar through its point (it covers the
+    true age where the bar crosses the identity line)."""
     age, predicted = np.asarray(age, float), np.asarray(predicted, float)
     r = np.corrcoef(age, predicted)[0, 1]
     fig, ax = plt.subplots(figsize=(4.8, 4.5))
+    if interval is not None:
+        low, high = (np.asarray(v, float) for v in interval)
+        shown = np.isfinite(low) & np.isfinite(high)
+        ax.errorbar(
+            age[shown],
+            predicted[shown],
+            yerr=[predicted[shown] - low[shown], high[shown] - predicted[shown]],
+            fmt="none",
+            ecolor="0.6",
+            lw=0.8,
+            label="age interval",
+        )
     ax.scatter(age, predicted, s=14, alpha=0.7)
     lo, hi = min(age.min(), predicted.min()) - 2, max(age.max(), predicted.max()) + 2
     ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="identity")
@@ -61,6 +75,24 @@ def roc(sex, prob_male, path: Path, baseline_prob=None, title: str = "") -> Path
     ax.plot([0, 1], [0, 1], "k:", lw=1)
     ax.set(xlabel="false positive rate (F called M)", ylabel="true positive rate", title=f"{title} ROC")
     ax.legend(loc="lower right", fontsize=9)
+    return _save(fig, path)
+
+
+def reliability(sex, prob_male, path: Path, bins: int = 10) -> Path:
+    """Reliability diagram of P(male): the share of males among subjects given each probability
+    (a calibrated model lies on the diagonal), with how many subjects each bin holds."""
+    from sklearn.calibration import calibration_curve
+
+    y = (np.asarray(sex) == "M").astype(int)
+    p = np.asarray(prob_male, float)
+    observed, expected = calibration_curve(y, p, n_bins=bins, strategy="uniform")
+    fig, ax = plt.subplots(figsize=(4.8, 4.5))
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="calibrated")
+    ax.plot(expected, observed, "o-", label="model")
+    counts, edges = np.histogram(p, bins=bins, range=(0, 1))
+    ax.bar(edges[:-1], counts / max(counts.max(), 1) * 0.25, width=1 / bins, align="edge", alpha=0.25, label="subjects")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted P(male)", ylabel="share of males", title="sex: reliability")
+    ax.legend(loc="upper left", fontsize=9)
     return _save(fig, path)
 
 

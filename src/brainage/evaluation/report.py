@@ -17,6 +17,7 @@ from brainage.layout import EvaluationDir, PreprocessedDir, RunDir
 from brainage.preprocess.cache import read_cache_index
 from brainage.progress import console
 from brainage.qc.verdicts import read_verdicts
+from brainage.training.intervals import interval_coverage
 from brainage.training.logs import read_training_log
 from brainage.training.predictions import read_predictions
 from brainage.training.run_info import RunInfo
@@ -133,6 +134,9 @@ def evaluate(model_dir: str | Path, out_dir: str | Path | None = None) -> dict:
         if len(corrected) > 2:  # folds with too few held-out training predictions have no correction
             result["age_bias_corrected"] = age_metrics(corrected.age, corrected.corrected_age)
         rows += [{"task": "age", "variant": k.split("_", 1)[1], **v} for k, v in result.items() if k.startswith("age_")]
+        coverage = interval_coverage(oof)
+        if coverage:
+            result["interval_coverage"] = coverage
         deciles = signed_error_by_decile(oof.age, oof.predicted_age)
         write_csv(deciles, out.error_by_decile)
         figures += [
@@ -166,6 +170,7 @@ def evaluate(model_dir: str | Path, out_dir: str | Path | None = None) -> dict:
             else None
         )
         figures.append(plots.roc(oof.sex, oof.p_male, out.sex_roc, base_prob))
+        figures.append(plots.reliability(oof.sex, oof.p_male, out.sex_reliability))
     logs = {f"{d.root.parent.name}/{d.root.name}": read_training_log(d.root) for d in run.fold_dirs()}
     logs = {k: v for k, v in logs.items() if len(v)}
     if logs:
@@ -199,6 +204,8 @@ def summary_lines(result: dict) -> list[str]:
     if "sex" in result:
         sex = result["sex"]
         lines.append(f"sex                 accuracy {sex['accuracy']:.3f}  AUC {sex['roc_auc']:.3f}")
+        if "brier" in sex:
+            lines.append(f"  P(male) calibration  Brier {sex['brier']:.3f}  ECE {sex['ece']:.3f}")
     if "sex_volume_only" in base:
         vol = base["sex_volume_only"]
         lines.append(f"  brain-volume-only  accuracy {vol['accuracy']:.3f}  AUC {vol['roc_auc']:.3f}")
@@ -214,6 +221,23 @@ def _with_counts(table: pd.DataFrame) -> pd.DataFrame:
         if c in out:
             out[c] = [f"{int(v)}" if pd.notna(v) else "" for v in out[c]]
     return out
+
+
+def _coverage_html(coverage: dict | None) -> str:
+    """The table of how often the age intervals held, cross-conformal (each fold calibrated on the others)."""
+    if not coverage:
+        return ""
+    rows = [
+        {"age": column.replace("_", " "), **row}
+        for column in ("predicted_age", "corrected_age")
+        for row in coverage.get(column, [])
+    ]
+    return (
+        f"<h2>Age intervals</h2><p class='note'>Share of subjects whose age lies inside their "
+        f"{coverage['coverage_asked']:.0%} interval, each fold's intervals calibrated on the other folds' residuals "
+        "(split-conformal by predicted-age band, as a model file carries them), over all and per age band.</p>"
+        + pd.DataFrame(rows).rename(columns={"mean_width": "mean width (y)"}).to_html(index=False)
+    )
 
 
 def _write_html(
@@ -248,6 +272,7 @@ def _write_html(
             ).to_html(index=False, float_format=lambda v: f"{v:.1f}")
         )
     )
+    coverage_html = _coverage_html(result.get("interval_coverage"))
     body = f"""<h1>Evaluation: {html.escape(run.root.name)}</h1>
 {warnings}
 <p>{result["n_subjects"]} subjects, out-of-fold predictions from {result["n_folds"]} folds.
@@ -265,7 +290,11 @@ read old and the old young, regression to the mean; near 0 after the bias correc
 curves): what training minimises, the age and sex losses together, on the training and the validation
 subjects. The checkpoint kept is the one with the lowest validation age MAE (validation loss for a sex-only
 model).</p>
+<p class="note"><b>Brier</b> and <b>ECE</b> (sex): how well P(male) is calibrated (mean squared error of the
+probability; mean gap between the predicted probability and the observed share of males over ten bins): 0 is
+perfect, the reliability diagram shows where it is off.</p>
 <p>{image_links(figures, out.root)}</p>
+{coverage_html}
 {decile_html}
 <details><summary>per-subject predictions ({len(subjects)})</summary>
 {

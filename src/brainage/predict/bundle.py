@@ -32,11 +32,13 @@ from brainage.files import atomic_path
 from brainage.layout import BUNDLE_FILES, SHIPPED_BUNDLE
 from brainage.models.registry import MODELS
 from brainage.predict.bundle_meta import FORMAT, FORMAT_VERSION, BundleMeta
+from brainage.predict.intervals import interval_columns
 from brainage.predict.members import MEMBER_KINDS, Member
 from brainage.preprocess.grids import GRIDS
 from brainage.preprocess.pipeline import PreprocessConfig
 from brainage.preprocess.steps import steps_for
 from brainage.training.bias import AgeBiasCorrector
+from brainage.training.intervals import DEFAULT_COVERAGE
 from brainage.training.stack import Stacker
 from brainage.version import __version__
 
@@ -104,9 +106,12 @@ class Bundle:
         stored = self.meta.bias_correction
         return AgeBiasCorrector.from_dict(stored) if stored else None
 
-    def predict(self, table: pd.DataFrame) -> pd.DataFrame:
+    def predict(self, table: pd.DataFrame, coverage: float = DEFAULT_COVERAGE) -> pd.DataFrame:
         """``predicted_age`` and ``p_male`` (seeds averaged; a site calibration applied where the
-        bundle has one) and ``corrected_age`` where the age is known."""
+        bundle has one), ``corrected_age`` where the age is known, and the ``coverage`` interval
+        of each (``predicted_age_low`` ... ``corrected_age_high``) where the bundle carries its
+        calibration (:mod:`brainage.predict.intervals`; widened here only for an age outside the
+        training range: ``brainage predict`` also widens for what QC found)."""
         per_seed = [seed.predict(table) for seed in self.seeds]
         out = pd.DataFrame({key: np.mean([p[key] for p in per_seed], axis=0) for key in per_seed[0]}, index=table.index)
         site = self.meta.site_calibration
@@ -120,7 +125,15 @@ class Bundle:
                 out.loc[known, "corrected_age"] = corrector.transform(
                     table.loc[known, "age"].to_numpy(float), out.loc[known, "predicted_age"].to_numpy(float)
                 )
+        if "predicted_age" in out:
+            out = out.join(self.intervals(out, table["age"], coverage))
         return out
+
+    def intervals(self, predictions: pd.DataFrame, age: pd.Series, coverage: float = DEFAULT_COVERAGE, **found):
+        """The interval columns of ``predictions`` (:func:`~brainage.predict.intervals.interval_columns`;
+        ``found``: ``scanner_differs`` / ``qc_warned`` flags per row)."""
+        meta = self.meta
+        return interval_columns(predictions, age, meta.age_interval, meta.cohort, meta.invariance, coverage, **found)
 
     def save(self, path: str | Path) -> Path:
         """Write the bundle as one zip archive (atomically)."""

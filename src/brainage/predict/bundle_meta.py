@@ -51,7 +51,11 @@ class BundleMeta:
     and scan geometry of the training scans; ``trained_on_images``: their voxel fingerprints;
     ``qc_reference``: QC statistics of the training scans
     (:meth:`~brainage.qc.reference.Reference.to_dict`); ``invariance``: the invariance benchmark's
-    summary; ``site_calibration`` / ``finetuned``: what ``brainage finetune`` changed.
+    summary; ``site_calibration`` / ``finetuned``: what ``brainage finetune`` changed;
+    ``age_interval``: the calibration of the interval on every age (``calibration``:
+    :meth:`~brainage.training.intervals.AgeIntervals.to_dict`, out-of-fold residuals) and how much
+    it widens per year beyond the training range (``outside_range``,
+    :func:`~brainage.predict.intervals.outside_range_rates`).
     """
 
     name: str
@@ -70,6 +74,7 @@ class BundleMeta:
     qc_reference: dict | None = None
     site_calibration: dict | None = None
     finetuned: dict | None = None
+    age_interval: dict | None = None
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
 
@@ -104,6 +109,11 @@ class BundleMeta:
                 f"same brain stored or scanned {len(inv['variants'])} other ways: within-brain SD "
                 f"{inv['within_brain_sd_years']:.2f} y; "
                 f"largest mean shift {worst[1]['mean_shift_years']:+.2f} y ({worst[0]})"
+            )
+        if self.age_interval:
+            lines.append(
+                f"interval on every age: split-conformal on {self.age_interval['calibration']['n']} "
+                "out-of-fold predictions"
             )
         if self.bias_correction:
             lines.append(f"age-bias correction fitted on {self.bias_correction['n']} held-out training subjects")

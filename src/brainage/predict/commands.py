@@ -40,6 +40,20 @@ class Export(Command):
             default=None,
             help="a benchmarks/invariance.py result of this run, carried in the bundle (default: none)",
         )
+        p.add_argument(
+            "--intervals-from",
+            type=Path,
+            default=None,
+            help="out-of-fold predictions (oof_predictions.csv of a cross-validation of this model) that "
+            "calibrate the interval on every age (default: the run's own, where it was cross-validated)",
+        )
+        p.add_argument(
+            "--extrapolation",
+            type=Path,
+            default=None,
+            help="a benchmarks/extrapolation.py result of this model: how much wider an interval gets per "
+            "year beyond the training ages (default: not widened)",
+        )
 
     def run(self, args: argparse.Namespace) -> None:
         from brainage.layout import FINAL_FOLD
@@ -55,6 +69,8 @@ class Export(Command):
             licence=args.licence or (IXI_LICENCE if ixi else "not stated"),
             attribution=IXI_ATTRIBUTION if ixi else args.attribution,
             invariance=args.invariance,
+            intervals_from=args.intervals_from,
+            extrapolation=args.extrapolation,
         )
         console.print(bundle.meta.describe())
 
@@ -77,12 +93,18 @@ class Predict(Command):
             help="a NIfTI file, a folder of NIfTI or DICOM series, a BIDS dataset, or a "
             "CSV with a path column (and optionally subject_id, age, sex, site)",
         )
-        p.add_argument("--out", type=Path, default=Path("brainpredicted_ageictions"), help="output folder")
+        p.add_argument("--out", type=Path, default=Path("brainage_predictions"), help="output folder")
         p.add_argument(
             "--model", type=Path, default=None, help="a .brainage bundle (default: the shipped IXI-HH-180 model)"
         )
         p.add_argument("--sex-coding", default=None, help="numeric sex codes of a CSV/BIDS input, e.g. 1=M,2=F")
         p.add_argument("--no-pictures", action="store_true", help="skip the QC montages (faster)")
+        p.add_argument(
+            "--coverage",
+            type=float,
+            default=0.9,
+            help="coverage of the interval beside every age (predicted_age_low/high, corrected_age_low/high)",
+        )
         p.add_argument(
             "--series",
             default=None,
@@ -104,6 +126,7 @@ class Predict(Command):
             parse_sex_coding(args.sex_coding),
             pictures=not args.no_pictures,
             series=series,
+            coverage=args.coverage,
         )
 
 

@@ -30,6 +30,7 @@ from brainage.layout import FINAL_FOLD, CacheDir, FoldDir, PreprocessedDir, RunD
 from brainage.models.registry import model_spec
 from brainage.predict.bundle import Bundle, SeedModel, recipe
 from brainage.predict.bundle_meta import BundleMeta, ModelInfo
+from brainage.predict.intervals import outside_range_rates
 from brainage.predict.members import CNNMember, RidgeMember
 from brainage.preprocess.grids import CacheInfo
 from brainage.preprocess.pipeline import PreprocessConfig
@@ -38,6 +39,7 @@ from brainage.training.bias import AgeBiasCorrector, TooFewSubjects
 from brainage.training.config import TrainConfig
 from brainage.training.cv import HELD_OUT_TRAINING, labels_table
 from brainage.training.ensemble import fit_stack
+from brainage.training.intervals import AgeIntervals, TooFewResiduals
 from brainage.training.predictions import read_predictions
 from brainage.training.run_info import RunInfo
 from brainage.version import __version__
@@ -129,6 +131,17 @@ def _qc_reference(pre: PreprocessedDir, subjects, name: str) -> dict | None:
     return reference.to_dict()
 
 
+def _age_interval(run: RunDir, intervals_from, extrapolation, ages) -> dict | None:
+    path = Path(intervals_from) if intervals_from else run.oof_predictions
+    if not path.is_file():
+        if intervals_from:
+            raise InputError(path, "no such out-of-fold predictions table")
+        console.print("[yellow]no age intervals in the bundle: the run was not cross-validated (--intervals-from)")
+        return None
+    oof = read_predictions(path, required=("subject_id", "age", "predicted_age"))
+    return age_interval_record(oof, f"out-of-fold predictions of {path.parent.name}", extrapolation, ages)
+
+
 def _cv_metrics(run: RunDir) -> dict | None:
     if run.evaluation.metrics_json.is_file():
         return json.loads(run.evaluation.metrics_json.read_text())
@@ -142,6 +155,33 @@ def _cv_metrics(run: RunDir) -> dict | None:
         "age_uncorrected": age_metrics(oof.age, oof.predicted_age),
         "sex": sex_metrics(oof.sex, oof.p_male) if "p_male" in oof else None,
     }
+
+
+def age_interval_record(oof: pd.DataFrame, fitted_on: str, extrapolation=None, ages=None) -> dict | None:
+    """What a bundle carries to put an interval on every age (:mod:`brainage.predict.intervals`):
+    the split-conformal calibration on out-of-fold predictions ``oof`` and, from an
+    ``extrapolation`` benchmark result (a JSON path) with the training ``ages`` it was run on, the
+    widening per year beyond the training range. None (said on the console) where ``oof`` is too
+    small."""
+    oof = oof[oof.age.notna() & oof.predicted_age.notna()]
+    if "rendition" in oof:  # renditions are never test subjects; an older run may still list them
+        oof = oof[oof.rendition.fillna("").astype(str) == ""]
+    try:
+        calibration = AgeIntervals.fit(oof, fitted_on)
+    except TooFewResiduals as exc:
+        console.print(f"[yellow]no age intervals in the bundle: {exc}")
+        return None
+    record = {"calibration": calibration.to_dict(), "outside_range": None}
+    if extrapolation is not None:
+        path = Path(extrapolation)
+        try:
+            result = json.loads(path.read_text())
+            limit = float(result["max_train_age"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(path, f"not an extrapolation benchmark result ({type(exc).__name__}: {exc})") from None
+        ages = np.asarray(ages, float)
+        record["outside_range"] = outside_range_rates(result, ages[ages > limit] - limit)
+    return record
 
 
 def invariance_summary(path: str | Path) -> dict:
@@ -191,6 +231,8 @@ def export_bundle(
     licence: str = "not stated",
     attribution: str = "",
     invariance: str | Path | None = None,
+    intervals_from: str | Path | None = None,
+    extrapolation: str | Path | None = None,
 ) -> Bundle:
     """Pack the models of ``fold`` (default: the final model) of a training run into ``out``.
 
@@ -215,6 +257,12 @@ def export_bundle(
         Credit the training data asks for, shown by every prediction report.
     invariance
         A ``benchmarks/invariance.py`` JSON of this run, carried beside the CV metrics.
+    intervals_from
+        Out-of-fold predictions that calibrate the interval on every age; default the run's own
+        ``oof_predictions.csv`` where it was cross-validated (none otherwise).
+    extrapolation
+        A ``benchmarks/extrapolation.py`` JSON of this model: the interval's widening per year
+        beyond the training ages.
 
     Returns
     -------
@@ -284,6 +332,7 @@ def export_bundle(
         attribution=attribution,
         invariance=invariance_summary(invariance) if invariance else None,
         qc_reference=_qc_reference(pre, trained_on.subject_id, name),
+        age_interval=_age_interval(run, intervals_from, extrapolation, table.age),
     )
     bundle = Bundle(meta, seeds)
     path = bundle.save(out)

@@ -12,15 +12,15 @@ from brainage.html import file_links, image_links, write_page
 from brainage.layout import PredictDir
 from brainage.predict.bundle_meta import BundleMeta
 from brainage.predict.warnings import site_notes
-from brainage.qc.reference import BATCH_MIN_SIZE
+from brainage.qc.reference import SITE_MIN_SIZE
 
 #: Column headings of the page's table (the CSV keeps the short names).
 HEADINGS = {
     "subject_id": "subject",
     "age": "age (y)",
-    "predicted_age": "predicted age (y)",
+    "predicted_age": "predicted age (y) and interval",
     "brain_age_gap": "brain-age gap (y)",
-    "corrected_age": "bias-corrected age (y)",
+    "corrected_age": "bias-corrected age (y) and interval",
     "corrected_gap": "bias-corrected gap (y)",
     "p_male": "P(male)",
     "predicted_sex": "predicted sex",
@@ -38,7 +38,13 @@ def _figures(table: pd.DataFrame, out: PredictDir) -> list[Path]:
         gaps["bias-corrected"] = known.corrected_gap
     return [
         plots.gap_histogram(gaps, out.gap_histogram, "brain-age gap"),
-        plots.predicted_vs_true(known.age, known.predicted_age, out.age_scatter, "uncorrected"),
+        plots.predicted_vs_true(
+            known.age,
+            known.predicted_age,
+            out.age_scatter,
+            "uncorrected",
+            interval=(known.predicted_age_low, known.predicted_age_high),
+        ),
     ]
 
 
@@ -53,6 +59,9 @@ def _rows(table: pd.DataFrame, out: PredictDir) -> str:
         ]
     )
     shown["warnings"] = shown.warnings.map(html.escape)
+    for column in ("predicted_age", "corrected_age"):
+        bounds = zip(table[column], table[f"{column}_low"], table[f"{column}_high"])
+        shown[column] = [_with_interval(*v) for v in bounds]
     return (
         shown[list(HEADINGS)]
         .rename(columns=HEADINGS)
@@ -60,7 +69,16 @@ def _rows(table: pd.DataFrame, out: PredictDir) -> str:
     )
 
 
-def write_report(table: pd.DataFrame, meta: BundleMeta, out: PredictDir) -> Path:
+def _with_interval(value: float, low: float, high: float) -> str:
+    """An age and, in brackets, its interval ("" where there is no age)."""
+    if pd.isna(value):
+        return ""
+    if pd.isna(low) or pd.isna(high):
+        return f"{value:.1f}"
+    return f'{value:.1f} <span class="note">({low:.0f} to {high:.0f})</span>'
+
+
+def write_report(table: pd.DataFrame, meta: BundleMeta, out: PredictDir, coverage: float = 0.9) -> Path:
     qc = table.qc_verdict.replace("", "not run").value_counts().to_dict()
     counts = ", ".join(f"{n} {v}" for v, n in qc.items())
     n_pred, n_warn = int(table.predicted_age.notna().sum()), int((table.warnings != "").sum())
@@ -77,12 +95,15 @@ def write_report(table: pd.DataFrame, meta: BundleMeta, out: PredictDir) -> Path
     scanner = (
         (
             f'<h2>This scanner</h2><ul>{notes}</ul><p class="note">Judged against the training scanner\'s clean '
-            f"scans; not a warning on any scan. From {BATCH_MIN_SIZE} scans of a site on, each scan is also judged "
-            "against its own site's, and only a scan unusual for both is flagged.</p>"
+            f"scans: a property of the scanner, not a warning on any scan (their QC verdict is pass where nothing "
+            f"else was found). From {SITE_MIN_SIZE} scans of a site on, each scan is also judged against the other "
+            "scans of its site, and one unusual there warns.</p>"
         )
         if notes
         else ""
     )
+    has_interval = table.predicted_age_low.notna().any()
+    coverage = f"{coverage:.0%}" if has_interval else "(no interval: this model carries no calibration)"
     body = f"""<h1>Brain age and sex predictions</h1>
 <p><b>{len(table)} scans</b>: {n_pred} predicted; QC {html.escape(counts)}{qc_link}; {n_warn} with warnings.
 Files: {links}.</p>
@@ -94,6 +115,11 @@ regress to the mean (the young predicted older, the old younger); the bias-corre
 age-dependent bias (Beheshti et al. 2019) and needs the chronological age: it is blank where age is unknown, and
 everywhere when the model carries no correction. Compare groups on corrected gaps, and with age as a covariate.
 Predictions with warnings deserve a look at the QC picture (click the subject).</p>
+<p class="note"><b>The interval</b> beside each age (in brackets) is where a healthy person's chronological age lies
+{coverage} of the time, given this prediction: the model's own cross-validated errors at that predicted age
+(split-conformal), widened where the scan is unlike the training scans (another scanner, a QC warning, an age outside
+the training range; the <code>interval_widened</code> column says which). A brain-age gap inside it is within what the
+model gets wrong on healthy people: compare a patient's gap with the interval, not with zero.</p>
 {image_links(_figures(table, out), out.root)}
 <h2>Per scan</h2>
 {_rows(table, out)}"""

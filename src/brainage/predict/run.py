@@ -29,12 +29,15 @@ from brainage.parallel import Executor
 from brainage.predict.bundle import Bundle, load_bundle
 from brainage.predict.bundle_meta import BundleMeta
 from brainage.predict.inputs import image_geometry, manifest_for_inputs
+from brainage.predict.intervals import INTERVAL_COLUMNS
 from brainage.predict.warnings import geometry_warning, qc_warning
 from brainage.preprocess.cache import read_cache_index
 from brainage.preprocess.pipeline import preprocess_manifest
 from brainage.progress import console
+from brainage.qc.checks import NOT_T1_CHECK
 from brainage.qc.reference import Reference
 from brainage.qc.run import run_qc
+from brainage.training.intervals import DEFAULT_COVERAGE
 
 #: predictions.csv columns, in order (readable names: this file is opened by people).
 COLUMNS = [
@@ -43,6 +46,8 @@ COLUMNS = [
     "age",
     "sex",
     *SUBJECT_COLUMNS,
+    *INTERVAL_COLUMNS,
+    "interval_widened",
     "qc_verdict",
     "qc_reasons",
     "scanner_differs",
@@ -87,7 +92,7 @@ def training_matches(table: pd.DataFrame, meta: BundleMeta) -> list[str]:
 
 def _warnings(row: pd.Series, meta: BundleMeta) -> str:
     cohort = meta.cohort
-    out = [qc_warning(row.qc_verdict, row.qc_reasons, row.scanner_differs)]
+    out = [qc_warning(row.qc_verdict, row.qc_reasons)]
     lo, hi = cohort["age_min"], cohort["age_max"]
     if pd.notna(row.age) and not lo <= row.age <= hi:
         out.append(
@@ -103,9 +108,15 @@ def _warnings(row: pd.Series, meta: BundleMeta) -> str:
 
 
 def assemble(
-    manifest: pd.DataFrame, index: pd.DataFrame, predictions: pd.DataFrame, verdicts: pd.DataFrame, bundle: Bundle
+    manifest: pd.DataFrame,
+    index: pd.DataFrame,
+    predictions: pd.DataFrame,
+    verdicts: pd.DataFrame,
+    bundle: Bundle,
+    coverage: float = DEFAULT_COVERAGE,
 ) -> pd.DataFrame:
-    """One row per subject of the manifest, predicted or not, with warnings."""
+    """One row per subject of the manifest, predicted or not, with warnings and the ``coverage``
+    interval of every age (widened where QC found the scanner unlike the training one, or warned)."""
     table = manifest[["subject_id", "site", "age", "sex", "t1_path", "included", "exclusion_reason"]].copy()
     preds = index[["subject_id"]].join(predictions)
     table = table.merge(preds, on="subject_id", how="left")
@@ -123,7 +134,19 @@ def assemble(
     not_run = ~table.included
     table.loc[not_run, "qc_verdict"] = "fail"
     table.loc[not_run, "qc_reasons"] = table.loc[not_run, "exclusion_reason"]
+    # An image that is not a T1 gets no age, as an unreadable one gets none: the reason stays in qc_reasons.
+    checks = table.subject_id.map(verdict.get("checks", pd.Series(dtype=str))).fillna("").astype(str)
+    not_t1 = (table.qc_verdict == "fail") & checks.str.split().map(lambda c: NOT_T1_CHECK in c)
+    table.loc[not_t1, [c for c in predictions.columns if c in table]] = np.nan
     table[list(SUBJECT_COLUMNS)] = subject_columns(table).reindex(columns=list(SUBJECT_COLUMNS))
+    intervals = bundle.intervals(
+        table,
+        table["age"],
+        coverage,
+        scanner_differs=table.scanner_differs != "",
+        qc_warned=table.qc_verdict.isin(["warn", "fail"]),
+    )
+    table[list(intervals.columns)] = intervals
     geometry = [_readable_geometry(p) for p in table.t1_path]
     table["voxel"] = [g["voxel_mm"] for g in geometry]
     table["voxel_mm"] = ["x".join(f"{v:g}" for v in g["voxel_mm"]) for g in geometry]
@@ -141,11 +164,13 @@ def predict(
     sex_coding: dict | None = None,
     pictures: bool = True,
     series: list[str] | None = None,
+    coverage: float = DEFAULT_COVERAGE,
 ) -> pd.DataFrame:
     """Predict every scan of ``source`` into ``out_dir``; returns the predictions table.
 
     ``bundle``: a ``.brainage`` file or a loaded bundle (default: the model that ships with brainage).
     ``series``: DICOM series to predict instead of each study's 3D T1 (numbers or description fragments).
+    ``coverage``: of the interval beside every age (``predicted_age_low`` ... ``corrected_age_high``).
     """
     start = time.perf_counter()
     bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
@@ -180,8 +205,8 @@ def predict(
         reference=out.training_qc_reference if reference else None,
     )
     index = read_cache_index(out.preprocessed.cache(bundle.grid).root)
-    predictions = bundle.predict(index) if len(index) else pd.DataFrame(index=index.index)
-    table = assemble(after, index, predictions, verdicts, bundle)
+    predictions = bundle.predict(index, coverage) if len(index) else pd.DataFrame(index=index.index)
+    table = assemble(after, index, predictions, verdicts, bundle, coverage)
     write_csv(table, out.predictions)
     if table.predicted_age.isna().all():
         raise InputError(
@@ -202,7 +227,7 @@ def predict(
     )
     from brainage.predict.report import write_report
 
-    write_report(table, bundle.meta, out)
+    write_report(table, bundle.meta, out, coverage)
     console.print(
         f"{table.predicted_age.notna().sum()} of {len(table)} scans predicted in {seconds:.0f} s: "
         f"{out.predictions}; report {out.report}"

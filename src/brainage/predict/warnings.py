@@ -3,9 +3,10 @@
 A warning on every scan is a warning on none. So a scan is warned about only where something
 is known to move its prediction:
 
-* **QC**: a failed or warned check, with its reason; except when the only unusual metrics are
-  the scanner-dependent ones (contrast, SNR, the direction of the bias field), judged against
-  the training scanner: that is said once per site in the report (:func:`site_notes`).
+* **QC**: a failed or warned check, with its reason. Scanner-dependent metrics (contrast, SNR,
+  the direction of the bias field) unlike the training scanner's are no warning
+  (:func:`brainage.qc.rules.judge` passes such a scan): that is said once per site in the report
+  (:func:`site_notes`).
 * **Voxel geometry**: only a geometry that the invariance benchmark (``benchmarks/invariance.py``)
   shows to move predictions. Where the bundle carries that benchmark's result, the warning quotes
   this model's own measured shift for the matching rendition (slices several times thicker than
@@ -73,10 +74,9 @@ def geometry_warning(voxel_mm, training_mm, invariance: dict | None) -> str:
     return f"{described}: such versions of the same brains moved this model's prediction by {worst:+.1f} y on average"
 
 
-def qc_warning(verdict: str, reasons: str, scanner_differs: str) -> str:
-    """``QC warn: <reasons>`` (or fail); nothing for a warning that only says the scanner differs
-    (``scanner_differs`` names those metrics, :func:`brainage.qc.rules.judge`)."""
-    if verdict not in ("warn", "fail") or (verdict == "warn" and scanner_differs):
+def qc_warning(verdict: str, reasons: str) -> str:
+    """``QC warn: <reasons>`` (or fail); nothing for a pass."""
+    if verdict not in ("warn", "fail"):
         return ""
     return f"QC {verdict}: {reasons}" if reasons else f"QC {verdict}"
 
@@ -85,7 +85,7 @@ def site_notes(table: pd.DataFrame) -> list[str]:
     """One line per site whose scans differ from the training scanner only in scanner-dependent
     metrics: what differs and in how many scans, instead of a warning on each."""
     notes = []
-    differs = table[(table.qc_verdict == "warn") & (table.scanner_differs.fillna("") != "")]
+    differs = table[table.scanner_differs.fillna("") != ""]
     for site, rows in differs.groupby("site"):
         metrics = sorted({m.strip() for names in rows.scanner_differs for m in names.split(",")})
         notes.append(

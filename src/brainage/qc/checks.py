@@ -31,6 +31,8 @@ import numpy as np
 from brainage.qc.legend import LEGEND, number, show
 
 SEVERITY = {"pass": 0, "warn": 1, "fail": 2}
+#: The check whose failure means the image is no T1 at all: ``predict`` gives it no age.
+NOT_T1_CHECK = "t1_weighting"
 Z_WARN = 4.0
 
 
@@ -135,7 +137,7 @@ CHECKS: tuple[Check, ...] = (
     # Absolute, not against a reference: a T2, FLAIR or PD image (or an inverted one) has white
     # matter darker than grey; every T1 contrast has it brighter (IXI-HH: 1.2-1.5).
     Check(
-        "t1_weighting",
+        NOT_T1_CHECK,
         "not T1-weighted",
         (
             Signal(

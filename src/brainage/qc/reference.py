@@ -6,16 +6,13 @@ robust spread and range of every metric over clean IXI-HH heads (Philips 3 T, 18
 the documented exclusions), and judges every scan against it, whether it arrives alone or in a
 batch of thousands.
 
-Most checks have absolute limits (:mod:`brainage.qc.checks`); the reference is the yardstick of
-those that depend on scanner and sequence (image contrast), and gives every report the range of
-clean scans next to each value. The batch adds to the reference only where it can be trusted
-(see :func:`batch_is_trusted`): at least :data:`BATCH_MIN_SIZE` scans of one site, of which at
-least :data:`BATCH_MIN_CLEAN` pass every absolute check (those do not depend on the scanner, so
-a clean new site passes them). Such a site may simply differ from IXI-HH, so a scan is then
-flagged on a reference-judged metric only when it is unusual **both** for the reference and for
-its own site: a new site's systematic shift raises no flags, while a broken scan stays unusual
-on both yardsticks. A mostly broken batch is never trusted, so there every scan is judged by
-the reference alone, exactly as if it had arrived on its own.
+Most checks have absolute limits (:mod:`brainage.qc.checks`); the reference describes the
+metrics that depend on scanner and sequence (image contrast, SNR, the bias field's direction) on
+the training scanner, and gives every report the range of clean scans next to each value. A
+scan unlike it is reported as *from another scanner*, never warned about: a new site's clean
+scans differ from IXI-HH's in SNR and contrast by design of their scanner. From
+:data:`SITE_MIN_SIZE` scans of one site on, each scan is also judged against the other scans of
+its site (:func:`brainage.qc.rules.site_z`), and there an unusual one warns.
 
 Build your own reference from a clean cohort of your scanner with ``brainage qc-reference``.
 
@@ -40,10 +37,12 @@ from brainage.layout import QC_REFERENCE
 from brainage.qc.legend import show
 from brainage.version import __version__
 
-#: A site's own distribution joins the reference only from this many scans ...
+#: Fewest clean scans a reference is built from.
 BATCH_MIN_SIZE = 20
-#: ... of which at least this share passes against the reference alone.
-BATCH_MIN_CLEAN = 0.8
+#: A site's own scans become the yardstick of its scanner-dependent metrics from this many on:
+#: the leave-one-out median and MAD of 9 others are stable to a few broken ones (a median's
+#: breakdown point is a half).
+SITE_MIN_SIZE = 10
 MAD_TO_SD = 1.4826
 
 
@@ -168,12 +167,6 @@ def measured(metrics: pd.DataFrame) -> pd.DataFrame:
         return metrics
     ok = metrics["qc_error"].isna() | (metrics["qc_error"].astype(str) == "")
     return metrics[ok].drop(columns="qc_error")
-
-
-def batch_is_trusted(n_scans: int, n_passing_reference: int) -> bool:
-    """Whether a site's own distribution may join the reference: large, and mostly passing the
-    absolute checks."""
-    return n_scans >= BATCH_MIN_SIZE and n_passing_reference >= BATCH_MIN_CLEAN * n_scans
 
 
 def reference_from_qc(

@@ -51,9 +51,11 @@ def _summary(verdicts: pd.DataFrame, out: QCDir, reference: Reference, sites_joi
         for _, r in excluded.iterrows()
     )
     joined = (
-        f" Sites large and clean enough to join it as their own yardstick: {html.escape(', '.join(sites_joined))}."
+        f" Sites with enough scans (10 or more) to be their own yardstick, against which an unusual scan warns: "
+        f"{html.escape(', '.join(sites_joined))}."
         if sites_joined
-        else " No site was large and clean enough to join it (each scan judged as if alone)."
+        else " No site has the 10 scans to be its own yardstick: scanner-dependent metrics only say whether the "
+        "scanner differs from the reference's, never warn."
     )
     return f"""<h1>Quality control</h1>
 <p class="summary">{len(verdicts)} scans: {badges}</p>

@@ -1,9 +1,12 @@
 """Verdicts: every check (:mod:`brainage.qc.checks`) on every scan, against the right yardstick.
 
-Absolute limits need no yardstick; scanner-dependent metrics are compared with the normative
-reference (:mod:`brainage.qc.reference`), joined by the site's own distribution only where the
-site is large and mostly passes the absolute checks, and then a scan is flagged on them only
-when it is unusual on both yardsticks. The verdict is the worst finding;
+Absolute limits need no yardstick and are the same on every scanner. Scanner-dependent metrics
+(contrast, SNR, the bias field's direction) are compared with two yardsticks: the normative
+reference (the training scanner's clean scans, :mod:`brainage.qc.reference`), which only says
+*the scanner differs* (``scanner_differs``, never a warning: a clean scan of another scanner is
+not a defective scan), and, from :data:`~brainage.qc.reference.SITE_MIN_SIZE` scans of a site on,
+the site's own scans (leave-one-out median and MAD), against which an unusual scan warns. The
+verdict is the worst finding;
 the reasons list every finding, most severe first and, within a severity, in causal order, so
 the first reason (``check``) names the likely cause.
 """
@@ -15,7 +18,7 @@ import pandas as pd
 
 from brainage.qc.checks import CHECKS, SEVERITY, Z_METRICS, Finding
 from brainage.qc.legend import LEGEND
-from brainage.qc.reference import Reference, Stats, batch_is_trusted
+from brainage.qc.reference import MAD_TO_SD, SITE_MIN_SIZE, Reference
 
 CAUSAL_ORDER = {c.name: i for i, c in enumerate(CHECKS)}
 
@@ -69,20 +72,33 @@ def _worst(findings: list[Finding]) -> str:
     return findings[0].level if findings else "pass"
 
 
-def combined_z(m: pd.DataFrame, z_ref: pd.DataFrame, trusted: pd.Series) -> pd.DataFrame:
-    """Where a scan's site is trusted, each metric's z on whichever yardstick (reference or site)
-    finds it less unusual, so only scans unusual on both are flagged."""
-    z = z_ref.copy()
-    groups = _site_groups(m)
-    for group in groups[trusted].unique():
+def site_z(m: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
+    """Robust z of every z-judged metric against the scan's **own site**, leave-one-out (each scan
+    against the median and MAD of the others), for sites of at least :data:`SITE_MIN_SIZE` scans;
+    NaN elsewhere. Medians and MADs of the others: a few broken scans move neither, and a broken
+    scan never sets its own yardstick. Every scan counts, whatever the absolute checks said."""
+    z = pd.DataFrame(np.nan, index=m.index, columns=list(Z_METRICS))
+    for group in groups.unique():
         idx = groups.index[groups == group]
+        if len(idx) < SITE_MIN_SIZE:
+            continue
         for metric, floor in Z_METRICS.items():
-            if metric not in m or m.loc[idx, metric].notna().sum() < 3:
+            if metric not in m:
                 continue
-            z_site = Stats.of(m.loc[idx, metric]).z(m.loc[idx, metric].astype(float), floor)
-            ref = z_ref.loc[idx, metric]
-            z.loc[idx, metric] = np.where(ref.isna() | (z_site.abs() < ref.abs()), z_site, ref)
+            values = m.loc[idx, metric].astype(float).to_numpy()
+            for position, i in enumerate(idx):
+                others = np.delete(values, position)
+                others = others[np.isfinite(others)]
+                if len(others) < SITE_MIN_SIZE - 1 or not np.isfinite(values[position]):
+                    continue
+                median = float(np.median(others))
+                spread = max(MAD_TO_SD * float(np.median(np.abs(others - median))), floor, 1e-9)
+                z.at[i, metric] = (values[position] - median) / spread
     return z
+
+
+def _scanner_differs(findings: list[Finding]) -> str:
+    return ", ".join(dict.fromkeys(LEGEND[x.metric].label if x.metric in LEGEND else x.metric for x in findings))
 
 
 def judge(metrics: pd.DataFrame, reference: Reference | None = None) -> pd.DataFrame:
@@ -97,31 +113,22 @@ def judge(metrics: pd.DataFrame, reference: Reference | None = None) -> pd.DataF
     m = metrics.reset_index(drop=True)
     ranges = {k: f"clean scans {reference.clean_range(k)}" for k in Z_METRICS if k in reference.stats}
     z_ref = reference_z(m, reference)
-    absolute = _findings(m, z_ref * np.nan, ranges).map(_worst)
     groups = _site_groups(m)
-    trusted_groups = {
-        g
-        for g in groups.unique()
-        if batch_is_trusted(int((groups == g).sum()), int(((groups == g) & (absolute == "pass")).sum()))
-    }
-    trusted = groups.isin(trusted_groups)
-    z = combined_z(m, z_ref, trusted) if trusted.any() else z_ref
-    findings = _findings(m, z, ranges)
+    z_site = site_z(m, groups)
+    has_site = z_site.notna().any(axis=1)
+    # Against the training scanner, a scanner-dependent metric only says the scanner differs: it
+    # names the metrics (once per site in predict's report) and never makes a scan warn ...
+    unlike_training = _findings(m, z_ref, ranges).map(lambda f: [x for x in f if x.metric in Z_METRICS])
+    # ... a scan warns on those metrics only where it is unusual for its own site.
+    site_ranges = {k: "against the other scans of its site" for k in Z_METRICS}
+    findings = _findings(m, z_site, site_ranges)
     m["verdict"] = findings.map(_worst)
     m["check"] = findings.map(lambda f: f[0].check if f else "")
     m["checks"] = findings.map(lambda f: " ".join(dict.fromkeys(x.check for x in f)))
     m["reasons"] = findings.map(lambda f: "; ".join(f"{x.level}: {x.text}" for x in f))
-    # Only the scanner-dependent (reference-judged) metrics are unusual (named here; "" otherwise):
-    # the scanner differs from IXI-HH's, which says nothing about this scan (predict reports it
-    # once per site, not per scan).
-    m["scanner_differs"] = findings.map(
-        lambda f: (
-            ", ".join(dict.fromkeys(LEGEND[x.metric].label if x.metric in LEGEND else x.metric for x in f))
-            if f and all(x.metric in Z_METRICS for x in f)
-            else ""
-        )
-    )
-    m["yardstick"] = np.where(trusted, "reference and site", "reference")
+    m["scanner_differs"] = unlike_training.map(_scanner_differs)
+    m["yardstick"] = np.where(has_site, "site", "training scanner")
+    z = z_site.where(has_site, z_ref)
     for metric in Z_METRICS:
         m[f"z_{metric}"] = z[metric]
     bad_z = z.abs().max(axis=1).fillna(0)

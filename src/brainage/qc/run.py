@@ -117,9 +117,10 @@ def run_qc(
 ) -> pd.DataFrame:
     """QC every subject of a ``brainage preprocess`` output folder.
 
-    Scans are judged against ``reference`` (a ``brainage qc-reference`` file; default the one that
-    ships, built from clean IXI-HH heads), joined by their site's own distribution only where the
-    site is large and mostly clean (:mod:`brainage.qc.reference`).
+    Absolute checks judge every scan alike; scanner-dependent metrics are compared with
+    ``reference`` (a ``brainage qc-reference`` file; default the one that ships, built from clean
+    IXI-HH heads), which only names a scanner that differs, and from ten scans of a site on with
+    the site's own scans, against which an unusual scan warns (:mod:`brainage.qc.rules`).
 
     Writes to ``out_dir`` (default ``PREPROCESSED/qc``): ``qc_metrics.csv`` (every metric and
     robust z), ``qc_verdicts.csv`` (automatic verdict, headline check and reasons, reviewer
@@ -190,9 +191,7 @@ def run_qc(
     broken["site"] = broken["subject_id"].map(site).fillna("unknown")
     allm = pd.concat([judged, broken], ignore_index=True)
     write_csv(allm, out.metrics)
-    joined = (
-        sorted(set(judged.loc[judged["yardstick"] == "reference and site", "site"].astype(str))) if len(good) else []
-    )
+    joined = sorted(set(judged.loc[judged["yardstick"] == "site", "site"].astype(str))) if len(good) else []
     write_json(
         out.info,
         {
@@ -202,13 +201,13 @@ def run_qc(
                 "n_subjects": len(yardstick.subjects),
                 "path": str(reference or "shipped"),
             },
-            "sites_joined_to_reference": joined,
+            "sites_with_own_yardstick": joined,
         },
     )
     overrides_path = Path(overrides) if overrides else out.overrides
     ensure_overrides_file(overrides_path)
     verdicts = apply_overrides(
-        allm[["subject_id", "site", "verdict", "check", "reasons", "scanner_differs", "outlier_score"]],
+        allm[["subject_id", "site", "verdict", "check", "checks", "reasons", "scanner_differs", "outlier_score"]],
         read_overrides(overrides_path),
     )
     verdicts = verdicts.sort_values("outlier_score", ascending=False, kind="stable").reset_index(drop=True)

@@ -75,7 +75,7 @@ async function rate(verdict) {
   const item = document.querySelector(`.item[data-i="${current}"]`);
   if (item) item.innerHTML = `${badge(s.final_verdict)} ${s.subject_id} &#9733; ${verdict}`;
   $("status").textContent = `saved: ${verdict}`;
-  select(current + 1);
+  await select(current + 1);
 }
 
 document.addEventListener("keydown", (e) => {
@@ -85,11 +85,20 @@ document.addEventListener("keydown", (e) => {
   }
   const actions = {p: () => rate("pass"), f: () => rate("fail"), u: () => rate("unsure"), n: () => $("note").focus(),
     j: () => select(current + 1), ArrowDown: () => select(current + 1), k: () => select(current - 1),
-    ArrowUp: () => select(current - 1), m: () => { showMask = !showMask; showImages(); },
-    s: () => { space = space === "native" ? "mni" : "native"; showImages(); }};
-  if (actions[e.key]) { e.preventDefault(); actions[e.key](); }
+    ArrowUp: () => select(current - 1), m: () => { showMask = !showMask; return showImages(); },
+    s: () => { space = space === "native" ? "mni" : "native"; return showImages(); }};
+  if (actions[e.key]) { e.preventDefault(); inTurn(actions[e.key]); }
 });
-$("list").addEventListener("click", (e) => { const d = e.target.closest(".item"); if (d) select(+d.dataset.i); });
+
+// Keys act one after another, each once the previous one has finished (its rating saved, the next
+// scan's image shown): a key pressed while a slow save or image load is under way must rate the
+// scan whose image the rater will then be looking at, never the one before it.
+let pending = Promise.resolve();
+function inTurn(action) {
+  pending = pending.then(action).catch((err) => { $("status").textContent = `error: ${err}`; });
+  return pending;
+}
+$("list").addEventListener("click", (e) => { const d = e.target.closest(".item"); if (d) inTurn(() => select(+d.dataset.i)); });
 for (const id of ["fverdict", "fsite"]) $(id).addEventListener("change", filter);
 $("freason").addEventListener("input", filter);
 load();
