@@ -4,10 +4,11 @@ Clean new sites are simulated by the invariance benchmark's renditions (``invari
 variant of the same 20 held-out IXI-HH brains is a "site" whose scans are all clean but differ
 from the training scanner (1 mm, thick slices, blur, gamma, bias, noise, contrast, stripped,
 defaced). Their QC metrics are measured once (by ``invariance.py``, cached in ``--work``); here
-they are judged as predict judges them, in batches of 1, 6 and 20 scans of a site, and counted:
-the share of scans that get a per-scan QC warning (:func:`brainage.predict.warnings.qc_warning`,
-so a warning that only says the scanner differs does not count: it goes to the report once per
-site) and the share that fail. Target (issue "hospital export"): at most 10 % warn, none fail.
+they are judged as predict judges them, in batches of 1, 5, 10 and 20 scans of a site, and counted:
+the share of scans whose QC verdict is not ``pass`` (a scanner that only differs from the training
+one passes: the report says it once per site) and the share that fail. Target (issue "an honest
+answer on a new site"): at most 5 % not pass, none fail, on the clean sites (every storage and
+acquisition variant; the already-stripped and defaced inputs are reported apart).
 
     python benchmarks/predict_warnings.py --work /work/runs/invariance --recipe 2f44741d2c6ac9ad
 """
@@ -22,13 +23,15 @@ from pathlib import Path
 import pandas as pd
 from _machine import machine_info
 
+from brainage.data.variants import VARIANTS
 from brainage.predict.bundle import default_bundle_path, load_bundle
 from brainage.predict.warnings import qc_warning
 from brainage.qc.reference import Reference, measured
 from brainage.qc.rules import judge
 
 RESULTS = Path(__file__).resolve().parent / "results"
-BATCH_SIZES = (1, 6, 20)
+BATCH_SIZES = (1, 5, 10, 20)
+FAMILIES = {name: v.family for name, v in VARIANTS.items()}
 
 
 def judged_in_batches(metrics: pd.DataFrame, size: int, reference: Reference) -> pd.DataFrame:
@@ -71,27 +74,33 @@ def main() -> None:
     rows = []
     for size in BATCH_SIZES:
         judged = judged_in_batches(metrics, size, reference)
-        warned = [bool(qc_warning(v, r, s)) for v, r, s in zip(judged.verdict, judged.reasons, judged.scanner_differs)]
-        judged = judged.assign(warned=warned)
+        judged = judged.assign(warned=[bool(qc_warning(v, r)) for v, r in zip(judged.verdict, judged.reasons)])
         for site, part in judged.groupby("site"):
             rows.append(
                 {
                     "batch_size": size,
                     "site": site,
+                    "family": FAMILIES.get(site, "original"),
                     "n": len(part),
                     "warn_share": float(part.warned.mean()),
+                    "not_pass_share": float((part.verdict != "pass").mean()),
                     "fail_share": float((part.verdict == "fail").mean()),
                     "scanner_only_share": float((part.scanner_differs != "").mean()),
                 }
             )
     table = pd.DataFrame(rows)
-    summary = table.groupby("batch_size").agg(
-        warn_share=("warn_share", "mean"),
-        fail_share=("fail_share", "mean"),
-        worst_site_warn_share=("warn_share", "max"),
-        scanner_only_share=("scanner_only_share", "mean"),
+    summary = (
+        table[table.family != "input"]
+        .groupby("batch_size")
+        .agg(
+            warn_share=("warn_share", "mean"),
+        not_pass_share=("not_pass_share", "mean"),
+            fail_share=("fail_share", "mean"),
+            worst_site_warn_share=("warn_share", "max"),
+            scanner_only_share=("scanner_only_share", "mean"),
+        )
     )
-    print(table.pivot(index="site", columns="batch_size", values="warn_share").round(2).to_string())
+    print(table.pivot(index="site", columns="batch_size", values="not_pass_share").round(2).to_string())
     print(summary.round(3).to_string())
     out = RESULTS / "predict_warnings.json"
     out.write_text(
@@ -102,7 +111,8 @@ def main() -> None:
                 "bundle": str(args.bundle or default_bundle_path()),
                 "reference": reference.name,
                 "n_scans": int(len(metrics)),
-                "sites": "each invariance variant (v00 = the original files) of the same 20 brains",
+                "sites": "each invariance variant (v00 = the original files) of the same 20 brains; the summary "
+                "leaves out the already-stripped and defaced inputs (per_site has them)",
                 "summary": summary.reset_index().to_dict("records"),
                 "per_site": rows,
                 "seconds": round(time.perf_counter() - start, 1),

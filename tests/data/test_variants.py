@@ -33,10 +33,21 @@ def test_every_variant_keeps_the_brain_where_it_was(head):
     centre = _brain_centre(img, 50)
     for name, variant in VARIANTS.items():
         out = variant(img, tissue, 0)
-        threshold = 50 * 7.3 + 100 if name == "intensity_scale" else (50 * 300 if name == "int16" else 50)
+        offset = getattr(variant, "offset", 0.0)
+        threshold = 50 * 7.3 + 100 if name == "intensity_scale" else (50 * 300 if name == "int16" else 50 + offset)
         moved = np.linalg.norm(_brain_centre(out, threshold) - centre)
         assert moved < 2.5, f"{name} moved the brain {moved:.1f} mm"
         assert variant.family in ("storage", "acquisition", "input")
+
+
+def test_background_and_field_of_view_variants_keep_the_voxels(head):
+    img, tissue = head
+    data = img.get_fdata()
+    assert np.allclose(VARIANTS["background_bright"](img, tissue).get_fdata() - 100, data)
+    assert np.allclose(VARIANTS["background_dark"](img, tissue).get_fdata() + 100, data)
+    wide = VARIANTS["wider_fov"](img, tissue)
+    assert all(w == s + 24 for w, s in zip(wide.shape, img.shape))  # 12 voxels of 2 mm on each side
+    assert np.array_equal(wide.get_fdata()[12:-12, 12:-12, 12:-12], data)
 
 
 def test_storage_variants_keep_the_information(head):

@@ -69,3 +69,56 @@ def test_the_default_intensity_scaling_keeps_existing_caches_valid():
     assert Resample(GRIDS["2mm"]).params() == Resample(GRIDS["2mm"], "percentiles").params()
     assert "intensity" not in Resample(GRIDS["2mm"]).params()
     assert Resample(GRIDS["2mm"], "tissue").params()["intensity"] == "tissue"
+
+
+def _head_in_air(air: np.ndarray) -> np.ndarray:
+    data = air.astype(np.float32).copy()
+    data[12:36, 12:40, 10:34] += np.float32(600)
+    return data
+
+
+def test_air_stored_at_a_constant_is_found_and_noise_is_not():
+    from brainage.preprocess.ops import air_offset
+
+    rng = np.random.default_rng(0)
+    zero = _head_in_air(np.zeros((48, 52, 44)))
+    rician = _head_in_air(np.hypot(rng.normal(0, 8, zero.shape), rng.normal(0, 8, zero.shape)))
+    assert air_offset(zero) == 0.0 and air_offset(rician) == 0.0
+    assert air_offset(zero * 7.3 + 100) == 100.0
+    assert air_offset(zero - 100) == -100.0
+    assert abs(air_offset(rician + 300) - 300) < 15
+
+
+def test_removing_the_air_offset_gives_back_the_same_voxels_up_to_scale(tmp_path):
+    from brainage.preprocess.ops import remove_air_offset
+
+    zero = _head_in_air(np.zeros((48, 52, 44)))
+    for stored in (zero * 7.3 + 100, zero - 100):
+        img, offset = remove_air_offset(nib.Nifti1Image(stored, np.eye(4)))
+        scale = 7.3 if offset > 0 else 1.0
+        assert np.allclose(img.get_fdata() / scale, zero, atol=1e-3)
+    same, offset = remove_air_offset(nib.Nifti1Image(zero, np.eye(4)))
+    assert offset == 0.0 and np.array_equal(same.get_fdata(), zero)
+
+
+def test_n4_corrects_the_same_scan_stored_in_other_units_alike():
+    """ANTs' N4 is not scale-equivariant: the same head times 123 (as int16 storage scales it) got a
+    field of another shape. On the brain-median scale both get the same correction."""
+    from brainage.preprocess.ops import bias_correct
+
+    shape = (40, 44, 36)
+    idx = np.indices(shape).astype(np.float32)
+    centre = (np.array(shape, np.float32) - 1)[:, None, None, None] / 2
+    r = np.sqrt((((idx - centre) / np.array([15, 17, 13], np.float32)[:, None, None, None]) ** 2).sum(0))
+    rng = np.random.default_rng(0)
+    head = np.select([r < 0.5, r < 1.0], [110.0, 80.0], 0.0).astype(np.float32) * (1 + 0.004 * idx[0])
+    head = np.where(r < 1.0, head + rng.normal(0, 3, shape), 0).astype(np.float32)
+    mask = r < 0.95
+    ratios = {}
+    for scale in ("as stored", "brain median"):
+        one, _ = bias_correct(nib.Nifti1Image(head, np.eye(4)), mask, scale=scale)
+        other, _ = bias_correct(nib.Nifti1Image(head * 123.4, np.eye(4)), mask, scale=scale)
+        ratio = other.get_fdata()[mask] / one.get_fdata()[mask] / 123.4
+        ratios[scale] = float(ratio.std() / ratio.mean())
+    assert ratios["brain median"] < 2e-4, ratios  # float32 rounding
+    assert ratios["as stored"] > 10 * ratios["brain median"], ratios

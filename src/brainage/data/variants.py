@@ -142,6 +142,37 @@ class Int16(Variant):
         return _image(np.round(data * (30000 / max(float(data.max()), 1e-6))), img.affine, np.int16)
 
 
+class BackgroundOffset(Variant):
+    """Every intensity offset by a constant, so the air is bright (``offset > 0``) or stored
+    below zero (``offset < 0``), as some converters and scanners store it."""
+
+    family = "storage"
+
+    def __init__(self, offset: float):
+        self.offset = offset
+        self.name = f"background_{'bright' if offset > 0 else 'dark'}"
+        self.describe = f"intensities {offset:+g} (air at {offset:g}), float32"
+
+    def render(self, img, tissue, rng):
+        return _image(_data(img) + self.offset, img.affine)
+
+
+class WiderFieldOfView(Variant):
+    """The same voxels inside ``margin_mm`` more air on every side: another scanner's field of view."""
+
+    name, family, describe = "wider_fov", "storage", "field of view 24 mm wider on every side (air)"
+
+    def __init__(self, margin_mm: float = 24.0):
+        self.margin_mm = margin_mm
+
+    def render(self, img, tissue, rng):
+        pad = np.maximum(np.round(self.margin_mm / _zooms(img)).astype(int), 1)
+        data = np.pad(_data(img), [(p, p) for p in pad])
+        shift = np.eye(4)
+        shift[:3, 3] = -pad
+        return _image(data, img.affine @ shift)
+
+
 class Restored1mm(Variant):
     """Re-stored on a 1 mm grid by trilinear interpolation: the same information, eight times the voxels."""
 
@@ -327,5 +358,9 @@ VARIANTS: dict[str, Variant] = {
         TissueContrast(),
         SkullStripped(),
         Defaced(),
+        # added in 0.9, last so that every earlier variant keeps its random seed (its index)
+        BackgroundOffset(100.0),
+        BackgroundOffset(-100.0),
+        WiderFieldOfView(),
     )
 }

@@ -43,7 +43,12 @@ from brainage.training.stack import Stacker
 from brainage.version import __version__
 
 #: Recipe settings added after bundles were first made, with the value that reproduces older bundles.
-LEGACY_RECIPE = {"working_voxel_mm": None, "segmentation": "atropos"}
+LEGACY_RECIPE = {
+    "working_voxel_mm": None,
+    "segmentation": "atropos",
+    "background": "as stored",
+    "n4_scale": "as stored",
+}
 
 
 def recipe_config(config: dict) -> PreprocessConfig:

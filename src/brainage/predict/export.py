@@ -184,6 +184,46 @@ def age_interval_record(oof: pd.DataFrame, fitted_on: str, extrapolation=None, a
     return record
 
 
+def with_age_intervals(
+    bundle_path: str | Path | None,
+    oof_path: str | Path,
+    out: str | Path,
+    extrapolation: str | Path | None = None,
+    ages=None,
+) -> Bundle:
+    """A copy of a bundle whose age intervals are calibrated on ``oof_path`` (the out-of-fold
+    predictions of a cross-validation of the same model; :func:`age_interval_record`), written to
+    ``out``; everything else, weights included, unchanged. What gave the shipped model, exported
+    before intervals existed, its intervals.
+
+    Parameters
+    ----------
+    bundle_path
+        The bundle to copy (``None``: the shipped one).
+    oof_path
+        ``oof_predictions.csv`` of a cross-validation of the bundle's model.
+    out
+        Where to write the copy.
+    extrapolation
+        A ``benchmarks/extrapolation.py`` JSON of the model: the widening beyond the training ages.
+    ages
+        The training ages that benchmark ran on (needed with ``extrapolation``).
+
+    Returns
+    -------
+    Bundle
+        The copy, as written.
+    """
+    from brainage.predict.bundle import load_bundle
+
+    bundle = load_bundle(bundle_path)
+    oof = read_predictions(oof_path, required=("subject_id", "age", "predicted_age"))
+    record = age_interval_record(oof, f"out-of-fold predictions of {Path(oof_path).parent.name}", extrapolation, ages)
+    bundle.meta = bundle.meta.replace(age_interval=record)
+    bundle.save(out)
+    return bundle
+
+
 def invariance_summary(path: str | Path) -> dict:
     """What a bundle carries of an invariance benchmark result (``benchmarks/invariance.py`` JSON):
     the within-brain SD and each variant's mean and largest shift, measured on the run's CV folds."""

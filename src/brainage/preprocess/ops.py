@@ -43,6 +43,50 @@ def reorient(path: str | Path) -> tuple[nib.Nifti1Image, dict]:
     return out, info
 
 
+#: Side of the cubes in the image's eight corners that sample the air, as a share of each axis.
+AIR_CORNER_SHARE = 0.06
+#: The air's median counts as a stored offset (not noise) when it is this many MADs from zero.
+AIR_OFFSET_MADS = 5.0
+
+
+def air_offset(data: np.ndarray) -> float:
+    """The constant the air was stored at: the median of the image's eight corner cubes, where a
+    head scan has air, when that median is far from zero for the air's own spread (a stored
+    offset, bright or below zero); 0 otherwise (air stored as zero, or only noise).
+
+    Why: brain extraction is scale- and offset-free (deepbet scales by percentiles), but N4's
+    multiplicative field, the QC metrics of the air and the white/grey ratio are not: the same
+    brain stored as ``7.3 x + 100`` came out other. Rician noise in the air has a median about
+    2.6 MADs from zero, so it is never taken for an offset.
+
+    Example:
+        >>> head = np.zeros((40, 40, 40), np.float32); head[10:30, 10:30, 10:30] = 500
+        >>> air_offset(head), air_offset(head * 7.3 + 100)
+        (0.0, 100.0)
+    """
+    side = [max(2, int(round(AIR_CORNER_SHARE * n))) for n in data.shape[:3]]
+    corners = [
+        data[sx, sy, sz]
+        for sx in (slice(0, side[0]), slice(-side[0], None))
+        for sy in (slice(0, side[1]), slice(-side[1], None))
+        for sz in (slice(0, side[2]), slice(-side[2], None))
+    ]
+    air = np.concatenate([c.ravel() for c in corners]).astype(np.float64)
+    median = float(np.median(air))
+    spread = float(np.median(np.abs(air - median)))
+    return median if abs(median) > AIR_OFFSET_MADS * spread and median != 0 else 0.0
+
+
+def remove_air_offset(img: nib.Nifti1Image) -> tuple[nib.Nifti1Image, float]:
+    """The image with its air at zero (:func:`air_offset` subtracted, nothing below zero), and the offset."""
+    data = img.get_fdata(dtype=np.float32)
+    offset = air_offset(data)
+    if offset == 0:
+        return img, 0.0
+    out = nib.Nifti1Image(np.clip(data - np.float32(offset), 0, None).astype(np.float32), img.affine, img.header)
+    return out, offset
+
+
 #: Voxel edges within this fraction of the working resolution are left as stored (no resampling).
 WORKING_RESOLUTION_TOLERANCE = 0.02
 
@@ -138,20 +182,30 @@ def _to_ants(img: nib.Nifti1Image):
 
 
 def bias_correct(
-    img: nib.Nifti1Image, mask: np.ndarray, shrink_factor: int = 4
+    img: nib.Nifti1Image, mask: np.ndarray, shrink_factor: int = 4, scale: str = "as stored"
 ) -> tuple[nib.Nifti1Image, nib.Nifti1Image]:
     """N4 bias-field correction restricted to a dilated brain mask (antspyx).
 
     Masking with the brain makes N4 several times faster and keeps scalp fat from driving the
     field estimate. N4 runs once, returning the field; the corrected image is the input divided by
     it (N4's own output is computed the same way, so a second N4 call would only double the cost).
-    Returns ``(corrected, field)``.
+    ``scale="brain median"`` runs N4 on the image divided by its median inside the brain: ANTs'
+    N4 is not scale-equivariant (the same brain times 7.3 came out with a field 0.7 % different in
+    shape, times 123 by 2 %: ``benchmarks/storage_probe.py``), so the same scan stored in other
+    units (int16, another converter) got another correction; on one canonical scale it gets the
+    same. ``"as stored"``: the recipes made before brainage 0.9. Returns ``(corrected, field)``.
     """
     import ants
 
     weight = ndimage.binary_dilation(mask, iterations=2).astype(np.float32)
+    source = img
+    if scale == "brain median":
+        data = img.get_fdata(dtype=np.float32)
+        reference = float(np.median(data[mask])) if mask.any() else 0.0
+        if reference > 0:
+            source = nib.Nifti1Image(data / np.float32(reference), img.affine)
     field = ants.n4_bias_field_correction(
-        _to_ants(img),
+        _to_ants(source),
         mask=_to_ants(nib.Nifti1Image(weight, img.affine)),
         shrink_factor=shrink_factor,
         return_bias_field=True,

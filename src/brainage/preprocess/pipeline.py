@@ -53,6 +53,11 @@ class PreprocessConfig:
     noise leave it in place).
     ``renditions``: how many other acquisitions of each scan to render and preprocess as training
     data for invariance (:mod:`brainage.preprocess.renditions`); 0 (default) for none.
+    ``background``: ``offset removed`` puts air stored at a constant back at zero before every
+    step (:class:`~brainage.preprocess.steps.Reorient`); ``as stored`` (default) leaves it.
+    ``n4_scale``: ``brain median`` runs N4 on one canonical intensity scale, so the same scan
+    stored in other units gets the same correction (:func:`~brainage.preprocess.ops.bias_correct`);
+    ``as stored`` (default) as before brainage 0.9.
     Where the work runs (workers, a Dask cluster) is an :class:`~brainage.parallel.Executor`.
     """
 
@@ -68,6 +73,8 @@ class PreprocessConfig:
     segmentation: str = "atropos"
     intensity_reference: str = field(default="percentiles", metadata=ADDED_LATER)
     renditions: int = field(default=0, metadata=ADDED_LATER)
+    background: str = field(default="as stored", metadata=ADDED_LATER)
+    n4_scale: str = field(default="as stored", metadata=ADDED_LATER)
 
 
 def recipe_preset(name: str) -> PreprocessConfig:

@@ -55,22 +55,30 @@ class Reorient(Step):
 
     ``working_voxel_mm``: every later step works on this isotropic voxel size, whatever the
     scanner stored (:func:`~brainage.preprocess.ops.to_working_resolution`); ``None`` (default)
-    keeps the stored voxels.
+    keeps the stored voxels. ``background``: ``offset removed`` puts air stored at a constant
+    (bright, or below zero) back at zero (:func:`~brainage.preprocess.ops.remove_air_offset`);
+    ``as stored`` (the default of recipes made before brainage 0.9) leaves it.
     """
 
     name = "reorient"
 
-    def __init__(self, working_voxel_mm: float | None = None):
-        self.working_voxel_mm = working_voxel_mm
+    def __init__(self, working_voxel_mm: float | None = None, background: str = "as stored"):
+        if background not in BACKGROUNDS:
+            raise ValueError(f"unknown background handling {background!r}; choose from {', '.join(BACKGROUNDS)}")
+        self.working_voxel_mm, self.background = working_voxel_mm, background
 
     def params(self):
-        return {} if self.working_voxel_mm is None else {"working_voxel_mm": self.working_voxel_mm}
+        params = {} if self.working_voxel_mm is None else {"working_voxel_mm": self.working_voxel_mm}
+        # the old default adds nothing, so recipes and caches made before this setting stay valid
+        return params if self.background == "as stored" else {**params, "background": self.background}
 
     def outputs(self, ctx):
         return [ctx.folder.t1_ras]
 
     def run(self, ctx):
         img, info = ops.reorient(ctx.source)
+        if self.background == "offset removed":
+            img, info["air_offset"] = ops.remove_air_offset(img)
         if self.working_voxel_mm is not None:
             img, info["resampled"] = ops.to_working_resolution(img, self.working_voxel_mm)
         ops.save_nifti(img, ctx.folder.t1_ras)
@@ -115,15 +123,19 @@ class BrainMask(Step):
 
 
 class BiasCorrect(Step):
-    """N4 bias-field correction inside the (dilated) brain mask."""
+    """N4 bias-field correction inside the (dilated) brain mask; ``scale``: the intensity scale N4
+    runs on (:func:`~brainage.preprocess.ops.bias_correct`)."""
 
     name = "bias_correct"
 
-    def __init__(self, shrink_factor: int = 4):
-        self.shrink_factor = shrink_factor
+    def __init__(self, shrink_factor: int = 4, scale: str = "as stored"):
+        if scale not in N4_SCALES:
+            raise ValueError(f"unknown N4 intensity scale {scale!r}; choose from {', '.join(N4_SCALES)}")
+        self.shrink_factor, self.scale = shrink_factor, scale
 
     def params(self):
-        return {"shrink": self.shrink_factor}
+        # the old default adds nothing, so recipes and caches made before this setting stay valid
+        return {"shrink": self.shrink_factor, **({} if self.scale == "as stored" else {"scale": self.scale})}
 
     def outputs(self, ctx):
         return [ctx.folder.t1_n4, ctx.folder.bias_field]
@@ -131,7 +143,7 @@ class BiasCorrect(Step):
     def run(self, ctx):
         img = nib.load(str(ctx.folder.t1_ras))
         mask = nib.load(str(ctx.folder.brain_mask)).get_fdata() > 0
-        corrected, field = ops.bias_correct(img, mask, self.shrink_factor)
+        corrected, field = ops.bias_correct(img, mask, self.shrink_factor, self.scale)
         ops.save_nifti(corrected, ctx.folder.t1_n4)
         ops.save_nifti(field, ctx.folder.bias_field)
         f = np.asarray(field.dataobj)[mask]
@@ -279,6 +291,10 @@ class Segment(Step):
         }
 
 
+#: How :class:`Reorient` treats air stored at a constant.
+BACKGROUNDS = ("as stored", "offset removed")
+#: The intensity scales :class:`BiasCorrect` runs N4 on.
+N4_SCALES = ("as stored", "brain median")
 #: How :class:`Resample` scales intensities.
 INTENSITY_REFERENCES = ("percentiles", "tissue")
 
@@ -324,9 +340,9 @@ def steps_for(config) -> list[Step]:
     Tissue segmentation comes after the intensity grids, so turning it on or off never redoes them.
     """
     steps = [
-        Reorient(config.working_voxel_mm),
+        Reorient(config.working_voxel_mm, config.background),
         BrainMask(config.skull_stripped, config.bet_threshold),
-        BiasCorrect(config.n4_shrink_factor),
+        BiasCorrect(config.n4_shrink_factor, config.n4_scale),
         Register(config.registration, config.deterministic, config.seed),
         *[Resample(GRIDS[name], config.intensity_reference) for name in config.grids],
     ]
