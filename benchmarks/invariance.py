@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import nibabel as nib
@@ -37,7 +38,7 @@ from brainage.parallel import Executor
 from brainage.predict.bundle import load_bundle, recipe
 from brainage.predict.export import export_bundle
 from brainage.preprocess.cache import read_cache_index, write_volume_raw
-from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest
+from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest, recipe_preset
 from brainage.qc.run import run_qc
 
 RESULTS = Path(__file__).parent / "results"
@@ -278,6 +279,12 @@ def main() -> None:
     p.add_argument("--tta", action="store_true", help="test-time augmentation: average over one-voxel shifts")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument(
+        "--recipe",
+        default=None,
+        help="preprocess the renditions with this named recipe (brainage preprocess --recipe) instead of the "
+        "model's own: a recipe change scored with the models trained before it (default: the model's)",
+    )
+    p.add_argument(
         "--prepare-only",
         action="store_true",
         help="render and preprocess with this brainage's default recipe, score nothing (no --run needed)",
@@ -304,6 +311,8 @@ def main() -> None:
             bundles = fold_bundles(args.run, sorted(brains.fold.unique()), args.work)
         first = load_bundle(next(iter(bundles.values())))  # every fold's model shares its recipe
         config = first.preprocess_config
+    if args.recipe:
+        config = replace(recipe_preset(args.recipe), renditions=0)
     start = time.perf_counter()
     pre, verdicts = preprocess_renditions(renditions, config, args.work, args.workers)
     timings["preprocess_and_qc"] = time.perf_counter() - start

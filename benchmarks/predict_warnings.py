@@ -94,7 +94,7 @@ def main() -> None:
         .groupby("batch_size")
         .agg(
             warn_share=("warn_share", "mean"),
-        not_pass_share=("not_pass_share", "mean"),
+            not_pass_share=("not_pass_share", "mean"),
             fail_share=("fail_share", "mean"),
             worst_site_warn_share=("warn_share", "max"),
             scanner_only_share=("scanner_only_share", "mean"),

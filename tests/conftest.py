@@ -219,6 +219,22 @@ def tiny_bundle(preprocessed_synth, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_bundle_with_intervals(tiny_bundle, tmp_path_factory):
+    """The tiny bundle carrying an interval calibration (from made-up out-of-fold residuals)."""
+    from brainage.predict.bundle import load_bundle
+    from brainage.predict.export import age_interval_record
+
+    rng = np.random.default_rng(0)
+    age = rng.uniform(20, 80, 120)
+    oof = pd.DataFrame(
+        {"subject_id": [f"s{i}" for i in range(120)], "age": age, "predicted_age": age + rng.normal(0, 6, 120)}
+    )
+    bundle = load_bundle(tiny_bundle[0])
+    bundle.meta = bundle.meta.replace(age_interval=age_interval_record(oof, "made-up residuals"))
+    return bundle.save(tmp_path_factory.mktemp("intervals") / "with_intervals.brainage")
+
+
+@pytest.fixture(scope="session")
 def predicted_synth(tiny_bundle, synth_cohort, tmp_path_factory):
     """Two synthetic heads (with ages) run through `brainage predict` with the tiny bundle."""
     from brainage.predict.run import predict

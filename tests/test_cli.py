@@ -22,6 +22,7 @@ STAGES = [
     "evaluate",
     "export",
     "predict",
+    "bids",
     "finetune",
     "explain",
     "serve",

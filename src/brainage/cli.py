@@ -17,7 +17,7 @@ from brainage.demo.commands import Demo
 from brainage.errors import BrainageError
 from brainage.evaluation.commands import Evaluate
 from brainage.explain.commands import Explain
-from brainage.predict.commands import Export, Finetune, Predict
+from brainage.predict.commands import Bids, Export, Finetune, Predict
 from brainage.preprocess.commands import Pack, Preprocess
 from brainage.qc.commands import QC, QCReference
 from brainage.training.commands import Split, Stack, Train
@@ -38,6 +38,7 @@ COMMANDS: tuple[Command, ...] = (
     Evaluate(),
     Export(),
     Predict(),
+    Bids(),
     Finetune(),
     Explain(),
     Serve(),

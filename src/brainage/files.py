@@ -66,8 +66,11 @@ def file_digest(path: str | Path) -> str:
         >>> file_digest(path)[:12]
         'ba7816bf8f01'
     """
+    digest = hashlib.sha256()  # hashlib.file_digest would need Python 3.11; brainage supports 3.10
     with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -89,8 +89,14 @@ class CohortDir(Folder):
     def description(self) -> Path:
         return self.root / "dataset_description.json"
 
-    def t1(self, subject_id: str) -> Path:
+    def t1(self, subject_id: str, session: str | None = None) -> Path:
+        if session:
+            return self.root / subject_id / session / "anat" / f"{subject_id}_{session}_T1w.nii.gz"
         return self.root / subject_id / "anat" / f"{subject_id}_T1w.nii.gz"
+
+    def sessions(self, subject_id: str) -> Path:
+        """``sub-<label>_sessions.tsv``: one row per session (``session_id``, e.g. ``age``)."""
+        return self.root / subject_id / f"{subject_id}_sessions.tsv"
 
     def find_t1(self, subject_id: str) -> list[Path]:
         """Every T1w image of one participant, sessions in name order."""
@@ -106,8 +112,9 @@ class CohortDir(Folder):
     def synth_config(self) -> Path:
         return self.root / "derivatives" / "synth" / "synth_config.yaml"
 
-    def true_brain_mask(self, subject_id: str) -> Path:
-        return self.root / "derivatives" / "synth" / f"{subject_id}_desc-brain_mask.nii.gz"
+    def true_brain_mask(self, subject_id: str, session: str | None = None) -> Path:
+        prefix = f"{subject_id}_{session}" if session else subject_id
+        return self.root / "derivatives" / "synth" / f"{prefix}_desc-brain_mask.nii.gz"
 
 
 class IngestDir(Folder):
@@ -590,6 +597,74 @@ class DemoDir(Folder):
     @property
     def index(self) -> Path:
         return self.root / "index.html"
+
+
+class BidsDerivativesDir(Folder):
+    """``brainage bids`` output: a BIDS derivatives dataset. Per participant and session,
+    ``sub-<p>/[ses-<s>/]anat/<prefix>_brainage.tsv`` (the predictions, with a JSON sidecar that
+    describes every column) and ``<prefix>_desc-preproc_brainage.json`` (the preprocessing record);
+    ``sub-<p>/figures/`` the QC pictures and the participant's page; at the root, the group
+    tables and page. ``work/sub-<p>/`` is each participant's working folder (``.bidsignore``d)."""
+
+    @property
+    def description(self) -> Path:
+        return self.root / "dataset_description.json"
+
+    @property
+    def bidsignore(self) -> Path:
+        return self.root / ".bidsignore"
+
+    def subject(self, participant: str) -> Path:
+        return self.root / f"sub-{participant}"
+
+    @staticmethod
+    def prefix(participant: str, session: str = "") -> str:
+        return f"sub-{participant}" + (f"_ses-{session}" if session else "")
+
+    def anat(self, participant: str, session: str = "") -> Path:
+        return self.subject(participant) / (f"ses-{session}" if session else "") / "anat"
+
+    def predictions(self, participant: str, session: str = "") -> Path:
+        return self.anat(participant, session) / f"{self.prefix(participant, session)}_brainage.tsv"
+
+    def preprocessing(self, participant: str, session: str = "") -> Path:
+        return self.anat(participant, session) / f"{self.prefix(participant, session)}_desc-preproc_brainage.json"
+
+    def figures(self, participant: str) -> Path:
+        return self.subject(participant) / "figures"
+
+    def qc_picture(self, participant: str, session: str = "") -> Path:
+        return self.figures(participant) / f"{self.prefix(participant, session)}_desc-qc_T1w.png"
+
+    def subject_page(self, participant: str) -> Path:
+        return self.figures(participant) / f"sub-{participant}_brainage.html"
+
+    def work(self, participant: str) -> Path:
+        return self.root / "work" / f"sub-{participant}"
+
+    def work_inputs(self, participant: str) -> Path:
+        """The participant's sessions as a ``brainage predict`` CSV."""
+        return self.work(participant) / "inputs.csv"
+
+    @property
+    def group_table(self) -> Path:
+        return self.root / "group_brainage.tsv"
+
+    @property
+    def group_change(self) -> Path:
+        return self.root / "group_change.tsv"
+
+    @property
+    def group_page(self) -> Path:
+        return self.root / "group_brainage.html"
+
+    @property
+    def trajectories(self) -> Path:
+        return self.root / "figures" / "group_trajectories.png"
+
+    def session_tables(self) -> list[Path]:
+        """Every participant's per-session predictions table written so far."""
+        return sorted(p for p in self.root.glob("sub-*/**/anat/sub-*_brainage.tsv") if "_desc-" not in p.name)
 
 
 class PredictDir(Folder):

@@ -307,20 +307,6 @@ def test_a_predict_that_cannot_start_leaves_no_empty_output_folder(tmp_path, cap
     assert (kept / "notes.txt").read_text() == "a user's file"  # a folder that existed is never removed
 
 
-def _with_intervals(bundle_path, out_path):
-    """A copy of a bundle carrying an interval calibration (from made-up out-of-fold residuals)."""
-    from brainage.predict.export import age_interval_record
-
-    rng = np.random.default_rng(0)
-    age = rng.uniform(20, 80, 120)
-    oof = pd.DataFrame(
-        {"subject_id": [f"s{i}" for i in range(120)], "age": age, "predicted_age": age + rng.normal(0, 6, 120)}
-    )
-    bundle = load_bundle(bundle_path)
-    bundle.meta = bundle.meta.replace(age_interval=age_interval_record(oof, "made-up residuals"))
-    return bundle.save(out_path)
-
-
 def _inverted(source, target):
     """The same head with its contrast inverted inside the head (a T2-like copy, as in the issue)."""
     import nibabel as nib
@@ -333,9 +319,11 @@ def _inverted(source, target):
     return target
 
 
-def test_every_age_has_an_interval_and_an_image_that_is_not_a_t1_gets_no_age(tiny_bundle, synth_cohort, tmp_path):
+def test_every_age_has_an_interval_and_an_image_that_is_not_a_t1_gets_no_age(
+    tiny_bundle_with_intervals, synth_cohort, tmp_path
+):
     t1 = sorted(synth_cohort.glob("sub-*/anat/*_T1w.nii.gz"))
-    bundle = _with_intervals(tiny_bundle[0], tmp_path / "with_intervals.brainage")
+    bundle = tiny_bundle_with_intervals
     inverted = _inverted(t1[3], tmp_path / "inverted.nii.gz")
     pd.DataFrame(
         {"subject_id": ["head", "inverted"], "path": [str(t1[3]), str(inverted)], "age": [50, 50], "sex": ["F", "F"]}

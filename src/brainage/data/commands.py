@@ -77,10 +77,21 @@ class Synth(Command):
         p.add_argument("--n", type=int, default=60, help="number of subjects")
         p.add_argument("--broken", type=int, default=0, help="how many subjects get a QC failure injected")
         p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same result")
+        p.add_argument(
+            "--sessions", type=int, default=1, help="sessions per subject, each the same head older (ses-1, ses-2, ...)"
+        )
+        p.add_argument("--years-between", type=float, default=4.0, help="years between two sessions")
 
     def run(self, args: argparse.Namespace) -> None:
         from brainage.data.synth import SynthConfig, make_cohort
         from brainage.progress import console
 
-        make_cohort(args.out, SynthConfig(n_subjects=args.n, n_broken=args.broken, seed=args.seed))
+        config = SynthConfig(
+            n_subjects=args.n,
+            n_broken=args.broken,
+            seed=args.seed,
+            sessions=args.sessions,
+            years_between_sessions=args.years_between,
+        )
+        make_cohort(args.out, config)
         console.print(f"synthetic cohort of {args.n} subjects written to {args.out}")

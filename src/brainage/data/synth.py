@@ -82,6 +82,10 @@ class SynthConfig:
     noise_sd: float = 0.03
     n_broken: int = 0
     broken_kinds: list = field(default_factory=lambda: list(HEAD_FAILURES))
+    #: Sessions per subject (``ses-1`` ...), each the same head aged by ``years_between_sessions``;
+    #: 1 writes no session level, as before.
+    sessions: int = 1
+    years_between_sessions: float = 4.0
 
 
 class TemplateAnatomy:
@@ -264,18 +268,26 @@ def make_cohort(out_dir: str | Path, config: SynthConfig = SynthConfig()) -> pd.
     rows, truth = [], []
     for i in track(range(n), description="synthesising heads"):
         sid = f"sub-{i + 1:03d}"
-        subject_rng = np.random.default_rng([config.seed, i])
-        sub = render_subject(anatomy, float(ages[i]), str(sexes[i]), config, subject_rng)
-        data, affine = sub["data"], sub["affine"]
-        failure = ""
-        if i in broken_idx:
-            failure = kinds[sorted(broken_idx).index(i) % len(kinds)]
-            data, affine = HEAD_FAILURES[failure](data, affine, rng=subject_rng)
-        _save(data, affine, cohort.t1(sid))
-        if not failure:
-            _save(sub["mask"].astype(np.uint8), affine, cohort.true_brain_mask(sid), np.uint8)
+        visits, injected = [], ""
+        for k in range(max(1, config.sessions)):
+            # the same draws for every session (one head), only older: the subject's own random stream
+            subject_rng = np.random.default_rng([config.seed, i])
+            age = float(ages[i]) + k * config.years_between_sessions
+            sub = render_subject(anatomy, age, str(sexes[i]), config, subject_rng)
+            data, affine = sub["data"], sub["affine"]
+            failure = ""
+            if i in broken_idx and k == 0:  # a broken first session; the follow-ups are clean
+                failure = injected = kinds[sorted(broken_idx).index(i) % len(kinds)]
+                data, affine = HEAD_FAILURES[failure](data, affine, rng=subject_rng)
+            session = f"ses-{k + 1}" if config.sessions > 1 else None
+            _save(data, affine, cohort.t1(sid, session))
+            if not failure:
+                _save(sub["mask"].astype(np.uint8), affine, cohort.true_brain_mask(sid, session), np.uint8)
+            visits.append({"session_id": session, "age": round(age, 2)})
+        if config.sessions > 1:
+            write_csv(pd.DataFrame(visits), cohort.sessions(sid), sep="\t")
         rows.append({"participant_id": sid, "age": round(float(ages[i]), 2), "sex": sexes[i], "site": "synth"})
-        truth.append({"participant_id": sid, "injected_failure": failure, **sub["params"]})
+        truth.append({"participant_id": sid, "injected_failure": injected, **sub["params"]})
     participants = pd.DataFrame(rows)
     write_csv(participants, cohort.participants, sep="\t")
     write_csv(pd.DataFrame(truth), cohort.synth_truth, sep="\t")

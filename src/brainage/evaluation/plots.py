@@ -96,6 +96,26 @@ def reliability(sex, prob_male, path: Path, bins: int = 10) -> Path:
     return _save(fig, path)
 
 
+def trajectories(sessions, path: Path) -> Path:
+    """Predicted against chronological age for every session (the cohort, grey), each participant
+    scanned more than once joined by a line in session order, with its interval as a bar."""
+    fig, ax = plt.subplots(figsize=(5.5, 4.8))
+    ax.scatter(sessions.age, sessions.predicted_age, s=10, color="0.6", label="every session")
+    for _, group in sessions.groupby("participant_id"):
+        if len(group) < 2:
+            continue
+        group = group.sort_values("age")
+        line = ax.plot(group.age, group.predicted_age, "o-", ms=4, lw=1.2)[0]
+        if {"predicted_age_low", "predicted_age_high"} <= set(group.columns):
+            ax.vlines(group.age, group.predicted_age_low, group.predicted_age_high, color=line.get_color(), lw=0.6)
+    lo = float(min(sessions.age.min(), sessions.predicted_age.min())) - 2
+    hi = float(max(sessions.age.max(), sessions.predicted_age.max())) + 2
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="identity")
+    ax.set(xlabel="chronological age (y)", ylabel="predicted age (y)", title="brain-age trajectories")
+    ax.legend(loc="upper left", fontsize=9)
+    return _save(fig, path)
+
+
 def learning_curves(logs: dict[str, pd.DataFrame], path: Path) -> Path:
     """Train/val loss per epoch: one colour per fold (seeds of a fold share it), solid train, dashed val."""
     fig, ax = plt.subplots(figsize=(7.5, 4.5))

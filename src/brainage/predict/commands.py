@@ -169,3 +169,43 @@ class Finetune(Command):
         finetune_site(
             args.model, args.input, args.out, config, executor_from_args(args), parse_sex_coding(args.sex_coding)
         )
+
+
+class Bids(Command):
+    name = "bids"
+    output_folders = ("out_dir",)
+    help = (
+        "Brain age as a BIDS App: `participant` predicts every session of the given participants into a BIDS "
+        "derivatives folder (one participant per node if you like); `group` gathers them, with the change over time."
+    )
+    example = "brainage bids ds/ out/ participant --participant-label 01 02\n  brainage bids ds/ out/ group"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("bids_dir", type=Path, help="the BIDS dataset")
+        p.add_argument("out_dir", type=Path, help="the derivatives folder (created if missing)")
+        p.add_argument("analysis_level", choices=["participant", "group"], help="participant, then group")
+        p.add_argument(
+            "--participant-label", nargs="+", default=None, help="participants to predict (01 or sub-01; default all)"
+        )
+        p.add_argument("--session-label", nargs="+", default=None, help="sessions to predict (default all)")
+        p.add_argument(
+            "--model", type=Path, default=None, help="a .brainage bundle (default: the shipped IXI-HH-180 model)"
+        )
+        p.add_argument("--coverage", type=float, default=0.9, help="coverage of the interval beside every age")
+        add_executor_arguments(p)
+
+    def run(self, args: argparse.Namespace) -> None:
+        from brainage.predict.bids_app import bids_group, bids_participant
+
+        if args.analysis_level == "participant":
+            bids_participant(
+                args.bids_dir,
+                args.out_dir,
+                args.participant_label,
+                args.session_label,
+                args.model,
+                executor_from_args(args),
+                args.coverage,
+            )
+        else:
+            bids_group(args.out_dir)

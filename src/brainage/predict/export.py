@@ -184,42 +184,55 @@ def age_interval_record(oof: pd.DataFrame, fitted_on: str, extrapolation=None, a
     return record
 
 
-def with_age_intervals(
+def refresh_bundle(
     bundle_path: str | Path | None,
-    oof_path: str | Path,
     out: str | Path,
+    oof_path: str | Path | None = None,
     extrapolation: str | Path | None = None,
     ages=None,
+    recipe_changes: dict | None = None,
 ) -> Bundle:
-    """A copy of a bundle whose age intervals are calibrated on ``oof_path`` (the out-of-fold
-    predictions of a cross-validation of the same model; :func:`age_interval_record`), written to
-    ``out``; everything else, weights included, unchanged. What gave the shipped model, exported
-    before intervals existed, its intervals.
+    """A copy of a bundle with its age intervals calibrated on ``oof_path`` (the out-of-fold
+    predictions of a cross-validation of the same model; :func:`age_interval_record`) and/or its
+    preprocessing recipe changed (``recipe_changes``: settings of
+    :class:`~brainage.preprocess.pipeline.PreprocessConfig`), written to ``out``; the weights and
+    everything else unchanged. What gave the model shipped before brainage 0.9 its intervals and its
+    storage fixes (a recipe change is for a maintainer who measured what it does to the model's
+    predictions: docs/scanner_robustness.md).
 
     Parameters
     ----------
     bundle_path
         The bundle to copy (``None``: the shipped one).
-    oof_path
-        ``oof_predictions.csv`` of a cross-validation of the bundle's model.
     out
         Where to write the copy.
+    oof_path
+        ``oof_predictions.csv`` of a cross-validation of the bundle's model (None: intervals kept).
     extrapolation
         A ``benchmarks/extrapolation.py`` JSON of the model: the widening beyond the training ages.
     ages
         The training ages that benchmark ran on (needed with ``extrapolation``).
+    recipe_changes
+        Preprocessing settings to change (None: the recipe kept).
 
     Returns
     -------
     Bundle
         The copy, as written.
     """
+    from dataclasses import replace
+
     from brainage.predict.bundle import load_bundle
 
     bundle = load_bundle(bundle_path)
-    oof = read_predictions(oof_path, required=("subject_id", "age", "predicted_age"))
-    record = age_interval_record(oof, f"out-of-fold predictions of {Path(oof_path).parent.name}", extrapolation, ages)
-    bundle.meta = bundle.meta.replace(age_interval=record)
+    changes = {}
+    if oof_path is not None:
+        oof = read_predictions(oof_path, required=("subject_id", "age", "predicted_age"))
+        fitted_on = f"out-of-fold predictions of {Path(oof_path).parent.name}"
+        changes["age_interval"] = age_interval_record(oof, fitted_on, extrapolation, ages)
+    if recipe_changes:
+        changes["preprocessing"] = recipe(replace(bundle.preprocess_config, **recipe_changes))
+    bundle.meta = bundle.meta.replace(**changes)
     bundle.save(out)
     return bundle
 
