@@ -107,6 +107,15 @@ def test_the_shipped_model_loads_and_is_small():
     assert meta.invariance["within_brain_sd_years"] < 2.0 and meta.bias_correction["n"] >= 20
     assert meta.preprocessing["config"]["renditions"] == 0  # new scans are preprocessed, never rendered
     assert meta.qc_reference is not None  # QC judges a scan against the model's own training scans
+    # an interval on every age: calibrated on the cross-validation of all 180, widened past 82 by a measured rate
+    assert (
+        meta.age_interval["calibration"]["n"] == 180
+        and len(meta.age_interval["calibration"]["predicted_age"]["residuals"]) == 4
+    )
+    assert meta.age_interval["outside_range"]["years_per_year_uncorrected"] > 0
+    # storage that moves nothing: air offsets removed, N4 on one intensity scale
+    assert meta.preprocessing["config"]["background"] == "offset removed"
+    assert meta.preprocessing["config"]["n4_scale"] == "brain median"
     # every training scan's voxel fingerprint, so predict recognises IXI-HH scans under any name
     assert sorted(meta.trained_on_images) == meta.trained_on
     assert (path.parent / "ATTRIBUTION.md").is_file()
@@ -220,3 +229,22 @@ def test_bundle_json_is_read_through_its_record(tiny_bundle, tmp_path, change, w
     with pytest.raises(InputError, match=re.escape(words)) as caught:
         load_bundle(edited)
     assert "edited.brainage" in str(caught.value)
+
+
+def test_a_refreshed_bundle_carries_new_intervals_and_recipe_and_the_same_weights(tiny_bundle, tmp_path):
+    from brainage.predict.export import refresh_bundle
+
+    rng = np.random.default_rng(0)
+    age = rng.uniform(20, 80, 100)
+    oof = pd.DataFrame(
+        {"subject_id": [f"s{i}" for i in range(100)], "age": age, "predicted_age": age + rng.normal(0, 5, 100)}
+    )
+    oof.to_csv(tmp_path / "oof_predictions.csv", index=False)
+    changes = {"background": "offset removed", "n4_scale": "brain median"}
+    refresh_bundle(tiny_bundle[0], tmp_path / "new.brainage", tmp_path / "oof_predictions.csv", recipe_changes=changes)
+    old, new = load_bundle(tiny_bundle[0]), load_bundle(tmp_path / "new.brainage")
+    assert new.meta.age_interval["calibration"]["n"] == 100 and old.meta.age_interval is None
+    assert new.meta.preprocessing["fingerprint"] != old.meta.preprocessing["fingerprint"]
+    assert new.preprocess_config.background == "offset removed" and old.preprocess_config.background == "as stored"
+    for a, b in zip(old.seeds[0].members["cnn"].tensors().values(), new.seeds[0].members["cnn"].tensors().values()):
+        assert torch.equal(a, b)

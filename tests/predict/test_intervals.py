@@ -63,3 +63,13 @@ def test_the_outside_range_rate_is_the_extrapolation_gap_per_year_beyond():
     rates = outside_range_rates(result, np.array([2.0, 6.0, 10.0]))
     assert rates["years_per_year_uncorrected"] == round(10.6 / 6, 3)
     assert "trained up to 65 y" in rates["measured_on"]
+
+
+def test_a_prediction_beyond_the_training_range_widens_even_without_an_age():
+    predictions = pd.DataFrame({"predicted_age": [70.0, 86.0]})
+    out = interval_columns(predictions, pd.Series([np.nan, np.nan]), _record(), COHORT, INVARIANCE)
+    wider_range = {"age_min": 20.0, "age_max": 100.0}
+    base = interval_columns(predictions, pd.Series([np.nan, np.nan]), _record(), wider_range, INVARIANCE)
+    assert np.isclose(out.predicted_age_high[1], base.predicted_age_high[1] + 1.4 * 4)
+    assert out.predicted_age_low[1] == base.predicted_age_low[1]
+    assert out.interval_widened.tolist() == ["", "predicted age outside the training range 20-82"]

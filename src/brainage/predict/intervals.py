@@ -5,8 +5,8 @@ The base interval is the model's own: split-conformal on its out-of-fold residua
 not like them, the interval is widened by amounts the model file carries as measured, never
 guessed:
 
-* **age outside the training range** (known age below the youngest or above the oldest training
-  subject): by ``years_per_year`` for every year beyond, on the side the model errs to (it reads
+* **age outside the training range** (a known or predicted age below the youngest or above the
+  oldest training subject): by ``years_per_year`` for every year beyond, on the side the model errs to (it reads
   the old young and the young old), from the extrapolation benchmark
   (``benchmarks/extrapolation.py``: trained up to 65, predicting the older ones);
 * **a scanner unlike the training one** (QC's scanner-dependent metrics differ): the invariance
@@ -88,12 +88,15 @@ def interval_columns(
             why[i].append(reason)
     beyond_low, beyond_high = np.zeros(len(index)), np.zeros(len(index))
     known = np.asarray(age.reindex(index), float)
+    predicted = np.asarray(predictions["predicted_age"], float)
     lo, hi = cohort.get("age_min"), cohort.get("age_max")
     if lo is not None and hi is not None:
-        beyond_high = np.nan_to_num(np.clip(known - hi, 0, None))
-        beyond_low = np.nan_to_num(np.clip(lo - known, 0, None))
+        # how far the known age, or else the prediction, lies beyond the ages the model was trained on
+        beyond_high = np.nan_to_num(np.clip(np.fmax(known, predicted) - hi, 0, None))
+        beyond_low = np.nan_to_num(np.clip(lo - np.fmin(known, predicted), 0, None))
         for i in np.flatnonzero((beyond_high > 0) | (beyond_low > 0)):
-            why[i].append(f"age outside the training range {lo:.0f}-{hi:.0f}")
+            which = "age" if np.isfinite(known[i]) and not lo <= known[i] <= hi else "predicted age"
+            why[i].append(f"{which} outside the training range {lo:.0f}-{hi:.0f}")
     outside = record.get("outside_range") or {}
     for column, fitted, rate_key in (
         ("predicted_age", calibration.predicted, "years_per_year_uncorrected"),
