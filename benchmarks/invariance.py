@@ -43,8 +43,10 @@ from brainage.qc.run import run_qc
 
 RESULTS = Path(__file__).parent / "results"
 ORIGINAL = "original"
-#: A member's predicted-age column starts so (``predicted_age_cnn``).
+#: A member's predicted-age column starts so (``predicted_age_cnn``) ...
 MEMBER = "predicted_age_"
+#: ... and the interval's columns do too.
+INTERVAL = ("predicted_age_low", "predicted_age_high")
 FAMILIES = {v.name: v.family for v in VARIANTS.values()} | {ORIGINAL: "original"}
 
 
@@ -182,7 +184,8 @@ def shifted(table: pd.DataFrame, shift: tuple[int, int, int], folder: Path) -> p
 def _predict(bundle, table: pd.DataFrame, tta_folder: Path | None) -> pd.DataFrame:
     """Predicted age and P(male), and each member's age; averaged over :data:`TTA_SHIFTS` with TTA."""
     views = [shifted(table, s, tta_folder) for s in TTA_SHIFTS] if tta_folder else [table]
-    parts = [bundle.predict(v)[["predicted_age", "p_male"]].join(_member_ages(bundle, v)) for v in views]
+    wanted = ["predicted_age", "p_male", *INTERVAL]
+    parts = [bundle.predict(v).reindex(columns=wanted).join(_member_ages(bundle, v)) for v in views]
     return sum(parts) / len(parts)
 
 
@@ -226,7 +229,7 @@ def summarise(table: pd.DataFrame) -> tuple[pd.DataFrame, float, dict]:
     """Per-variant figures, the within-brain SD of predicted age over all renditions, and the
     same SD and per-variant mean shifts of each ensemble member."""
     original = table[table.variant == ORIGINAL].set_index("brain")
-    members = [c for c in table.columns if c.startswith(MEMBER)]
+    members = [c for c in table.columns if c.startswith(MEMBER) and c not in INTERVAL]
     rows = []
     for variant, group in table.groupby("variant", sort=False):
         g = group.set_index("brain")
@@ -244,6 +247,10 @@ def summarise(table: pd.DataFrame) -> tuple[pd.DataFrame, float, dict]:
                 "max_abs_shift_years": float(shift.abs().max()) if len(shift) else np.nan,
                 "mean_abs_change_p_male": float(dp.mean()) if len(dp) else np.nan,
                 "mae": float((g.predicted_age - g.age)[ok].abs().mean()),
+                # the model file's own interval (not widened for what QC found: bundle.predict alone)
+                "coverage": float(((g.age >= g.predicted_age_low) & (g.age <= g.predicted_age_high))[ok].mean())
+                if "predicted_age_low" in g and g.predicted_age_low[ok].notna().any()
+                else np.nan,
                 "sex_accuracy": float(((g.p_male[ok] > 0.5) == (g.sex[ok] == "M")).mean()),
                 "qc_pass": int(verdicts.get("pass", 0)),
                 "qc_warn": int(verdicts.get("warn", 0)),
@@ -337,6 +344,7 @@ def main() -> None:
             "max_abs_shift_years",
             "mean_abs_change_p_male",
             "mae",
+            "coverage",
             "sex_accuracy",
             "qc_pass",
             "qc_warn",
@@ -367,6 +375,7 @@ def main() -> None:
         "test_time_augmentation": [list(s) for s in TTA_SHIFTS] if args.tta else None,
         "preprocessing": recipe(config)["config"],
         "within_brain_sd_years": within_sd,
+        "coverage": {r["variant"]: r["coverage"] for r in summary.to_dict("records")},
         "variants": {r["variant"]: r for r in summary.to_dict("records")},
         "members": per_member,
         "cv_metrics": first.meta.cv_metrics,
