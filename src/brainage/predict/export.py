@@ -138,8 +138,13 @@ def _age_interval(run: RunDir, intervals_from, extrapolation, ages) -> dict | No
             raise InputError(path, "no such out-of-fold predictions table")
         console.print("[yellow]no age intervals in the bundle: the run was not cross-validated (--intervals-from)")
         return None
-    oof = read_predictions(path, required=("subject_id", "age", "predicted_age"))
-    return age_interval_record(oof, f"out-of-fold predictions of {path.parent.name}", extrapolation, ages)
+    return _interval_record_from(path, extrapolation, ages)
+
+
+def _interval_record_from(oof_path: Path, extrapolation, ages) -> dict | None:
+    """:func:`age_interval_record` of an out-of-fold predictions file, named after its run."""
+    oof = read_predictions(oof_path, required=("subject_id", "age", "predicted_age"))
+    return age_interval_record(oof, f"out-of-fold predictions of {oof_path.parent.name}", extrapolation, ages)
 
 
 def _cv_metrics(run: RunDir) -> dict | None:
@@ -227,9 +232,7 @@ def refresh_bundle(
     bundle = load_bundle(bundle_path)
     changes = {}
     if oof_path is not None:
-        oof = read_predictions(oof_path, required=("subject_id", "age", "predicted_age"))
-        fitted_on = f"out-of-fold predictions of {Path(oof_path).parent.name}"
-        changes["age_interval"] = age_interval_record(oof, fitted_on, extrapolation, ages)
+        changes["age_interval"] = _interval_record_from(Path(oof_path), extrapolation, ages)
     if recipe_changes:
         changes["preprocessing"] = recipe(replace(bundle.preprocess_config, **recipe_changes))
     bundle.meta = bundle.meta.replace(**changes)

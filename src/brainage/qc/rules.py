@@ -18,7 +18,7 @@ import pandas as pd
 
 from brainage.qc.checks import CHECKS, SEVERITY, Z_METRICS, Finding
 from brainage.qc.legend import LEGEND
-from brainage.qc.reference import MAD_TO_SD, SITE_MIN_SIZE, Reference
+from brainage.qc.reference import SITE_MIN_SIZE, Reference, Stats
 
 CAUSAL_ORDER = {c.name: i for i, c in enumerate(CHECKS)}
 
@@ -91,9 +91,7 @@ def site_z(m: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
                 others = others[np.isfinite(others)]
                 if len(others) < SITE_MIN_SIZE - 1 or not np.isfinite(values[position]):
                     continue
-                median = float(np.median(others))
-                spread = max(MAD_TO_SD * float(np.median(np.abs(others - median))), floor, 1e-9)
-                z.at[i, metric] = (values[position] - median) / spread
+                z.at[i, metric] = Stats.of(pd.Series(others)).z(values[position], floor)
     return z
 
 
