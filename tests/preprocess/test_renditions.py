@@ -40,6 +40,14 @@ def test_kinds_are_dealt_in_turn_and_distinct_per_subject():
         plan_renditions(_manifest(3), len(KINDS) + 1)
 
 
+def test_a_recipe_deals_its_own_kinds_and_an_unknown_one_is_named():
+    kinds = ("int16", "wider_fov", "skull_stripped")
+    plan = plan_renditions(_manifest(6), 2, kinds)
+    assert [r.kind for r in plan] == list(kinds) * 4
+    with pytest.raises(InputError, match="unknown rendition kind.*'blurred'"):
+        plan_renditions(_manifest(3), 1, ("int16", "blurred"))
+
+
 def test_tissue_labels_land_on_the_source_grid(tmp_path):
     """Probabilities on a 2 mm RAS grid, source stored 1 mm in another axis order: the labels follow the world."""
     probs = np.zeros((10, 10, 10, 3), np.float32)

@@ -36,6 +36,7 @@ from brainage.predict.intervals import interval_columns
 from brainage.predict.members import MEMBER_KINDS, Member
 from brainage.preprocess.grids import GRIDS
 from brainage.preprocess.pipeline import PreprocessConfig
+from brainage.preprocess.recipes import AFFINE_ITERATIONS, N4_ITERATIONS
 from brainage.preprocess.steps import steps_for
 from brainage.training.bias import AgeBiasCorrector
 from brainage.training.intervals import DEFAULT_COVERAGE
@@ -48,6 +49,8 @@ LEGACY_RECIPE = {
     "segmentation": "atropos",
     "background": "as stored",
     "n4_scale": "as stored",
+    "affine_iterations": AFFINE_ITERATIONS,
+    "n4_iterations": N4_ITERATIONS,
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -35,22 +36,8 @@ class GridSpec:
     top_margin_mm: float = 4.0
 
     def affine(self) -> np.ndarray:
-        """RAS voxel-to-MNI-mm affine of this grid."""
-        import nibabel as nib
-
-        from brainage.preprocess.template import template_image
-
-        mask = template_image("mask", 1)
-        data = mask.get_fdata() > 0.5
-        ijk = np.array(np.nonzero(data))
-        mm = nib.affines.apply_affine(mask.affine, np.stack([ijk.min(1), ijk.max(1)]))
-        centre = mm.mean(0)
-        size = (np.array(self.shape) - 1) * self.voxel_mm
-        origin = centre - size / 2
-        origin[2] = mm[1, 2] + self.top_margin_mm - size[2]
-        aff = np.diag([self.voxel_mm] * 3 + [1.0])
-        aff[:3, 3] = origin
-        return aff
+        """RAS voxel-to-MNI-mm affine of this grid (a fresh copy; computed once per process)."""
+        return _grid_affine(self).copy()
 
     def reference(self):
         """An empty image on this grid (a resampling target)."""
@@ -72,6 +59,28 @@ class GridSpec:
             "top_margin_mm": self.top_margin_mm,
             "template": TEMPLATE,
         }
+
+
+@lru_cache(maxsize=None)
+def _grid_affine(grid: GridSpec) -> np.ndarray:
+    """The affine of :meth:`GridSpec.affine`: from the template's brain box, which costs a quarter
+    of a second to load, and every resampling of every step asks for it."""
+    import nibabel as nib
+
+    from brainage.preprocess.template import template_image
+
+    mask = template_image("mask", 1)
+    data = np.asarray(mask.dataobj) > 0.5
+    # the box from the mask's projections on each axis: the same corners as np.nonzero, 20x faster
+    ijk = [np.flatnonzero(data.any(axis=tuple(a for a in range(3) if a != axis))) for axis in range(3)]
+    mm = nib.affines.apply_affine(mask.affine, np.array([[i[0] for i in ijk], [i[-1] for i in ijk]]))
+    centre = mm.mean(0)
+    size = (np.array(grid.shape) - 1) * grid.voxel_mm
+    origin = centre - size / 2
+    origin[2] = mm[1, 2] + grid.top_margin_mm - size[2]
+    aff = np.diag([grid.voxel_mm] * 3 + [1.0])
+    aff[:3, 3] = origin
+    return aff
 
 
 #: The grids brainage knows: 2 mm (brain-cropped, for 2 mm data such as IXI-HH, and the fast

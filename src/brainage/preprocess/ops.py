@@ -182,7 +182,11 @@ def _to_ants(img: nib.Nifti1Image):
 
 
 def bias_correct(
-    img: nib.Nifti1Image, mask: np.ndarray, shrink_factor: int = 4, scale: str = "as stored"
+    img: nib.Nifti1Image,
+    mask: np.ndarray,
+    shrink_factor: int = 4,
+    scale: str = "as stored",
+    iterations: tuple = (50, 50, 50, 50),
 ) -> tuple[nib.Nifti1Image, nib.Nifti1Image]:
     """N4 bias-field correction restricted to a dilated brain mask (antspyx).
 
@@ -193,7 +197,8 @@ def bias_correct(
     N4 is not scale-equivariant (the same brain times 7.3 came out with a field 0.7 % different in
     shape, times 123 by 2 %: ``benchmarks/storage_probe.py``), so the same scan stored in other
     units (int16, another converter) got another correction; on one canonical scale it gets the
-    same. ``"as stored"``: the recipes made before brainage 0.9. Returns ``(corrected, field)``.
+    same. ``"as stored"``: the recipes made before brainage 0.9. ``iterations``: at each of N4's
+    B-spline fitting levels (antspyx's default). Returns ``(corrected, field)``.
     """
     import ants
 
@@ -208,6 +213,7 @@ def bias_correct(
         _to_ants(source),
         mask=_to_ants(nib.Nifti1Image(weight, img.affine)),
         shrink_factor=shrink_factor,
+        convergence={"iters": list(iterations), "tol": 1e-7},
         return_bias_field=True,
     )
     field_img = ants.to_nibabel_nifti(field)
@@ -222,6 +228,7 @@ def register_affine(
     kind: str = "Affine",
     template_resolution: int = 2,
     seed: int | None = 42,
+    iterations: tuple = (2100, 1200, 1200, 10),
 ) -> dict:
     """Affine registration of a skull-stripped brain to the nilearn MNI152 brain (antspyx).
 
@@ -242,7 +249,11 @@ def register_affine(
     moving = _to_ants(brain)
     with tempfile.TemporaryDirectory() as tmp:
         result = ants.registration(
-            fixed=fixed, moving=moving, type_of_transform=kind, outprefix=os.path.join(tmp, "reg_")
+            fixed=fixed,
+            moving=moving,
+            type_of_transform=kind,
+            outprefix=os.path.join(tmp, "reg_"),
+            aff_iterations=tuple(iterations),
         )
         with atomic_path(transform_path) as out:
             Path(result["fwdtransforms"][0]).replace(out)
@@ -349,14 +360,14 @@ def anchor_intensity(data: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, di
     A linear map commutes with blur and averages noise out, so the same brain pooled to a coarser
     grid gives nearly the same values at any resolution or noise level (the invariance benchmark).
     """
-    from brainage.preprocess.tissue import partial_volume_fractions
+    from brainage.preprocess.tissue import partial_volume_means
 
     values = data[mask]
     if values.size < 100:
         raise InputError(None, "registered brain is (almost) empty on the output grid")
     # the model orders its classes dark to bright, which is CSF < grey < white matter in a T1; that
     # the image is T1-weighted at all is QC's question (brainage.qc.anatomy.white_grey_ratio)
-    _, (csf, grey, white) = partial_volume_fractions(values)
+    csf, grey, white = partial_volume_means(values)
     scaled = ANCHOR_CSF + (ANCHOR_WM - ANCHOR_CSF) * (data - csf) / (white - csf)
     anchors = {"grey_white_contrast": round(float((white - grey) / (white - csf)), 4)}
     return np.where(mask, np.clip(scaled, 0, 1), 0).astype(np.float32), anchors

@@ -27,8 +27,8 @@ from brainage.layout import PreprocessedDir
 from brainage.parallel import Executor, map_subjects
 from brainage.preprocess.cache import write_cache_index
 from brainage.preprocess.grids import DEFAULT_GRID, GRIDS
-from brainage.preprocess.recipes import RECIPES
-from brainage.preprocess.renditions import Rendition, plan_renditions, render, rendition_table
+from brainage.preprocess.recipes import AFFINE_ITERATIONS, N4_ITERATIONS, RECIPES
+from brainage.preprocess.renditions import KINDS, Rendition, plan_renditions, render, rendition_table
 from brainage.preprocess.steps import SubjectContext, steps_for
 
 
@@ -58,6 +58,11 @@ class PreprocessConfig:
     ``n4_scale``: ``brain median`` runs N4 on one canonical intensity scale, so the same scan
     stored in other units gets the same correction (:func:`~brainage.preprocess.ops.bias_correct`);
     ``as stored`` (default) as before brainage 0.9.
+    ``affine_iterations``: the most iterations at each level of the affine registration's pyramid
+    (:class:`~brainage.preprocess.steps.Register`); ``(2100, 1200, 1200, 0)`` leaves out the
+    full-resolution level, twice as fast for 0.4 mm. ``n4_iterations``: at each of N4's fitting levels.
+    ``rendition_kinds``: which acquisitions the training renditions are, dealt in turn (names of
+    :data:`~brainage.data.variants.VARIANTS`; default :data:`~brainage.preprocess.renditions.KINDS`).
     Where the work runs (workers, a Dask cluster) is an :class:`~brainage.parallel.Executor`.
     """
 
@@ -75,6 +80,9 @@ class PreprocessConfig:
     renditions: int = field(default=0, metadata=ADDED_LATER)
     background: str = field(default="as stored", metadata=ADDED_LATER)
     n4_scale: str = field(default="as stored", metadata=ADDED_LATER)
+    affine_iterations: tuple = field(default=AFFINE_ITERATIONS, metadata=ADDED_LATER)
+    n4_iterations: tuple = field(default=N4_ITERATIONS, metadata=ADDED_LATER)
+    rendition_kinds: tuple = field(default=KINDS, metadata=ADDED_LATER)
 
 
 def recipe_preset(name: str) -> PreprocessConfig:
@@ -286,7 +294,7 @@ def _preprocess_renditions(
     (``renditions_report.csv``) and table (``renditions.csv``); ``None`` when none are asked for."""
     if not config.renditions:
         return None
-    plan = plan_renditions(manifest, config.renditions)
+    plan = plan_renditions(manifest, config.renditions, config.rendition_kinds)
     jobs = [(r, str(root.root), config) for r in plan]
     rows = map_subjects(preprocess_rendition, jobs, "rendering and preprocessing training renditions", executor)
     report = pd.DataFrame(rows)

@@ -6,12 +6,29 @@ importing the imaging stack.
 
 from __future__ import annotations
 
+#: antspyx's own affine schedule: the most iterations at each level of the pyramid (shrunk 6, 4, 2
+#: and 1 times); the recipes' before brainage 0.9.
+AFFINE_ITERATIONS = (2100, 1200, 1200, 10)
+#: The same without the last, full-resolution level: its 10 iterations cost more than half of the
+#: registration (scales and samples are set up on every voxel), and leaving them out moved the
+#: brain by 0.4 mm on average (at most 1.1 mm, on 2 mm voxels) at the same correlation with the
+#: template, on 8 IXI-HH brains (docs/preprocessing.md, "A faster recipe").
+AFFINE_ITERATIONS_FAST = (2100, 1200, 1200, 0)
+#: antspyx's N4 schedule: iterations at each of its four B-spline fitting levels (ANTs' tolerance,
+#: 1e-7, is never reached on a brain: every level runs them all); the recipes' before brainage 0.9.
+N4_ITERATIONS = (50, 50, 50, 50)
+#: Half of them, half the time: a known 1.5x field put on 6 IXI-HH heads was taken out to within
+#: 0.25 % of the same heads corrected without it (0.19 % with 50), docs/preprocessing.md.
+N4_ITERATIONS_FAST = (25, 25, 25, 25)
+
 #: Named recipes: settings that belong together, declared once (``brainage preprocess --recipe``).
 #: ``scanner-robust`` is the recipe of the shipped model and of the ``scanner_robust`` model of the
 #: registry: every step on 2 mm voxels whatever the scanner stored, partial-volume tissue fractions,
 #: the T1 anchored on its CSF and white-matter means, one training rendition of every scan
 #: (docs/scanner_robustness.md), and since brainage 0.9 the same answer whatever the storage: air
-#: stored at a constant put back at zero, N4 on the brain-median intensity scale.
+#: stored at a constant put back at zero, N4 on the brain-median intensity scale; since 0.9 too, half
+#: the time (the affine registration without its full-resolution level, N4 with half its iterations)
+#: and two renditions of every scan, storage changes and stripped or defaced heads among them.
 RECIPES: dict[str, dict] = {
     "default": {},
     "scanner-robust": {
@@ -21,5 +38,23 @@ RECIPES: dict[str, dict] = {
         "renditions": 1,
         "background": "offset removed",
         "n4_scale": "brain median",
+        "affine_iterations": AFFINE_ITERATIONS_FAST,
+        "n4_iterations": N4_ITERATIONS_FAST,
+        "renditions": 2,
+        "rendition_kinds": (
+            "restored_1mm",
+            "thick_slices_left-right",
+            "thick_slices_front-back",
+            "thick_slices_top-bottom",
+            "low_resolution",
+            "gamma_0.7",
+            "gamma_1.4",
+            "noise_5pct",
+            "tissue_contrast",
+            "int16",
+            "wider_fov",
+            "skull_stripped",
+            "defaced",
+        ),
     },
 }

@@ -32,9 +32,10 @@ from brainage.errors import InputError
 from brainage.files import atomic_path, file_digest
 from brainage.layout import PreprocessedDir, SubjectDir
 
-#: The acquisitions a training scan is rendered as, dealt out in this order: a 1 mm re-storage,
-#: 4 mm slices along each axis, a 3 mm acquisition, gamma 0.7 and 1.4, 5 % Rician noise and a
-#: grey/white contrast change.
+#: The acquisitions a training scan is rendered as by default (the recipes before brainage 0.9),
+#: dealt out in this order: a 1 mm re-storage, 4 mm slices along each axis, a 3 mm acquisition,
+#: gamma 0.7 and 1.4, 5 % Rician noise and a grey/white contrast change. A recipe may name others
+#: (``rendition_kinds``).
 KINDS = (
     "restored_1mm",
     "thick_slices_left-right",
@@ -79,9 +80,10 @@ class Rendition:
         return root.renditions / f"{self.subject_id}_{key}.nii.gz"
 
 
-def plan_renditions(manifest: pd.DataFrame, per_subject: int) -> list[Rendition]:
-    """``per_subject`` renditions of every included subject, kinds dealt in turn over a fixed
-    shuffle of the subjects (each subject gets distinct kinds).
+def plan_renditions(manifest: pd.DataFrame, per_subject: int, kinds: tuple = KINDS) -> list[Rendition]:
+    """``per_subject`` renditions of every included subject, ``kinds`` (names of
+    :data:`~brainage.data.variants.VARIANTS`) dealt in turn over a fixed shuffle of the subjects
+    (each subject gets distinct kinds).
 
     Example:
         >>> m = pd.DataFrame({"subject_id": ["a", "b", "c"], "t1_path": ["a.nii", "b.nii", "c.nii"],
@@ -93,14 +95,17 @@ def plan_renditions(manifest: pd.DataFrame, per_subject: int) -> list[Rendition]
         a~thick_slices_front-back 7002
         a~thick_slices_top-bottom 7003
     """
-    if not 0 <= per_subject <= len(KINDS):
-        raise InputError(None, f"renditions per subject must be between 0 and {len(KINDS)}, got {per_subject}")
+    unknown = [k for k in kinds if k not in VARIANTS]
+    if unknown:
+        raise InputError(None, f"unknown rendition kind(s) {unknown}; choose from {', '.join(VARIANTS)}")
+    if not 0 <= per_subject <= len(kinds):
+        raise InputError(None, f"renditions per subject must be between 0 and {len(kinds)}, got {per_subject}")
     subjects = manifest[manifest.included].sample(frac=1, random_state=0)
     plan = []
     for n, (sid, path) in enumerate(zip(subjects.subject_id, subjects.t1_path)):
         for j in range(per_subject):
             k = n * per_subject + j
-            plan.append(Rendition(str(sid), str(path), KINDS[k % len(KINDS)], SEED + k))
+            plan.append(Rendition(str(sid), str(path), kinds[k % len(kinds)], SEED + k))
     return plan
 
 

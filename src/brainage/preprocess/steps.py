@@ -20,6 +20,7 @@ from brainage.layout import PreprocessedDir, SubjectDir
 from brainage.preprocess import ops
 from brainage.preprocess.cache import write_volume
 from brainage.preprocess.grids import GRIDS, GridSpec
+from brainage.preprocess.recipes import AFFINE_ITERATIONS, N4_ITERATIONS
 from brainage.preprocess.tissue import LEVELS, partial_volume_fractions
 from brainage.preprocess.tissue import METHOD as PARTIAL_VOLUME_METHOD
 
@@ -124,18 +125,20 @@ class BrainMask(Step):
 
 class BiasCorrect(Step):
     """N4 bias-field correction inside the (dilated) brain mask; ``scale``: the intensity scale N4
-    runs on (:func:`~brainage.preprocess.ops.bias_correct`)."""
+    runs on, ``iterations``: at each fitting level (:func:`~brainage.preprocess.ops.bias_correct`)."""
 
     name = "bias_correct"
 
-    def __init__(self, shrink_factor: int = 4, scale: str = "as stored"):
+    def __init__(self, shrink_factor: int = 4, scale: str = "as stored", iterations: tuple = N4_ITERATIONS):
         if scale not in N4_SCALES:
             raise ValueError(f"unknown N4 intensity scale {scale!r}; choose from {', '.join(N4_SCALES)}")
         self.shrink_factor, self.scale = shrink_factor, scale
+        self.iterations = tuple(int(i) for i in iterations)
 
     def params(self):
-        # the old default adds nothing, so recipes and caches made before this setting stay valid
-        return {"shrink": self.shrink_factor, **({} if self.scale == "as stored" else {"scale": self.scale})}
+        # the old defaults add nothing, so recipes and caches made before these settings stay valid
+        params = {"shrink": self.shrink_factor, **({} if self.scale == "as stored" else {"scale": self.scale})}
+        return params if self.iterations == N4_ITERATIONS else {**params, "iterations": list(self.iterations)}
 
     def outputs(self, ctx):
         return [ctx.folder.t1_n4, ctx.folder.bias_field]
@@ -143,7 +146,7 @@ class BiasCorrect(Step):
     def run(self, ctx):
         img = nib.load(str(ctx.folder.t1_ras))
         mask = nib.load(str(ctx.folder.brain_mask)).get_fdata() > 0
-        corrected, field = ops.bias_correct(img, mask, self.shrink_factor, self.scale)
+        corrected, field = ops.bias_correct(img, mask, self.shrink_factor, self.scale, self.iterations)
         ops.save_nifti(corrected, ctx.folder.t1_n4)
         ops.save_nifti(field, ctx.folder.bias_field)
         f = np.asarray(field.dataobj)[mask]
@@ -158,15 +161,22 @@ class Register(Step):
 
     ``deterministic``: ANTs single-threaded with a fixed seed, so re-runs give identical
     transforms (brainage parallelises over subjects instead, which costs nothing in throughput).
+    ``iterations``: the most iterations at each level of ANTs' pyramid (shrunk 6, 4, 2, 1 times);
+    see :data:`~brainage.preprocess.recipes.AFFINE_ITERATIONS`.
     """
 
     name = "register"
 
-    def __init__(self, kind: str = "Affine", deterministic: bool = True, seed: int = 42):
+    def __init__(
+        self, kind: str = "Affine", deterministic: bool = True, seed: int = 42, iterations: tuple = AFFINE_ITERATIONS
+    ):
         self.kind, self.deterministic, self.seed = kind, deterministic, seed
+        self.iterations = tuple(int(i) for i in iterations)
 
     def params(self):
-        return {"kind": self.kind, "deterministic": self.deterministic, "seed": self.seed}
+        params = {"kind": self.kind, "deterministic": self.deterministic, "seed": self.seed}
+        # the old default adds nothing, so recipes and caches made before this setting stay valid
+        return params if self.iterations == AFFINE_ITERATIONS else {**params, "iterations": list(self.iterations)}
 
     def outputs(self, ctx):
         return [ctx.folder.to_mni_affine, ctx.folder.brain_n4]
@@ -177,7 +187,11 @@ class Register(Step):
         brain = nib.Nifti1Image(np.where(mask, img.get_fdata(dtype=np.float32), 0).astype(np.float32), img.affine)
         ops.save_nifti(brain, ctx.folder.brain_n4)
         return ops.register_affine(
-            brain, ctx.folder.to_mni_affine, self.kind, seed=self.seed if self.deterministic else None
+            brain,
+            ctx.folder.to_mni_affine,
+            self.kind,
+            seed=self.seed if self.deterministic else None,
+            iterations=self.iterations,
         )
 
 
@@ -342,8 +356,8 @@ def steps_for(config) -> list[Step]:
     steps = [
         Reorient(config.working_voxel_mm, config.background),
         BrainMask(config.skull_stripped, config.bet_threshold),
-        BiasCorrect(config.n4_shrink_factor, config.n4_scale),
-        Register(config.registration, config.deterministic, config.seed),
+        BiasCorrect(config.n4_shrink_factor, config.n4_scale, config.n4_iterations),
+        Register(config.registration, config.deterministic, config.seed, config.affine_iterations),
         *[Resample(GRIDS[name], config.intensity_reference) for name in config.grids],
     ]
     if config.tissue:

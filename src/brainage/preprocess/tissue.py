@@ -71,6 +71,20 @@ def partial_volume_fractions(
     Classes are ordered dark to bright (T1 contrast); the means start from k-means (scikit-learn)
     of the fitted voxels, which EM then frees from k-means' hard borders.
     """
+    x, scale, (design, means, sds, weights) = _fit(intensities, levels, seed)
+    fractions = _responsibilities(x, design, means, sds, weights) @ design
+    return fractions.astype(np.float32), means * scale
+
+
+def partial_volume_means(intensities: np.ndarray, levels: int = LEVELS, seed: int = 0) -> np.ndarray:
+    """The three pure-class means of :func:`partial_volume_fractions` alone (the intensity anchor
+    needs no fractions: a third of the time saved)."""
+    _, scale, (_, means, _, _) = _fit(intensities, levels, seed)
+    return means * scale
+
+
+def _fit(intensities: np.ndarray, levels: int, seed: int):
+    """EM on a fixed-seed subsample: the intensities rescaled, the scale, and the fitted model."""
     from sklearn.cluster import KMeans
 
     x = np.asarray(intensities, dtype=np.float64).ravel()
@@ -93,5 +107,4 @@ def partial_volume_fractions(
         pure = r[:, :3]
         sds = np.sqrt((pure * (fit[:, None] - means) ** 2).sum(axis=0) / np.maximum(pure.sum(axis=0), 1e-6))
         sds = np.maximum(sds, 1e-3)
-    fractions = _responsibilities(x, design, means, sds, weights) @ design
-    return fractions.astype(np.float32), means * scale
+    return x, scale, (design, means, sds, weights)
