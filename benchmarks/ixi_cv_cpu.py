@@ -34,6 +34,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 #: name -> arguments after `brainage train PRE --splits S --out OUT/<name>`
 #: The scanner-robust ensemble's settings (the registry's ``scanner_robust``, under another name).
 ANCHOR_CONFIG = Path(__file__).resolve().parent / "configs" / "ensemble_anchor.yaml"
+#: The same with the partial-volume tissue maps back in the CNN (and the ridge on them).
+TISSUE_CONFIG = Path(__file__).resolve().parent / "configs" / "robust_tissue.yaml"
 CONFIGS = {
     # the classical baseline: ridge on GM/WM/CSF maps at 4 mm, then head-size covariates; and its ablations
     "ridge": "--model ridge --downsample 2",
@@ -71,6 +73,11 @@ CONFIGS = {
     # the same with three seeds per fold, as the shipped model is trained (seed 0's folds are the
     # run above's: copy its fold*/seed0 folders in first and they are kept, same fingerprint)
     "ensemble_anchor_renditions_seeds": f"--config {ANCHOR_CONFIG} --renditions --seeds 0,1,2 --workers 1",
+    # one model for both worlds (0.9), on the fast scanner-robust recipe (two renditions of every scan,
+    # storage changes and stripped or defaced heads among them): the anchored T1 with the partial-volume
+    # tissue maps back in the CNN, the ridge on those maps; and the shipped configuration for comparison
+    "robust_tissue": f"--config {TISSUE_CONFIG} --renditions --seeds 0 --workers 1",
+    "robust_t1": f"--config {ANCHOR_CONFIG} --renditions --seeds 0 --workers 1",
 }
 
 

@@ -33,7 +33,7 @@ from nibabel.processing import resample_to_output
 
 from brainage.parallel import Executor
 from brainage.predict.export import export_bundle
-from brainage.predict.run import predict
+from brainage.predict.run import predict_files
 from brainage.predict.site import FinetuneConfig, finetune_site
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the DICOM writer is a test helper
@@ -94,7 +94,7 @@ def main() -> None:
     few.to_csv(out / "few.csv", index=False)
     timings = {}
     start = time.perf_counter()
-    predict(out / "few.csv", out / "speed_nifti", bundle_path, executor, pictures=True)
+    predict_files(out / "few.csv", out / "speed_nifti", bundle_path, executor, pictures=True)
     timings["nifti_batch"] = (time.perf_counter() - start) / len(few)
     start = time.perf_counter()  # one scan, as a user types it: the command's start-up included
     subprocess.run(
@@ -117,7 +117,7 @@ def main() -> None:
         for i, r in enumerate(few.itertuples()):
             write_dicom_series(r.path, dicom, series_number=i + 1, description=f"T1 {r.subject_id}")
     start = time.perf_counter()
-    predict(dicom, out / "speed_dicom", bundle_path, executor, pictures=True)
+    predict_files(dicom, out / "speed_dicom", bundle_path, executor, pictures=True)
     timings["dicom_batch"] = (time.perf_counter() - start) / len(few)
 
     print(f"\nnew site: {len(table)} IXI-HH scans of fold {args.fold}, re-stored at {NEW_VOXEL_MM} mm")

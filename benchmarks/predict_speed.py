@@ -5,7 +5,7 @@ Hospital T1s are about 1 mm; every IXI-HH scan is 2 mm. The input is an IXI-HH h
 `brainage predict` once alone and once in a batch of ``--batch`` such scans, with each bundle
 given (default: the shipped model). A bundle whose recipe works at one canonical resolution
 (``--working-voxel-mm 2``) preprocesses the 1 mm file at 2 mm; the shipped model's recipe works at
-the stored resolution. The one-scan run is timed twice: as a ``predict()`` call in a process that
+the stored resolution. The one-scan run is timed twice: as a ``predict_files()`` call in a process that
 has imported brainage, and as the ``brainage predict`` command a user types (a fresh process, with
 QC pictures and the report). Target (issue "hospital export"): one scan <= 20 s wall, batches
 <= 10 s a scan, on the 2-core CPU.
@@ -31,7 +31,7 @@ from _machine import machine_info
 from brainage.data.variants import VARIANTS
 from brainage.parallel import Executor
 from brainage.predict.bundle import default_bundle_path, load_bundle
-from brainage.predict.run import predict
+from brainage.predict.run import predict_files
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -56,7 +56,7 @@ def timed_predict(inputs: list[Path], bundle: Path, out: Path) -> dict:
     for path in inputs:
         (folder / path.name).symlink_to(path)
     start = time.perf_counter()
-    table = predict(folder, out, load_bundle(bundle), Executor(workers=2), pictures=False)
+    table = predict_files(folder, out, load_bundle(bundle), Executor(workers=2), pictures=False)
     seconds = time.perf_counter() - start
     steps = pd.read_csv(out / "preprocessed" / "preprocess_report.csv").filter(like="seconds_").median().round(2)
     return {

@@ -237,28 +237,28 @@ def tiny_bundle_with_intervals(tiny_bundle, tmp_path_factory):
 @pytest.fixture(scope="session")
 def predicted_synth(tiny_bundle, synth_cohort, tmp_path_factory):
     """Two synthetic heads (with ages) run through `brainage predict` with the tiny bundle."""
-    from brainage.predict.run import predict
+    from brainage.predict.run import predict_files
 
     root = tmp_path_factory.mktemp("predicted")
     t1 = sorted(synth_cohort.glob("sub-*/anat/*_T1w.nii.gz"))[:2]
     pd.DataFrame({"subject_id": ["a", "b"], "path": [str(p) for p in t1], "age": [30, 70], "sex": ["F", "M"]}).to_csv(
         root / "scans.csv", index=False
     )
-    predict(root / "scans.csv", root / "out", tiny_bundle[0], Executor(workers=2))
+    predict_files(root / "scans.csv", root / "out", tiny_bundle[0], Executor(workers=2))
     return root / "out"
 
 
 @pytest.fixture(scope="session")
 def predicted_shipped(synth_cohort, tmp_path_factory):
     """One synthetic head (with an age) run through `brainage predict` with the model that ships."""
-    from brainage.predict.run import predict
+    from brainage.predict.run import predict_files
 
     root = tmp_path_factory.mktemp("predicted_shipped")
     t1 = sorted(synth_cohort.glob("sub-*/anat/*_T1w.nii.gz"))[0]
     pd.DataFrame({"subject_id": ["a"], "path": [str(t1)], "age": [45], "sex": ["F"]}).to_csv(
         root / "scans.csv", index=False
     )
-    table = predict(root / "scans.csv", root / "out", None, Executor(workers=2))
+    table = predict_files(root / "scans.csv", root / "out", None, Executor(workers=2))
     return root / "out", table
 
 

@@ -4,6 +4,7 @@ import io
 import json
 import re
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -248,3 +249,49 @@ def test_a_refreshed_bundle_carries_new_intervals_and_recipe_and_the_same_weight
     assert new.preprocess_config.background == "offset removed" and old.preprocess_config.background == "as stored"
     for a, b in zip(old.seeds[0].members["cnn"].tensors().values(), new.seeds[0].members["cnn"].tensors().values()):
         assert torch.equal(a, b)
+
+
+def test_a_recipe_from_before_the_fast_schedules_keeps_the_antspyx_ones():
+    """The shipped bundle of 0.9 was trained before the fast schedules: its registration and N4 stay."""
+    from brainage.predict.bundle import recipe, recipe_config
+    from brainage.preprocess.recipes import AFFINE_ITERATIONS, N4_ITERATIONS
+
+    config = load_bundle().preprocess_config
+    assert (config.affine_iterations, config.n4_iterations) == (AFFINE_ITERATIONS, N4_ITERATIONS)
+    steps = dict((name, params) for name, params in recipe(recipe_config({"grids": ["2mm"]}))["steps"])
+    assert "iterations" not in steps["register"] and "iterations" not in steps["bias_correct"]
+
+
+def test_a_bundle_predicts_an_image_in_memory_as_it_predicts_its_cache_row(tiny_bundle, preprocessed_synth, tmp_path):
+    """``load_bundle(...).predict(nib.load(...))``: preprocessed with the bundle's recipe in memory,
+    the same numbers as from the stage commands' cache; ages given or not."""
+    import nibabel as nib
+
+    from brainage.preprocess.scan import Preprocessor
+
+    path, _, cache = tiny_bundle
+    bundle = load_bundle(path)
+    out, manifest, _ = preprocessed_synth
+    t1 = manifest.set_index("subject_id").at["sub-001", "t1_path"]
+    from_cache = bundle.predict(read_cache_index(cache).query("subject_id == 'sub-001'"))
+    in_memory = bundle.predict(nib.load(t1), age=40.0)
+    assert list(in_memory.columns[:2]) == ["subject_id", "predicted_age"] and in_memory.subject_id.tolist() == ["scan1"]
+    assert in_memory.predicted_age.iloc[0] == pytest.approx(from_cache.predicted_age.iloc[0], abs=1e-4)
+    assert bundle.bias_correction is None and "corrected_age" not in in_memory  # too few subjects to fit one
+    scan = Preprocessor(bundle.preprocess_config, work_dir=tmp_path / "work")(t1, subject_id="sub-001")
+    assert scan.t1.shape == (80, 96, 80) and scan.covariates["brain_volume_ml"] > 300
+    two = bundle.predict([scan, t1])
+    assert two.subject_id.tolist() == ["sub-001", Path(t1).name.split(".")[0]]
+    assert two.predicted_age.iloc[0] == pytest.approx(two.predicted_age.iloc[1], abs=1e-4)
+
+
+def test_what_a_bundle_cannot_predict_is_named(tiny_bundle):
+    bundle = load_bundle(tiny_bundle[0])
+    with pytest.raises(InputError, match="no path"):
+        bundle.predict(pd.DataFrame({"subject_id": ["a"], "age": [40]}))
+    with pytest.raises(InputError, match="NIfTI file or a nibabel image, got int"):
+        bundle.predict(3)
+    with pytest.raises(InputError, match="2 ages for 1 scans"):
+        bundle.predict(["a.nii.gz"], age=[30, 40])
+    with pytest.raises(InputError, match="file does not exist"):
+        bundle.predict("no/such/scan.nii.gz")

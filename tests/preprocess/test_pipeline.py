@@ -254,3 +254,26 @@ def test_the_fast_recipe_puts_a_real_brain_where_the_accurate_one_does(ixi_dir, 
     assert moved.mean() < 1.0 and moved.max() < 2.0, (moved.mean(), moved.max())
     assert abs(rows["fast"]["ncc_template"] - rows["accurate"]["ncc_template"]) < 0.02
     assert rows["fast"]["dice_template"] > 0.92
+
+
+def test_a_scan_preprocessed_in_memory_is_its_cache_and_a_kept_work_folder_is_reused(preprocessed_synth, tmp_path):
+    """``Preprocessor(recipe)(image)``: the arrays the stage command caches, from a nibabel image in
+    memory; with ``work_dir`` a second call redoes nothing."""
+    from brainage.errors import InputError
+    from brainage.preprocess.scan import Preprocessor
+
+    out, manifest, _ = preprocessed_synth
+    t1 = manifest.set_index("subject_id").at["sub-002", "t1_path"]
+    preprocessor = Preprocessor(FAST, work_dir=tmp_path / "work")
+    scan = preprocessor(nib.load(t1), subject_id="sub-002")
+    assert np.array_equal(scan.t1, read_volume(out / "cache" / "2mm" / "sub-002.npy"))
+    # Atropos' k-means starts are its own (not seeded by brainage): the same maps to within rounding
+    tissue = read_volume(out / "cache" / "2mm" / "sub-002_tissue.npy").astype(int)
+    assert scan.tissue.shape == tissue.shape and np.abs(scan.tissue - tissue).mean() < 1.0, np.abs(scan.tissue - tissue).mean()
+    assert set(scan.covariates) >= {"brain_volume_ml", "affine_det", "gm_ml"} and scan.findings["dice_template"] > 0.8
+    steps = (tmp_path / "work" / "subjects" / "sub-002" / "steps.json").read_text()
+    again = preprocessor(nib.load(t1), subject_id="sub-002")
+    assert (tmp_path / "work" / "subjects" / "sub-002" / "steps.json").read_text() == steps
+    assert np.array_equal(again.t1, scan.t1)
+    with pytest.raises(InputError, match="no head|implausible|empty"):
+        Preprocessor(FAST)(nib.Nifti1Image(np.zeros((40, 40, 40), np.float32), np.eye(4)))

@@ -22,7 +22,7 @@ from brainage.layout import DEFAULT_GRID, CohortDir, DemoDir
 from brainage.models.registry import DEFAULT_MODEL, model_spec
 from brainage.parallel import Executor
 from brainage.predict.export import export_bundle
-from brainage.predict.run import predict
+from brainage.predict.run import predict_files
 from brainage.preprocess.figures import before_after
 from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest, print_report
 from brainage.progress import console
@@ -115,7 +115,7 @@ def _export_and_predict(demo: DemoDir, workers: int, n_scans: int = 6) -> pd.Dat
         licence="synthetic data, no restriction",
         attribution="brainage synthetic cohort",
     )
-    return predict(scans, demo.predict.root, bundle, Executor(workers=workers))
+    return predict_files(scans, demo.predict.root, bundle, Executor(workers=workers))
 
 
 def _real_data_sentence() -> str:

@@ -239,7 +239,27 @@ def explain(
     layer: str | None = None,
     sanity_subjects: int = 8,
 ) -> ExplainDir:
-    """Explain a training run or a predict folder (see the module doc); returns the output folder.
+    """Explain a training run or a predict folder (see the module doc): Grad-CAM maps per subject
+    and for the population, the regions they fall in, SE channel activity per class, channel
+    pruning and the randomisation sanity check, in an HTML report.
+
+    Parameters
+    ----------
+    source
+        A ``brainage train`` output folder, or a ``brainage predict`` output folder.
+    model
+        For a predict folder: the bundle it was predicted with (``None``: the shipped model).
+    n_subjects
+        How many subjects get their own map pictures.
+    layer
+        The network layer Grad-CAM reads (``None``: the last convolutional block).
+    sanity_subjects
+        Subjects of the sanity check (maps of a network with randomised weights must differ).
+
+    Returns
+    -------
+    ExplainDir
+        The output folder (``explain/`` of the run or predict folder), its report at ``.report``.
 
     Example:
         >>> explain("results/ixi/models/ensemble")  # doctest: +SKIP

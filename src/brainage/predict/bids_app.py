@@ -36,7 +36,7 @@ from brainage.html import image_links, write_page
 from brainage.layout import BidsDerivativesDir, PredictDir
 from brainage.parallel import Executor
 from brainage.predict.bundle import Bundle, default_bundle_path, load_bundle
-from brainage.predict.run import predict
+from brainage.predict.run import predict_files
 from brainage.progress import console
 from brainage.training.intervals import DEFAULT_COVERAGE
 from brainage.version import __version__
@@ -187,7 +187,7 @@ def bids_participant(
         write_csv(rows[["subject_id", "path", "age", "sex", "site"]], inputs)
         console.print(f"sub-{participant}: {len(rows)} session(s)")
         try:
-            predicted = predict(inputs, work.root, model, executor, coverage=coverage)
+            predicted = predict_files(inputs, work.root, model, executor, coverage=coverage)
         except InputError as exc:  # nothing predictable: each session still gets its row and reason
             console.print(f"[yellow]sub-{participant}: {exc}")
             predicted = pd.read_csv(work.predictions, dtype={"subject_id": str}) if work.predictions.is_file() else None

@@ -95,8 +95,17 @@ class SeedModel:
 
 @dataclass
 class Bundle:
-    """A loaded bundle: ``meta`` (``bundle.json``) and the seeds' models. ``predict(table)`` takes
-    cache-index rows (image paths, covariates; age and sex where known)."""
+    """A loaded bundle: ``meta`` (``bundle.json``) and the seeds' models.
+
+    ``predict`` takes scans in any form: NIfTI files or nibabel images (preprocessed here with the
+    bundle's own recipe), :class:`~brainage.preprocess.scan.PreprocessedScan` objects, or a table of
+    cache-index rows (what ``brainage predict`` passes).
+
+    Example:
+        >>> import nibabel as nib
+        >>> table = load_bundle().predict(nib.load("sub-01_T1w.nii.gz"))  # doctest: +SKIP
+        >>> table[["subject_id", "predicted_age", "predicted_age_low", "predicted_age_high"]]  # doctest: +SKIP
+    """
 
     meta: BundleMeta
     seeds: list[SeedModel] = field(default_factory=list)
@@ -114,12 +123,31 @@ class Bundle:
         stored = self.meta.bias_correction
         return AgeBiasCorrector.from_dict(stored) if stored else None
 
-    def predict(self, table: pd.DataFrame, coverage: float = DEFAULT_COVERAGE) -> pd.DataFrame:
-        """``predicted_age`` and ``p_male`` (seeds averaged; a site calibration applied where the
-        bundle has one), ``corrected_age`` where the age is known, and the ``coverage`` interval
-        of each (``predicted_age_low`` ... ``corrected_age_high``) where the bundle carries its
-        calibration (:mod:`brainage.predict.intervals`; widened here only for an age outside the
-        training range: ``brainage predict`` also widens for what QC found)."""
+    def predict(self, scans, coverage: float = DEFAULT_COVERAGE, age=None) -> pd.DataFrame:
+        """Brain age and sex of ``scans``, with the ``coverage`` interval of every age.
+
+        Parameters
+        ----------
+        scans
+            One scan or a list: a NIfTI path, a nibabel image, a
+            :class:`~brainage.preprocess.scan.PreprocessedScan`; or a table of cache-index rows.
+        coverage
+            Of the intervals (``predicted_age_low`` ... ``corrected_age_high``), 0.9 by default.
+        age
+            The scans' chronological ages where known (one number, or one per scan), for the
+            bias-corrected age; a table brings its own ``age`` column.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``predicted_age`` and ``p_male`` (seeds averaged; a site calibration applied where the
+            bundle has one), ``corrected_age`` where the age is known, and the intervals where the
+            bundle carries its calibration (:mod:`brainage.predict.intervals`; widened here only
+            for an age outside the training range: ``brainage predict`` also widens for what QC
+            found). Scans (not a table) come with their ``subject_id`` first.
+        """
+        given_table = isinstance(scans, pd.DataFrame)
+        table = self._table(scans, age)
         per_seed = [seed.predict(table) for seed in self.seeds]
         out = pd.DataFrame({key: np.mean([p[key] for p in per_seed], axis=0) for key in per_seed[0]}, index=table.index)
         site = self.meta.site_calibration
@@ -135,7 +163,41 @@ class Bundle:
                 )
         if "predicted_age" in out:
             out = out.join(self.intervals(out, table["age"], coverage))
-        return out
+        return out if given_table else pd.concat([table[["subject_id"]], out], axis=1)
+
+    def _table(self, scans, age) -> pd.DataFrame:
+        """Cache-index rows of ``scans``, validated: images preprocessed with this bundle's recipe."""
+        from brainage.preprocess.scan import PreprocessedScan, Preprocessor
+
+        if isinstance(scans, pd.DataFrame):
+            missing = [c for c in ("subject_id", "path") if c not in scans]
+            if missing:
+                raise InputError(None, f"a table of scans needs cache-index columns; it has no {', '.join(missing)}")
+            defaults = {"age": np.nan, "sex": ""}
+            return scans.assign(**{c: value for c, value in defaults.items() if c not in scans})
+        many = scans if isinstance(scans, (list, tuple)) else [scans]
+        if not many:
+            raise InputError(None, "no scans to predict")
+        ages = list(age) if isinstance(age, (list, tuple, np.ndarray, pd.Series)) else [age] * len(many)
+        if len(ages) != len(many):
+            raise InputError(None, f"{len(ages)} ages for {len(many)} scans")
+        preprocessor, grid = None, GRIDS[self.grid]
+        rows = []
+        for i, (scan, known_age) in enumerate(zip(many, ages)):
+            if not isinstance(scan, PreprocessedScan):
+                preprocessor = preprocessor or Preprocessor(self.preprocess_config)
+                name = Path(scan).name.split(".")[0] if isinstance(scan, (str, Path)) else f"scan{i + 1}"
+                scan = preprocessor(scan, subject_id=name)
+            if scan.grid != grid:
+                raise InputError(
+                    None,
+                    f"{scan.subject_id} was preprocessed onto the {scan.grid.name} grid; this model reads {grid.name}",
+                )
+            row = scan.index_row()
+            if known_age is not None:
+                row["age"] = float(known_age)
+            rows.append(row)
+        return pd.DataFrame(rows)
 
     def intervals(self, predictions: pd.DataFrame, age: pd.Series, coverage: float = DEFAULT_COVERAGE, **found):
         """The interval columns of ``predictions`` (:func:`~brainage.predict.intervals.interval_columns`;

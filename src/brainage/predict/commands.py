@@ -115,10 +115,10 @@ class Predict(Command):
 
     def run(self, args: argparse.Namespace) -> None:
         from brainage.data.manifest import parse_sex_coding
-        from brainage.predict.run import predict
+        from brainage.predict.run import predict_files
 
         series = [s.strip() for s in args.series.split(",") if s.strip()] if args.series else None
-        predict(
+        predict_files(
             args.input,
             args.out,
             args.model,

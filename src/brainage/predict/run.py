@@ -6,7 +6,10 @@ failed (with the reason), and warnings only where a prediction deserves less tru
 (:mod:`brainage.predict.warnings`).
 
 Example:
-    >>> predict("scan.nii.gz", "out")  # doctest: +SKIP
+    >>> predict_files("scan.nii.gz", "out")  # doctest: +SKIP
+
+In memory (no folders): ``load_bundle().predict(nib.load("scan.nii.gz"))``
+(:meth:`~brainage.predict.bundle.Bundle.predict`).
 """
 
 from __future__ import annotations
@@ -156,7 +159,7 @@ def assemble(
     return table[COLUMNS]
 
 
-def predict(
+def predict_files(
     source: str | Path,
     out_dir: str | Path,
     bundle: str | Path | Bundle | None = None,
@@ -166,11 +169,33 @@ def predict(
     series: list[str] | None = None,
     coverage: float = DEFAULT_COVERAGE,
 ) -> pd.DataFrame:
-    """Predict every scan of ``source`` into ``out_dir``; returns the predictions table.
+    """Predict every scan of ``source`` into ``out_dir`` (``brainage predict``): preprocessing with
+    the bundle's recipe, QC, ``predictions.csv`` and the HTML report.
 
-    ``bundle``: a ``.brainage`` file or a loaded bundle (default: the model that ships with brainage).
-    ``series``: DICOM series to predict instead of each study's 3D T1 (numbers or description fragments).
-    ``coverage``: of the interval beside every age (``predicted_age_low`` ... ``corrected_age_high``).
+    Parameters
+    ----------
+    source
+        A NIfTI file, a folder of them, a CSV listing scans (with ``age``/``sex`` where known), a
+        BIDS dataset or a DICOM folder (:mod:`brainage.predict.inputs`).
+    out_dir
+        The output folder (created if missing; a rerun reuses finished steps).
+    bundle
+        A ``.brainage`` file or a loaded :class:`Bundle`; ``None``: the model that ships with brainage.
+    executor
+        Where subjects are preprocessed (local workers or a Dask cluster).
+    sex_coding
+        How the CSV's ``sex`` values map to ``M``/``F`` where they are coded otherwise.
+    pictures
+        Whether QC draws its pictures (the report shows them).
+    series
+        DICOM series to predict instead of each study's 3D T1 (numbers or description fragments).
+    coverage
+        Of the interval beside every age (``predicted_age_low`` ... ``corrected_age_high``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``predictions.csv``: one row per input, predicted or not, with QC, intervals and warnings.
     """
     start = time.perf_counter()
     bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)

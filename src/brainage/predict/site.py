@@ -33,7 +33,7 @@ from brainage.parallel import Executor
 from brainage.predict.bundle import Bundle, load_bundle
 from brainage.predict.inputs import manifest_for_inputs
 from brainage.predict.members import CNNMember
-from brainage.predict.run import predict
+from brainage.predict.run import predict_files
 from brainage.preprocess.cache import read_cache_index
 from brainage.preprocess.grids import CacheInfo
 from brainage.progress import console
@@ -208,7 +208,7 @@ def finetune_site(
             f"only {n_aged} readable scans have an age: a site calibration needs at least "
             f"{MIN_SITE_SCANS} (20-50 recommended)",
         )
-    shipped = predict(source, out.predict.root, bundle, executor, sex_coding)
+    shipped = predict_files(source, out.predict.root, bundle, executor, sex_coding)
     labelled = shipped[shipped.age.notna() & shipped.predicted_age.notna() & (shipped.qc_verdict != "fail")].copy()
     if len(labelled) < MIN_SITE_SCANS:
         raise InputError(

@@ -22,9 +22,9 @@ class Preprocess(Command):
             "--recipe",
             choices=sorted(RECIPES),
             default="default",
-            help="a named set of the settings below: scanner-robust is the shipped model's (2 mm working "
-            "voxels, partial-volume tissue, tissue-anchored T1, one training rendition per scan); options "
-            "given below override it (default: default)",
+            help="a named set of the settings below: scanner-robust is for scanner-robust models (2 mm working "
+            "voxels, partial-volume tissue, tissue-anchored T1, storage-proof, a faster registration and N4, two "
+            "training renditions per scan); options given below override it (default: default)",
         )
         p.add_argument(
             "--grid", action="append", choices=sorted(GRIDS), help=f"output grid(s) (default {DEFAULT_GRID})"

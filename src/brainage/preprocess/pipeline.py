@@ -88,6 +88,16 @@ class PreprocessConfig:
 def recipe_preset(name: str) -> PreprocessConfig:
     """The :class:`PreprocessConfig` of a named recipe (:data:`RECIPES`).
 
+    Parameters
+    ----------
+    name
+        ``default`` or ``scanner-robust`` (``brainage preprocess --recipe``).
+
+    Returns
+    -------
+    PreprocessConfig
+        Every setting of the recipe; those it does not name at their defaults.
+
     Example:
         >>> recipe_preset("scanner-robust").intensity_reference, recipe_preset("default").renditions
         ('tissue', 0)

@@ -28,7 +28,9 @@ MALE_THRESHOLD = 0.5
 
 
 def load_inputs(row, inputs: tuple = ("t1",), modulate: bool = True, downsample: int = 1) -> np.ndarray:
-    """The model input of one cache-index row, float32 ``(C, X, Y, Z)``.
+    """The model input of one cache-index row, float32 ``(C, X, Y, Z)``. ``path`` and ``tissue_path``
+    name cache files, or are the cached uint8 arrays themselves (scans preprocessed in memory,
+    :class:`~brainage.preprocess.scan.PreprocessedScan`).
 
     ``downsample`` average-pools (coarser grid for CPU-scale runs; averaging keeps tissue
     contrast and, for probabilities, partial volumes).
@@ -47,20 +49,25 @@ def load_inputs(row, inputs: tuple = ("t1",), modulate: bool = True, downsample:
     parts = []
     for name in inputs:
         if name == "t1":
-            parts.append(np.asarray(read_volume(row["path"]), dtype=np.float32)[None] / 255.0)
+            parts.append(_cached(row["path"])[None] / 255.0)
         else:
             path = row.get("tissue_path")
-            if not isinstance(path, (str, Path)) or not str(path):
+            if not (isinstance(path, np.ndarray) or (isinstance(path, (str, Path)) and str(path))):
                 raise BrainageError(
                     "subject has no tissue maps in the cache: run `brainage preprocess` with tissue "
                     "segmentation (the default) first"
                 )
-            tissue = np.asarray(read_volume(path), dtype=np.float32) / 255.0
+            tissue = _cached(path) / 255.0
             parts.append(tissue * float(row["affine_det"]) if modulate else tissue)
     x = np.concatenate(parts)
     if downsample > 1:
         x = torch.nn.functional.avg_pool3d(torch.from_numpy(x)[None], downsample)[0].numpy()
     return x
+
+
+def _cached(volume) -> np.ndarray:
+    """A cached uint8 volume as float32: read from its file, or the array it already is."""
+    return np.asarray(volume if isinstance(volume, np.ndarray) else read_volume(volume), dtype=np.float32)
 
 
 class BrainAgeDataset(Dataset):
