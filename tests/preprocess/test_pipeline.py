@@ -269,7 +269,9 @@ def test_a_scan_preprocessed_in_memory_is_its_cache_and_a_kept_work_folder_is_re
     assert np.array_equal(scan.t1, read_volume(out / "cache" / "2mm" / "sub-002.npy"))
     # Atropos' k-means starts are its own (not seeded by brainage): the same maps to within rounding
     tissue = read_volume(out / "cache" / "2mm" / "sub-002_tissue.npy").astype(int)
-    assert scan.tissue.shape == tissue.shape and np.abs(scan.tissue - tissue).mean() < 1.0, np.abs(scan.tissue - tissue).mean()
+    assert scan.tissue.shape == tissue.shape and np.abs(scan.tissue - tissue).mean() < 1.0, np.abs(
+        scan.tissue - tissue
+    ).mean()
     assert set(scan.covariates) >= {"brain_volume_ml", "affine_det", "gm_ml"} and scan.findings["dice_template"] > 0.8
     steps = (tmp_path / "work" / "subjects" / "sub-002" / "steps.json").read_text()
     again = preprocessor(nib.load(t1), subject_id="sub-002")

@@ -137,17 +137,26 @@ def test_bias_correction_is_refused_on_too_few_subjects():
     assert out.corrected_age.isna().all() and out.predicted_age.tolist() == [35.0, 55.0]
 
 
-def test_lightning_chatter_is_dropped_and_the_rest_kept(caplog):
+def test_lightning_chatter_is_dropped_and_the_rest_kept_while_quieted_only(caplog):
     import logging
+    import warnings
 
-    cnn.quiet_lightning()
-    cnn.quiet_lightning()  # idempotent: one filter, not one per Trainer
     logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
-    assert sum(isinstance(f, cnn._DropChatter) for f in logger.filters) == 1
+    filters = list(warnings.filters)
+    messages = ("💡 Tip: try our cloud", "GPU available: False, used: False", "`Trainer.fit` stopped")
     with caplog.at_level(logging.INFO, logger=logger.name):
-        for message in ("💡 Tip: try our cloud", "GPU available: False, used: False", "`Trainer.fit` stopped"):
-            logger.info(message)
-    assert [r.getMessage() for r in caplog.records] == ["`Trainer.fit` stopped"]
+        with cnn.quiet_lightning():
+            assert sum(isinstance(f, cnn._DropChatter) for f in logger.filters) == 1
+            for message in messages:
+                logger.info(message)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.warn("the folder exists and is not empty")  # resuming a fold: expected
+                warnings.warn("something else entirely")
+        assert [r.getMessage() for r in caplog.records] == ["`Trainer.fit` stopped"]
+        assert [str(w.message) for w in caught] == ["something else entirely"]
+        logger.info(messages[0])  # a library must not change the caller's logging or warnings
+    assert caplog.records[-1].getMessage() == messages[0]
+    assert not any(isinstance(f, cnn._DropChatter) for f in logger.filters) and warnings.filters == filters
 
 
 def test_settings_added_later_leave_old_fingerprints_alone():

@@ -39,8 +39,8 @@ from brainage.preprocess.grids import CacheInfo
 from brainage.progress import console
 from brainage.training.augment import build_augmentation
 from brainage.training.bias import AgeBiasCorrector, TooFewSubjects
-from brainage.training.cnn import quiet_lightning
-from brainage.training.config import TrainConfig
+from brainage.training.cnn import make_trainer, quiet_lightning
+from brainage.training.config import RunOptions, TrainConfig
 
 
 @dataclass
@@ -99,7 +99,6 @@ def finetune_bundle(bundle: Bundle, table: pd.DataFrame, config: FinetuneConfig)
     from brainage.training.dataset import make_loader
     from brainage.training.module import BrainAgeModule
 
-    quiet_lightning()
     train_config = from_dict(TrainConfig, bundle.meta.model.train_config)
     voxel = CacheInfo(bundle.meta.grid).voxel_mm_pooled(train_config.downsample)
     tuned = Bundle(bundle.meta, [])
@@ -125,16 +124,9 @@ def finetune_bundle(bundle: Bundle, table: pd.DataFrame, config: FinetuneConfig)
             loader = make_loader(
                 dataset, config.batch_size, shuffle=True, seed=config.seed, drop_last=len(dataset) > config.batch_size
             )
-            trainer = L.Trainer(
-                max_epochs=config.epochs,
-                accelerator="auto",
-                devices=1,
-                logger=False,
-                enable_checkpointing=False,
-                enable_progress_bar=False,
-                enable_model_summary=False,
-            )
-            trainer.fit(module, loader)
+            with quiet_lightning():
+                trainer = make_trainer(config.epochs, RunOptions(), logger=False, devices=1, checkpointing=False)
+                trainer.fit(module, loader)
             members[kind] = CNNMember(module.net.cpu().eval(), h, member.downsample)
         tuned.seeds.append(type(seed_model)(seed_model.seed, members, seed_model.stack))
     tuned.meta = tuned.meta.replace(

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -43,20 +45,30 @@ class _DropChatter(logging.Filter):
 _CHATTER = _DropChatter()
 
 
-def quiet_lightning() -> None:
+#: Lightning warnings that are expected here, not mistakes: resuming into a fold's folder, small cohorts.
+_EXPECTED_WARNINGS = (
+    ".*pytree.*",
+    ".*does not have many workers.*",
+    ".*LeafSpec.*",
+    ".*exists and is not empty.*",
+    ".*smaller than the logging interval.*",
+    ".*no `val_dataloader`.*",
+)
+
+
+@contextmanager
+def quiet_lightning():
+    """Lightning without its chatter and expected warnings, for the duration of the block only: a
+    library must not change the warning filters of the program that calls it."""
     logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
-    if _CHATTER not in logger.filters:
-        logger.addFilter(_CHATTER)
-    # Resuming into a fold's folder and small cohorts are expected here, not mistakes.
-    for pattern in (
-        ".*pytree.*",
-        ".*does not have many workers.*",
-        ".*LeafSpec.*",
-        ".*exists and is not empty.*",
-        ".*smaller than the logging interval.*",
-        ".*no `val_dataloader`.*",
-    ):
-        warnings.filterwarnings("ignore", message=pattern)
+    logger.addFilter(_CHATTER)
+    try:
+        with warnings.catch_warnings():
+            for pattern in _EXPECTED_WARNINGS:
+                warnings.filterwarnings("ignore", message=pattern)
+            yield
+    finally:
+        logger.removeFilter(_CHATTER)
 
 
 def _val_split(train: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
@@ -84,22 +96,34 @@ def _train_and_val(rest: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.D
     return rest[~in_val].reset_index(drop=True), rest[in_val & is_original(rest)].reset_index(drop=True)
 
 
-def _trainer(config: TrainConfig, options: RunOptions, fold: FoldDir, callbacks: list, logger=True, devices=None):
+def make_trainer(
+    max_epochs: int,
+    options: RunOptions,
+    root: Path | None = None,
+    callbacks: list | None = None,
+    logger=True,
+    devices: int | None = None,
+    checkpointing: bool = True,
+):
+    """The one Lightning ``Trainer`` of brainage (a fold's training and prediction, a site's
+    fine-tuning): precision ``auto`` is bf16-mixed on a GPU and 32-bit on a CPU, no sanity steps,
+    a progress bar unless ``BRAINAGE_NO_PROGRESS=1``. ``devices`` other than the run's (one, to
+    predict) also drop its multi-device strategy. Build and use it inside :func:`quiet_lightning`."""
     import lightning as L
 
-    quiet_lightning()
     on_gpu = torch.cuda.is_available() and options.accelerator in ("auto", "gpu", "cuda")
     precision = options.precision if options.precision != "auto" else ("bf16-mixed" if on_gpu else "32-true")
     return L.Trainer(
-        max_epochs=config.max_epochs,
+        max_epochs=max_epochs,
         accelerator=options.accelerator,
         devices=devices or options.devices,
         strategy=options.strategy if devices is None else "auto",
         precision=precision,
         benchmark=on_gpu,
-        callbacks=callbacks,
+        callbacks=callbacks or [],
         logger=logger,
-        default_root_dir=str(fold.root),
+        enable_checkpointing=checkpointing,
+        default_root_dir=str(root) if root is not None else None,
         enable_progress_bar=os.environ.get("BRAINAGE_NO_PROGRESS") != "1",
         log_every_n_steps=5,
         enable_model_summary=False,
@@ -125,8 +149,9 @@ def _predict(
 ) -> pd.DataFrame:
     ds = _dataset(table, config, module.hparams.covariate_stats)
     loader = make_loader(ds, config.batch_size, shuffle=False, num_workers=0)
-    trainer = _trainer(config, options, fold, callbacks=[], logger=False, devices=1)
-    batches = trainer.predict(module, loader)
+    with quiet_lightning():
+        trainer = make_trainer(config.max_epochs, options, fold.root, logger=False, devices=1)
+        batches = trainer.predict(module, loader)
     out = table[["subject_id", "age", "sex", "site"]].copy()
     for task, column in (("age", PREDICTED_AGE), ("sex", P_MALE)):
         if batches and task in batches[0]:
@@ -192,9 +217,10 @@ def fit(
     if options.tensorboard:
         loggers.append(TensorBoardLogger(str(folder.root), name="tensorboard", version=""))
     callbacks = [ckpt, EarlyStopping(monitor=monitor, mode="min", patience=config.patience)]
-    trainer = _trainer(config, options, folder, callbacks, logger=loggers)
     last = folder.last_checkpoint
-    trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if last.exists() else None)
+    with quiet_lightning():
+        trainer = make_trainer(config.max_epochs, options, folder.root, callbacks, logger=loggers)
+        trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if last.exists() else None)
     if trainer.global_rank != 0:
         return OTHER_PROCESS
     best = ckpt.best_model_path or str(last)
