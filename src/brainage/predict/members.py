@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from brainage.config import from_dict
 from brainage.errors import InputError
 from brainage.models.network import BrainAgeNet, ModelConfig
 from brainage.training.classical import RidgeBrainAge, image_matrix
@@ -66,13 +67,13 @@ class CNNMember(Member):
     @classmethod
     def restore(cls, settings: dict, tensors: dict[str, torch.Tensor]) -> "CNNMember":
         h = settings["hparams"]
-        model = {k: tuple(v) if isinstance(v, list) else v for k, v in h["model"].items()}
-        net = BrainAgeNet(ModelConfig(**model), age_mean=h["age_mean"], age_std=h["age_std"])
+        config = from_dict(ModelConfig, h["model"])
+        net = BrainAgeNet(config, age_mean=h["age_mean"], age_std=h["age_std"])
         missing, unexpected = net.load_state_dict(tensors, strict=False)
         if missing or unexpected:
             raise InputError(
                 None,
-                f"bundle weights do not fit the {model['name']} network of this brainage "
+                f"bundle weights do not fit the {config.name} network of this brainage "
                 f"(missing {missing[:3]}, unexpected {unexpected[:3]}): made by another version?",
             )
         return cls(net, h, int(settings["downsample"]))

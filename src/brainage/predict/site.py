@@ -19,7 +19,7 @@ and nothing is scored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -109,9 +109,8 @@ def finetune_bundle(bundle: Bundle, table: pd.DataFrame, config: FinetuneConfig)
                 continue
             L.seed_everything(config.seed + seed_model.seed, workers=True, verbose=False)
             h = member.hparams
-            model = {k: tuple(v) if isinstance(v, list) else v for k, v in h["model"].items()}
             module = BrainAgeModule(
-                model,
+                asdict(member.model_config),
                 {"lr": config.lr, "weight_decay": train_config.optim.weight_decay, "warmup_epochs": 0},
                 h["age_mean"],
                 h["age_std"],

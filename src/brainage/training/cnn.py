@@ -29,6 +29,7 @@ from brainage.training.logs import archive_log
 from brainage.training.module import BrainAgeModule
 from brainage.training.predictions import P_MALE, PREDICTED_AGE
 from brainage.training.seeds import FoldSeeds
+from brainage.training.splits import strata
 
 
 class _DropChatter(logging.Filter):
@@ -72,14 +73,14 @@ def quiet_lightning():
 
 
 def _val_split(train: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
-    """Boolean mask of the validation subjects, stratified by sex x age tertile."""
+    """Boolean mask of the validation subjects, stratified as the folds are (sex x age tertile,
+    and site where there are several: :func:`~brainage.training.splits.strata`), coarser where the
+    cohort is too small for those strata."""
     from sklearn.model_selection import train_test_split
 
     n_val = max(2, int(round(fraction * len(train))))
-    strata = train.sex.astype(str) + pd.qcut(train.age, 3, labels=False, duplicates="drop").astype(str)
-    # Fall back to coarser strata when the cohort is too small for the fine ones.
-    for candidate in (strata, train.sex.astype(str), None):
-        if candidate is None or (candidate.value_counts().min() >= 2 and candidate.nunique() <= n_val):
+    for candidate in (strata(train, age_bins=3, n_folds=2), train.sex.astype(str).to_numpy(), None):
+        if candidate is None or (pd.Series(candidate).value_counts().min() >= 2 and len(set(candidate)) <= n_val):
             break
     _, val_idx = train_test_split(np.arange(len(train)), test_size=n_val, random_state=seed, stratify=candidate)
     mask = np.zeros(len(train), bool)
