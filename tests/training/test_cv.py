@@ -69,14 +69,14 @@ def test_run_options_never_retrain_a_finished_fold(tiny_run, tmp_path, monkeypat
     train_cv(tiny_run, tiny_run / "splits", out, config, RunOptions(num_workers=0, folds=(0,)))
     first = RunDir(out).fold(0, 0).predictions.stat().st_mtime_ns
     trained = []
-    real_trainer = cnn._trainer
+    real_trainer = cnn.make_trainer
 
-    def counting(config, options, fold, callbacks, logger=True, devices=None):
+    def counting(max_epochs, options, root=None, callbacks=None, **kwargs):
         if callbacks:  # fitting, not predicting
-            trained.append(fold.root.parent.name)
-        return real_trainer(config, options, fold, callbacks, logger, devices)
+            trained.append(root.parent.name)
+        return real_trainer(max_epochs, options, root, callbacks, **kwargs)
 
-    monkeypatch.setattr(cnn, "_trainer", counting)
+    monkeypatch.setattr(cnn, "make_trainer", counting)
     train_cv(tiny_run, tiny_run / "splits", out, config, RunOptions(num_workers=1, folds=(0, 1)))
     assert trained == ["fold1"]
     assert RunDir(out).fold(0, 0).predictions.stat().st_mtime_ns == first
@@ -93,17 +93,17 @@ class _Crash(Callback):
 def test_resume_from_checkpoint_after_crash(tiny_run, tmp_path, monkeypatch):
     out = tmp_path / "resume"
     config, options = _config(max_epochs=3), RunOptions(num_workers=0, folds=(0,))
-    original = cnn._trainer
+    original = cnn.make_trainer
 
-    def crashing(config, options, fold, callbacks, logger=True, devices=None):
-        return original(config, options, fold, callbacks + [_Crash()], logger, devices)
+    def crashing(max_epochs, options, root=None, callbacks=None, **kwargs):
+        return original(max_epochs, options, root, (callbacks or []) + [_Crash()], **kwargs)
 
-    monkeypatch.setattr(cnn, "_trainer", crashing)
+    monkeypatch.setattr(cnn, "make_trainer", crashing)
     with pytest.raises(RuntimeError, match="simulated crash"):
         train_cv(tiny_run / "cache" / "2mm", tiny_run / "splits", out, config, options)
     last = out / "fold0" / "seed0" / "checkpoints" / "last.ckpt"
     assert last.exists() and torch.load(last, weights_only=False)["epoch"] == 0
-    monkeypatch.setattr(cnn, "_trainer", original)
+    monkeypatch.setattr(cnn, "make_trainer", original)
     train_cv(tiny_run / "cache" / "2mm", tiny_run / "splits", out, config, options)
     done = json.loads((out / "fold0" / "seed0" / "done.json").read_text())
     assert done["train"]["epochs_run"] == 3

@@ -28,10 +28,9 @@ from sklearn.preprocessing import StandardScaler
 
 from brainage.layout import FoldDir
 from brainage.preprocess.cache import is_original
-from brainage.preprocess.grids import CacheInfo
-from brainage.training.config import RunOptions, TrainConfig
+from brainage.training.config import TrainConfig
 from brainage.training.dataset import SEX_TO_LABEL, load_inputs
-from brainage.training.fold_fit import FoldFit
+from brainage.training.fold_fit import Fitter, FoldFit, FoldJob
 from brainage.training.seeds import FoldSeeds
 from brainage.training.splits import strata
 
@@ -105,17 +104,17 @@ def _inner_splits(table: pd.DataFrame, seed: int) -> list[tuple[np.ndarray, np.n
     return splits
 
 
-def fit(
-    rest: pd.DataFrame,
-    test: pd.DataFrame,
-    fold: int,
-    seed: int,
-    config: TrainConfig,
-    options: RunOptions,
-    folder: FoldDir,
-    cache: CacheInfo,
-) -> FoldFit:
-    """Fit on the training folds ``rest``; predict them held-out (role ``inner``) and ``test``."""
+class RidgeFitter(Fitter):
+    """The two-stage ridge model (:class:`RidgeBrainAge`)."""
+
+    kind = "classical"
+
+    def fit(self, job: FoldJob) -> FoldFit:
+        """Fit on the training folds; predict them held-out (role ``inner``) and the test subjects."""
+        return _fit(job.rest, job.test, job.fold, job.seed, job.config, job.folder)
+
+
+def _fit(rest: pd.DataFrame, test: pd.DataFrame, fold: int, seed: int, config: TrainConfig, folder: FoldDir) -> FoldFit:
     model = RidgeBrainAge(config, FoldSeeds(fold, seed).inner_folds).fit(rest)
     joblib.dump(model, folder.model)
     columns = ["subject_id", "age", "sex", "site"]

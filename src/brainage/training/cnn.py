@@ -24,7 +24,7 @@ from brainage.preprocess.grids import CacheInfo
 from brainage.training.augment import build_augmentation
 from brainage.training.config import RunOptions, TrainConfig
 from brainage.training.dataset import BrainAgeDataset, make_loader
-from brainage.training.fold_fit import OTHER_PROCESS, FoldFit
+from brainage.training.fold_fit import OTHER_PROCESS, Fitter, FoldFit, FoldJob
 from brainage.training.logs import archive_log
 from brainage.training.module import BrainAgeModule
 from brainage.training.predictions import P_MALE, PREDICTED_AGE
@@ -160,7 +160,18 @@ def _predict(
     return out
 
 
-def fit(
+class CNNFitter(Fitter):
+    """A network of the registry, trained with Lightning."""
+
+    kind = "cnn"
+
+    def fit(self, job: FoldJob) -> FoldFit | None:
+        """Train on the training folds (resuming from ``last.ckpt``); predict the validation
+        subjects (role ``val``) and the test subjects (role ``test``) with the best checkpoint."""
+        return _fit(job.rest, job.test, job.fold, job.seed, job.config, job.options, job.folder, job.cache)
+
+
+def _fit(
     rest: pd.DataFrame,
     test: pd.DataFrame,
     fold: int,
@@ -170,8 +181,6 @@ def fit(
     folder: FoldDir,
     cache: CacheInfo,
 ) -> FoldFit | None:
-    """Train on the training folds ``rest`` (resuming from ``last.ckpt``); predict the validation
-    subjects (role ``val``) and ``test`` (role ``test``) with the best checkpoint."""
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger

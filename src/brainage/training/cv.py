@@ -13,7 +13,6 @@ whatever the run options.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,7 @@ from brainage.progress import console
 from brainage.qc.verdicts import qc_failed
 from brainage.training.bias import AgeBiasCorrector, TooFewSubjects
 from brainage.training.config import RunOptions, TrainConfig
-from brainage.training.fold_fit import OTHER_PROCESS
+from brainage.training.fold_fit import OTHER_PROCESS, Fitter, FoldJob
 from brainage.training.predictions import VALUES, read_predictions
 from brainage.training.run_info import RunInfo
 from brainage.training.splits import read_folds
@@ -72,17 +71,18 @@ def labels_table(cache: CacheDir, folds_csv: Path, qc_verdicts: Path | None, ren
     return table.reset_index(drop=True)
 
 
-#: model kind (see the registry) -> module whose ``fit(rest, test, fold, seed, config, options, folder, cache)``
-#: trains on the training folds and returns predictions and what it found
-FITTERS = {
-    "cnn": "brainage.training.cnn",
-    "classical": "brainage.training.classical",
-    "ensemble": "brainage.training.ensemble",
-}
+def fitters() -> dict[str, type[Fitter]]:
+    """Model kind (the registry's ``kind``) -> its :class:`~brainage.training.fold_fit.Fitter`.
+    (Imported here, not at the top: the ensemble's stack reads this module's seed averaging.)"""
+    from brainage.training.classical import RidgeFitter
+    from brainage.training.cnn import CNNFitter
+    from brainage.training.ensemble import EnsembleFitter
+
+    return {f.kind: f for f in (CNNFitter, RidgeFitter, EnsembleFitter)}
 
 
-def _fitter(config: TrainConfig):
-    return importlib.import_module(FITTERS[model_spec(config.model.name).kind])
+def _fitter(config: TrainConfig) -> Fitter:
+    return fitters()[model_spec(config.model.name).kind]()
 
 
 def train_fold(
@@ -109,7 +109,7 @@ def train_fold(
         return read_predictions(folder.predictions)
     test = table[(table.fold == fold) & is_original(table)].reset_index(drop=True)
     rest = table[table.fold != fold].reset_index(drop=True)
-    fit = _fitter(config).fit(rest, test, fold, seed, config, options, folder, cache)
+    fit = _fitter(config).fit(FoldJob(rest, test, fold, seed, config, options, folder, cache))
     if fit is OTHER_PROCESS:
         return None
     preds = fit.predictions.assign(fold=fold, seed=seed)
@@ -227,10 +227,9 @@ def train_cv(
     if not all_preds or any(p is None for p in all_preds):  # only the final model, or not the reporting process
         return None
     preds = pd.concat(all_preds, ignore_index=True)
-    fitter = _fitter(config)
-    if hasattr(fitter, "combine"):  # an ensemble: combine the members' stored predictions now
-        preds, weights = fitter.combine(preds)
-        write_json(run.combination, weights)
+    preds, combination = _fitter(config).combine(preds)  # an ensemble's stack, fitted now
+    if combination:
+        write_json(run.combination, combination)
     write_csv(preds, run.all_predictions)
     oof = average_seeds_and_correct(preds)
     write_csv(oof, run.oof_predictions)

@@ -17,12 +17,10 @@ from dataclasses import replace
 
 import pandas as pd
 
-from brainage.layout import FoldDir
 from brainage.models.network import model_config
-from brainage.preprocess.grids import CacheInfo
 from brainage.training import classical, cnn
-from brainage.training.config import RunOptions, TrainConfig
-from brainage.training.fold_fit import OTHER_PROCESS, FoldFit
+from brainage.training.config import TrainConfig
+from brainage.training.fold_fit import OTHER_PROCESS, Fitter, FoldFit, FoldJob
 from brainage.training.predictions import VALUES
 from brainage.training.stack import Stacker
 
@@ -46,23 +44,22 @@ def ridge_member_config(config: TrainConfig) -> TrainConfig:
     return replace(config, model=model_config("ridge", inputs=inputs))
 
 
-def fit(
-    rest: pd.DataFrame,
-    test: pd.DataFrame,
-    fold: int,
-    seed: int,
-    config: TrainConfig,
-    options: RunOptions,
-    folder: FoldDir,
-    cache: CacheInfo,
-) -> FoldFit | None:
-    network = cnn.fit(rest, test, fold, seed, config, options, folder, cache)
-    if network is OTHER_PROCESS:
-        return OTHER_PROCESS
-    ridge = classical.fit(rest, test, fold, seed, ridge_member_config(config), options, folder, cache)
-    values = [c for c in VALUES if c in network.predictions]
-    merged = network.predictions.merge(ridge.predictions[[*KEYS, *values]], on=KEYS, suffixes=("_cnn", "_ridge"))
-    return FoldFit(merged, {**network.info, **{f"ridge_{k}": v for k, v in ridge.info.items()}})
+class EnsembleFitter(Fitter):
+    """The CNN and the ridge on the same fold, stacked once every fold is trained."""
+
+    kind = "ensemble"
+
+    def fit(self, job: FoldJob) -> FoldFit | None:
+        network = cnn.CNNFitter().fit(job)
+        if network is OTHER_PROCESS:
+            return OTHER_PROCESS
+        ridge = classical.RidgeFitter().fit(job.with_config(ridge_member_config(job.config)))
+        values = [c for c in VALUES if c in network.predictions]
+        merged = network.predictions.merge(ridge.predictions[[*KEYS, *values]], on=KEYS, suffixes=("_cnn", "_ridge"))
+        return FoldFit(merged, {**network.info, **{f"ridge_{k}": v for k, v in ridge.info.items()}})
+
+    def combine(self, predictions: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+        return combine(predictions)
 
 
 def fit_stack(preds: pd.DataFrame) -> Stacker:
