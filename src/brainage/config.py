@@ -25,8 +25,26 @@ ADDED_LATER = {"added_later": True}
 def _at_added_default(config: Any, f: dataclasses.Field) -> bool:
     if not f.metadata.get("added_later"):
         return False
-    default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    if "legacy" in f.metadata:  # a default resolved later (from the model registry): the value before it existed
+        default = f.metadata["legacy"]
+    else:
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
     return getattr(config, f.name) == default
+
+
+def added_later(legacy: Any) -> dict:
+    """Field metadata of a setting added later whose default is resolved at construction (e.g. from
+    the model registry): ``legacy`` is the value every config had before it existed, left out of
+    fingerprints like :data:`ADDED_LATER` defaults are."""
+    return {**ADDED_LATER, "legacy": legacy}
+
+
+def _dataclass_of(kind: Any) -> Any:
+    """The dataclass of an annotation, also when it is optional (``AugmentConfig | None``)."""
+    if dataclasses.is_dataclass(kind):
+        return kind
+    options = [a for a in typing.get_args(kind) if a is not type(None)]
+    return options[0] if len(options) == 1 and dataclasses.is_dataclass(options[0]) else None
 
 
 def to_dict(config: Any, for_fingerprint: bool = False) -> dict[str, Any]:
@@ -77,8 +95,8 @@ def from_dict(cls: type[T], data: dict, source: str | Path | None = None) -> T:
     values = {}
     for name, value in data.items():
         kind = hints.get(name)
-        if dataclasses.is_dataclass(kind):
-            value = from_dict(kind, value, source)
+        if _dataclass_of(kind) is not None and isinstance(value, dict):
+            value = from_dict(_dataclass_of(kind), value, source)
         elif isinstance(value, list) and (kind is tuple or typing.get_origin(kind) is tuple):
             value = tuple(value)
         values[name] = value

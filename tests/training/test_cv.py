@@ -177,3 +177,33 @@ def test_settings_added_later_leave_old_fingerprints_alone():
     assert fingerprint(replace(config, augment=replace(config.augment, tissue_contrast=0.1))) != legacy_blob
     assert fingerprint(replace(config, renditions=True)) != legacy_blob
     assert "tissue_contrast" in to_dict(config)["augment"]  # saved configs still show every setting
+
+
+def test_a_model_that_needs_a_recipe_refuses_a_cache_made_otherwise(tmp_path):
+    """``scanner_robust`` reads scans of the scanner-robust recipe: a default cache is refused before
+    any fold, naming what differs; the settings the recipe gained later do not count."""
+    from dataclasses import replace
+
+    from brainage.config import save_config
+    from brainage.errors import InputError
+    from brainage.layout import CacheDir, PreprocessedDir
+    from brainage.models.network import model_config
+    from brainage.preprocess.pipeline import PreprocessConfig, recipe_preset
+    from brainage.training.config import TrainConfig
+    from brainage.training.cv import check_recipe
+
+    def cache_of(name, preprocess_config):
+        folder = PreprocessedDir(tmp_path / name)
+        folder.cache("2mm").root.mkdir(parents=True)
+        folder.cache("2mm").index.write_text("subject_id,age,sex,site,path\n")
+        folder.report.write_text("subject_id,status\n")
+        save_config(preprocess_config, folder.config)
+        return CacheDir.find(folder.cache("2mm").root)
+
+    robust = TrainConfig(model=model_config("scanner_robust"))
+    default = cache_of("default", PreprocessConfig())
+    with pytest.raises(InputError, match=r"--recipe scanner-robust.*intensity_reference 'percentiles' \(the recipe"):
+        check_recipe(robust, default)
+    check_recipe(TrainConfig(model=model_config("ensemble")), default)  # a model without a recipe: any
+    before = replace(recipe_preset("scanner-robust"), background="as stored", n4_scale="as stored", renditions=1)
+    check_recipe(robust, cache_of("robust_0.8", before))  # made before the refinements: accepted

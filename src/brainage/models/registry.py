@@ -45,6 +45,9 @@ class ModelSpec:
     train: dict = field(default_factory=dict)
     #: How it is run by default (``--seeds``, ``--precision``) unless the command line says otherwise
     run: dict = field(default_factory=dict)
+    #: The preprocessing recipe it reads (``brainage preprocess --recipe``), checked when training
+    #: starts; empty: any
+    recipe: str = ""
 
     def build_backbone(self, width: float, dropout: float, in_channels: int = 1):
         module, cls = self.backbone.split(":")
@@ -108,7 +111,7 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             "scanner_robust",
             "SE-ResNet and ridge on the tissue-anchored T1 with head-size covariates, stacked; trained also on "
-            "each scan rendered as another acquisition (needs `brainage preprocess --recipe scanner-robust`)",
+            "each scan rendered as another acquisition",
             "brainage.models.seresnet:SEResNetBackbone",
             backbone_kwargs={"se": True},
             kind="ensemble",
@@ -124,6 +127,7 @@ MODELS: dict[str, ModelSpec] = {
                 "augment": {"log_gamma": 0.35, "intensity_inputs": ("t1",), "blur_std_voxels": 0.5},
             },
             run={"seeds": "0,1,2", "precision": "bf16-mixed"},
+            recipe="scanner-robust",
         ),
     )
 }

@@ -57,3 +57,8 @@ RECIPES: dict[str, dict] = {
         ),
     },
 }
+
+#: Settings a recipe gained after models were trained on it that refine what a scan becomes, or
+#: only which renditions train it, without changing what a model reads: a folder made before them
+#: still suits the recipe's models (:func:`~brainage.training.cv.check_recipe`).
+RECIPE_REFINEMENTS = ("background", "n4_scale", "affine_iterations", "n4_iterations", "renditions", "rendition_kinds")

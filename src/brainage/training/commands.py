@@ -85,6 +85,7 @@ class Train(Command):
                 if spec.kind == "classical"
                 else f" (age head {spec.age_head}, dropout {spec.dropout}, lr {spec.lr:g})"
             )
+            + (f", on `brainage preprocess --recipe {spec.recipe}`" if spec.recipe else "")
             for name, spec in MODELS.items()
         )
         result.add_argument("--model", choices=sorted(MODELS), default=UNSET, help=f"default {DEFAULT_MODEL}. {models}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from brainage.config import ADDED_LATER
+from brainage.config import added_later
 from brainage.models.network import ModelConfig, model_config
 from brainage.models.registry import TRAIN_DEFAULTS, model_spec
 from brainage.training.augment import AugmentConfig
@@ -21,9 +21,10 @@ from brainage.training.augment import AugmentConfig
 
 @dataclass
 class OptimConfig:
-    """AdamW with a cosine schedule over ``max_epochs`` after a linear warm-up."""
+    """AdamW with a cosine schedule over ``max_epochs`` after a linear warm-up. ``lr``: ``None`` is
+    the model's registered learning rate (set by :class:`TrainConfig`)."""
 
-    lr: float = 1e-3
+    lr: float | None = None
     weight_decay: float = 1e-3
     warmup_epochs: int = 1
 
@@ -32,42 +33,62 @@ class OptimConfig:
 class TrainConfig:
     """Everything a trained model depends on, besides its data, fold and seed.
 
+    A setting left out (``None``) is the model's own, from its registry entry
+    (:data:`~brainage.models.registry.MODELS`: its learning rate, its tuned ``train`` settings and
+    augmentation, else :data:`~brainage.models.registry.TRAIN_DEFAULTS`): the registry is the one
+    place a model's settings are declared, and ``TrainConfig(model=model_config(name))`` is what
+    ``brainage train --model name`` trains.
+
     Example:
-        >>> TrainConfig().model.name, TrainConfig().max_epochs
-        ('sfcn', 60)
+        >>> TrainConfig().model.name, TrainConfig().max_epochs, TrainConfig().optim.lr
+        ('sfcn', 60, 0.005)
+        >>> robust = TrainConfig(model=model_config("scanner_robust"))
+        >>> robust.max_epochs, robust.renditions, robust.augment.log_gamma
+        (30, True, 0.35)
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    downsample: int = TRAIN_DEFAULTS["downsample"]  # average-pool the cached grid by this factor (CPU-scale runs)
-    max_epochs: int = TRAIN_DEFAULTS["max_epochs"]
-    patience: int = TRAIN_DEFAULTS["patience"]
-    batch_size: int = TRAIN_DEFAULTS["batch_size"]
+    augment: AugmentConfig | None = None
+    downsample: int | None = None  # average-pool the cached grid by this factor (CPU-scale runs)
+    max_epochs: int | None = None
+    patience: int | None = None
+    batch_size: int | None = None
     val_fraction: float = 0.15
     #: Train also on the cache's training renditions (``brainage preprocess --renditions``), each
     #: in its source subject's fold: invariance to resolution, slices, gamma, noise and contrast.
-    renditions: bool = field(default=False, metadata=ADDED_LATER)
+    renditions: bool | None = field(default=None, metadata=added_later(False))
+
+    def __post_init__(self):
+        spec = model_spec(self.model.name)
+        for key, default in TRAIN_DEFAULTS.items():
+            if getattr(self, key) is None:
+                setattr(self, key, spec.train.get(key, default))
+        if self.renditions is None:
+            self.renditions = bool(spec.train.get("renditions", False))
+        if self.optim.lr is None:
+            self.optim = replace(self.optim, lr=spec.lr)
+        if self.augment is None:
+            self.augment = AugmentConfig(**spec.train.get("augment", {}))
 
 
 def train_config_for(name: str, base: TrainConfig | None = None) -> TrainConfig:
-    """``base`` (default: ``TrainConfig()``) set up for model ``name`` from its registry entry: its
-    network defaults, learning rate, tuned training settings and augmentation. The one place a
-    model's defaults turn into a training config (``brainage train`` and the demo both use it).
+    """``base``'s settings that are not a model's own (validation share, weight decay, warm-up)
+    with model ``name`` and every setting of its registry entry. Without ``base``, the same as
+    ``TrainConfig(model=model_config(name))``.
 
     Example:
         >>> c = train_config_for("ensemble")
         >>> c.model.inputs, c.downsample, c.max_epochs
         (('t1', 'tissue'), 2, 30)
+        >>> train_config_for("sfcn", TrainConfig(val_fraction=0.2)).val_fraction
+        0.2
     """
-    spec, base = model_spec(name), base or TrainConfig()
-    settings = {k: v for k, v in spec.train.items() if k != "augment"}
-    return replace(
-        base,
+    base = base or TrainConfig()
+    return TrainConfig(
         model=model_config(name),
-        optim=replace(base.optim, lr=spec.lr),
-        augment=replace(base.augment, **spec.train.get("augment", {})),
-        **settings,
+        optim=replace(base.optim, lr=None),
+        val_fraction=base.val_fraction,
     )
 
 

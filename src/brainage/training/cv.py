@@ -23,13 +23,13 @@ from brainage.config import fingerprint, save_config
 from brainage.errors import InputError
 from brainage.files import DoneRecord, write_csv, write_json
 from brainage.layout import FINAL_FOLD, CacheDir, RunDir, SplitsDir
-from brainage.models.registry import model_spec
+from brainage.models.registry import DEFAULT_MODEL, model_spec
 from brainage.preprocess.cache import is_original, read_cache_index
 from brainage.preprocess.grids import CacheInfo
 from brainage.progress import console
 from brainage.qc.verdicts import qc_failed
 from brainage.training.bias import AgeBiasCorrector, TooFewSubjects
-from brainage.training.config import RunOptions, TrainConfig
+from brainage.training.config import RunOptions, TrainConfig, train_config_for
 from brainage.training.fold_fit import OTHER_PROCESS, Fitter, FoldJob
 from brainage.training.predictions import VALUES, read_predictions
 from brainage.training.run_info import RunInfo
@@ -69,6 +69,31 @@ def labels_table(cache: CacheDir, folds_csv: Path, qc_verdicts: Path | None, ren
     if n_subjects < MIN_SUBJECTS:
         raise InputError(folds_csv, f"only {n_subjects} subjects with both a fold and a cached volume")
     return table.reset_index(drop=True)
+
+
+def check_recipe(config: TrainConfig, cache: CacheDir) -> None:
+    """Refuse, before any training, a cache preprocessed otherwise than the model's recipe asks
+    (:attr:`~brainage.models.registry.ModelSpec.recipe`), naming each setting that differs."""
+    from brainage.config import load_config
+    from brainage.preprocess.pipeline import PreprocessConfig, recipe_preset
+    from brainage.preprocess.recipes import RECIPE_REFINEMENTS, RECIPES
+
+    name = model_spec(config.model.name).recipe
+    pre = cache.preprocessed
+    if not name or pre is None or not pre.config.is_file():
+        return
+    found, wanted = load_config(PreprocessConfig, pre.config), recipe_preset(name)
+    differs = [
+        f"{key} {getattr(found, key)!r} (the recipe: {getattr(wanted, key)!r})"
+        for key in RECIPES[name]
+        if key not in RECIPE_REFINEMENTS and getattr(found, key) != getattr(wanted, key)
+    ]
+    if differs:
+        raise InputError(
+            pre.config,
+            f"model {config.model.name} reads scans preprocessed with `brainage preprocess --recipe {name}`; "
+            f"this folder has {'; '.join(differs)}",
+        )
 
 
 def fitters() -> dict[str, type[Fitter]]:
@@ -153,7 +178,7 @@ def train_cv(
     cache_dir: str | Path,
     folds_csv: str | Path,
     out_dir: str | Path,
-    config: TrainConfig = TrainConfig(),
+    config: TrainConfig | None = None,
     options: RunOptions = RunOptions(),
     qc_verdicts: str | Path | None = None,
 ) -> pd.DataFrame | None:
@@ -171,7 +196,9 @@ def train_cv(
     out_dir
         Output folder; re-running skips finished folds and resumes an interrupted one.
     config
-        What defines the model (:class:`TrainConfig`); part of every fold's fingerprint.
+        What defines the model (:class:`TrainConfig`); part of every fold's fingerprint. ``None``:
+        what ``brainage train`` trains by default (:data:`~brainage.models.registry.DEFAULT_MODEL`,
+        with its registered settings).
     options
         How to run (:class:`RunOptions`: folds, seeds, workers, devices); never part of a
         fingerprint.
@@ -187,8 +214,10 @@ def train_cv(
     Example:
         >>> train_cv("pre", "splits", "models/sfcn", TrainConfig(max_epochs=2))  # doctest: +SKIP
     """
+    config = config if config is not None else train_config_for(DEFAULT_MODEL)
     run = RunDir(out_dir)
     cache = CacheDir.find(cache_dir)
+    check_recipe(config, cache)
     folds_csv = SplitsDir.folds_csv(folds_csv)
     table = labels_table(cache, folds_csv, Path(qc_verdicts) if qc_verdicts else None, config.renditions)
     info = CacheInfo.read(cache.grid)
