@@ -99,3 +99,62 @@ def test_output_file_names_are_spelled_in_the_layout_module(path):
         and FILE_NAME.fullmatch(n.value)
     ]
     assert names == [], f"{rel} spells file names {names}: name them in brainage/layout.py"
+
+
+def import_graph(package: Path) -> dict[str, set[str]]:
+    """Module -> the brainage modules it imports (anywhere in the file); ``from a import b`` is an
+    import of ``a.b`` where that is a module."""
+    modules = {_module_name(package, p): p for p in package.rglob("*.py")}
+    graph = {}
+    for module, path in modules.items():
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                edges |= {a.name for a in node.names if a.name in modules}
+            elif isinstance(node, ast.ImportFrom) and node.module in modules:
+                subs = {f"{node.module}.{a.name}" for a in node.names} & set(modules)
+                edges |= subs or {node.module}
+        graph[module] = edges - {module}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import circles of ``graph``: its strongly connected components of more than one module
+    (Tarjan's algorithm; the standard library has none)."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(node):
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph.get(node, ()):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_house_has_no_circle():
+    """No two modules import each other, directly or round a loop, even inside functions."""
+    assert cycles(import_graph(PACKAGE)) == []
+
+
+def test_the_circle_finder_finds_one():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []

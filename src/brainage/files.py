@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -122,3 +123,14 @@ class DoneRecord:
 
     def __getitem__(self, name: str) -> dict:
         return self.entries[name]
+
+
+def safe_name(text: str, fallback: str = "subject") -> str:
+    """``text`` with every run of characters other than letters, digits, ``.`` and ``-`` made one
+    underscore, for file and subject names (``fallback`` where nothing is left).
+
+    Example:
+        >>> safe_name("Patient 7 (T1)"), safe_name("__", "patient")
+        ('Patient_7_T1', 'patient')
+    """
+    return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9.-]+", "_", text)).strip("_.") or fallback

@@ -12,8 +12,9 @@ from brainage.evaluation.report import evaluate
 from brainage.layout import RunDir
 from brainage.models.network import ModelConfig
 from brainage.training import cnn
+from brainage.training.bias import average_seeds_and_correct
 from brainage.training.config import OptimConfig, RunOptions, TrainConfig
-from brainage.training.cv import average_seeds_and_correct, train_cv
+from brainage.training.cv import train_cv
 from brainage.training.logs import read_training_log
 
 

@@ -37,10 +37,10 @@ from brainage.preprocess.pipeline import PreprocessConfig
 from brainage.progress import console, track
 from brainage.training.bias import AgeBiasCorrector, TooFewSubjects
 from brainage.training.config import TrainConfig
-from brainage.training.cv import HELD_OUT_TRAINING, labels_table
+from brainage.training.cv import labels_table
 from brainage.training.ensemble import fit_stack
 from brainage.training.intervals import AgeIntervals, TooFewResiduals
-from brainage.training.predictions import read_predictions
+from brainage.training.predictions import HELD_OUT_TRAINING, read_predictions
 from brainage.training.run_info import RunInfo
 from brainage.version import __version__
 
@@ -96,8 +96,8 @@ def _cohort(table: pd.DataFrame) -> dict:
 
 def _geometry(pre: PreprocessedDir, subjects) -> dict:
     """Voxel sizes and orientations of the training scans, so predictions can warn about unusual ones."""
+    from brainage.data.inputs import image_geometry
     from brainage.data.manifest import read_manifest
-    from brainage.predict.inputs import image_geometry
 
     paths = read_manifest(pre.manifest).set_index("subject_id").t1_path.reindex(list(subjects)).dropna()
     found = [image_geometry(p) for p in paths if Path(p).is_file()]

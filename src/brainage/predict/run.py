@@ -1,6 +1,6 @@
 """``brainage predict``: brain age and sex for anyone's scans, with a trained model bundle.
 
-Inputs of any kind (:mod:`brainage.predict.inputs`) -> the bundle's own preprocessing recipe ->
+Inputs of any kind (:mod:`brainage.data.inputs`) -> the bundle's own preprocessing recipe ->
 QC -> the bundle's models. Every subject gets a row of ``predictions.csv``, also those that
 failed (with the reason), and warnings only where a prediction deserves less trust
 (:mod:`brainage.predict.warnings`).
@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from brainage.data.images import voxel_fingerprint
+from brainage.data.inputs import image_geometry, manifest_for_inputs
 from brainage.data.manifest import included, read_manifest
 from brainage.errors import InputError
 from brainage.evaluation.metrics import SUBJECT_COLUMNS, subject_columns
@@ -31,7 +32,6 @@ from brainage.layout import PredictDir
 from brainage.parallel import Executor
 from brainage.predict.bundle import Bundle, load_bundle
 from brainage.predict.bundle_meta import BundleMeta
-from brainage.predict.inputs import image_geometry, manifest_for_inputs
 from brainage.predict.intervals import INTERVAL_COLUMNS
 from brainage.predict.warnings import geometry_warning, qc_warning
 from brainage.preprocess.cache import read_cache_index
@@ -176,7 +176,7 @@ def predict_files(
     ----------
     source
         A NIfTI file, a folder of them, a CSV listing scans (with ``age``/``sex`` where known), a
-        BIDS dataset or a DICOM folder (:mod:`brainage.predict.inputs`).
+        BIDS dataset or a DICOM folder (:mod:`brainage.data.inputs`).
     out_dir
         The output folder (created if missing; a rerun reuses finished steps).
     bundle

@@ -25,13 +25,13 @@ import numpy as np
 import pandas as pd
 
 from brainage.config import from_dict
+from brainage.data.inputs import manifest_for_inputs
 from brainage.errors import InputError
 from brainage.evaluation.metrics import age_metrics
 from brainage.files import write_csv
 from brainage.layout import SiteDir
 from brainage.parallel import Executor
 from brainage.predict.bundle import Bundle, load_bundle
-from brainage.predict.inputs import manifest_for_inputs
 from brainage.predict.members import CNNMember
 from brainage.predict.run import predict_files
 from brainage.preprocess.cache import read_cache_index

@@ -9,6 +9,10 @@ test labels twice and flatter the result.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+
+from brainage.progress import console
+from brainage.training.predictions import HELD_OUT_TRAINING, VALUES
 
 #: Fewest held-out predictions of training subjects a bias correction is fitted on.
 MIN_SUBJECTS = 20
@@ -71,3 +75,29 @@ class AgeBiasCorrector:
             raise RuntimeError("AgeBiasCorrector must be fitted before transform")
         age = np.asarray(age, float)
         return np.asarray(predicted, float) - (self.alpha_ * age + self.beta_)
+
+
+def average_seeds_and_correct(preds: pd.DataFrame) -> pd.DataFrame:
+    """Average seeds per subject and fold, then fit each fold's age-bias correction on that fold's
+    held-out training predictions (never its test subjects) and apply it to its test subjects.
+
+    Where a fold has fewer than :data:`~brainage.training.bias.MIN_SUBJECTS` of them, the
+    correction is refused with a warning and ``corrected_age`` stays empty.
+    """
+    value_cols = [c for c in VALUES if c in preds]
+    mean = preds.groupby(["fold", "role", "subject_id", "age", "sex", "site"], as_index=False)[value_cols].mean()
+    out = []
+    for fold, part in mean.groupby("fold"):
+        test = part[part.role == "test"].copy()
+        if "predicted_age" in part:
+            held_out = part[part.role.isin(HELD_OUT_TRAINING)]
+            try:
+                corrector = AgeBiasCorrector().fit(held_out.age.to_numpy(), held_out.predicted_age.to_numpy())
+            except TooFewSubjects as exc:
+                console.print(f"[yellow]fold {fold}: no age-bias correction: {exc}")
+                test["corrected_age"], test["bias_alpha"], test["bias_beta"] = np.nan, np.nan, np.nan
+            else:
+                test["corrected_age"] = corrector.transform(test.age.to_numpy(), test.predicted_age.to_numpy())
+                test["bias_alpha"], test["bias_beta"] = corrector.alpha_, corrector.beta_
+        out.append(test)
+    return pd.concat(out, ignore_index=True).sort_values("subject_id").reset_index(drop=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -28,10 +27,13 @@ from brainage.preprocess.cache import is_original, read_cache_index
 from brainage.preprocess.grids import CacheInfo
 from brainage.progress import console
 from brainage.qc.verdicts import qc_failed
-from brainage.training.bias import AgeBiasCorrector, TooFewSubjects
+from brainage.training.bias import average_seeds_and_correct
+from brainage.training.classical import RidgeFitter
+from brainage.training.cnn import CNNFitter
 from brainage.training.config import RunOptions, TrainConfig, train_config_for
+from brainage.training.ensemble import EnsembleFitter
 from brainage.training.fold_fit import OTHER_PROCESS, Fitter, FoldJob
-from brainage.training.predictions import VALUES, read_predictions
+from brainage.training.predictions import read_predictions
 from brainage.training.run_info import RunInfo
 from brainage.training.splits import read_folds
 
@@ -96,18 +98,12 @@ def check_recipe(config: TrainConfig, cache: CacheDir) -> None:
         )
 
 
-def fitters() -> dict[str, type[Fitter]]:
-    """Model kind (the registry's ``kind``) -> its :class:`~brainage.training.fold_fit.Fitter`.
-    (Imported here, not at the top: the ensemble's stack reads this module's seed averaging.)"""
-    from brainage.training.classical import RidgeFitter
-    from brainage.training.cnn import CNNFitter
-    from brainage.training.ensemble import EnsembleFitter
-
-    return {f.kind: f for f in (CNNFitter, RidgeFitter, EnsembleFitter)}
+#: model kind (the registry's ``kind``) -> its :class:`~brainage.training.fold_fit.Fitter`
+FITTERS: dict[str, type[Fitter]] = {f.kind: f for f in (CNNFitter, RidgeFitter, EnsembleFitter)}
 
 
 def _fitter(config: TrainConfig) -> Fitter:
-    return fitters()[model_spec(config.model.name).kind]()
+    return FITTERS[model_spec(config.model.name).kind]()
 
 
 def train_fold(
@@ -141,37 +137,6 @@ def train_fold(
     write_csv(preds, folder.predictions)
     done.record("train", fp, [folder.predictions], **fit.info)
     return preds
-
-
-#: Roles of held-out predictions of training subjects: a CNN's validation subjects, a classical
-#: model's inner cross-validation.
-HELD_OUT_TRAINING = ("val", "inner")
-
-
-def average_seeds_and_correct(preds: pd.DataFrame) -> pd.DataFrame:
-    """Average seeds per subject and fold, then fit each fold's age-bias correction on that fold's
-    held-out training predictions (never its test subjects) and apply it to its test subjects.
-
-    Where a fold has fewer than :data:`~brainage.training.bias.MIN_SUBJECTS` of them, the
-    correction is refused with a warning and ``corrected_age`` stays empty.
-    """
-    value_cols = [c for c in VALUES if c in preds]
-    mean = preds.groupby(["fold", "role", "subject_id", "age", "sex", "site"], as_index=False)[value_cols].mean()
-    out = []
-    for fold, part in mean.groupby("fold"):
-        test = part[part.role == "test"].copy()
-        if "predicted_age" in part:
-            held_out = part[part.role.isin(HELD_OUT_TRAINING)]
-            try:
-                corrector = AgeBiasCorrector().fit(held_out.age.to_numpy(), held_out.predicted_age.to_numpy())
-            except TooFewSubjects as exc:
-                console.print(f"[yellow]fold {fold}: no age-bias correction: {exc}")
-                test["corrected_age"], test["bias_alpha"], test["bias_beta"] = np.nan, np.nan, np.nan
-            else:
-                test["corrected_age"] = corrector.transform(test.age.to_numpy(), test.predicted_age.to_numpy())
-                test["bias_alpha"], test["bias_beta"] = corrector.alpha_, corrector.beta_
-        out.append(test)
-    return pd.concat(out, ignore_index=True).sort_values("subject_id").reset_index(drop=True)
 
 
 def train_cv(

@@ -25,6 +25,10 @@ CORRECTED_AGE = "corrected_age"
 #: What every model predicts, in this order.
 VALUES = (PREDICTED_AGE, P_MALE)
 
+#: Roles of held-out predictions of training subjects: a CNN's validation subjects, a classical
+#: model's inner cross-validation.
+HELD_OUT_TRAINING = ("val", "inner")
+
 #: Names of runs written before 0.8 -> today's (the longest first: one is a prefix of another).
 LEGACY_NAMES = {"age_pred_corrected": CORRECTED_AGE, "age_pred": PREDICTED_AGE, "sex_prob_male": P_MALE}
 

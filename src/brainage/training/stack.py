@@ -25,8 +25,8 @@ from brainage.errors import InputError
 from brainage.files import write_csv, write_json
 from brainage.layout import RunDir
 from brainage.progress import console
-from brainage.training.cv import HELD_OUT_TRAINING, average_seeds_and_correct
-from brainage.training.predictions import VALUES, current_name, read_predictions
+from brainage.training.bias import average_seeds_and_correct
+from brainage.training.predictions import HELD_OUT_TRAINING, VALUES, current_name, read_predictions
 from brainage.training.run_info import RunInfo
 
 KEYS = ["fold", "subject_id", "age", "sex", "site"]

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from brainage.predict.inputs import safe_name
+from brainage.files import safe_name
 
 #: Fewer slices than this along the thinnest axis is a localizer or a single-slab survey, not a brain volume.
 MIN_SLICES = 20

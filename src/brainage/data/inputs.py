@@ -4,7 +4,7 @@ a BIDS dataset, a CSV (``path[, subject_id, age, sex, site]``) or a folder of DI
 DICOM is converted with **dcm2niix** (Rorden's converter, the one BIDS tools and MRIQC pipelines
 use), installed from its PyPI wheel (``dcm2niix``), which carries the same compiled binary as
 Debian's package: a plain ``pip install`` gives every user (and CI) the converter, with no system
-package to add. Of the converted series, :mod:`brainage.predict.series` picks the 3D T1 of each
+package to add. Of the converted series, :mod:`brainage.data.series` picks the 3D T1 of each
 study (every series and the decision go to ``series.csv``); subjects are named after the patient
 ID (and the study date where a patient has several). A failed conversion names the folder and
 dcm2niix's message.
@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -25,7 +24,7 @@ import pandas as pd
 
 from brainage.data.manifest import check_images, make_manifest, write_manifest
 from brainage.errors import InputError
-from brainage.files import write_csv
+from brainage.files import safe_name, write_csv
 from brainage.layout import CohortDir, PredictDir
 from brainage.progress import console
 
@@ -34,17 +33,6 @@ NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
 def is_nifti(path: Path) -> bool:
     return path.name.lower().endswith(NIFTI_SUFFIXES)
-
-
-def safe_name(text: str, fallback: str = "subject") -> str:
-    """``text`` with every run of characters other than letters, digits, ``.`` and ``-`` made one
-    underscore, for file and subject names (``fallback`` where nothing is left).
-
-    Example:
-        >>> safe_name("Patient 7 (T1)"), safe_name("__", "patient")
-        ('Patient_7_T1', 'patient')
-    """
-    return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9.-]+", "_", text)).strip("_.") or fallback
 
 
 def subject_id_from(path: Path) -> str:
@@ -160,7 +148,7 @@ def _first_files(folder: Path, limit: int = 2000):
 
 
 def _manifest_of_dicom(source: Path, out: PredictDir, wanted: list[str] | None) -> pd.DataFrame:
-    from brainage.predict.series import dicom_only_tags, read_series, select_series
+    from brainage.data.series import dicom_only_tags, read_series, select_series
 
     converted = convert_dicom(source, out.converted)
     tags = dicom_only_tags(source)
@@ -198,7 +186,7 @@ def manifest_for_inputs(
     """A manifest (``out/inputs/manifest.csv``) of whatever ``source`` is; labels are optional.
 
     ``series``: for DICOM, series numbers or description fragments to predict instead of the
-    automatic choice (:func:`~brainage.predict.series.select_series`).
+    automatic choice (:func:`~brainage.data.series.select_series`).
     """
     source, out = Path(source), PredictDir(out)
     if not source.exists():

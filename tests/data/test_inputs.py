@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from brainage.data.inputs import manifest_for_inputs
 from brainage.errors import InputError
-from brainage.predict.inputs import manifest_for_inputs
 from tests.dicom import write_dicom_series
 
 

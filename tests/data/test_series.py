@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from brainage.data.inputs import manifest_for_inputs
+from brainage.data.series import classify
 from brainage.errors import InputError
-from brainage.predict.inputs import manifest_for_inputs
-from brainage.predict.series import classify
 from tests.dicom import write_dicom_series
 
 T1_3D = {
