@@ -31,12 +31,12 @@ import numpy as np
 import pandas as pd
 from _machine import machine_info
 
+from brainage.bundle.bundle import load_bundle, recipe
+from brainage.bundle.export import export_bundle
 from brainage.data.manifest import make_manifest, read_manifest, write_manifest
 from brainage.data.variants import CSF, GM, VARIANTS, WM
 from brainage.files import atomic_path
 from brainage.parallel import Executor
-from brainage.predict.bundle import load_bundle, recipe
-from brainage.predict.export import export_bundle
 from brainage.preprocess.cache import read_cache_index, write_volume_raw
 from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest, recipe_preset
 from brainage.qc.run import run_qc

@@ -31,8 +31,8 @@ import pandas as pd
 from _machine import machine_info
 from nibabel.processing import resample_to_output
 
+from brainage.bundle.export import export_bundle
 from brainage.parallel import Executor
-from brainage.predict.export import export_bundle
 from brainage.predict.run import predict_files
 from brainage.predict.site import FinetuneConfig, finetune_site
 

@@ -28,9 +28,9 @@ import nibabel as nib
 import pandas as pd
 from _machine import machine_info
 
+from brainage.bundle.bundle import default_bundle_path, load_bundle
 from brainage.data.variants import VARIANTS
 from brainage.parallel import Executor
-from brainage.predict.bundle import default_bundle_path, load_bundle
 from brainage.predict.run import predict_files
 
 RESULTS = Path(__file__).resolve().parent / "results"

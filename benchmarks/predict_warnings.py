@@ -23,8 +23,8 @@ from pathlib import Path
 import pandas as pd
 from _machine import machine_info
 
+from brainage.bundle.bundle import default_bundle_path, load_bundle
 from brainage.data.variants import VARIANTS
-from brainage.predict.bundle import default_bundle_path, load_bundle
 from brainage.predict.warnings import qc_warning
 from brainage.qc.reference import Reference, measured
 from brainage.qc.rules import judge

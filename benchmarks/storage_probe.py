@@ -27,13 +27,13 @@ import numpy as np
 import pandas as pd
 from _machine import machine_info
 
+from brainage.bundle.bundle import load_bundle, recipe
 from brainage.data.ingest_ixi import ingest_ixi
 from brainage.data.manifest import included, make_manifest, write_manifest
 from brainage.data.variants import VARIANTS
 from brainage.files import DoneRecord, atomic_path
 from brainage.layout import PreprocessedDir
 from brainage.parallel import Executor
-from brainage.predict.bundle import load_bundle, recipe
 from brainage.preprocess.cache import read_cache_index, read_volume
 from brainage.preprocess.pipeline import preprocess_manifest
 

@@ -209,7 +209,7 @@ def tiny_bundle(preprocessed_synth, tmp_path_factory):
         val_fraction=0.3,
         downsample=2,
     )
-    from brainage.predict.export import export_bundle
+    from brainage.bundle.export import export_bundle
     from brainage.training.cv import train_cv
 
     train_cv(out.root, root / "splits", root / "run", config, RunOptions(folds=(FINAL_FOLD,), num_workers=0))
@@ -221,8 +221,8 @@ def tiny_bundle(preprocessed_synth, tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_bundle_with_intervals(tiny_bundle, tmp_path_factory):
     """The tiny bundle carrying an interval calibration (from made-up out-of-fold residuals)."""
-    from brainage.predict.bundle import load_bundle
-    from brainage.predict.export import age_interval_record
+    from brainage.bundle.bundle import load_bundle
+    from brainage.bundle.export import age_interval_record
 
     rng = np.random.default_rng(0)
     age = rng.uniform(20, 80, 120)

@@ -10,7 +10,19 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "brainage"
 
 #: Pipeline order. A module may import its own stage, earlier stages and the shared base;
 #: the base (top-level modules such as config, files, layout) imports only the base.
-STAGES = ["data", "preprocess", "qc", "models", "training", "evaluation", "predict", "explain", "viewer", "demo"]
+STAGES = [
+    "data",
+    "preprocess",
+    "qc",
+    "models",
+    "training",
+    "evaluation",
+    "bundle",
+    "predict",
+    "explain",
+    "viewer",
+    "demo",
+]
 #: Top-level modules that sit above every stage (they assemble the stages).
 ENTRY_POINTS = {"__init__", "cli"}
 BASE = -1

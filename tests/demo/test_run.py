@@ -2,9 +2,9 @@
 
 import pandas as pd
 
+from brainage.bundle.bundle import load_bundle
 from brainage.demo.run import DEMO_MODEL, _index_page
 from brainage.layout import DemoDir
-from brainage.predict.bundle import load_bundle
 from tests.browser import page_problems
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from brainage.bundle.bundle import load_bundle
 from brainage.cli import main as brainage
 from brainage.layout import PredictDir, SiteDir
-from brainage.predict.bundle import load_bundle
 from brainage.predict.run import COLUMNS
 from brainage.predict.site import FinetuneConfig, _with_calibration, finetune_bundle, site_calibration, split_site
 from brainage.preprocess.cache import read_cache_index
@@ -224,9 +224,9 @@ def test_predict_judges_the_scanner_against_the_models_own_training_scans(monkey
 
 
 def test_an_exported_bundle_carries_the_qc_statistics_of_its_clean_training_scans(tmp_path):
+    from brainage.bundle.export import _qc_reference
     from brainage.files import write_csv
     from brainage.layout import PreprocessedDir
-    from brainage.predict.export import _qc_reference
 
     pre = PreprocessedDir(tmp_path / "pre")
     metrics = _training_qc_metrics(26)

@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from brainage.bundle.bundle import recipe
 from brainage.data.manifest import read_manifest, write_manifest
 from brainage.data.variants import CSF, WM
 from brainage.errors import InputError
 from brainage.layout import PreprocessedDir
 from brainage.parallel import Executor
-from brainage.predict.bundle import recipe
 from brainage.preprocess.cache import read_cache_index
 from brainage.preprocess.pipeline import preprocess_manifest
 from brainage.preprocess.renditions import KINDS, plan_renditions, tissue_labels

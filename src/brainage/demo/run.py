@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from brainage.bundle.export import export_bundle
 from brainage.data.ingest import ingest
 from brainage.data.synth import SynthConfig, make_cohort
 from brainage.errors import InputError
@@ -21,7 +22,6 @@ from brainage.html import image_links, write_page
 from brainage.layout import DEFAULT_GRID, CohortDir, DemoDir
 from brainage.models.registry import DEFAULT_MODEL, model_spec
 from brainage.parallel import Executor
-from brainage.predict.export import export_bundle
 from brainage.predict.run import predict_files
 from brainage.preprocess.figures import before_after
 from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest, print_report
@@ -121,8 +121,8 @@ def _export_and_predict(demo: DemoDir, workers: int, n_scans: int = 6) -> pd.Dat
 def _real_data_sentence() -> str:
     """The shipped model's cross-validated figures on real scans, read from the model file's
     description (its weights are not needed)."""
-    from brainage.predict.bundle import default_bundle_path, read_meta
-    from brainage.predict.bundle_meta import BundleMeta
+    from brainage.bundle.bundle import default_bundle_path, read_meta
+    from brainage.bundle.meta import BundleMeta
 
     try:
         meta = BundleMeta.from_dict(read_meta(default_bundle_path()), default_bundle_path())

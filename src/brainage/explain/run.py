@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 from nibabel.processing import resample_from_to
 
+from brainage.bundle.bundle import load_bundle
+from brainage.bundle.members import CNNMember
 from brainage.config import load_config
 from brainage.errors import InputError
 from brainage.evaluation.metrics import age_metrics
@@ -33,8 +35,6 @@ from brainage.explain.se import channel_differences, excitations, lowest_channel
 from brainage.files import write_csv
 from brainage.layout import CacheDir, ExplainDir, PredictDir, PreprocessedDir, RunDir
 from brainage.models.registry import model_spec
-from brainage.predict.bundle import load_bundle
-from brainage.predict.members import CNNMember
 from brainage.preprocess.cache import read_cache_index
 from brainage.preprocess.grids import GRIDS, CacheInfo
 from brainage.preprocess.ops import from_grid, save_nifti

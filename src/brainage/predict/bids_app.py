@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from brainage.bundle.bundle import Bundle, default_bundle_path, load_bundle
 from brainage.data.bids_sessions import bids_sessions
 from brainage.data.manifest import read_table
 from brainage.errors import InputError
@@ -35,7 +36,6 @@ from brainage.files import file_digest, write_csv, write_json, write_text
 from brainage.html import image_links, write_page
 from brainage.layout import BidsDerivativesDir, PredictDir
 from brainage.parallel import Executor
-from brainage.predict.bundle import Bundle, default_bundle_path, load_bundle
 from brainage.predict.run import predict_files
 from brainage.progress import console
 from brainage.training.intervals import DEFAULT_COVERAGE

@@ -56,8 +56,8 @@ class Export(Command):
         )
 
     def run(self, args: argparse.Namespace) -> None:
+        from brainage.bundle.export import IXI_ATTRIBUTION, IXI_LICENCE, export_bundle
         from brainage.layout import FINAL_FOLD
-        from brainage.predict.export import IXI_ATTRIBUTION, IXI_LICENCE, export_bundle
         from brainage.progress import console
 
         ixi = args.attribution.lower() == "ixi"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from brainage.bundle.meta import BundleMeta
 from brainage.evaluation import plots
 from brainage.html import file_links, image_links, write_page
 from brainage.layout import PredictDir
-from brainage.predict.bundle_meta import BundleMeta
 from brainage.predict.warnings import site_notes
 from brainage.qc.reference import SITE_MIN_SIZE
 

@@ -9,7 +9,7 @@ Example:
     >>> predict_files("scan.nii.gz", "out")  # doctest: +SKIP
 
 In memory (no folders): ``load_bundle().predict(nib.load("scan.nii.gz"))``
-(:meth:`~brainage.predict.bundle.Bundle.predict`).
+(:meth:`~brainage.bundle.bundle.Bundle.predict`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from brainage.bundle.bundle import Bundle, load_bundle
+from brainage.bundle.intervals import INTERVAL_COLUMNS
+from brainage.bundle.meta import BundleMeta
 from brainage.data.images import voxel_fingerprint
 from brainage.data.inputs import image_geometry, manifest_for_inputs
 from brainage.data.manifest import included, read_manifest
@@ -30,9 +33,6 @@ from brainage.evaluation.metrics import SUBJECT_COLUMNS, subject_columns
 from brainage.files import write_csv, write_json
 from brainage.layout import PredictDir
 from brainage.parallel import Executor
-from brainage.predict.bundle import Bundle, load_bundle
-from brainage.predict.bundle_meta import BundleMeta
-from brainage.predict.intervals import INTERVAL_COLUMNS
 from brainage.predict.warnings import geometry_warning, qc_warning
 from brainage.preprocess.cache import read_cache_index
 from brainage.preprocess.pipeline import preprocess_manifest

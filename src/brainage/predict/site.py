@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from brainage.bundle.bundle import Bundle, load_bundle
+from brainage.bundle.members import CNNMember
 from brainage.config import from_dict
 from brainage.data.inputs import manifest_for_inputs
 from brainage.errors import InputError
@@ -31,8 +33,6 @@ from brainage.evaluation.metrics import age_metrics
 from brainage.files import write_csv
 from brainage.layout import SiteDir
 from brainage.parallel import Executor
-from brainage.predict.bundle import Bundle, load_bundle
-from brainage.predict.members import CNNMember
 from brainage.predict.run import predict_files
 from brainage.preprocess.cache import read_cache_index
 from brainage.preprocess.grids import CacheInfo

@@ -56,7 +56,7 @@ class PreprocessedScan:
 
     def index_row(self) -> dict:
         """The scan as a row of a cache index, the arrays in place of the files' names (what
-        :meth:`brainage.predict.bundle.Bundle.predict` and the training datasets read)."""
+        :meth:`brainage.bundle.bundle.Bundle.predict` and the training datasets read)."""
         row = {
             "subject_id": self.subject_id,
             "age": np.nan if self.age is None else float(self.age),

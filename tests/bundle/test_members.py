@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 
+from brainage.bundle.members import RidgeMember
 from brainage.models.network import model_config
-from brainage.predict.members import RidgeMember
 from brainage.training.classical import RidgeBrainAge
 from brainage.training.config import TrainConfig
 

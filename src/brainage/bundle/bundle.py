@@ -26,14 +26,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from brainage.bundle.intervals import interval_columns
+from brainage.bundle.members import MEMBER_KINDS, Member
+from brainage.bundle.meta import FORMAT, FORMAT_VERSION, BundleMeta
 from brainage.config import fingerprint, from_dict, to_dict
 from brainage.errors import InputError
 from brainage.files import atomic_path
 from brainage.layout import BUNDLE_FILES, SHIPPED_BUNDLE
 from brainage.models.registry import MODELS
-from brainage.predict.bundle_meta import FORMAT, FORMAT_VERSION, BundleMeta
-from brainage.predict.intervals import interval_columns
-from brainage.predict.members import MEMBER_KINDS, Member
 from brainage.preprocess.grids import GRIDS
 from brainage.preprocess.pipeline import PreprocessConfig
 from brainage.preprocess.recipes import AFFINE_ITERATIONS, N4_ITERATIONS
@@ -142,7 +142,7 @@ class Bundle:
         pandas.DataFrame
             ``predicted_age`` and ``p_male`` (seeds averaged; a site calibration applied where the
             bundle has one), ``corrected_age`` where the age is known, and the intervals where the
-            bundle carries its calibration (:mod:`brainage.predict.intervals`; widened here only
+            bundle carries its calibration (:mod:`brainage.bundle.intervals`; widened here only
             for an age outside the training range: ``brainage predict`` also widens for what QC
             found). Scans (not a table) come with their ``subject_id`` first.
         """
@@ -200,7 +200,7 @@ class Bundle:
         return pd.DataFrame(rows)
 
     def intervals(self, predictions: pd.DataFrame, age: pd.Series, coverage: float = DEFAULT_COVERAGE, **found):
-        """The interval columns of ``predictions`` (:func:`~brainage.predict.intervals.interval_columns`;
+        """The interval columns of ``predictions`` (:func:`~brainage.bundle.intervals.interval_columns`;
         ``found``: ``scanner_differs`` / ``qc_warned`` flags per row)."""
         meta = self.meta
         return interval_columns(predictions, age, meta.age_interval, meta.cohort, meta.invariance, coverage, **found)

@@ -4,7 +4,7 @@ the training scans."""
 import numpy as np
 import pandas as pd
 
-from brainage.predict.intervals import interval_columns, outside_range_rates
+from brainage.bundle.intervals import interval_columns, outside_range_rates
 from brainage.training.intervals import AgeIntervals
 
 COHORT = {"age_min": 20.0, "age_max": 82.0}

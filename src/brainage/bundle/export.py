@@ -21,6 +21,10 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from brainage.bundle.bundle import Bundle, SeedModel, recipe
+from brainage.bundle.intervals import outside_range_rates
+from brainage.bundle.members import CNNMember, RidgeMember
+from brainage.bundle.meta import BundleMeta, ModelInfo
 from brainage.config import load_config, to_dict
 from brainage.data.images import voxel_fingerprint
 from brainage.data.manifest import read_manifest
@@ -28,10 +32,6 @@ from brainage.errors import InputError
 from brainage.files import DoneRecord
 from brainage.layout import FINAL_FOLD, CacheDir, FoldDir, PreprocessedDir, RunDir
 from brainage.models.registry import model_spec
-from brainage.predict.bundle import Bundle, SeedModel, recipe
-from brainage.predict.bundle_meta import BundleMeta, ModelInfo
-from brainage.predict.intervals import outside_range_rates
-from brainage.predict.members import CNNMember, RidgeMember
 from brainage.preprocess.grids import CacheInfo
 from brainage.preprocess.pipeline import PreprocessConfig
 from brainage.progress import console, track
@@ -163,7 +163,7 @@ def _cv_metrics(run: RunDir) -> dict | None:
 
 
 def age_interval_record(oof: pd.DataFrame, fitted_on: str, extrapolation=None, ages=None) -> dict | None:
-    """What a bundle carries to put an interval on every age (:mod:`brainage.predict.intervals`):
+    """What a bundle carries to put an interval on every age (:mod:`brainage.bundle.intervals`):
     the split-conformal calibration on out-of-fold predictions ``oof`` and, from an
     ``extrapolation`` benchmark result (a JSON path) with the training ``ages`` it was run on, the
     widening per year beyond the training range. None (said on the console) where ``oof`` is too
@@ -227,7 +227,7 @@ def refresh_bundle(
     """
     from dataclasses import replace
 
-    from brainage.predict.bundle import load_bundle
+    from brainage.bundle.bundle import load_bundle
 
     bundle = load_bundle(bundle_path)
     changes = {}

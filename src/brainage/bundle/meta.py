@@ -44,7 +44,7 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class BundleMeta:
-    """Everything in ``bundle.json`` but the seeds' settings (:mod:`brainage.predict.bundle`).
+    """Everything in ``bundle.json`` but the seeds' settings (:mod:`brainage.bundle.bundle`).
 
     ``preprocessing``: the recipe (config, grid, steps, fingerprint); ``bias_correction``:
     :meth:`~brainage.training.bias.AgeBiasCorrector.to_dict`; ``cohort``: size, ages, sexes, sites
@@ -55,7 +55,7 @@ class BundleMeta:
     ``age_interval``: the calibration of the interval on every age (``calibration``:
     :meth:`~brainage.training.intervals.AgeIntervals.to_dict`, out-of-fold residuals) and how much
     it widens per year beyond the training range (``outside_range``,
-    :func:`~brainage.predict.intervals.outside_range_rates`).
+    :func:`~brainage.bundle.intervals.outside_range_rates`).
     """
 
     name: str

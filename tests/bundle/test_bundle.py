@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 import torch
 
+from brainage.bundle.bundle import FORMAT_VERSION, default_bundle_path, load_bundle, read_meta
 from brainage.config import fingerprint
 from brainage.errors import InputError
 from brainage.layout import BUNDLE_FILES, FINAL_FOLD, PreprocessedDir, RunDir
 from brainage.parallel import Executor
-from brainage.predict.bundle import FORMAT_VERSION, default_bundle_path, load_bundle, read_meta
 from brainage.preprocess.cache import read_cache_index
 from brainage.preprocess.pipeline import preprocess_manifest
 
@@ -142,7 +142,7 @@ def test_the_shipped_model_on_real_scans_it_was_trained_with(preprocessed_real, 
 def test_a_recipe_from_before_a_setting_existed_keeps_its_steps():
     """Bundles record their preprocessing config; one written before ``working_voxel_mm`` and
     ``segmentation`` existed must rebuild the steps it was trained on, not today's defaults."""
-    from brainage.predict.bundle import recipe, recipe_config
+    from brainage.bundle.bundle import recipe, recipe_config
 
     old = {
         "grids": ["2mm"],
@@ -170,8 +170,8 @@ def test_invariance_summary_is_read_or_refused_with_the_file_named(tmp_path):
 
     import pytest
 
+    from brainage.bundle.export import invariance_summary
     from brainage.errors import InputError
-    from brainage.predict.export import invariance_summary
 
     good = tmp_path / "invariance.json"
     good.write_text(
@@ -233,7 +233,7 @@ def test_bundle_json_is_read_through_its_record(tiny_bundle, tmp_path, change, w
 
 
 def test_a_refreshed_bundle_carries_new_intervals_and_recipe_and_the_same_weights(tiny_bundle, tmp_path):
-    from brainage.predict.export import refresh_bundle
+    from brainage.bundle.export import refresh_bundle
 
     rng = np.random.default_rng(0)
     age = rng.uniform(20, 80, 100)
@@ -253,7 +253,7 @@ def test_a_refreshed_bundle_carries_new_intervals_and_recipe_and_the_same_weight
 
 def test_a_recipe_from_before_the_fast_schedules_keeps_the_antspyx_ones():
     """The shipped bundle of 0.9 was trained before the fast schedules: its registration and N4 stay."""
-    from brainage.predict.bundle import recipe, recipe_config
+    from brainage.bundle.bundle import recipe, recipe_config
     from brainage.preprocess.recipes import AFFINE_ITERATIONS, N4_ITERATIONS
 
     config = load_bundle().preprocess_config
