@@ -1,7 +1,8 @@
 """Preprocessing benchmark on real IXI-HH scans: seconds per step, brain-extraction Dice against
 the reference parcellation (label > 0), registration quality, cache size.
 
-    python benchmarks/preprocess.py --ixi ../shared/data/ixi-hh --work /tmp/pre-bench [--limit 20]
+    python benchmarks/preprocess.py --ixi ../shared/data/ixi-hh --work /tmp/pre-bench [--limit 20] \
+        [--recipe scanner-robust]
 
 ``--work`` is resumable: pointing it at an existing `brainage preprocess` folder of the same
 scans reuses its per-step timings (recorded in each subject's steps.json when it ran).
@@ -13,6 +14,7 @@ import argparse
 import json
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import nibabel as nib
@@ -20,13 +22,13 @@ import numpy as np
 import pandas as pd
 from _machine import machine_info
 
+from brainage.config import to_dict
 from brainage.data.ingest_ixi import ingest_ixi
 from brainage.data.manifest import write_manifest
 from brainage.parallel import Executor
-from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest
+from brainage.preprocess.pipeline import preprocess_manifest, recipe_preset
+from brainage.preprocess.recipes import RECIPES
 from brainage.preprocess.steps import steps_for
-
-STEP_SECONDS = [f"seconds_{step.name}" for step in steps_for(PreprocessConfig())]
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -45,8 +47,15 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/brainage-pre-bench"))
     ap.add_argument("--limit", type=int, default=0, help="first N scans only (0 = all 185)")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "preprocess_cpu.json")
+    ap.add_argument(
+        "--recipe", default="default", choices=sorted(RECIPES), help="the recipe benchmarked (no renditions)"
+    )
+    ap.add_argument("--json", type=Path, default=None, help="default: results/preprocess_cpu[_<recipe>].json")
     args = ap.parse_args()
+    suffix = "" if args.recipe == "default" else "_" + args.recipe.replace("-", "_")
+    args.json = args.json or Path(__file__).parent / "results" / f"preprocess_cpu{suffix}.json"
+    config = replace(recipe_preset(args.recipe), renditions=0)  # a scan's preprocessing, not training data
+    step_seconds = [f"seconds_{step.name}" for step in steps_for(config)]
     os.environ.setdefault("BRAINAGE_NO_PROGRESS", "1")
     manifest, _ = ingest_ixi(args.ixi, check=False)
     manifest = manifest.assign(included=True, exclusion_reason="")  # every scan, labelled or not
@@ -54,9 +63,7 @@ def main() -> None:
         manifest = manifest.head(args.limit)
     write_manifest(manifest, args.work / "bench_manifest.csv")
     start = time.time()
-    report = preprocess_manifest(
-        args.work / "bench_manifest.csv", args.work, PreprocessConfig(), Executor(workers=args.workers)
-    )
+    report = preprocess_manifest(args.work / "bench_manifest.csv", args.work, config, Executor(workers=args.workers))
     wall = time.time() - start
 
     rows = []
@@ -83,7 +90,7 @@ def main() -> None:
                 "superior_extent_diff_mm": hi_m - hi_r,
                 "dice_template": r.dice_template,
                 "ncc_template": r.ncc_template,
-                **{c: r.get(c) for c in STEP_SECONDS},
+                **{c: r.get(c) for c in step_seconds},
             }
         )
     table = pd.DataFrame(rows)
@@ -119,6 +126,8 @@ def main() -> None:
         json.dumps(
             {
                 "benchmark": "preprocess",
+                "recipe": args.recipe,
+                "config": to_dict(config),
                 "machine": machine_info(),
                 "n_scans": int(len(report)),
                 "n_ok": int(len(table)),

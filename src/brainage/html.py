@@ -1,14 +1,22 @@
-"""The shell of every HTML page brainage writes: offline, no scripts, one stylesheet.
+"""The HTML pages brainage writes: offline, no scripts, one stylesheet, from jinja2 templates
+(``brainage/templates``) with autoescape, so a subject id or a warning is text, never markup.
+
+A page's template extends ``page.html`` and fills its ``body`` block; :func:`write_template`
+renders it. Pages not yet on templates pass trusted HTML to :func:`write_page`, which renders the
+same shell.
 
 Example:
     >>> text = page("QC", "<p>hello</p>")
     >>> text.startswith("<!doctype html>") and "<title>brainage: QC</title>" in text
+    True
+    >>> "&lt;script&gt;" in render("page.html", title="x", body="<script>")
     True
 """
 
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from html import escape
 from pathlib import Path
 
@@ -23,12 +31,40 @@ th{background:#eee;position:sticky;top:0} img.thumb{height:90px}
 .warning{color:#b00000;font-weight:bold}"""
 
 
-def page(title: str, body: str, style: str = "") -> str:
-    """A complete page: ``body`` is trusted HTML; ``title`` is escaped."""
-    return (
-        f'<!doctype html><html><head><meta charset="utf-8"><title>brainage: {escape(title)}</title>'
-        f"<style>{STYLE}{style}</style></head><body>\n{body}\n</body></html>\n"
+@lru_cache(maxsize=1)
+def _environment():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("brainage", "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,  # a context name misspelt fails the page, not blanks it
+        keep_trailing_newline=True,
     )
+
+
+def render(template: str, **context) -> str:
+    """``template`` (a file of ``brainage/templates``) rendered with ``context``; strings are
+    escaped unless marked safe (:func:`trusted`)."""
+    return _environment().get_template(template).render(style=STYLE, **context)
+
+
+def trusted(markup: str):
+    """HTML brainage built itself (a table from pandas, links from :func:`file_links`), inserted
+    into a template as it is."""
+    from markupsafe import Markup
+
+    return Markup(markup)
+
+
+def write_template(path: str | Path, template: str, title: str, **context) -> Path:
+    """Render ``template`` with ``title`` and ``context`` and write it atomically; returns the path."""
+    return write_text(path, render(template, title=title, **context))
+
+
+def page(title: str, body: str, style: str = "") -> str:
+    """A complete page in the shell of ``page.html``: ``body`` is trusted HTML; ``title`` is escaped."""
+    return _environment().get_template("page.html").render(title=title, style=STYLE + style, body=trusted(body))
 
 
 def write_page(path: str | Path, title: str, body: str, style: str = "") -> Path:
@@ -37,7 +73,8 @@ def write_page(path: str | Path, title: str, body: str, style: str = "") -> Path
 
 
 def image_links(paths: list[Path], relative_to: Path, height: int | None = 330) -> str:
-    """Thumbnails that open the full picture, with paths relative to the page's folder;
+    """HTML (a plain string: into a template through :func:`trusted`) of thumbnails that open the
+    full picture, with paths relative to the page's folder;
     ``height=None``: each picture at its own size, narrowed only to fit the page."""
     size = f"height:{height}px" if height else "max-width:100%"
     links = []
