@@ -11,14 +11,14 @@ from __future__ import annotations
 AFFINE_ITERATIONS = (2100, 1200, 1200, 10)
 #: The same without the last, full-resolution level: its 10 iterations cost more than half of the
 #: registration (scales and samples are set up on every voxel), and leaving them out moved the
-#: brain by 0.4 mm on average (at most 1.1 mm, on 2 mm voxels) at the same correlation with the
-#: template, on 6 IXI-HH brains (docs/pipeline.md, "A faster recipe").
+#: brain by 0.40 mm on average (at most 1.20 mm, on 2 mm voxels) at the same correlation with the
+#: template, on 8 IXI-HH brains (benchmarks/fast_recipe.py; docs/pipeline.md, "A faster recipe").
 AFFINE_ITERATIONS_FAST = (2100, 1200, 1200, 0)
 #: antspyx's N4 schedule: iterations at each of its four B-spline fitting levels (ANTs' tolerance,
 #: 1e-7, is never reached on a brain: every level runs them all); the recipes' before brainage 0.9.
 N4_ITERATIONS = (50, 50, 50, 50)
-#: Half of them, half the time: a known 1.5x field put on 6 IXI-HH heads was taken out to within
-#: 0.25 % of the same heads corrected without it (0.19 % with 50), docs/pipeline.md.
+#: Half of them, half the time: a known 1.5x field put on 8 IXI-HH heads was taken out to within
+#: 0.31 % of the same heads corrected without it (0.30 % with 50; benchmarks/fast_recipe.py).
 N4_ITERATIONS_FAST = (25, 25, 25, 25)
 
 #: Named recipes: settings that belong together, declared once (``brainage preprocess --recipe``).
