@@ -57,7 +57,7 @@ def main() -> None:
     config = replace(recipe_preset(args.recipe), renditions=0)  # a scan's preprocessing, not training data
     step_seconds = [f"seconds_{step.name}" for step in steps_for(config)]
     os.environ.setdefault("BRAINAGE_NO_PROGRESS", "1")
-    manifest, _ = ingest_ixi(args.ixi, check=False)
+    manifest = ingest_ixi(args.ixi, check=False)
     manifest = manifest.assign(included=True, exclusion_reason="")  # every scan, labelled or not
     if args.limit:
         manifest = manifest.head(args.limit)

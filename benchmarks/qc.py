@@ -178,7 +178,7 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("BRAINAGE_NO_PROGRESS", "1")
     start = time.time()
-    manifest, _ = ingest_ixi(args.ixi, check=False)
+    manifest = ingest_ixi(args.ixi, check=False)
     combined, injected = prepare(
         manifest,
         args.ixi,

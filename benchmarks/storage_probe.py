@@ -50,7 +50,7 @@ RECORDS = {
 
 
 def pick(ixi: Path, work: Path, n: int) -> pd.DataFrame:
-    manifest = included(ingest_ixi(ixi)[0]).sort_values("age")
+    manifest = included(ingest_ixi(ixi)).sort_values("age")
     return manifest.iloc[np.unique(np.round(np.linspace(0, len(manifest) - 1, n)).astype(int))]
 
 

@@ -4,7 +4,7 @@ import pytest
 from brainage.data.ingest import ingest
 from brainage.data.ingest_bids import ingest_bids
 from brainage.data.ingest_csv import ingest_csv
-from brainage.data.ingest_ixi import ingest_ixi
+from brainage.data.ingest_ixi import ingest_ixi, ingest_ixi_with_report
 from brainage.errors import InputError
 from tests.conftest import head_like, write_nifti
 
@@ -31,7 +31,8 @@ def _ixi_folder(tmp_path):
 
 def test_ixi_quirks(tmp_path):
     folder = _ixi_folder(tmp_path)
-    manifest, report = ingest_ixi(folder, folder / "IXI.csv")
+    manifest, report = ingest_ixi_with_report(folder, folder / "IXI.csv")
+    pd.testing.assert_frame_equal(ingest_ixi(folder, folder / "IXI.csv"), manifest)  # a table, as its siblings
     m = manifest.set_index("subject_id")
     assert m.included.to_dict() == {
         "IXI001": True,

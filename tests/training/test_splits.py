@@ -44,7 +44,7 @@ def test_sex_ratio_and_age_balanced_with_sites():
 
 @pytest.mark.realdata
 def test_real_ixi_folds_within_5_points_of_cohort_sex_ratio(ixi_dir, tmp_path):
-    manifest, _ = ingest_ixi(ixi_dir, check=False)
+    manifest = ingest_ixi(ixi_dir, check=False)
     folds = write_splits(manifest, tmp_path, SplitConfig(n_folds=5, seed=42))
     table = pd.read_csv(tmp_path / "fold_balance.csv")
     cohort = table[table.fold == "all"].male_fraction.item()

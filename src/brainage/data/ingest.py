@@ -52,9 +52,9 @@ def ingest(
     """
     out = IngestDir(out_dir)
     if kind == "ixi":
-        from brainage.data.ingest_ixi import ingest_ixi
+        from brainage.data.ingest_ixi import ingest_ixi_with_report
 
-        manifest, report = ingest_ixi(source, xls, check=check)
+        manifest, report = ingest_ixi_with_report(source, xls, check=check)
         write_csv(pd.DataFrame({"IXI_ID": report.rows_without_scan}), out.ixi_rows_without_scan)
         extra = (
             f"IXI.xls rows without a scan here: {len(report.rows_without_scan)}; duplicate IDs with a scan: "

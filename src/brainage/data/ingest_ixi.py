@@ -90,10 +90,37 @@ def find_ixi_scans(folder: Path) -> tuple[dict[int, tuple[str, Path]], list[str]
     return scans, unparsed
 
 
-def ingest_ixi(
+def ingest_ixi(folder: str | Path, xls_path: str | Path | None = None, check: bool = True) -> pd.DataFrame:
+    """Build a manifest from an IXI download, as :func:`~brainage.data.ingest_bids.ingest_bids` and
+    :func:`~brainage.data.ingest_csv.ingest_csv` do from theirs.
+
+    Parameters
+    ----------
+    folder
+        Folder holding the T1 files (searched recursively) and, by default, ``IXI.xls``.
+    xls_path
+        The spreadsheet, if not ``folder/IXI.xls``.
+    check
+        Open every image and exclude unreadable ones, with the reason.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The manifest: one row per scan, excluded ones kept with their reason
+        (:func:`ingest_ixi_with_report` also says what the spreadsheet held without a scan).
+
+    Example:
+        >>> manifest = ingest_ixi("../shared/data/ixi-hh")  # doctest: +SKIP
+        >>> int(manifest.included.sum())  # doctest: +SKIP
+        180
+    """
+    return ingest_ixi_with_report(folder, xls_path, check)[0]
+
+
+def ingest_ixi_with_report(
     folder: str | Path, xls_path: str | Path | None = None, check: bool = True
 ) -> tuple[pd.DataFrame, IXIReport]:
-    """Build a manifest from an IXI download.
+    """:func:`ingest_ixi`, and what was read from the spreadsheet.
 
 
     Parameters
@@ -112,9 +139,9 @@ def ingest_ixi(
         conflicts).
 
     Example:
-        >>> manifest, report = ingest_ixi("../shared/data/ixi-hh")  # doctest: +SKIP
-        >>> int(manifest.included.sum())  # doctest: +SKIP
-        180
+        >>> manifest, report = ingest_ixi_with_report("../shared/data/ixi-hh")  # doctest: +SKIP
+        >>> len(report.rows_without_scan) > 0  # doctest: +SKIP
+        True
     """
     folder = Path(folder).absolute()
     if not folder.is_dir():
