@@ -100,3 +100,29 @@ def test_pack_unpack_round_trip(tiny_cache, tmp_path):
     assert a.subject_id.tolist() == b.subject_id.tolist()
     assert np.array_equal(np.load(a.path[3]), np.load(b.path[3]))
     pd.testing.assert_series_equal(a.age, b.age)
+
+
+def test_augmentation_acts_in_millimetres_whatever_the_voxel_size():
+    """The dataset gives torchio the volumes' real voxel size, so the same drawn translation (in mm)
+    moves a 2 mm volume twice as many voxels as a 4 mm one (it once went to torchio as 1 mm voxels,
+    each setting converted by hand)."""
+    import torch
+    from scipy import ndimage
+
+    from brainage.training.augment import AugmentConfig, build_augmentation
+
+    config = AugmentConfig(
+        scale=0.0, degrees=0.0, translation_mm=4.0, log_gamma=0.0, noise_std=0.0, bias_coefficients=0.0
+    )
+    grid = np.indices((24, 24, 24)).astype(np.float32)
+    blob = np.exp(-(((grid - 12) ** 2).sum(0)) / (2 * 3.0**2))
+    shift = {}
+    for voxel in (2.0, 4.0):
+        index = pd.DataFrame(
+            {"subject_id": ["s"], "age": [40.0], "sex": ["F"], "path": [(blob * 255).astype(np.uint8)]}
+        )
+        dataset = BrainAgeDataset(index, build_augmentation(config, voxel), voxel_mm=voxel)
+        torch.manual_seed(0)  # the same draw of the translation, in mm
+        shift[voxel] = np.array(ndimage.center_of_mass(dataset[0][0][0].numpy())) - 12
+    assert np.abs(shift[4.0]).max() > 0.2  # it moved
+    np.testing.assert_allclose(shift[2.0], 2 * shift[4.0], atol=0.1)

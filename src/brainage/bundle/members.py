@@ -88,8 +88,9 @@ class CNNMember(Member):
     def model_config(self) -> ModelConfig:
         return self.net.config
 
-    def dataset(self, table: pd.DataFrame, transform=None) -> BrainAgeDataset:
-        """The inputs of ``table`` (cache-index rows; unknown ages allowed) as this network sees them."""
+    def dataset(self, table: pd.DataFrame, transform=None, voxel_mm: float = 2.0) -> BrainAgeDataset:
+        """The inputs of ``table`` (cache-index rows; unknown ages allowed) as this network sees them
+        (``voxel_mm``: their voxel size as it reads them, which a ``transform``'s millimetres refer to)."""
         m, stats = self.net.config, self.hparams.get("covariate_stats")
         return BrainAgeDataset(
             table.assign(age=table.age.fillna(0.0)),
@@ -99,6 +100,7 @@ class CNNMember(Member):
             modulate=m.modulate,
             covariates=m.covariates,
             covariate_stats=tuple(stats) if stats else None,
+            voxel_mm=voxel_mm,
         )
 
     def predict(self, table: pd.DataFrame) -> dict[str, np.ndarray]:

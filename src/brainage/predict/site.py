@@ -119,7 +119,7 @@ def finetune_bundle(bundle: Bundle, table: pd.DataFrame, config: FinetuneConfig)
                 covariate_stats=h["covariate_stats"],
             )
             module.net.load_state_dict(member.net.state_dict())
-            dataset = member.dataset(table, build_augmentation(train_config.augment, voxel))
+            dataset = member.dataset(table, build_augmentation(train_config.augment, voxel), voxel)
             loader = make_loader(
                 dataset, config.batch_size, shuffle=True, seed=config.seed, drop_last=len(dataset) > config.batch_size
             )

@@ -45,8 +45,8 @@ def build_augmentation(config: AugmentConfig, voxel_mm: float = 2.0):
     config
         The augmentation settings (a :class:`AugmentConfig`).
     voxel_mm
-        Voxel size of the volumes it will see, in mm (translations and blur are given in mm and
-        voxels).
+        Voxel size of the volumes it will see, in mm (the blur is given in their voxels; the
+        datasets give torchio the same voxel size, so translations act in mm).
 
     Returns
     -------
@@ -67,7 +67,7 @@ def build_augmentation(config: AugmentConfig, voxel_mm: float = 2.0):
         tio.RandomAffine(
             scales=config.scale,
             degrees=config.degrees,
-            translation=config.translation_mm / voxel_mm,
+            translation=config.translation_mm,  # mm: the dataset gives torchio the volumes' voxel size
             image_interpolation="linear",
             p=0.8,
         )
@@ -81,7 +81,8 @@ def build_augmentation(config: AugmentConfig, voxel_mm: float = 2.0):
         tio.RandomGamma(log_gamma=config.log_gamma, p=0.5, **only),
     ]
     if config.blur_std_voxels:
-        transforms.append(tio.RandomBlur(std=(0, config.blur_std_voxels), p=0.5, **only))
+        # the setting is in voxels of the volumes trained on; torchio's blur is in mm
+        transforms.append(tio.RandomBlur(std=(0, config.blur_std_voxels * voxel_mm), p=0.5, **only))
     transforms.append(tio.RandomNoise(std=(0, config.noise_std), p=0.5, **only))
     if config.flip_lr:
         transforms.insert(0, tio.RandomFlip(axes=("LR",)))

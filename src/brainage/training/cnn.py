@@ -132,7 +132,9 @@ def make_trainer(
     )
 
 
-def _dataset(table: pd.DataFrame, config: TrainConfig, covariate_stats, transform=None) -> BrainAgeDataset:
+def _dataset(
+    table: pd.DataFrame, config: TrainConfig, covariate_stats, voxel_mm: float, transform=None
+) -> BrainAgeDataset:
     m = config.model
     return BrainAgeDataset(
         table,
@@ -142,13 +144,14 @@ def _dataset(table: pd.DataFrame, config: TrainConfig, covariate_stats, transfor
         modulate=m.modulate,
         covariates=m.covariates,
         covariate_stats=covariate_stats,
+        voxel_mm=voxel_mm,
     )
 
 
 def _predict(
     module: BrainAgeModule, table: pd.DataFrame, config: TrainConfig, options: RunOptions, fold: FoldDir
 ) -> pd.DataFrame:
-    ds = _dataset(table, config, module.hparams.covariate_stats)
+    ds = _dataset(table, config, module.hparams.covariate_stats, module.hparams.voxel_mm)
     loader = make_loader(ds, config.batch_size, shuffle=False, num_workers=0)
     with quiet_lightning():
         trainer = make_trainer(config.max_epochs, options, fold.root, logger=False, devices=1)
@@ -195,7 +198,7 @@ def _fit(
         if covariates
         else None
     )
-    train_ds = _dataset(train, config, stats, build_augmentation(config.augment, voxel))
+    train_ds = _dataset(train, config, stats, voxel, build_augmentation(config.augment, voxel))
     train_loader = make_loader(
         train_ds,
         config.batch_size,
@@ -205,7 +208,7 @@ def _fit(
         seed=seed,
         drop_last=len(train_ds) > config.batch_size,
     )
-    val_loader = make_loader(_dataset(val, config, stats), config.batch_size, shuffle=False, num_workers=0)
+    val_loader = make_loader(_dataset(val, config, stats, voxel), config.batch_size, shuffle=False, num_workers=0)
     gpu_aug = asdict(config.augment) if config.augment.enabled and config.augment.device == "gpu" else None
     module = BrainAgeModule(
         asdict(config.model),

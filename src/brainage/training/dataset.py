@@ -75,7 +75,8 @@ class BrainAgeDataset(Dataset):
 
     Items are ``(inputs [C, X, Y, Z] float32, covariates [K] float32, age float32, sex int64
     (F=0, M=1))``. Covariates are columns of the cache index (e.g. ``affine_det``), standardised
-    with the given ``(mean, std)``; ``K`` is 0 without them.
+    with the given ``(mean, std)``; ``K`` is 0 without them. ``voxel_mm``: the volumes' voxel size
+    as read (after ``downsample``), which the transform's millimetres refer to.
 
     Example:
         >>> import pandas as pd, tempfile
@@ -96,6 +97,7 @@ class BrainAgeDataset(Dataset):
         modulate: bool = True,
         covariates: tuple = (),
         covariate_stats: tuple | None = None,
+        voxel_mm: float = 2.0,
     ):
         self.rows = index.to_dict("records")
         self.ages = index["age"].to_numpy(np.float32)
@@ -108,6 +110,10 @@ class BrainAgeDataset(Dataset):
         self.covariates = cov
         self.transform = transform
         self.downsample, self.inputs, self.modulate = downsample, tuple(inputs), modulate
+        # the volumes' real voxel size, so a transform given in millimetres (a translation, a blur)
+        # acts in millimetres whatever the grid and the pooling; their position in MNI space does
+        # not matter to any transform, only the spacing does
+        self.affine = np.diag([float(voxel_mm)] * 3 + [1.0])
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -121,7 +127,9 @@ class BrainAgeDataset(Dataset):
             # transforms can be limited to the ones that carry scanner contrast.
             parts = torch.split(volume, [n_channels((name,)) for name in self.inputs])
             subject = self.transform(
-                tio.Subject({name: tio.ScalarImage(tensor=part) for name, part in zip(self.inputs, parts)})
+                tio.Subject(
+                    {name: tio.ScalarImage(tensor=part, affine=self.affine) for name, part in zip(self.inputs, parts)}
+                )
             )
             volume = torch.cat([subject[name].data for name in self.inputs])
         return (
