@@ -125,3 +125,21 @@ def test_scores_skip_unknown_ages_and_sexes():
         {"predicted_age": np.array([32.0, 99.0, 50.0, 58.0]), "p_male": np.array([0.2, 0.9, 0.7, 0.4])}, table
     )
     assert scores == {"age_mae": pytest.approx(4 / 3), "sex_accuracy": pytest.approx(2 / 3)}
+
+
+def test_one_part_of_an_explanation_runs_alone(predicted_synth, tiny_bundle, tmp_path):
+    """``--only sanity``: the randomisation check without any Grad-CAM map of the population; the
+    page says what was not run; an unknown part is named."""
+    import shutil
+
+    from brainage.errors import InputError
+    from brainage.explain.run import explain
+
+    folder = tmp_path / "predicted"
+    shutil.copytree(predicted_synth, folder, ignore=shutil.ignore_patterns("explain"))
+    out = explain(folder, tiny_bundle[0], parts=("sanity",))
+    assert out.sanity.is_file() and not out.regions.exists() and not out.population_figure("sex_male").exists()
+    assert "Not run" in out.report.read_text()
+    assert brainage(["explain", str(folder), "--model", str(tiny_bundle[0]), "--only", "maps,heatmaps"]) != 0
+    with pytest.raises(InputError, match="unknown part.*heatmaps"):
+        explain(folder, tiny_bundle[0], parts=("maps", "heatmaps"))

@@ -173,7 +173,7 @@ def test_predict_runs_qc_on_the_executor_it_was_given(monkeypatch, tmp_path):
     monkeypatch.setattr(run_module, "run_qc", fake_qc)
     given = Executor(kind="dask", scheduler="tcp://127.0.0.1:1", workers=3)
     try:
-        run_module.predict(tmp_path / "in.nii.gz", tmp_path / "out", "bundle", given)
+        run_module.predict_files(tmp_path / "in.nii.gz", tmp_path / "out", "bundle", given)
     except InputError:
         pass
     assert seen["executor"].kind == "dask" and seen["executor"].scheduler == given.scheduler
@@ -218,7 +218,7 @@ def test_predict_judges_the_scanner_against_the_models_own_training_scans(monkey
 
     monkeypatch.setattr(run_module, "run_qc", fake_qc)
     with pytest.raises(InputError):
-        run_module.predict(tmp_path / "in.nii.gz", tmp_path / "out", "bundle")
+        run_module.predict_files(tmp_path / "in.nii.gz", tmp_path / "out", "bundle")
     assert seen["reference"].name == "toy training scans"
     assert seen["reference"].stats["snr_total"].median == pytest.approx(training.stats["snr_total"].median)
 

@@ -28,8 +28,15 @@ class Explain(Command):
             help="layer to explain, e.g. net.backbone.stages.2 (default: the deepest with maps at least 8 voxels wide)",
         )
         p.add_argument("--sanity-subjects", type=int, default=8, help="subjects of the randomisation check")
+        p.add_argument(
+            "--only",
+            default=None,
+            help="run only these parts, comma-separated: maps (Grad-CAM, population maps, regions), se (SE "
+            "channels and pruning), sanity (the randomisation check) (default: all)",
+        )
 
     def run(self, args: argparse.Namespace) -> None:
-        from brainage.explain.run import explain
+        from brainage.explain.run import PARTS, explain
 
-        explain(args.source, args.model, args.subjects, args.layer, args.sanity_subjects)
+        parts = tuple(p.strip() for p in args.only.split(",") if p.strip()) if args.only else PARTS
+        explain(args.source, args.model, args.subjects, args.layer, args.sanity_subjects, parts)

@@ -21,7 +21,9 @@ def write_report(
     sanity: pd.DataFrame,
     seconds: float,
     caveats: list[str] = (),
+    parts: tuple = ("maps", "se", "sanity"),
 ) -> Path:
+    """The page (``parts``: what was run; the others are said not to have been)."""
     from brainage.explain.plots import se_effects
 
     pop_figures = [out.population_figure(name) for name in population if out.population_figure(name).is_file()]
@@ -34,6 +36,8 @@ def write_report(
             for ranking, part in regions.groupby("ranked_by", sort=False)
         )
     se_html = "<h2>Squeeze-and-excitation channels</h2><p>None: this network has no squeeze-and-excitation blocks.</p>"
+    if "se" not in parts:
+        se_html = "<h2>Squeeze-and-excitation channels</h2><p>Not run (<code>--only</code>).</p>"
     if len(differences):
         se_effects(differences, out.se_figure)
         strongest = differences.groupby("contrast", sort=False).head(8)
@@ -51,6 +55,8 @@ def write_report(
         )
     sanity_mean = sanity.groupby("task").spearman_trained_vs_random.mean() if len(sanity) else pd.Series(dtype=float)
     sanity_text = ", ".join(f"{task}: mean rank correlation {v:.2f}" for task, v in sanity_mean.items())
+    sanity_text = sanity_text if "sanity" in parts else "not run"
+    maps_note = "" if "maps" in parts else "<p>Not run (<code>--only</code>).</p>"
     links = file_links(
         [
             (out.regions, "regions"),
@@ -67,7 +73,7 @@ def write_report(
 for age, the evidence for an <em>older</em> prediction; for sex, the evidence for the subject's own sex. Each map sums
 to one, so maps average and compare as distributions. In a cross-validation run every subject is explained by the fold
 model that never trained on it. Files: {links}.</p>
-<h2>Population maps (MNI space)</h2>{image_links(pop_figures, out.root, height=230)}
+<h2>Population maps (MNI space)</h2>{maps_note}{image_links(pop_figures, out.root, height=230)}
 <h2>Regions of each map (consensus IXI-HH DLMUSE atlas)</h2>
 <p class="note">By mass: the share of the map in the region (large regions dominate). By density: the map's mean in the
 region relative to a uniform map (regions of at least 0.8 ml). Difference maps: their positive part.</p>

@@ -132,7 +132,9 @@ def _scores(pred: dict, table: pd.DataFrame) -> dict:
     return out
 
 
-def _se_analysis(models: list[Explained]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def se_analysis(models: list[Explained]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each SE network's channel excitations compared between sexes and the age extremes (Cohen's d),
+    and its scores with the least-excited channels pruned."""
     differences, pruning = [], []
     for m in models:
         net = m.member.net
@@ -160,7 +162,8 @@ def _se_analysis(models: list[Explained]) -> tuple[pd.DataFrame, pd.DataFrame]:
     return (pd.concat(differences, ignore_index=True) if differences else pd.DataFrame()), pd.DataFrame(pruning)
 
 
-def _sanity(model: Explained, layer: str | None, n: int) -> pd.DataFrame:
+def sanity_check(model: Explained, layer: str | None, n: int) -> pd.DataFrame:
+    """Rank correlation of the trained model's maps with a randomised copy's, per task and subject."""
     sub = Explained(model.label, model.member, model.table.head(n))
     trained = _maps(sub, layer)
     random_member = CNNMember(randomised_copy(model.member.net), model.member.hparams, model.member.downsample)
@@ -174,7 +177,8 @@ def _sanity(model: Explained, layer: str | None, n: int) -> pd.DataFrame:
     )
 
 
-def _population(maps: dict[str, np.ndarray], table: pd.DataFrame) -> dict[str, np.ndarray]:
+def population_maps(maps: dict[str, np.ndarray], table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Mean maps per sex and age group, and their differences."""
     out = {}
     if "sex" in maps:
         for sex, name in (("F", "female"), ("M", "male")):
@@ -232,12 +236,18 @@ def chance_caveats(table: pd.DataFrame, predictions: pd.DataFrame) -> list[str]:
     return out
 
 
+#: The parts of an explanation, each of which runs alone (``brainage explain --only``): Grad-CAM maps
+#: (per subject, per population and their regions), the SE channel analysis, the sanity check.
+PARTS = ("maps", "se", "sanity")
+
+
 def explain(
     source: str | Path,
     model: str | Path | None = None,
     n_subjects: int = 3,
     layer: str | None = None,
     sanity_subjects: int = 8,
+    parts: tuple = PARTS,
 ) -> ExplainDir:
     """Explain a training run or a predict folder (see the module doc): Grad-CAM maps per subject
     and for the population, the regions they fall in, SE channel activity per class, channel
@@ -255,6 +265,8 @@ def explain(
         The network layer Grad-CAM reads (``None``: the last convolutional block).
     sanity_subjects
         Subjects of the sanity check (maps of a network with randomised weights must differ).
+    parts
+        Which of :data:`PARTS` to run (the report shows those; the others say they were not run).
 
     Returns
     -------
@@ -262,8 +274,11 @@ def explain(
         The output folder (``explain/`` of the run or predict folder), its report at ``.report``.
 
     Example:
-        >>> explain("results/ixi/models/ensemble")  # doctest: +SKIP
+        >>> explain("results/ixi/models/ensemble", parts=("se",))  # doctest: +SKIP
     """
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown or not parts:
+        raise InputError(None, f"unknown part(s) of an explanation {unknown}; choose from {', '.join(PARTS)}")
     source = Path(source)
     start = time.perf_counter()
     if RunDir(source).info.is_file():
@@ -274,35 +289,42 @@ def explain(
         out = PredictDir(source).explain
     else:
         raise InputError(source, "neither a `brainage train` run nor a `brainage predict` output folder")
-    affine = GRIDS[grid].affine()
-    all_maps: dict[str, list] = {}
-    tables, predictions = [], []
-    for m in models:
-        console.print(f"Grad-CAM: {m.label}, {len(m.table)} subjects")
-        for task, values in _maps(m, layer).items():
-            all_maps.setdefault(task, []).append(values)
-        tables.append(m.table)
-        predictions.append(pd.DataFrame(m.member.predict(m.table)))
-    table = pd.concat(tables, ignore_index=True)
-    caveats = chance_caveats(table, pd.concat(predictions, ignore_index=True))
+    table = pd.concat([m.table for m in models], ignore_index=True)
+    predictions = pd.concat([pd.DataFrame(m.member.predict(m.table)) for m in models], ignore_index=True)
+    caveats = chance_caveats(table, predictions)
     for caveat in caveats:
         console.print(f"[yellow]caveat[/yellow]: {caveat}")
-    maps = {task: np.concatenate(parts) for task, parts in all_maps.items()}
-    _subject_outputs(maps, table, pre, grid, affine, out, n_subjects)
-    population = _population(maps, table)
-    _population_outputs(population, affine, out)
-    regions = _regions(population, grid, out)
-    differences, pruning = _se_analysis(models)
-    write_csv(differences, out.se_differences)
-    write_csv(pruning, out.se_pruning)
-    sanity = _sanity(models[0], layer, sanity_subjects)
-    write_csv(sanity, out.sanity)
+    population, regions = ({}, pd.DataFrame())
+    if "maps" in parts:
+        maps = gradcam_maps(models, layer)
+        affine = GRIDS[grid].affine()
+        _subject_outputs(maps, table, pre, grid, affine, out, n_subjects)
+        population = population_maps(maps, table)
+        _population_outputs(population, affine, out)
+        regions = _regions(population, grid, out)
+    differences, pruning = se_analysis(models) if "se" in parts else (pd.DataFrame(), pd.DataFrame())
+    if "se" in parts:
+        write_csv(differences, out.se_differences)
+        write_csv(pruning, out.se_pruning)
+    sanity = sanity_check(models[0], layer, sanity_subjects) if "sanity" in parts else pd.DataFrame()
+    if "sanity" in parts:
+        write_csv(sanity, out.sanity)
     from brainage.explain.report import write_report
 
     seconds = time.perf_counter() - start
-    write_report(out, table, population, regions, differences, pruning, sanity, seconds, caveats)
-    console.print(f"explained {len(table)} subjects in {seconds:.0f} s; report {out.report}")
+    write_report(out, table, population, regions, differences, pruning, sanity, seconds, caveats, parts)
+    console.print(f"explained {len(table)} subjects ({', '.join(parts)}) in {seconds:.0f} s; report {out.report}")
     return out
+
+
+def gradcam_maps(models: list[Explained], layer: str | None = None) -> dict[str, np.ndarray]:
+    """Grad-CAM maps of every model's subjects, per task (``age``, ``sex``), stacked in their order."""
+    found: dict[str, list] = {}
+    for m in models:
+        console.print(f"Grad-CAM: {m.label}, {len(m.table)} subjects")
+        for task, values in _maps(m, layer).items():
+            found.setdefault(task, []).append(values)
+    return {task: np.concatenate(parts) for task, parts in found.items()}
 
 
 def _subject_outputs(maps, table, pre: PreprocessedDir, grid: str, affine, out: ExplainDir, n: int) -> None:
