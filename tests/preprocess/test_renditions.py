@@ -18,7 +18,8 @@ from brainage.layout import PreprocessedDir
 from brainage.parallel import Executor
 from brainage.preprocess.cache import read_cache_index
 from brainage.preprocess.pipeline import preprocess_manifest
-from brainage.preprocess.renditions import KINDS, plan_renditions, tissue_labels
+from brainage.preprocess.recipes import RENDITION_KINDS
+from brainage.preprocess.renditions import plan_renditions, tissue_labels
 from tests.conftest import FAST
 
 
@@ -37,7 +38,7 @@ def test_kinds_are_dealt_in_turn_and_distinct_per_subject():
     assert len({r.seed for r in plan}) == 54
     assert plan_renditions(_manifest(27), 2) == plan  # the same plan every run
     with pytest.raises(InputError, match="between 0 and 9"):
-        plan_renditions(_manifest(3), len(KINDS) + 1)
+        plan_renditions(_manifest(3), len(RENDITION_KINDS) + 1)
 
 
 def test_a_recipe_deals_its_own_kinds_and_an_unknown_one_is_named():

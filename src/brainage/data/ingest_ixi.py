@@ -120,23 +120,8 @@ def ingest_ixi(folder: str | Path, xls_path: str | Path | None = None, check: bo
 def ingest_ixi_with_report(
     folder: str | Path, xls_path: str | Path | None = None, check: bool = True
 ) -> tuple[pd.DataFrame, IXIReport]:
-    """:func:`ingest_ixi`, and what was read from the spreadsheet.
-
-
-    Parameters
-    ----------
-    folder
-        Folder holding the T1 files (searched recursively) and, by default, ``IXI.xls``.
-    xls_path
-        The spreadsheet, if not ``folder/IXI.xls``.
-    check
-        Open every image and exclude unreadable ones, with the reason.
-
-    Returns
-    -------
-    tuple of (pandas.DataFrame, IXIReport)
-        The manifest, and what was read from the spreadsheet (rows without a scan, duplicates,
-        conflicts).
+    """:func:`ingest_ixi` (the same parameters), and what was read from the spreadsheet: rows
+    without a scan, duplicate IDs that agree and those that conflict (an :class:`IXIReport`).
 
     Example:
         >>> manifest, report = ingest_ixi_with_report("../shared/data/ixi-hh")  # doctest: +SKIP

@@ -27,8 +27,8 @@ from brainage.layout import PreprocessedDir
 from brainage.parallel import Executor, map_subjects
 from brainage.preprocess.cache import write_cache_index
 from brainage.preprocess.grids import DEFAULT_GRID, GRIDS
-from brainage.preprocess.recipes import AFFINE_ITERATIONS, N4_ITERATIONS, RECIPES
-from brainage.preprocess.renditions import KINDS, Rendition, plan_renditions, render, rendition_table
+from brainage.preprocess.recipes import AFFINE_ITERATIONS, N4_ITERATIONS, RECIPES, RENDITION_KINDS
+from brainage.preprocess.renditions import Rendition, plan_renditions, render, rendition_table
 from brainage.preprocess.steps import SubjectContext, steps_for
 
 
@@ -62,7 +62,7 @@ class PreprocessConfig:
     (:class:`~brainage.preprocess.steps.Register`); ``(2100, 1200, 1200, 0)`` leaves out the
     full-resolution level, twice as fast for 0.4 mm. ``n4_iterations``: at each of N4's fitting levels.
     ``rendition_kinds``: which acquisitions the training renditions are, dealt in turn (names of
-    :data:`~brainage.data.variants.VARIANTS`; default :data:`~brainage.preprocess.renditions.KINDS`).
+    :data:`~brainage.data.variants.VARIANTS`; default :data:`~brainage.preprocess.recipes.RENDITION_KINDS`).
     Where the work runs (workers, a Dask cluster) is an :class:`~brainage.parallel.Executor`.
     """
 
@@ -82,7 +82,7 @@ class PreprocessConfig:
     n4_scale: str = field(default="as stored", metadata=ADDED_LATER)
     affine_iterations: tuple = field(default=AFFINE_ITERATIONS, metadata=ADDED_LATER)
     n4_iterations: tuple = field(default=N4_ITERATIONS, metadata=ADDED_LATER)
-    rendition_kinds: tuple = field(default=KINDS, metadata=ADDED_LATER)
+    rendition_kinds: tuple = field(default=RENDITION_KINDS, metadata=ADDED_LATER)
 
 
 def recipe_preset(name: str) -> PreprocessConfig:

@@ -21,6 +21,22 @@ N4_ITERATIONS = (50, 50, 50, 50)
 #: 0.31 % of the same heads corrected without it (0.30 % with 50; benchmarks/fast_recipe.py).
 N4_ITERATIONS_FAST = (25, 25, 25, 25)
 
+#: The acquisitions a training scan is rendered as by default (the recipes before brainage 0.9),
+#: dealt out in this order (names of :data:`brainage.data.variants.VARIANTS`): a 1 mm re-storage,
+#: 4 mm slices along each axis, a 3 mm acquisition, gamma 0.7 and 1.4, 5 % Rician noise and a
+#: grey/white contrast change. A recipe may name others (``rendition_kinds``).
+RENDITION_KINDS = (
+    "restored_1mm",
+    "thick_slices_left-right",
+    "thick_slices_front-back",
+    "thick_slices_top-bottom",
+    "low_resolution",
+    "gamma_0.7",
+    "gamma_1.4",
+    "noise_5pct",
+    "tissue_contrast",
+)
+
 #: Named recipes: settings that belong together, declared once (``brainage preprocess --recipe``).
 #: ``scanner-robust`` is the recipe of the shipped model and of the ``scanner_robust`` model of the
 #: registry: every step on 2 mm voxels whatever the scanner stored, partial-volume tissue fractions,
@@ -40,21 +56,7 @@ RECIPES: dict[str, dict] = {
         "affine_iterations": AFFINE_ITERATIONS_FAST,
         "n4_iterations": N4_ITERATIONS_FAST,
         "renditions": 2,
-        "rendition_kinds": (
-            "restored_1mm",
-            "thick_slices_left-right",
-            "thick_slices_front-back",
-            "thick_slices_top-bottom",
-            "low_resolution",
-            "gamma_0.7",
-            "gamma_1.4",
-            "noise_5pct",
-            "tissue_contrast",
-            "int16",
-            "wider_fov",
-            "skull_stripped",
-            "defaced",
-        ),
+        "rendition_kinds": (*RENDITION_KINDS, "int16", "wider_fov", "skull_stripped", "defaced"),
     },
 }
 

@@ -5,8 +5,9 @@ because ageing flattens a T1's contrast too (docs/scanner_robustness.md). Blurri
 preprocessing does not teach it otherwise: the change that brain extraction, N4, registration and
 the intensity anchor make to a blurred scan is not the change that blurring a preprocessed one
 makes. So each training scan is rendered as ``k`` other acquisitions of the same brain
-(:data:`KINDS`, from :mod:`brainage.data.variants`), and every rendition goes through the whole
-preprocessing like a subject of its own, ``<subject>~<kind>``, with its source's age and sex.
+(:data:`~brainage.preprocess.recipes.RENDITION_KINDS` or a recipe's own, from
+:mod:`brainage.data.variants`), and every rendition goes through the whole preprocessing like a
+subject of its own, ``<subject>~<kind>``, with its source's age and sex.
 Training (``renditions: true`` in the train config) puts each rendition in its source subject's
 fold, never among test or validation subjects.
 
@@ -31,22 +32,8 @@ from brainage.data.variants import VARIANTS
 from brainage.errors import InputError
 from brainage.files import atomic_path, file_digest
 from brainage.layout import PreprocessedDir, SubjectDir
+from brainage.preprocess.recipes import RENDITION_KINDS
 
-#: The acquisitions a training scan is rendered as by default (the recipes before brainage 0.9),
-#: dealt out in this order: a 1 mm re-storage, 4 mm slices along each axis, a 3 mm acquisition,
-#: gamma 0.7 and 1.4, 5 % Rician noise and a grey/white contrast change. A recipe may name others
-#: (``rendition_kinds``).
-KINDS = (
-    "restored_1mm",
-    "thick_slices_left-right",
-    "thick_slices_front-back",
-    "thick_slices_top-bottom",
-    "low_resolution",
-    "gamma_0.7",
-    "gamma_1.4",
-    "noise_5pct",
-    "tissue_contrast",
-)
 #: Separates a rendition's source subject from its kind in its subject id.
 SEPARATOR = "~"
 #: Random draws of rendition ``n`` (in dealing order) use seed ``SEED + n``.
@@ -80,7 +67,7 @@ class Rendition:
         return root.renditions / f"{self.subject_id}_{key}.nii.gz"
 
 
-def plan_renditions(manifest: pd.DataFrame, per_subject: int, kinds: tuple = KINDS) -> list[Rendition]:
+def plan_renditions(manifest: pd.DataFrame, per_subject: int, kinds: tuple = RENDITION_KINDS) -> list[Rendition]:
     """``per_subject`` renditions of every included subject, ``kinds`` (names of
     :data:`~brainage.data.variants.VARIANTS`) dealt in turn over a fixed shuffle of the subjects
     (each subject gets distinct kinds).

@@ -107,57 +107,32 @@ def measure(
     return metrics
 
 
-def run_qc(
-    preprocessed: str | Path,
-    out_dir: str | Path | None = None,
-    executor: Executor = Executor(isolate=False),
-    overrides: str | Path | None = None,
-    pictures: bool = True,
-    reference: str | Path | None = None,
+def judge_subjects(
+    metrics: pd.DataFrame, preprocess_report: pd.DataFrame, sites: pd.Series, yardstick: Reference
 ) -> pd.DataFrame:
-    """QC every subject of a ``brainage preprocess`` output folder.
-
-    Absolute checks judge every scan alike; scanner-dependent metrics are compared with
-    ``reference`` (a ``brainage qc-reference`` file; default the one that ships, built from clean
-    IXI-HH heads), which only names a scanner that differs, and from ten scans of a site on with
-    the site's own scans, against which an unusual scan warns (:mod:`brainage.qc.rules`).
-
-    Writes to ``out_dir`` (default ``PREPROCESSED/qc``): ``qc_metrics.csv`` (every metric and
-    robust z), ``qc_verdicts.csv`` (automatic verdict, headline check and reasons, reviewer
-    override, final verdict), ``qc_info.json`` (the yardstick used), ``qc_overrides.csv``
-    (created empty if absent; yours to edit), ``montages/``, ``contact_sheet.png`` and ``index.html``.
+    """Every subject's metrics and automatic verdict, in memory: the measured ones judged
+    (:func:`~brainage.qc.rules.judge`: absolute checks, the yardstick, their site's own scans),
+    those whose preprocessing failed late (after their metrics) made fails with the reason, and
+    those with no metrics at all (preprocessing or measuring failed) one fail row each.
 
     Parameters
     ----------
-    preprocessed
-        A ``brainage preprocess`` output folder.
-    out_dir
-        Where to write metrics, verdicts, pictures and the report; default ``PREPROCESSED/qc``.
-    executor
-        Where subjects run: local worker processes or a Dask cluster.
-    **overrides
-        A ``qc_overrides.csv`` of human decisions, applied on top of the automatic verdicts.
-    pictures
-        Draw the montages and the contact sheet (off for a quick metrics-only run).
-    reference
-        A ``brainage qc-reference`` file to judge scanner-dependent metrics against; default the
-        shipped IXI-HH one.
+    metrics
+        :func:`measure`'s table (one row per subject, ``qc_error`` where measuring failed).
+    preprocess_report
+        The preprocessing report (``status``, ``error`` per subject).
+    sites
+        Each subject's site, indexed by subject id.
+    yardstick
+        The reference scanner-dependent metrics are compared with.
 
     Returns
     -------
     pandas.DataFrame
-        One row per subject: metrics, automatic verdict and reasons, final verdict.
-
-    Example:
-        >>> run_qc("results/ixi/pre")  # doctest: +SKIP
+        ``qc_metrics.csv``: one row per subject, metrics and robust z, ``verdict``, ``check``,
+        ``checks``, ``reasons``, ``scanner_differs``, ``outlier_score``.
     """
-    pre = PreprocessedDir(preprocessed).require()
-    out = QCDir(out_dir) if out_dir else pre.qc
-    out.root.mkdir(parents=True, exist_ok=True)
-    yardstick = Reference.load(reference)
-    report = read_table(pre.report, "preprocessing report", dtype={"subject_id": str}).fillna({"error": ""})
-    site = read_manifest(pre.manifest).set_index("subject_id")["site"]
-    metrics = measure(pre.root, executor, out if pictures else None)
+    report, site = preprocess_report, sites
     good = measured(metrics)
     judged = (
         judge(good, yardstick)
@@ -189,9 +164,64 @@ def run_qc(
     broken["checks"] = broken["check"]
     broken["scanner_differs"] = ""
     broken["site"] = broken["subject_id"].map(site).fillna("unknown")
-    allm = pd.concat([judged, broken], ignore_index=True)
+    return pd.concat([judged, broken], ignore_index=True)
+
+
+def run_qc(
+    preprocessed: str | Path,
+    out_dir: str | Path | None = None,
+    executor: Executor = Executor(isolate=False),
+    overrides: str | Path | None = None,
+    pictures: bool = True,
+    reference: str | Path | None = None,
+) -> pd.DataFrame:
+    """QC every subject of a ``brainage preprocess`` output folder.
+
+    Absolute checks judge every scan alike; scanner-dependent metrics are compared with
+    ``reference`` (a ``brainage qc-reference`` file; default the one that ships, built from clean
+    IXI-HH heads), which only names a scanner that differs, and from ten scans of a site on with
+    the site's own scans, against which an unusual scan warns (:mod:`brainage.qc.rules`).
+
+    Writes to ``out_dir`` (default ``PREPROCESSED/qc``): ``qc_metrics.csv`` (every metric and
+    robust z), ``qc_verdicts.csv`` (automatic verdict, headline check and reasons, reviewer
+    override, final verdict), ``qc_info.json`` (the yardstick used), ``qc_overrides.csv``
+    (created empty if absent; yours to edit), ``montages/``, ``contact_sheet.png`` and ``index.html``.
+
+    Parameters
+    ----------
+    preprocessed
+        A ``brainage preprocess`` output folder.
+    out_dir
+        Where to write metrics, verdicts, pictures and the report; default ``PREPROCESSED/qc``.
+    executor
+        Where subjects run: local worker processes or a Dask cluster.
+    overrides
+        A ``qc_overrides.csv`` of human decisions, applied on top of the automatic verdicts.
+    pictures
+        Draw the montages and the contact sheet (off for a quick metrics-only run).
+    reference
+        A ``brainage qc-reference`` file to judge scanner-dependent metrics against; default the
+        shipped IXI-HH one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per subject: metrics, automatic verdict and reasons, final verdict.
+
+    Example:
+        >>> run_qc("results/ixi/pre")  # doctest: +SKIP
+    """
+    pre = PreprocessedDir(preprocessed).require()
+    out = QCDir(out_dir) if out_dir else pre.qc
+    out.root.mkdir(parents=True, exist_ok=True)
+    yardstick = Reference.load(reference)
+    report = read_table(pre.report, "preprocessing report", dtype={"subject_id": str}).fillna({"error": ""})
+    site = read_manifest(pre.manifest).set_index("subject_id")["site"]
+    metrics = measure(pre.root, executor, out if pictures else None)
+    allm = judge_subjects(metrics, report, site, yardstick)
+    good = measured(metrics)
     write_csv(allm, out.metrics)
-    joined = sorted(set(judged.loc[judged["yardstick"] == "site", "site"].astype(str))) if len(good) else []
+    joined = sorted(set(allm.loc[allm["yardstick"] == "site", "site"].astype(str))) if len(good) else []
     write_json(
         out.info,
         {
