@@ -2,14 +2,14 @@
 (``brainage/templates``) with autoescape, so a subject id or a warning is text, never markup.
 
 A page's template extends ``page.html`` and fills its ``body`` block; :func:`write_template`
-renders it. Pages not yet on templates pass trusted HTML to :func:`write_page`, which renders the
-same shell.
+renders it. HTML that brainage builds itself (a pandas table, the links below) goes in through
+:func:`trusted`; everything else is escaped.
 
 Example:
-    >>> text = page("QC", "<p>hello</p>")
+    >>> text = render("page.html", title="QC", body="<script>")
     >>> text.startswith("<!doctype html>") and "<title>brainage: QC</title>" in text
     True
-    >>> "&lt;script&gt;" in render("page.html", title="x", body="<script>")
+    >>> "&lt;script&gt;" in text and "<script>" not in text
     True
 """
 
@@ -60,16 +60,6 @@ def trusted(markup: str):
 def write_template(path: str | Path, template: str, title: str, **context) -> Path:
     """Render ``template`` with ``title`` and ``context`` and write it atomically; returns the path."""
     return write_text(path, render(template, title=title, **context))
-
-
-def page(title: str, body: str, style: str = "") -> str:
-    """A complete page in the shell of ``page.html``: ``body`` is trusted HTML; ``title`` is escaped."""
-    return _environment().get_template("page.html").render(title=title, style=STYLE + style, body=trusted(body))
-
-
-def write_page(path: str | Path, title: str, body: str, style: str = "") -> Path:
-    """Write :func:`page` atomically; returns the path."""
-    return write_text(path, page(title, body, style))
 
 
 def image_links(paths: list[Path], relative_to: Path, height: int | None = 330) -> str:

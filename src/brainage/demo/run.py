@@ -5,7 +5,6 @@ Results land in one folder with an ``index.html`` that links each stage's report
 
 from __future__ import annotations
 
-import html
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +17,7 @@ from brainage.data.synth import SynthConfig, make_cohort
 from brainage.errors import InputError
 from brainage.evaluation.report import evaluate
 from brainage.explain.run import explain
-from brainage.html import image_links, write_page
+from brainage.html import image_links, trusted, write_template
 from brainage.layout import DEFAULT_GRID, CohortDir, DemoDir
 from brainage.models.registry import DEFAULT_MODEL, model_spec
 from brainage.parallel import Executor
@@ -154,49 +153,45 @@ def _index_page(
     caught: pd.Series,
     predictions: pd.DataFrame,
 ) -> Path:
-    age = metrics.get("age_uncorrected", {})
-    sex = metrics.get("sex", {})
+    """``index.html`` of the demo (``templates/demo.html``): every stage's page, linked."""
+    age, sex = metrics.get("age_uncorrected", {}), metrics.get("sex", {})
     pre, run, root = demo.preprocessed, demo.run(DEMO_MODEL), demo.root
+    nan = float("nan")
+    verdicts = [(r.participant_id, r.injected_failure, caught.get(r.participant_id, "")) for r in injected.itertuples()]
 
     def link(path: Path) -> str:
-        return html.escape(path.relative_to(root).as_posix())
+        return path.relative_to(root).as_posix()
 
-    rows = "".join(f"<tr><td>{k}</td><td>{v:.0f} s</td></tr>" for k, v in seconds.items())
-    baseline = metrics.get("baselines", {}).get("sex_volume_only", {})
-    n_pass = int((predictions.qc_verdict == "pass").sum())
-    inj = "".join(
-        f"<tr><td>{r.participant_id}</td><td>{r.injected_failure}</td><td>{caught.get(r.participant_id, '')}</td></tr>"
-        for r in injected.itertuples()
+    return write_template(
+        demo.index,
+        "demo.html",
+        "demo",
+        n_subjects=metrics.get("n_subjects", 0),
+        model=DEMO_MODEL,
+        model_description=model_spec(DEMO_MODEL).description,
+        age_mae=age.get("mae", nan),
+        age_r=age.get("pearson_r", nan),
+        sex_accuracy=sex.get("accuracy", nan),
+        sex_auc=sex.get("roc_auc", nan),
+        volume_accuracy=metrics.get("baselines", {}).get("sex_volume_only", {}).get("accuracy", nan),
+        real_data=_real_data_sentence(),
+        links={
+            "summary_png": link(demo.ingest.summary_png),
+            "summary_text": link(demo.ingest.summary_text),
+            "preprocessing": link(pre.report),
+            "qc": link(pre.qc.report),
+            "fold_balance": link(demo.splits.fold_balance),
+            "evaluation": link(run.evaluation.report),
+            "bundle": link(demo.bundle(f"{DEMO_MODEL}-fold0")),
+            "predict": link(demo.predict.report),
+            "explain": link(run.explain.report),
+        },
+        preprocessed=str(pre.root),
+        n_predicted=len(predictions),
+        n_pass=int((predictions.qc_verdict == "pass").sum()),
+        mean_abs_gap=predictions.brain_age_gap.abs().mean(),
+        injected=verdicts,
+        figures=trusted(image_links(figures, root, height=260)),
+        stages=list(seconds.items()),
+        root=str(root.resolve()),
     )
-    body = f"""<h1>brainage demo (synthetic cohort)</h1>
-<p>Every stage ran on {metrics.get("n_subjects", 0)} synthetic heads (plus the broken ones QC caught), with the model
-<code>brainage train</code> trains by default ({html.escape(DEMO_MODEL)}:
-{html.escape(model_spec(DEMO_MODEL).description)};
-one seed here, three in the shipped model). <b>What the numbers mean</b>: out of fold, the model reads age to within
-{age.get("mae", float("nan")):.1f} years on average (r {age.get("pearson_r", float("nan")):.2f}) and sex right for
-{sex.get("accuracy", float("nan")):.0%} of heads, where brain volume alone gets
-{baseline.get("accuracy", float("nan")):.0%}:
-it reads anatomy, not only size. The synthetic cohort carries an age and a sex signal by construction
-(<code>brainage.data.synth</code>), so these figures show that every stage works, not how well brain age works on
-people. {_real_data_sentence()}</p>
-<ol><li><a href="{link(demo.ingest.summary_png)}">cohort summary</a>
-(<a href="{link(demo.ingest.summary_text)}">text</a>)</li>
-<li>preprocessing: <a href="{link(pre.report)}">per-subject report</a>; before/after below</li>
-<li><a href="{link(pre.qc.report)}">quality-control report</a>; rate the scans in the browser with
-<code>brainage serve {html.escape(str(pre.root))}</code></li>
-<li>splits: <a href="{link(demo.splits.fold_balance)}">fold balance</a> (QC-failed subjects excluded)</li>
-<li><a href="{link(run.evaluation.report)}">evaluation</a>: age MAE {age.get("mae", float("nan")):.2f} y,
-r {age.get("pearson_r", float("nan")):.3f}; sex accuracy {sex.get("accuracy", float("nan")):.3f},
-AUC {sex.get("roc_auc", float("nan")):.3f}
-(out-of-fold, held-out synthetic subjects)</li>
-<li>export + predict: fold 0's models packed into
-<a href="{link(demo.bundle(f"{DEMO_MODEL}-fold0"))}">a bundle</a> and run on
-{len(predictions)} raw scans they never saw: <a href="{link(demo.predict.report)}">predictions report</a>
-(mean absolute gap {predictions.brain_age_gap.abs().mean():.1f} y; {n_pass} of {len(predictions)} pass QC)</li>
-<li><a href="{link(run.explain.report)}">explain</a>: Grad-CAM maps per subject and per group, regions,
-sanity check</li></ol>
-<h2>Injected failures and their QC verdicts</h2>
-<table><tr><th>subject</th><th>failure</th><th>verdict</th></tr>{inj}</table>
-<h2>Before / after preprocessing</h2>{image_links(figures, root, height=260)}
-<h2>Time per stage</h2><table>{rows}</table><p>{html.escape(str(root.resolve()))}</p>"""
-    return write_page(demo.index, "demo", body)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +11,7 @@ from brainage.evaluation import plots
 from brainage.evaluation.baselines import baseline_metrics, baseline_predictions
 from brainage.evaluation.metrics import age_metrics, sex_metrics, signed_error_by_decile, subject_columns
 from brainage.files import write_csv, write_json
-from brainage.html import file_links, image_links, write_page
+from brainage.html import file_links, image_links, trusted, write_template
 from brainage.layout import EvaluationDir, PreprocessedDir, RunDir
 from brainage.preprocess.cache import read_cache_index
 from brainage.progress import console
@@ -223,7 +222,7 @@ def _with_counts(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _coverage_html(coverage: dict | None) -> str:
+def _coverage_table(coverage: dict | None) -> str:
     """The table of how often the age intervals held, cross-conformal (each fold calibrated on the others)."""
     if not coverage:
         return ""
@@ -232,12 +231,7 @@ def _coverage_html(coverage: dict | None) -> str:
         for column in ("predicted_age", "corrected_age")
         for row in coverage.get(column, [])
     ]
-    return (
-        f"<h2>Age intervals</h2><p class='note'>Share of subjects whose age lies inside their "
-        f"{coverage['coverage_asked']:.0%} interval, each fold's intervals calibrated on the other folds' residuals "
-        "(split-conformal by predicted-age band, as a model file carries them), over all and per age band.</p>"
-        + pd.DataFrame(rows).rename(columns={"mean_width": "mean width (y)"}).to_html(index=False)
-    )
+    return pd.DataFrame(rows).rename(columns={"mean_width": "mean width (y)"}).to_html(index=False)
 
 
 def _write_html(
@@ -249,8 +243,7 @@ def _write_html(
     out: EvaluationDir,
     run: RunDir,
 ) -> Path:
-    config_text = html.escape(run.config.read_text()) if run.config.exists() else ""
-    warnings = "".join(f'<p class="warning">&#9888; {html.escape(w)}</p>' for w in result.get("warnings", []))
+    """``index.html`` of the evaluation (``templates/evaluation.html``)."""
     csvs = [
         (out.metrics_csv, "metrics"),
         (out.subjects, "per-subject predictions"),
@@ -259,62 +252,36 @@ def _write_html(
         (run.oof_predictions, "out-of-fold predictions (raw)"),
         (run.explain.report, "explanations (brainage explain)"),
     ]
-    links = file_links(csvs, out.root)
-    decile_html = (
-        ""
-        if deciles is None
-        else (
-            "<h2>Error by age decile</h2><p class='note'>Mean of predicted minus true age within each tenth of the "
-            "cohort by "
-            "age: positive for the young and negative for the old is regression to the mean.</p>"
-            + deciles.rename(
-                columns={"age_min": "age from", "age_max": "age to", "mean_signed_error": "mean gap (y)"}
-            ).to_html(index=False, float_format=lambda v: f"{v:.1f}")
-        )
-    )
-    coverage_html = _coverage_html(result.get("interval_coverage"))
-    body = f"""<h1>Evaluation: {html.escape(run.root.name)}</h1>
-{warnings}
-<p>{result["n_subjects"]} subjects, out-of-fold predictions from {result["n_folds"]} folds.
-Baselines use the same folds.
-The age-bias correction (Beheshti et al. 2019) is fitted on each fold's held-out predictions of training subjects
-(a CNN's
-validation subjects, a classical model's inner cross-validation; at least 20, else it is refused), never on its test
-subjects. It subtracts the expected gap at the subject's <em>chronological</em> age, so the corrected values are for
-brain-age-gap analyses: their MAE and r are not measures of accuracy (a constant predictor would look perfect).
-Compare models on the <b>uncorrected</b> rows.</p>
-<p>Files: {links}.</p>
-{_with_counts(table).to_html(index=False, na_rep="", float_format=lambda v: f"{v:.3f}")}
-<p class="note"><b>gap-age r</b>: correlation of the brain-age gap with chronological age (negative: the young
-read old and the old young, regression to the mean; near 0 after the bias correction). <b>loss</b> (learning
-curves): what training minimises, the age and sex losses together, on the training and the validation
-subjects. The checkpoint kept is the one with the lowest validation age MAE (validation loss for a sex-only
-model).</p>
-<p class="note"><b>Brier</b> and <b>ECE</b> (sex): how well P(male) is calibrated (mean squared error of the
-probability; mean gap between the predicted probability and the observed share of males over ten bins): 0 is
-perfect, the reliability diagram shows where it is off.</p>
-<p>{image_links(figures, out.root)}</p>
-{coverage_html}
-{decile_html}
-<details><summary>per-subject predictions ({len(subjects)})</summary>
-{
-        subjects.rename(
-            columns={
-                "subject_id": "subject",
-                "predicted_age": "predicted age",
-                "brain_age_gap": "gap",
-                "corrected_age": "bias-corrected age",
-                "corrected_gap": "bias-corrected gap",
-                "p_male": "P(male)",
-                "predicted_sex": "predicted sex",
-            }
-        ).to_html(index=False, na_rep="", float_format=lambda v: f"{v:.2f}")
+    named = {"age_min": "age from", "age_max": "age to", "mean_signed_error": "mean gap (y)"}
+    coverage = result.get("interval_coverage")
+    subject_columns = {
+        "subject_id": "subject",
+        "predicted_age": "predicted age",
+        "brain_age_gap": "gap",
+        "corrected_age": "bias-corrected age",
+        "corrected_gap": "bias-corrected gap",
+        "p_male": "P(male)",
+        "predicted_sex": "predicted sex",
     }
-</details>
-<details><summary>training config</summary><pre>{config_text}</pre></details>"""
-    return write_page(
+    return write_template(
         out.report,
+        "evaluation.html",
         f"evaluation of {run.root.name}",
-        body,
-        style=".warning{background:#fdd;border:1px solid #c00;padding:8px;font-weight:bold}",
+        run_name=run.root.name,
+        warnings=result.get("warnings", []),
+        n_subjects=result["n_subjects"],
+        n_folds=result["n_folds"],
+        links=trusted(file_links(csvs, out.root)),
+        metrics=trusted(_with_counts(table).to_html(index=False, na_rep="", float_format=lambda v: f"{v:.3f}")),
+        figures=trusted(image_links(figures, out.root)),
+        coverage=trusted(_coverage_table(coverage)),
+        coverage_asked=f"{coverage['coverage_asked']:.0%}" if coverage else "",
+        deciles=trusted(deciles.rename(columns=named).to_html(index=False, float_format=lambda v: f"{v:.1f}"))
+        if deciles is not None
+        else "",
+        n_rows=len(subjects),
+        subjects=trusted(
+            subjects.rename(columns=subject_columns).to_html(index=False, na_rep="", float_format=lambda v: f"{v:.2f}")
+        ),
+        config=run.config.read_text() if run.config.exists() else "",
     )

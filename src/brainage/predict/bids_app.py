@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import html
 import json
 import shutil
 from pathlib import Path
@@ -33,7 +32,7 @@ from brainage.data.manifest import read_table
 from brainage.errors import InputError
 from brainage.evaluation import plots
 from brainage.files import file_digest, write_csv, write_json, write_text
-from brainage.html import image_links, write_page
+from brainage.html import image_links, trusted, write_template
 from brainage.layout import BidsDerivativesDir, PredictDir
 from brainage.parallel import Executor
 from brainage.predict.run import predict_files
@@ -130,14 +129,14 @@ def _session_table(row: pd.Series, predicted: pd.Series | None) -> pd.DataFrame:
 def _participant_page(out: BidsDerivativesDir, participant: str, rows: pd.DataFrame) -> Path:
     shown = rows[["session_id", "age", "predicted_age", "predicted_age_low", "predicted_age_high", "qc_verdict"]]
     pictures = [out.qc_picture(participant, s.removeprefix("ses-")) for s in rows.session_id.fillna("")]
-    body = (
-        f"<h1>brainage: sub-{html.escape(participant)}</h1>"
-        + shown.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.1f}")
-        + "<p>"
-        + image_links([p for p in pictures if p.is_file()], out.figures(participant), height=220)
-        + "</p>"
+    return write_template(
+        out.subject_page(participant),
+        "bids_participant.html",
+        f"sub-{participant}",
+        participant=participant,
+        sessions=trusted(shown.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.1f}")),
+        pictures=trusted(image_links([p for p in pictures if p.is_file()], out.figures(participant), height=220)),
     )
-    return write_page(out.subject_page(participant), f"sub-{participant}", body)
 
 
 def bids_participant(
@@ -292,20 +291,20 @@ def bids_group(out_dir: str | Path) -> pd.DataFrame:
     known = sessions.dropna(subset=["age", "predicted_age"])
     if len(known):
         figures.append(plots.trajectories(known, out.trajectories))
-    body = (
-        f"<h1>brainage: {sessions.participant_id.nunique()} participants, {len(sessions)} sessions</h1>"
-        + "<p>"
-        + image_links(figures, out.root)
-        + "</p><h2>Change over time</h2><p class='note'>Brain-age years gained per year of age between the first "
-        "and the last session (1: the brain ages as fast as the years), with the interval from the two sessions' "
-        "intervals: a change whose interval holds 1 is within what the model gets wrong on healthy people.</p>"
-        + change.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.2f}")
-        + "<h2>Every session</h2>"
-        + sessions.drop(columns=["qc_reasons", "scanner_differs"]).to_html(
-            index=False, na_rep="", float_format=lambda v: f"{v:.2f}"
-        )
+    write_template(
+        out.group_page,
+        "bids_group.html",
+        "group",
+        n_participants=sessions.participant_id.nunique(),
+        n_sessions=len(sessions),
+        figures=trusted(image_links(figures, out.root)),
+        change=trusted(change.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.2f}")),
+        sessions=trusted(
+            sessions.drop(columns=["qc_reasons", "scanner_differs"]).to_html(
+                index=False, na_rep="", float_format=lambda v: f"{v:.2f}"
+            )
+        ),
     )
-    write_page(out.group_page, "group", body)
     console.print(f"{len(sessions)} sessions of {sessions.participant_id.nunique()} participants: {out.group_table}")
     if len(change):
         console.print(f"change over time of {len(change)} participants: {out.group_change}; page {out.group_page}")
