@@ -5,11 +5,11 @@ import numpy as np
 from brainage.qc.checks import CHECKS
 from brainage.qc.legend import LEGEND, show
 from brainage.qc.reference import Reference
-from brainage.qc.report import _legend
+from brainage.qc.report import legend_rows
 
 
 def test_the_legend_shows_every_limit_the_checks_use():
-    page = _legend(list(LEGEND), Reference.load())
+    page = " | ".join(row["limits"] for row in legend_rows(list(LEGEND), Reference.load()))
     for check in CHECKS:
         for s in check.signals:
             if s.kind == "value":

@@ -61,17 +61,23 @@ def write_report(
         site_min_size=SITE_MIN_SIZE,
         overrides=out.overrides.name,
         contact_sheet=out.contact_sheet.name,
-        metrics=[
-            {
-                "label": LEGEND[c].label,
-                "meaning": LEGEND[c].meaning,
-                "limits": limits_text(c),
-                "clean": reference.clean_range(c),
-            }
-            for c in shown
-        ],
+        metrics=legend_rows(shown, reference),
         rows=[_row(r, m, shown, out) for _, r in verdicts.iterrows()],
     )
+
+
+def legend_rows(shown: list[str], reference: Reference) -> list[dict]:
+    """The legend of each metric shown: its name, what it measures, when the checks flag it (from the
+    checks themselves, so the legend cannot contradict a verdict) and its range on clean scans."""
+    return [
+        {
+            "label": LEGEND[c].label,
+            "meaning": LEGEND[c].meaning,
+            "limits": limits_text(c),
+            "clean": reference.clean_range(c),
+        }
+        for c in shown
+    ]
 
 
 def _row(r: pd.Series, metrics: pd.DataFrame, shown: list[str], out: QCDir) -> dict:
