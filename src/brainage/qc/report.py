@@ -99,5 +99,5 @@ def _row(r: pd.Series, metrics: pd.DataFrame, shown: list[str], out: QCDir) -> d
         "reasons": [x for x in str(r.final_reasons or "").split("; ") if x],
         "montage": montage.relative_to(out.root).as_posix() if pictured else "",
         "thumb": thumb.relative_to(out.root).as_posix() if pictured else "",
-        "values": values,
+        "cells": values,
     }
