@@ -56,7 +56,7 @@ _EXPORTS = {
     "load_bundle": "brainage.bundle.bundle",
     "Bundle": "brainage.bundle.bundle",
     "predict_files": "brainage.predict.run",
-    "explain": "brainage.explain.run",
+    "explain_folder": "brainage.explain.run",
     "finetune_site": "brainage.predict.site",
     "FinetuneConfig": "brainage.predict.site",
 }

@@ -57,9 +57,10 @@ def trusted(markup: str):
     return Markup(markup)
 
 
-def write_template(path: str | Path, template: str, title: str, **context) -> Path:
-    """Render ``template`` with ``title`` and ``context`` and write it atomically; returns the path."""
-    return write_text(path, render(template, title=title, **context))
+def write_template(path: str | Path, page: str, title: str, **context) -> Path:
+    """Render the template of ``page`` (``templates/<page>.html``) with ``title`` and ``context``
+    and write it atomically; returns the path."""
+    return write_text(path, render(f"{page}.html", title=title, **context))
 
 
 def image_links(paths: list[Path], relative_to: Path, height: int | None = 330) -> str:

@@ -133,13 +133,13 @@ def test_one_part_of_an_explanation_runs_alone(predicted_synth, tiny_bundle, tmp
     import shutil
 
     from brainage.errors import InputError
-    from brainage.explain.run import explain
+    from brainage.explain.run import explain_folder
 
     folder = tmp_path / "predicted"
     shutil.copytree(predicted_synth, folder, ignore=shutil.ignore_patterns("explain"))
-    out = explain(folder, tiny_bundle[0], parts=("sanity",))
+    out = explain_folder(folder, tiny_bundle[0], parts=("sanity",))
     assert out.sanity.is_file() and not out.regions.exists() and not out.population_figure("sex_male").exists()
     assert "Not run" in out.report.read_text()
     assert brainage(["explain", str(folder), "--model", str(tiny_bundle[0]), "--only", "maps,heatmaps"]) != 0
     with pytest.raises(InputError, match="unknown part.*heatmaps"):
-        explain(folder, tiny_bundle[0], parts=("maps", "heatmaps"))
+        explain_folder(folder, tiny_bundle[0], parts=("maps", "heatmaps"))

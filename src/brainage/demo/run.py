@@ -16,7 +16,7 @@ from brainage.data.ingest import ingest
 from brainage.data.synth import SynthConfig, make_cohort
 from brainage.errors import InputError
 from brainage.evaluation.report import evaluate
-from brainage.explain.run import explain
+from brainage.explain.run import explain_folder
 from brainage.html import image_links, trusted, write_template
 from brainage.layout import DEFAULT_GRID, CohortDir, DemoDir
 from brainage.models.registry import DEFAULT_MODEL, model_spec
@@ -82,7 +82,7 @@ def run_demo(
     stage("train")
     train_cv(pre.root, demo.splits.root, run.root, demo_train_config(epochs), demo_run_options())
     stage("explain")  # before evaluate, so the evaluation page links the explanations
-    explain(run.root)
+    explain_folder(run.root)
     stage("evaluate")
     metrics = evaluate(run.root)
     stage("export + predict")
@@ -164,7 +164,7 @@ def _index_page(
 
     return write_template(
         demo.index,
-        "demo.html",
+        "demo",
         "demo",
         n_subjects=metrics.get("n_subjects", 0),
         model=DEMO_MODEL,

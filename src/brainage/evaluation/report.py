@@ -265,7 +265,7 @@ def _write_html(
     }
     return write_template(
         out.report,
-        "evaluation.html",
+        "evaluation",
         f"evaluation of {run.root.name}",
         run_name=run.root.name,
         warnings=result.get("warnings", []),

@@ -36,7 +36,7 @@ class Explain(Command):
         )
 
     def run(self, args: argparse.Namespace) -> None:
-        from brainage.explain.run import PARTS, explain
+        from brainage.explain.run import PARTS, explain_folder
 
         parts = tuple(p.strip() for p in args.only.split(",") if p.strip()) if args.only else PARTS
-        explain(args.source, args.model, args.subjects, args.layer, args.sanity_subjects, parts)
+        explain_folder(args.source, args.model, args.subjects, args.layer, args.sanity_subjects, parts)

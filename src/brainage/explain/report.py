@@ -54,7 +54,7 @@ def write_report(
     )
     return write_template(
         out.report,
-        "explain.html",
+        "explain",
         "explain",
         caveats=list(caveats),
         n_subjects=len(table),

@@ -241,7 +241,7 @@ def chance_caveats(table: pd.DataFrame, predictions: pd.DataFrame) -> list[str]:
 PARTS = ("maps", "se", "sanity")
 
 
-def explain(
+def explain_folder(
     source: str | Path,
     model: str | Path | None = None,
     n_subjects: int = 3,
@@ -274,7 +274,7 @@ def explain(
         The output folder (``explain/`` of the run or predict folder), its report at ``.report``.
 
     Example:
-        >>> explain("results/ixi/models/ensemble", parts=("se",))  # doctest: +SKIP
+        >>> explain_folder("results/ixi/models/ensemble", parts=("se",))  # doctest: +SKIP
     """
     unknown = sorted(set(parts) - set(PARTS))
     if unknown or not parts:

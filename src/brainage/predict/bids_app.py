@@ -131,7 +131,7 @@ def _participant_page(out: BidsDerivativesDir, participant: str, rows: pd.DataFr
     pictures = [out.qc_picture(participant, s.removeprefix("ses-")) for s in rows.session_id.fillna("")]
     return write_template(
         out.subject_page(participant),
-        "bids_participant.html",
+        "bids_participant",
         f"sub-{participant}",
         participant=participant,
         sessions=trusted(shown.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.1f}")),
@@ -293,7 +293,7 @@ def bids_group(out_dir: str | Path) -> pd.DataFrame:
         figures.append(plots.trajectories(known, out.trajectories))
     write_template(
         out.group_page,
-        "bids_group.html",
+        "bids_group",
         "group",
         n_participants=sessions.participant_id.nunique(),
         n_sessions=len(sessions),

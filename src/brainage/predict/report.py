@@ -96,7 +96,7 @@ def write_report(table: pd.DataFrame, meta: BundleMeta, out: PredictDir, coverag
     has_interval = table.predicted_age_low.notna().any()
     return write_template(
         out.report,
-        "predict.html",
+        "predict",
         "predictions",
         n_scans=len(table),
         n_predicted=int(table.predicted_age.notna().sum()),
@@ -122,7 +122,7 @@ def write_site_report(metrics: pd.DataFrame, n_calibrate: int, n_holdout: int, c
     shown = table[[c for c in ("model", "n", "MAE (y)", "r", "mean gap (y)") if c in table]]
     return write_template(
         out.report,
-        "site.html",
+        "site",
         "new site",
         n_calibrate=n_calibrate,
         n_holdout=n_holdout,

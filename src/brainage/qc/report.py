@@ -48,7 +48,7 @@ def write_report(
     excluded = verdicts[verdicts.final_verdict == "fail"]
     return write_template(
         out.report,
-        "qc.html",
+        "qc",
         "quality control",
         n_scans=len(verdicts),
         counts=[(v, int((verdicts.final_verdict == v).sum()), VERDICT_COLOURS[v]) for v in ("pass", "warn", "fail")],
