@@ -19,8 +19,8 @@ def write_report(
     pruning: pd.DataFrame,
     sanity: pd.DataFrame,
     seconds: float,
-    caveats: list[str] = (),
-    parts: tuple = ("maps", "se", "sanity"),
+    caveats: list[str],
+    parts: tuple,
 ) -> Path:
     """The page (``templates/explain.html``; ``parts``: what was run, the others said not to be)."""
     from brainage.explain.plots import se_effects
@@ -60,7 +60,7 @@ def write_report(
         n_subjects=len(table),
         seconds=f"{seconds:.0f}",
         links=trusted(links),
-        ran={part: part in parts for part in ("maps", "se", "sanity")},
+        parts=parts,
         population_figures=trusted(image_links(pop_figures, out.root, height=230)),
         regions_figure=trusted(image_links([out.regions_figure], out.root, height=None) if shown_regions else ""),
         regions=ranked,

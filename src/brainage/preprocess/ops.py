@@ -19,6 +19,7 @@ from brainage.data.images import load_t1
 from brainage.errors import InputError
 from brainage.files import atomic_path
 from brainage.preprocess.grids import GridSpec
+from brainage.preprocess.recipes import AFFINE_ITERATIONS, N4_ITERATIONS
 from brainage.preprocess.template import template_brain, template_image
 
 #: An input whose non-zero voxels fill less than this volume, with at least
@@ -186,7 +187,7 @@ def bias_correct(
     mask: np.ndarray,
     shrink_factor: int = 4,
     scale: str = "as stored",
-    iterations: tuple = (50, 50, 50, 50),
+    iterations: tuple = N4_ITERATIONS,
 ) -> tuple[nib.Nifti1Image, nib.Nifti1Image]:
     """N4 bias-field correction restricted to a dilated brain mask (antspyx).
 
@@ -228,7 +229,7 @@ def register_affine(
     kind: str = "Affine",
     template_resolution: int = 2,
     seed: int | None = 42,
-    iterations: tuple = (2100, 1200, 1200, 10),
+    iterations: tuple = AFFINE_ITERATIONS,
 ) -> dict:
     """Affine registration of a skull-stripped brain to the nilearn MNI152 brain (antspyx).
 

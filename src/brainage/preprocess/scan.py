@@ -131,8 +131,7 @@ def _as_file(image, folder: Path, subject_id: str) -> Path:
     if not isinstance(image, nib.spatialimages.SpatialImage):
         raise InputError(None, f"expected a NIfTI file or a nibabel image, got {type(image).__name__}")
     folder.mkdir(parents=True, exist_ok=True)
-    path = (
-        folder / f"{subject_id}.nii"
-    )  # uncompressed: the same image gives the same bytes, so a kept work_dir is reused
+    # uncompressed: the same image gives the same bytes, so a kept work_dir is reused
+    path = folder / f"{subject_id}.nii"
     nib.save(nib.Nifti1Image(np.asanyarray(image.dataobj), image.affine, image.header), str(path))
     return path

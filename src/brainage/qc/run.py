@@ -132,7 +132,6 @@ def judge_subjects(
         ``qc_metrics.csv``: one row per subject, metrics and robust z, ``verdict``, ``check``,
         ``checks``, ``reasons``, ``scanner_differs``, ``outlier_score``.
     """
-    report, site = preprocess_report, sites
     good = measured(metrics)
     judged = (
         judge(good, yardstick)
@@ -150,7 +149,8 @@ def judge_subjects(
     judged.loc[late, "verdict"] = "fail"
     judged.loc[late, "scanner_differs"] = ""
     judged.loc[late, "outlier_score"] = judged.loc[late, "outlier_score"].clip(lower=fail_score())
-    failed_pre = report[(report.status != "ok") & ~report.subject_id.isin(judged.subject_id)]
+    failed = (preprocess_report.status != "ok") & ~preprocess_report.subject_id.isin(judged.subject_id)
+    failed_pre = preprocess_report[failed]
     broken = pd.DataFrame(
         {
             "subject_id": list(failed_pre.subject_id) + list(metrics.loc[metrics.qc_error != "", "subject_id"]),
@@ -163,7 +163,7 @@ def judge_subjects(
     )
     broken["checks"] = broken["check"]
     broken["scanner_differs"] = ""
-    broken["site"] = broken["subject_id"].map(site).fillna("unknown")
+    broken["site"] = broken["subject_id"].map(sites).fillna("unknown")
     return pd.concat([judged, broken], ignore_index=True)
 
 

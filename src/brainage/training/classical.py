@@ -26,7 +26,6 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from brainage.layout import FoldDir
 from brainage.preprocess.cache import is_original
 from brainage.training.config import TrainConfig
 from brainage.training.dataset import SEX_TO_LABEL, load_inputs
@@ -111,19 +110,16 @@ class RidgeFitter(Fitter):
 
     def fit(self, job: FoldJob) -> FoldFit:
         """Fit on the training folds; predict them held-out (role ``inner``) and the test subjects."""
-        return _fit(job.rest, job.test, job.fold, job.seed, job.config, job.folder)
-
-
-def _fit(rest: pd.DataFrame, test: pd.DataFrame, fold: int, seed: int, config: TrainConfig, folder: FoldDir) -> FoldFit:
-    model = RidgeBrainAge(config, FoldSeeds(fold, seed).inner_folds).fit(rest)
-    joblib.dump(model, folder.model)
-    columns = ["subject_id", "age", "sex", "site"]
-    parts = [rest[columns].assign(role="inner", **model.inner_predictions_)[is_original(rest)]]
-    if len(test):  # the final model has no test subjects
-        parts.append(test[columns].assign(role="test", **model.predict(test)))
-    found = {
-        "alpha_age": float(model.age_image_.alpha_),
-        "alpha_sex": float(model.sex_image_.alpha_),
-        "n_voxels": int(model.voxels_.sum()),
-    }
-    return FoldFit(pd.concat(parts, ignore_index=True), found)
+        rest, test = job.rest, job.test
+        model = RidgeBrainAge(job.config, FoldSeeds(job.fold, job.seed).inner_folds).fit(rest)
+        joblib.dump(model, job.folder.model)
+        columns = ["subject_id", "age", "sex", "site"]
+        parts = [rest[columns].assign(role="inner", **model.inner_predictions_)[is_original(rest)]]
+        if len(test):  # the final model has no test subjects
+            parts.append(test[columns].assign(role="test", **model.predict(test)))
+        found = {
+            "alpha_age": float(model.age_image_.alpha_),
+            "alpha_sex": float(model.sex_image_.alpha_),
+            "n_voxels": int(model.voxels_.sum()),
+        }
+        return FoldFit(pd.concat(parts, ignore_index=True), found)

@@ -20,7 +20,6 @@ import torch
 
 from brainage.layout import FoldDir
 from brainage.preprocess.cache import is_original
-from brainage.preprocess.grids import CacheInfo
 from brainage.training.augment import build_augmentation
 from brainage.training.config import RunOptions, TrainConfig
 from brainage.training.dataset import BrainAgeDataset, make_loader
@@ -171,74 +170,65 @@ class CNNFitter(Fitter):
     def fit(self, job: FoldJob) -> FoldFit | None:
         """Train on the training folds (resuming from ``last.ckpt``); predict the validation
         subjects (role ``val``) and the test subjects (role ``test``) with the best checkpoint."""
-        return _fit(job.rest, job.test, job.fold, job.seed, job.config, job.options, job.folder, job.cache)
+        import lightning as L
+        from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+        from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-
-def _fit(
-    rest: pd.DataFrame,
-    test: pd.DataFrame,
-    fold: int,
-    seed: int,
-    config: TrainConfig,
-    options: RunOptions,
-    folder: FoldDir,
-    cache: CacheInfo,
-) -> FoldFit | None:
-    import lightning as L
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-
-    seeds = FoldSeeds(fold, seed)
-    L.seed_everything(seeds.training, workers=True, verbose=False)  # the seed is in the run record, not the console
-    train, val = _train_and_val(rest, config.val_fraction, seeds.validation_split)
-    voxel = cache.voxel_mm_pooled(config.downsample)
-    covariates = list(config.model.covariates)
-    stats = (
-        ([float(v) for v in train[covariates].mean()], [float(v) for v in train[covariates].std()])
-        if covariates
-        else None
-    )
-    train_ds = _dataset(train, config, stats, voxel, build_augmentation(config.augment, voxel))
-    train_loader = make_loader(
-        train_ds,
-        config.batch_size,
-        shuffle=True,
-        num_workers=options.num_workers,
-        start_method=options.start_method,
-        seed=seed,
-        drop_last=len(train_ds) > config.batch_size,
-    )
-    val_loader = make_loader(_dataset(val, config, stats, voxel), config.batch_size, shuffle=False, num_workers=0)
-    gpu_aug = asdict(config.augment) if config.augment.enabled and config.augment.device == "gpu" else None
-    module = BrainAgeModule(
-        asdict(config.model),
-        asdict(config.optim),
-        float(train.age.mean()),
-        float(train.age.std()),
-        config.max_epochs,
-        options.channels_last,
-        gpu_augment=gpu_aug,
-        voxel_mm=voxel,
-        covariate_stats=stats,
-    )
-    # Select and stop on age MAE when age is a task: the summed multitask loss mixes KL/BCE scales
-    # and is noisy on small validation sets (an early dip there stopped good runs too soon).
-    monitor = "val_age_mae" if "age" in config.model.tasks else "val_loss"
-    ckpt = ModelCheckpoint(dirpath=folder.checkpoints, filename="best", monitor=monitor, mode="min", save_last=True)
-    archive_log(folder)
-    loggers = [CSVLogger(str(folder.root), name="logs", version="")]
-    if options.tensorboard:
-        loggers.append(TensorBoardLogger(str(folder.root), name="tensorboard", version=""))
-    callbacks = [ckpt, EarlyStopping(monitor=monitor, mode="min", patience=config.patience)]
-    last = folder.last_checkpoint
-    with quiet_lightning():
-        trainer = make_trainer(config.max_epochs, options, folder.root, callbacks, logger=loggers)
-        trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if last.exists() else None)
-    if trainer.global_rank != 0:
-        return OTHER_PROCESS
-    best = ckpt.best_model_path or str(last)
-    module = BrainAgeModule.load_from_checkpoint(best, weights_only=False)
-    parts = [_predict(module, val, config, options, folder).assign(role="val")]
-    if len(test):  # the final model has no test subjects
-        parts.append(_predict(module, test, config, options, folder).assign(role="test"))
-    return FoldFit(pd.concat(parts, ignore_index=True), {"best_checkpoint": best, "epochs_run": trainer.current_epoch})
+        rest, test, fold, seed = job.rest, job.test, job.fold, job.seed
+        config, options, folder, cache = job.config, job.options, job.folder, job.cache
+        seeds = FoldSeeds(fold, seed)
+        L.seed_everything(seeds.training, workers=True, verbose=False)  # the seed is in the run record, not the console
+        train, val = _train_and_val(rest, config.val_fraction, seeds.validation_split)
+        voxel = cache.voxel_mm_pooled(config.downsample)
+        covariates = list(config.model.covariates)
+        stats = (
+            ([float(v) for v in train[covariates].mean()], [float(v) for v in train[covariates].std()])
+            if covariates
+            else None
+        )
+        train_ds = _dataset(train, config, stats, voxel, build_augmentation(config.augment, voxel))
+        train_loader = make_loader(
+            train_ds,
+            config.batch_size,
+            shuffle=True,
+            num_workers=options.num_workers,
+            start_method=options.start_method,
+            seed=seed,
+            drop_last=len(train_ds) > config.batch_size,
+        )
+        val_loader = make_loader(_dataset(val, config, stats, voxel), config.batch_size, shuffle=False, num_workers=0)
+        gpu_aug = asdict(config.augment) if config.augment.enabled and config.augment.device == "gpu" else None
+        module = BrainAgeModule(
+            asdict(config.model),
+            asdict(config.optim),
+            float(train.age.mean()),
+            float(train.age.std()),
+            config.max_epochs,
+            options.channels_last,
+            gpu_augment=gpu_aug,
+            voxel_mm=voxel,
+            covariate_stats=stats,
+        )
+        # Select and stop on age MAE when age is a task: the summed multitask loss mixes KL/BCE scales
+        # and is noisy on small validation sets (an early dip there stopped good runs too soon).
+        monitor = "val_age_mae" if "age" in config.model.tasks else "val_loss"
+        ckpt = ModelCheckpoint(dirpath=folder.checkpoints, filename="best", monitor=monitor, mode="min", save_last=True)
+        archive_log(folder)
+        loggers = [CSVLogger(str(folder.root), name="logs", version="")]
+        if options.tensorboard:
+            loggers.append(TensorBoardLogger(str(folder.root), name="tensorboard", version=""))
+        callbacks = [ckpt, EarlyStopping(monitor=monitor, mode="min", patience=config.patience)]
+        last = folder.last_checkpoint
+        with quiet_lightning():
+            trainer = make_trainer(config.max_epochs, options, folder.root, callbacks, logger=loggers)
+            trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if last.exists() else None)
+        if trainer.global_rank != 0:
+            return OTHER_PROCESS
+        best = ckpt.best_model_path or str(last)
+        module = BrainAgeModule.load_from_checkpoint(best, weights_only=False)
+        parts = [_predict(module, val, config, options, folder).assign(role="val")]
+        if len(test):  # the final model has no test subjects
+            parts.append(_predict(module, test, config, options, folder).assign(role="test"))
+        return FoldFit(
+            pd.concat(parts, ignore_index=True), {"best_checkpoint": best, "epochs_run": trainer.current_epoch}
+        )
