@@ -44,7 +44,7 @@ CANDIDATES = {
         "anchored T1 + partial-volume tissue maps, 2 renditions a scan, fast 0.9 recipe, 1 seed",
         "ixi_cv_cpu_robust_tissue.json",
         "invariance_robust_tissue.json",
-        None,
+        "extrapolation_robust_tissue.json",
     ),
     "ridge_anchor": (
         "ridge on the anchored T1 (4 mm), no renditions",

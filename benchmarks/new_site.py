@@ -34,7 +34,8 @@ from nibabel.processing import resample_to_output
 from brainage.bundle.export import export_bundle
 from brainage.parallel import Executor
 from brainage.predict.run import predict_files
-from brainage.predict.site import FinetuneConfig, finetune_site
+from brainage.predict.site import finetune_site
+from brainage.training.finetune import FinetuneConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the DICOM writer is a test helper
 from tests.dicom import write_dicom_series  # noqa: E402

@@ -59,7 +59,8 @@ def _inject(sub, kind: str, params: dict, ixi: Path, rng: np.random.Generator) -
     img = reorient(sub.t1_path)[0]
     data = img.get_fdata(dtype=np.float32)
     label_path = ixi / "labels" / Path(sub.t1_path).name.replace("-T1.nii", "-DLMUSE.nii")
-    brain = reorient(label_path)[0].get_fdata() > 0
+    # the parcellation is a label map, not a T1: reoriented as the scan is, without the T1's checks
+    brain = np.asarray(nib.as_closest_canonical(nib.load(label_path)).dataobj) > 0
     if kind == "stripped_clean":
         return inject.stripped(data, img.affine, brain_mask=brain)
     if kind in inject.STRIPPED_FAILURES:

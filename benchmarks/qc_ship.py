@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from brainage.layout import QC_ORIENTATION, QC_REFERENCE
 from brainage.qc.orientation import fit_orientation
 from brainage.qc.reference import Reference, measured
 from brainage.qc.rules import judge
+from brainage.resources import QC_ORIENTATION, QC_REFERENCE
 
 NAME = "IXI-HH clean heads"
 DESCRIPTION = (

@@ -58,7 +58,7 @@ _EXPORTS = {
     "predict_files": "brainage.predict.run",
     "explain_folder": "brainage.explain.run",
     "finetune_site": "brainage.predict.site",
-    "FinetuneConfig": "brainage.predict.site",
+    "FinetuneConfig": "brainage.training.finetune",
 }
 
 __all__ = sorted(_EXPORTS)

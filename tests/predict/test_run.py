@@ -10,8 +10,9 @@ from brainage.bundle.bundle import load_bundle
 from brainage.cli import main as brainage
 from brainage.layout import PredictDir, SiteDir
 from brainage.predict.run import COLUMNS
-from brainage.predict.site import FinetuneConfig, _with_calibration, finetune_bundle, site_calibration, split_site
+from brainage.predict.site import _with_calibration, finetune_bundle, split_site
 from brainage.preprocess.cache import read_cache_index
+from brainage.training.finetune import FinetuneConfig, site_calibration
 
 
 def test_predict_writes_a_row_per_scan_with_warnings_and_a_report(tiny_bundle, synth_cohort, tmp_path, capsys):

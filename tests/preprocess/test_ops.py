@@ -149,3 +149,21 @@ def test_n4_with_half_its_iterations_still_takes_a_known_field_out():
     before = float(field[mask].std() / field[mask].mean())
     assert residual[N4_ITERATIONS_FAST] < 0.3 * before, (residual, before)  # most of the field is gone
     assert residual[N4_ITERATIONS_FAST] < 1.2 * residual[N4_ITERATIONS], residual  # about as much as with 50
+
+
+def test_tissue_segmentation_leaves_nothing_in_the_temporary_folder(tmp_path, monkeypatch):
+    """antspyx's Atropos writes its probability images to temporary files it never deletes; a
+    cohort's worth filled gigabytes of /tmp. The segmentation step cleans up after it."""
+    import tempfile
+
+    from brainage.preprocess.ops import segment_tissues
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, (24, 24, 24))
+    data = np.array([0.3, 0.6, 1.0], np.float32)[labels] + rng.normal(0, 0.02, labels.shape).astype(np.float32)
+    mask = np.ones(labels.shape, bool)
+    probs = segment_tissues(nib.Nifti1Image(data, np.eye(4)), mask)
+    assert probs.shape == (24, 24, 24, 3)
+    assert list(tmp_path.iterdir()) == []
+    assert tempfile.tempdir == str(tmp_path)  # the caller's setting is put back

@@ -187,8 +187,9 @@ def test_a_model_that_needs_a_recipe_refuses_a_cache_made_otherwise(tmp_path):
 
     from brainage.config import save_config
     from brainage.errors import InputError
-    from brainage.layout import CacheDir, PreprocessedDir
+    from brainage.layout import PreprocessedDir
     from brainage.models.network import model_config
+    from brainage.preprocess.cache import find_cache
     from brainage.preprocess.pipeline import PreprocessConfig, recipe_preset
     from brainage.training.config import TrainConfig
     from brainage.training.cv import check_recipe
@@ -199,7 +200,7 @@ def test_a_model_that_needs_a_recipe_refuses_a_cache_made_otherwise(tmp_path):
         folder.cache("2mm").index.write_text("subject_id,age,sex,site,path\n")
         folder.report.write_text("subject_id,status\n")
         save_config(preprocess_config, folder.config)
-        return CacheDir.find(folder.cache("2mm").root)
+        return find_cache(folder.cache("2mm").root)
 
     robust = TrainConfig(model=model_config("scanner_robust"))
     default = cache_of("default", PreprocessConfig())

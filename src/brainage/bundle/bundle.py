@@ -32,12 +32,13 @@ from brainage.bundle.meta import FORMAT, FORMAT_VERSION, BundleMeta
 from brainage.config import fingerprint, from_dict, to_dict
 from brainage.errors import InputError
 from brainage.files import atomic_path
-from brainage.layout import BUNDLE_FILES, SHIPPED_BUNDLE
+from brainage.layout import BUNDLE_FILES
 from brainage.models.registry import MODELS
 from brainage.preprocess.grids import GRIDS
 from brainage.preprocess.pipeline import PreprocessConfig
 from brainage.preprocess.recipes import AFFINE_ITERATIONS, N4_ITERATIONS
 from brainage.preprocess.steps import steps_for
+from brainage.resources import SHIPPED_BUNDLE
 from brainage.training.bias import AgeBiasCorrector
 from brainage.training.intervals import DEFAULT_COVERAGE
 from brainage.training.stack import Stacker

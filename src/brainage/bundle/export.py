@@ -30,8 +30,9 @@ from brainage.data.images import voxel_fingerprint
 from brainage.data.manifest import read_manifest
 from brainage.errors import InputError
 from brainage.files import DoneRecord
-from brainage.layout import FINAL_FOLD, CacheDir, FoldDir, PreprocessedDir, RunDir
+from brainage.layout import FINAL_FOLD, FoldDir, PreprocessedDir, RunDir
 from brainage.models.registry import model_spec
+from brainage.preprocess.cache import find_cache
 from brainage.preprocess.grids import CacheInfo
 from brainage.preprocess.pipeline import PreprocessConfig
 from brainage.progress import console, track
@@ -353,7 +354,7 @@ def export_bundle(
             "a bundle must carry the recipe its model was trained on",
         )
     pre_config = load_config(PreprocessConfig, pre.config)
-    cache = CacheDir.find(info.cache_dir)
+    cache = find_cache(info.cache_dir)
     cache_info = info.cache or CacheInfo.read(cache.grid)
     if cache_info.pooled != 1:
         raise InputError(

@@ -24,6 +24,19 @@ def _pick(columns, candidates, path: Path, what: str, required: bool = True):
     return None
 
 
+def t1_images(root: Path) -> dict[str, list[str]]:
+    """``sub-<label> -> its T1w images``, sessions in name order (those without a session first),
+    as pybids indexes the dataset (derivatives left out; no validation, so a dataset without a
+    description still reads)."""
+    from bids import BIDSLayout
+
+    found: dict[str, list[str]] = {}
+    files = BIDSLayout(str(root), validate=False).get(suffix="T1w", extension=[".nii", ".nii.gz"], datatype="anat")
+    for f in sorted(files, key=lambda f: f.path):
+        found.setdefault(f"sub-{f.entities['subject']}", []).append(f.path)
+    return found
+
+
 def ingest_bids(
     root: str | Path, check: bool = True, sex_coding: dict | None = None, labels_required: bool = True
 ) -> pd.DataFrame:
@@ -61,6 +74,7 @@ def ingest_bids(
     sex_col = _pick(table.columns, SEX_COLUMNS, tsv, "sex", required=labels_required)
     site_col = _pick(table.columns, SITE_COLUMNS, tsv, "site", required=False)
     numeric_sex_check(table[sex_col].dropna() if sex_col else [], sex_coding, tsv)
+    images_of = t1_images(root)
     records = []
     for _, row in table.iterrows():
         pid = str(row["participant_id"]).strip()
@@ -74,7 +88,7 @@ def ingest_bids(
             "exclusion_reason": "",
         }
         try:
-            images = cohort.find_t1(pid)
+            images = images_of.get(pid, [])
             if not images:
                 raise InputError(None, f"no T1w image under {root / pid}")
             record["t1_path"] = str(images[0])

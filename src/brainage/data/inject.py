@@ -2,7 +2,8 @@
 
 Each function takes a head volume (RAS voxel order: axis 2 runs inferior -> superior) and its
 affine, and returns a new ``(data, affine)``; inputs are never modified. They mimic the
-failures people find when they eyeball a cohort. Every injector accepts ``rng`` and
+failures people find when they eyeball a cohort; the acquisition effects among them (noise,
+bias, ghost) come from :mod:`brainage.data.corruptions`. Every injector accepts ``rng`` and
 ``brain_mask`` keywords (used where it needs them), so callers can treat them alike.
 
 Example:
@@ -19,6 +20,8 @@ from typing import Callable
 
 import numpy as np
 from scipy import ndimage
+
+from brainage.data import corruptions
 
 Injector = Callable[..., tuple[np.ndarray, np.ndarray]]
 
@@ -50,16 +53,13 @@ def zero_filled_fov(data, affine, fraction: float = 0.22, fill: float | None = 0
 def ghosting(data, affine, strength: float = 0.35, rng=None, brain_mask=None):
     """Nyquist (N/2) ghost along the anterior-posterior phase-encoding axis, ``strength`` times
     the image's own amplitude."""
-    return data + strength * np.roll(data, data.shape[1] // 2, axis=1), affine.copy()
+    return corruptions.apply(corruptions.NyquistGhost(strength, axis=1), data, affine), affine.copy()
 
 
 def low_snr(data, affine, noise_fraction: float = 0.12, rng=None, brain_mask=None):
     """Heavy Rician noise: standard deviation ``noise_fraction`` of the bright-tissue intensity."""
-    rng = np.random.default_rng(rng)
-    sd = noise_fraction * np.percentile(data, 99)
-    real = data + rng.normal(0, sd, data.shape)
-    imag = rng.normal(0, sd, data.shape)
-    return np.sqrt(real**2 + imag**2).astype(np.float32), affine.copy()
+    noise = corruptions.RicianNoise(noise_fraction * np.percentile(data, 99), rng)
+    return corruptions.apply(noise, data, affine), affine.copy()
 
 
 def upside_down(data, affine, rng=None, brain_mask=None):
@@ -83,14 +83,15 @@ def strong_bias(data, affine, factor: float = 2.2, rng=None, brain_mask=None):
     rng = np.random.default_rng(rng)
     axis = int(rng.integers(0, 3))
     if brain_mask is not None and brain_mask.any():
-        idx = np.nonzero(brain_mask.any(axis=tuple(i for i in range(3) if i != axis)))[0]
-        lo, hi = int(idx[0]), int(idx[-1])
+        region = brain_mask.astype(bool)
     else:
         lo, hi = _head_extent(data, axis)
-    position = (np.arange(data.shape[axis]) - (lo + hi) / 2) / max(hi - lo, 1)
+        region = np.zeros(data.shape, bool)
+        region[(slice(None),) * axis + (slice(lo, hi + 1),)] = True
     sign = 1.0 if rng.random() < 0.5 else -1.0
-    field = np.exp(sign * np.log(factor) * position)
-    return (data * field.reshape([-1 if i == axis else 1 for i in range(3)])).astype(np.float32), affine.copy()
+    # along the voxel axis itself: its own column of the affine, in world mm
+    field = corruptions.LogLinearBiasField(factor, direction=sign * affine[:3, axis], region=region)
+    return corruptions.apply(field, data, affine), affine.copy()
 
 
 def stripped(data, affine, brain_mask: np.ndarray, rng=None):

@@ -22,8 +22,9 @@ download). The generative model, per subject with age ``a`` and ``d = (a - 20) /
   beat a brain-volume classifier.
 * **Head**: CSF rim, dark skull, bright scalp fat in shells around the brain, eyes, and a neck
   down to the bottom of the field of view, so brain extraction has real work to do.
-* **Acquisition**: random pose (rotation up to ``max_rotation_deg``, shift up to
-  ``max_shift_mm``), a smooth multiplicative bias field (``bias_strength``; white matter
+* **Acquisition** (:mod:`brainage.data.corruptions`): random pose (rotation up to
+  ``max_rotation_deg``, shift up to ``max_shift_mm``), a smooth multiplicative bias field
+  (torchio's order-2 polynomial field, ``bias_strength``; white matter
   brightens by up to ~1.5x across the brain, like clean IXI-HH scans), Rician noise
   (``noise_sd`` of white-matter intensity), written at ``voxel_mm`` (2 mm) as int16 NIfTI.
 * **Broken subjects** (``n_broken``): a few heads with a QC failure injected
@@ -44,6 +45,7 @@ import pandas as pd
 from scipy import ndimage
 
 from brainage.config import save_config
+from brainage.data import corruptions
 from brainage.data.inject import HEAD_FAILURES
 from brainage.files import atomic_path, write_csv, write_json
 from brainage.layout import CohortDir
@@ -181,14 +183,6 @@ def _rotation(angles_deg: np.ndarray) -> np.ndarray:
     return rz @ ry @ rx
 
 
-def _bias_field(shape, strength: float, rng) -> np.ndarray:
-    """exp of a random quadratic polynomial over normalised coordinates: smooth, like coil bias."""
-    grids = np.meshgrid(*[np.linspace(-1, 1, s) for s in shape], indexing="ij")
-    terms = list(grids) + [g * h for i, g in enumerate(grids) for h in grids[i:]]
-    coef = rng.normal(0, strength / 2, len(terms))
-    return np.exp(sum(c * t for c, t in zip(coef, terms))).astype(np.float32)
-
-
 def render_subject(anatomy: TemplateAnatomy, age: float, sex: str, cfg: SynthConfig, rng) -> dict:
     """Render one synthetic head; returns data, brain mask, affine and the parameters drawn."""
     atrophy = rng.normal(0, cfg.atrophy_sd)
@@ -210,9 +204,9 @@ def render_subject(anatomy: TemplateAnatomy, age: float, sex: str, cfg: SynthCon
     sample = np.linalg.inv(anatomy.vox_to_mm) @ np.linalg.inv(forward) @ out_affine
     data = ndimage.affine_transform(head, sample[:3, :3], sample[:3, 3], output_shape=cfg.shape, order=1)
     mask = ndimage.affine_transform(brain, sample[:3, :3], sample[:3, 3], output_shape=cfg.shape, order=1) > 0.5
-    data = data * _bias_field(cfg.shape, cfg.bias_strength, rng)
-    sd = cfg.noise_sd * TISSUE_T1["wm"]
-    data = np.sqrt((data + rng.normal(0, sd, data.shape)) ** 2 + rng.normal(0, sd, data.shape) ** 2)
+    # a smooth coil bias (exp of a random quadratic polynomial), then the magnitude image's noise
+    data = corruptions.apply(corruptions.polynomial_bias_field(cfg.bias_strength, rng), data, out_affine)
+    data = corruptions.apply(corruptions.RicianNoise(cfg.noise_sd * TISSUE_T1["wm"], rng), data, out_affine)
     return {
         "data": data.astype(np.float32),
         "mask": mask,

@@ -29,11 +29,14 @@ from __future__ import annotations
 
 import nibabel as nib
 import numpy as np
+import torchio as tio
 from nibabel.processing import resample_from_to, smooth_image
 from scipy import ndimage
 
-#: Tissue label values of the ``tissue`` image every variant receives.
-CSF, GM, WM = 1, 2, 3
+from brainage.data import corruptions
+from brainage.data.corruptions import CSF, GM, WM  # the labels of the ``tissue`` image every variant receives
+
+__all__ = ["CSF", "GM", "WM", "VARIANTS", "Variant"]
 
 
 def _image(data: np.ndarray, affine: np.ndarray, dtype=np.float32) -> nib.Nifti1Image:
@@ -241,7 +244,7 @@ class Gamma(Variant):
     def render(self, img, tissue, rng):
         data = np.clip(_data(img), 0, None)
         top = float(np.percentile(data, 99.5)) or 1.0
-        return _image(top * (data / top) ** self.gamma, img.affine)
+        return _image(top * corruptions.apply(tio.Gamma(self.gamma), data / top, img.affine), img.affine)
 
 
 class BiasField(Variant):
@@ -257,13 +260,10 @@ class BiasField(Variant):
     def render(self, img, tissue, rng):
         data = _data(img)
         head = data > 0.1 * np.percentile(data, 99)
-        xyz = _world(img)
-        direction = rng.normal(size=3)
-        direction /= np.linalg.norm(direction)
-        t = xyz @ direction
-        lo, hi = np.percentile(t[head], [0.5, 99.5])
-        position = np.clip((t - (lo + hi) / 2) / max(hi - lo, 1e-6), -0.5, 0.5)
-        return _image(data * np.exp(np.log(self.factor) * position), img.affine)
+        field = corruptions.LogLinearBiasField(
+            self.factor, direction=rng.normal(size=3), region=head, tail_percent=0.5, clip=True
+        )
+        return _image(corruptions.apply(field, data, img.affine), img.affine)
 
 
 class RicianNoise(Variant):
@@ -277,9 +277,8 @@ class RicianNoise(Variant):
 
     def render(self, img, tissue, rng):
         data = _data(img)
-        sd = self.percent / 100 * _wm_level(data, tissue)
-        real, imag = data + rng.normal(0, sd, data.shape), rng.normal(0, sd, data.shape)
-        return _image(np.sqrt(real**2 + imag**2), img.affine)
+        noise = corruptions.RicianNoise(self.percent / 100 * _wm_level(data, tissue), rng)
+        return _image(corruptions.apply(noise, data, img.affine), img.affine)
 
 
 class TissueContrast(Variant):
@@ -294,15 +293,8 @@ class TissueContrast(Variant):
         self.describe = f"grey matter moved {shift:.0%} of the way to white matter"
 
     def render(self, img, tissue, rng):
-        data = np.clip(_data(img), 0, None)
-        csf, gm, wm = (float(np.median(data[tissue == k])) for k in (CSF, GM, WM))
-        top = max(float(data.max()), wm + 1)
-        knots = np.array([0.0, csf, gm, wm, top])
-        if not np.all(np.diff(knots) > 0):  # a contrast this map cannot describe: leave the scan be
-            return _image(data, img.affine)
-        moved = knots.copy()
-        moved[2] = gm + self.shift * (wm - gm)
-        return _image(np.interp(data, knots, moved), img.affine)
+        contrast = corruptions.TissueContrast(self.shift, labels=tissue)
+        return _image(corruptions.apply(contrast, _data(img), img.affine), img.affine)
 
 
 class SkullStripped(Variant):

@@ -18,11 +18,12 @@ from brainage.errors import InputError
 from brainage.evaluation.report import evaluate
 from brainage.explain.run import explain_folder
 from brainage.html import image_links, trusted, write_template
-from brainage.layout import DEFAULT_GRID, CohortDir, DemoDir
+from brainage.layout import CohortDir, DemoDir
 from brainage.models.registry import DEFAULT_MODEL, model_spec
 from brainage.parallel import Executor
 from brainage.predict.run import predict_files
 from brainage.preprocess.figures import before_after
+from brainage.preprocess.grids import DEFAULT_GRID
 from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest, print_report
 from brainage.progress import console
 from brainage.qc.run import run_qc

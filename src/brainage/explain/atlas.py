@@ -23,10 +23,11 @@ import numpy as np
 import pandas as pd
 
 from brainage.errors import InputError
-from brainage.layout import ATLAS_IMAGE, ATLAS_LABELS, DEFAULT_GRID, PreprocessedDir
-from brainage.preprocess.grids import GRIDS
+from brainage.layout import PreprocessedDir
+from brainage.preprocess.grids import DEFAULT_GRID, GRIDS
 from brainage.preprocess.ops import to_grid
 from brainage.progress import track
+from brainage.resources import ATLAS_IMAGE, ATLAS_LABELS
 
 
 def build_atlas(ixi_dir: str | Path, preprocessed: str | Path, n_subjects: int = 60, grid: str = DEFAULT_GRID) -> Path:

@@ -33,9 +33,9 @@ from brainage.explain.atlas import load_atlas, region_summary
 from brainage.explain.cam import grad_cam, randomised_copy, rank_correlation
 from brainage.explain.se import channel_differences, excitations, lowest_channels, pruned, se_blocks
 from brainage.files import write_csv
-from brainage.layout import CacheDir, ExplainDir, PredictDir, PreprocessedDir, RunDir
+from brainage.layout import ExplainDir, PredictDir, PreprocessedDir, RunDir
 from brainage.models.registry import model_spec
-from brainage.preprocess.cache import read_cache_index
+from brainage.preprocess.cache import find_cache, read_cache_index
 from brainage.preprocess.grids import GRIDS, CacheInfo
 from brainage.preprocess.ops import from_grid, save_nifti
 from brainage.progress import console
@@ -66,7 +66,7 @@ def _from_run(run: RunDir) -> tuple[list[Explained], PreprocessedDir, str]:
     config = load_config(TrainConfig, run.config)
     if model_spec(config.model.name).kind == "classical":
         raise InputError(run.root, "a classical model has no network to explain")
-    table = labels_table(CacheDir.find(info.cache_dir), info.folds_csv, info.qc_verdicts)
+    table = labels_table(find_cache(info.cache_dir), info.folds_csv, info.qc_verdicts)
     models = []
     for folder in run.fold_dirs():
         if folder.seed != 0 or not folder.predictions.is_file():
@@ -85,7 +85,7 @@ def _from_run(run: RunDir) -> tuple[list[Explained], PreprocessedDir, str]:
     return (
         models,
         PreprocessedDir(info.preprocessed_dir),
-        (info.cache or CacheInfo.read(CacheDir.find(info.cache_dir).grid)).grid.name,
+        (info.cache or CacheInfo.read(find_cache(info.cache_dir).grid)).grid.name,
     )
 
 

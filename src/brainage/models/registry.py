@@ -41,7 +41,8 @@ class ModelSpec:
     covariates: tuple = ()
     width: float = 1.0
     #: TrainConfig settings this model was tuned with (e.g. its grid and epochs; ``augment``: a dict
-    #: of AugmentConfig settings, e.g. the domain randomisation of :mod:`brainage.training.randomise`)
+    #: of AugmentConfig settings, e.g. the domain randomisation of
+    #: :class:`brainage.data.corruptions.RandomTissueContrast`)
     train: dict = field(default_factory=dict)
     #: How it is run by default (``--seeds``, ``--precision``) unless the command line says otherwise
     run: dict = field(default_factory=dict)

@@ -161,7 +161,8 @@ class Finetune(Command):
 
     def run(self, args: argparse.Namespace) -> None:
         from brainage.data.manifest import parse_sex_coding
-        from brainage.predict.site import FinetuneConfig, finetune_site
+        from brainage.predict.site import finetune_site
+        from brainage.training.finetune import FinetuneConfig
 
         config = FinetuneConfig(
             method=args.method, holdout=args.holdout, epochs=args.epochs, lr=args.lr, seed=args.seed

@@ -8,9 +8,9 @@ held-out part only:
 * **recalibrated**: the site's offset (mean brain-age gap of its calibration controls), or with
   ``method="linear"`` offset and slope (Cole & Franke's ``predicted = a + b * age`` fitted on the
   controls, inverted: ``(predicted - a) / b``). Cheap, needs only predictions, what most users need;
-* **fine-tuned**: every CNN member trained further on the calibration scans (Lightning, low
-  learning rate, the bundle's augmentation, a fixed number of epochs: there is no data to spare
-  for early stopping); the ridge member and the stack stay as shipped.
+* **fine-tuned**: every CNN member trained further on the calibration scans
+  (:func:`~brainage.training.finetune.finetune_network`: low learning rate, the bundle's
+  augmentation, a fixed number of epochs); the ridge member and the stack stay as shipped.
 
 ``site.brainage`` is the chosen adaptation fitted on the calibration part, so the held-out figures
 are an honest estimate of exactly that file. With ``holdout=0`` every labelled scan calibrates
@@ -18,8 +18,6 @@ and nothing is scored.
 """
 
 from __future__ import annotations
-
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -39,41 +37,10 @@ from brainage.preprocess.grids import CacheInfo
 from brainage.progress import console
 from brainage.training.augment import build_augmentation
 from brainage.training.bias import AgeBiasCorrector, TooFewSubjects
-from brainage.training.cnn import make_trainer, quiet_lightning
-from brainage.training.config import RunOptions, TrainConfig
+from brainage.training.config import TrainConfig
+from brainage.training.finetune import FinetuneConfig, finetune_network, site_calibration
 
-
-@dataclass
-class FinetuneConfig:
-    """How a bundle is adapted; ``method`` is what ``site.brainage`` carries."""
-
-    method: str = "offset"  # offset | linear | finetune
-    holdout: float = 0.5  # fraction of labelled scans kept apart to score the adaptation
-    epochs: int = 15
-    lr: float = 1e-4
-    batch_size: int = 4
-    seed: int = 0
-
-
-def site_calibration(age: np.ndarray, predicted: np.ndarray, method: str) -> dict:
-    """Offset (and slope) of a site's predictions on its own controls.
-
-    Example:
-        >>> ages = np.array([30.0, 50.0, 70.0])
-        >>> site_calibration(ages, ages + 4, "offset")["offset"]
-        4.0
-        >>> round(site_calibration(ages, 10 + 0.8 * ages, "linear")["slope"], 6)
-        0.8
-    """
-    age, predicted = np.asarray(age, float), np.asarray(predicted, float)
-    if method == "offset":
-        return {"method": "offset", "offset": float(np.mean(predicted - age)), "slope": 1.0, "n": int(age.size)}
-    if method == "linear":
-        slope, offset = np.polyfit(age, predicted, 1)
-        if slope < 0.3:  # a line through a handful of controls can be nearly flat; inverting it explodes
-            raise InputError(None, f"site slope {slope:.2f} is too flat to invert; use the offset method")
-        return {"method": "linear", "offset": float(offset), "slope": float(slope), "n": int(age.size)}
-    raise InputError(None, f"unknown recalibration method {method!r} (offset or linear)")
+__all__ = ["finetune_bundle", "finetune_site", "split_site"]
 
 
 def split_site(table: pd.DataFrame, holdout: float, seed: int) -> pd.Series:
@@ -94,39 +61,25 @@ def split_site(table: pd.DataFrame, holdout: float, seed: int) -> pd.Series:
 
 def finetune_bundle(bundle: Bundle, table: pd.DataFrame, config: FinetuneConfig) -> Bundle:
     """A copy of ``bundle`` whose CNN members were trained further on ``table`` (cache-index rows with age)."""
-    import lightning as L
-
-    from brainage.training.dataset import make_loader
-    from brainage.training.module import BrainAgeModule
-
     train_config = from_dict(TrainConfig, bundle.meta.model.train_config)
     voxel = CacheInfo(bundle.meta.grid).voxel_mm_pooled(train_config.downsample)
     tuned = Bundle(bundle.meta, [])
     for seed_model in bundle.seeds:
         members = dict(seed_model.members)
         for kind, member in seed_model.members.items():
-            if not isinstance(member, CNNMember):
-                continue
-            L.seed_everything(config.seed + seed_model.seed, workers=True, verbose=False)
-            h = member.hparams
-            module = BrainAgeModule(
-                asdict(member.model_config),
-                {"lr": config.lr, "weight_decay": train_config.optim.weight_decay, "warmup_epochs": 0},
-                h["age_mean"],
-                h["age_std"],
-                config.epochs,
-                voxel_mm=voxel,
-                covariate_stats=h["covariate_stats"],
-            )
-            module.net.load_state_dict(member.net.state_dict())
-            dataset = member.dataset(table, build_augmentation(train_config.augment, voxel), voxel)
-            loader = make_loader(
-                dataset, config.batch_size, shuffle=True, seed=config.seed, drop_last=len(dataset) > config.batch_size
-            )
-            with quiet_lightning():
-                trainer = make_trainer(config.epochs, RunOptions(), logger=False, devices=1, checkpointing=False)
-                trainer.fit(module, loader)
-            members[kind] = CNNMember(module.net.cpu().eval(), h, member.downsample)
+            if isinstance(member, CNNMember):
+                dataset = member.dataset(table, build_augmentation(train_config.augment, voxel), voxel)
+                net = finetune_network(
+                    member.net,
+                    member.model_config,
+                    member.hparams,
+                    dataset,
+                    train_config,
+                    config,
+                    voxel,
+                    seed=config.seed + seed_model.seed,
+                )
+                members[kind] = CNNMember(net, member.hparams, member.downsample)
         tuned.seeds.append(type(seed_model)(seed_model.seed, members, seed_model.stack))
     tuned.meta = tuned.meta.replace(
         finetuned={"n": int(len(table)), "epochs": config.epochs, "lr": config.lr, "subjects": sorted(table.subject_id)}

@@ -18,13 +18,48 @@ import pandas as pd
 from brainage.data.manifest import read_table
 from brainage.errors import InputError
 from brainage.files import atomic_path, write_csv
-from brainage.layout import CacheDir
-from brainage.preprocess.grids import CacheInfo, GridSpec
+from brainage.layout import CacheDir, PreprocessedDir
+from brainage.preprocess.grids import DEFAULT_GRID, CacheInfo, GridSpec
 
 INDEX_COLUMNS = ["subject_id", "age", "sex", "site", "path", "source_subject", "rendition"]
 #: Per-subject numbers preprocessing measures that models may use beside the image: native brain
 #: volume, the registration's determinant (head size), native tissue volumes.
 COVARIATES = ("brain_volume_ml", "affine_det", "csf_ml", "gm_ml", "wm_ml")
+
+
+def find_cache(path: str | Path, grid: str | None = None) -> CacheDir:
+    """The model-ready cache in ``path``: a cache folder itself, or a preprocessing folder.
+
+    Parameters
+    ----------
+    path
+        A cache folder (``cache/<grid>``) or a ``brainage preprocess`` output folder.
+    grid
+        Which cache of a preprocessing folder that holds several; by default the only one, else
+        :data:`~brainage.preprocess.grids.DEFAULT_GRID`.
+
+    Returns
+    -------
+    CacheDir
+        The cache, or an :class:`~brainage.errors.InputError` saying what is missing.
+    """
+    path = Path(path)
+    if CacheDir(path).index.is_file():
+        return CacheDir(path)
+    if path.is_file():
+        raise InputError(path, "expected a `brainage preprocess` output folder or a cache folder, got a file")
+    caches = PreprocessedDir(path).grids()
+    if not caches:
+        raise InputError(
+            path,
+            "no model-ready cache here (expected a `brainage preprocess` output folder "
+            "with cache/<grid>/index.csv, or a cache folder)",
+        )
+    if grid is None:
+        grid = caches[0] if len(caches) == 1 else DEFAULT_GRID if DEFAULT_GRID in caches else caches[0]
+    if grid not in caches:
+        raise InputError(path, f"no cache for grid {grid!r} (found {', '.join(caches)})")
+    return PreprocessedDir(path).cache(grid)
 
 
 def write_volume(path: str | Path, volume01: np.ndarray) -> Path:

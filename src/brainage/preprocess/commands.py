@@ -126,10 +126,9 @@ class Pack(Command):
         p.add_argument("--downsample", type=int, default=1, help="average-pool every volume by this factor first")
 
     def run(self, args: argparse.Namespace) -> None:
-        from brainage.layout import CacheDir
-        from brainage.preprocess.cache import pack_cache
+        from brainage.preprocess.cache import find_cache, pack_cache
         from brainage.progress import console
 
-        cache = CacheDir.find(args.cache)
+        cache = find_cache(args.cache)
         out = pack_cache(cache.root, args.archive, args.downsample)
         console.print(f"packed {cache.root} into {out} ({out.stat().st_size / 2**20:.1f} MiB)")

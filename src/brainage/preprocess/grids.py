@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from brainage.errors import InputError
-from brainage.layout import DEFAULT_GRID  # noqa: F401  (re-exported: the grid every stage uses by default)
 
+#: The model grid (and its cache folder, ``cache/2mm``) every stage uses unless told otherwise.
+DEFAULT_GRID = "2mm"
 #: The template every grid is aligned to (shipped inside nilearn, no download).
 TEMPLATE = "MNI152NLin2009a (nilearn)"
 

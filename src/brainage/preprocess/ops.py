@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import nibabel as nib
 import numpy as np
@@ -290,16 +292,34 @@ def affine_det(transform_path: Path) -> float:
     return float(abs(np.linalg.det(read_affine_transform(transform_path)[:3, :3])))
 
 
+@contextmanager
+def _scratch_temp_dir() -> Iterator[None]:
+    """Python's temporary folder pointed at one of ours for the length of the block, then removed.
+
+    antspyx's Atropos writes its probability images under ``tempfile.mktemp`` names and never
+    deletes them: three images a scan left in the system's temporary folder (gigabytes over a
+    cohort). Our preprocessing runs one subject per worker process, so the global is not shared.
+    """
+    previous = tempfile.tempdir
+    with tempfile.TemporaryDirectory(prefix="brainage-ants-") as scratch:
+        tempfile.tempdir = scratch
+        try:
+            yield
+        finally:
+            tempfile.tempdir = previous
+
+
 def segment_tissues(brain: nib.Nifti1Image, mask: np.ndarray, mrf: float = 0.1) -> nib.Nifti1Image:
     """CSF, grey- and white-matter probabilities of a skull-stripped, bias-corrected T1 (4D, in
     that order): ANTs Atropos with k-means initialisation and a Markov random field prior,
     through antspyx's ``kmeans_segmentation``. Classes are ordered by mean T1 intensity."""
     import ants
 
-    result = ants.kmeans_segmentation(
-        _to_ants(brain), 3, kmask=_to_ants(nib.Nifti1Image(mask.astype(np.float32), brain.affine)), mrf=mrf
-    )
-    probs = [p.numpy() for p in result["probabilityimages"]]
+    with _scratch_temp_dir():
+        result = ants.kmeans_segmentation(
+            _to_ants(brain), 3, kmask=_to_ants(nib.Nifti1Image(mask.astype(np.float32), brain.affine)), mrf=mrf
+        )
+        probs = [p.numpy() for p in result["probabilityimages"]]
     data = brain.get_fdata(dtype=np.float32)
     order = np.argsort([float((p * data).sum() / max(p.sum(), 1e-6)) for p in probs])  # dark CSF first
     stacked = np.stack([np.where(mask, probs[i], 0) for i in order], axis=-1).astype(np.float32)

@@ -34,7 +34,7 @@ class QC(Command):
         add_executor_arguments(p)
 
     def run(self, args: argparse.Namespace) -> None:
-        from brainage.layout import PreprocessedDir, QCDir, qc_of_manifest
+        from brainage.layout import PreprocessedDir, QCDir
         from brainage.progress import console
         from brainage.qc.run import run_qc
 
@@ -42,7 +42,7 @@ class QC(Command):
         if args.input.is_file():  # a manifest: preprocess first (detecting already-stripped inputs)
             from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest
 
-            pre, out = qc_of_manifest(args.input, args.out)
+            pre, out = folders_for_manifest(args.input, args.out)
             preprocess_manifest(args.input, pre.root, PreprocessConfig(), executor_from_args(args))
         verdicts = run_qc(
             pre.root,
@@ -83,3 +83,13 @@ class QCReference(Command):
             f"QC reference {args.out}: {len(ref.subjects)} scans, {len(ref.stats)} metrics, "
             f"{len(ref.exclusions)} left out"
         )
+
+
+def folders_for_manifest(manifest: Path, out: Path | None):
+    """Where ``brainage qc MANIFEST`` preprocesses first and writes its QC: ``OUT/preprocessed`` and
+    ``OUT``; without ``--out``, ``<manifest folder>/qc_run/preprocessed`` and its ``qc`` folder."""
+    from brainage.layout import PreprocessedDir, QCDir
+    from brainage.layout.qc import QC_PREPROCESSED_FOLDER, QC_RUN_FOLDER
+
+    pre = PreprocessedDir((out or manifest.parent / QC_RUN_FOLDER) / QC_PREPROCESSED_FOLDER)
+    return pre, QCDir(out) if out else pre.qc

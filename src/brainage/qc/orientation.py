@@ -32,8 +32,9 @@ import nibabel as nib
 import numpy as np
 from scipy import ndimage
 
-from brainage.layout import QC_ORIENTATION, SubjectDir
+from brainage.layout import SubjectDir
 from brainage.preprocess.template import template_brain, template_image
+from brainage.resources import QC_ORIENTATION
 
 #: Band of the asymmetry maps (Gaussian sigmas, voxels of 2 mm): petalia are centimetre-scale
 #: shapes, while N4's bias correction is not mirror-symmetric (its B-spline grid is anchored to the

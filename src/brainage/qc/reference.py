@@ -33,8 +33,8 @@ import pandas as pd
 
 from brainage.errors import InputError
 from brainage.files import atomic_path
-from brainage.layout import QC_REFERENCE
 from brainage.qc.legend import show
+from brainage.resources import QC_REFERENCE
 from brainage.version import __version__
 
 #: Fewest clean scans a reference is built from.

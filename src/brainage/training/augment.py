@@ -1,6 +1,8 @@
 """Augmentation for brain age, in torchio (per volume, in DataLoader workers).
 
-The batched equivalent for the training device is :mod:`brainage.training.gpu_augment`.
+The random transforms are torchio's own, and the tissue-contrast randomisation comes from the
+one home of corruptions, :mod:`brainage.data.corruptions`. The batched equivalent for the
+training device is :mod:`brainage.training.gpu_augment`.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class AugmentConfig:
     #: before 0.4. Tissue maps carry no scanner contrast, so gamma and bias fields do not belong on them.
     intensity_inputs: tuple = field(default=(), metadata=ADDED_LATER)
     #: Domain randomisation: each tissue's T1 intensity times ``1 +- tissue_contrast``
-    #: (:class:`~brainage.training.randomise.RandomTissueContrast`; needs tissue maps), and a Gaussian
+    #: (:class:`~brainage.data.corruptions.RandomTissueContrast`; needs tissue maps), and a Gaussian
     #: blur of up to ``blur_std_voxels`` (another scanner's resolution); 0 = off.
     tissue_contrast: float = field(default=0.0, metadata=ADDED_LATER)
     blur_std_voxels: float = field(default=0.0, metadata=ADDED_LATER)
@@ -73,7 +75,7 @@ def build_augmentation(config: AugmentConfig, voxel_mm: float = 2.0):
         )
     ]
     if config.tissue_contrast:
-        from brainage.training.randomise import RandomTissueContrast
+        from brainage.data.corruptions import RandomTissueContrast
 
         transforms.append(RandomTissueContrast(config.tissue_contrast, p=0.8))
     transforms += [

@@ -186,14 +186,15 @@ class Train(Command):
         how.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard")
 
     def run(self, args: argparse.Namespace) -> None:
-        from brainage.layout import CacheDir, RunDir
+        from brainage.layout import RunDir
+        from brainage.preprocess.cache import find_cache
         from brainage.progress import console
         from brainage.training.cv import train_cv
 
         config = train_config_from_args(args)
         options = run_options_from_args(args, config.model.name)
         oof = train_cv(
-            CacheDir.find(args.preprocessed, args.grid).root,
+            find_cache(args.preprocessed, args.grid).root,
             args.splits,
             args.out,
             config,

@@ -23,7 +23,7 @@ from brainage.errors import InputError
 from brainage.files import DoneRecord, write_csv, write_json
 from brainage.layout import FINAL_FOLD, CacheDir, RunDir, SplitsDir
 from brainage.models.registry import DEFAULT_MODEL, model_spec
-from brainage.preprocess.cache import is_original, read_cache_index
+from brainage.preprocess.cache import find_cache, is_original, read_cache_index
 from brainage.preprocess.grids import CacheInfo
 from brainage.progress import console
 from brainage.qc.verdicts import qc_failed
@@ -181,7 +181,7 @@ def train_cv(
     """
     config = config if config is not None else train_config_for(DEFAULT_MODEL)
     run = RunDir(out_dir)
-    cache = CacheDir.find(cache_dir)
+    cache = find_cache(cache_dir)
     check_recipe(config, cache)
     folds_csv = SplitsDir.folds_csv(folds_csv)
     table = labels_table(cache, folds_csv, Path(qc_verdicts) if qc_verdicts else None, config.renditions)

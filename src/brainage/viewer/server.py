@@ -27,18 +27,12 @@ from urllib.parse import unquote, urlsplit
 import pandas as pd
 
 from brainage.errors import InputError
-from brainage.layout import (
-    DEFAULT_GRID,
-    RATINGS_EXPORT,
-    VIEWER_FILES,
-    VIEWER_INDEX,
-    VIEWER_STATIC,
-    PredictDir,
-    PreprocessedDir,
-)
+from brainage.layout import RATINGS_EXPORT, VIEWER_FILES, VIEWER_INDEX, PredictDir, PreprocessedDir
+from brainage.preprocess.grids import DEFAULT_GRID
 from brainage.qc.legend import LEGEND
 from brainage.qc.ratings import RatingStore
 from brainage.qc.verdicts import read_verdicts
+from brainage.resources import VIEWER_STATIC
 
 MAX_BODY = 64 * 1024
 
