@@ -25,7 +25,6 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from _machine import machine_info
 
@@ -104,5 +103,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    np.seterr(invalid="ignore")
     main()

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from brainage.data.ingest_bids import AGE_COLUMNS, SEX_COLUMNS, SITE_COLUMNS
+from brainage.data.ingest_bids import AGE_COLUMNS, SEX_COLUMNS, SITE_COLUMNS, T1W_QUERY
 from brainage.data.manifest import read_table
 from brainage.errors import InputError
 from brainage.layout import CohortDir
@@ -92,7 +92,7 @@ def bids_sessions(
     if not CohortDir(root).description.is_file():
         raise InputError(root, "no dataset description (dataset_description.json): is this a BIDS dataset root?")
     layout = BIDSLayout(str(root), validate=False)
-    query = {"suffix": "T1w", "extension": [".nii", ".nii.gz"], "datatype": "anat"}
+    query = dict(T1W_QUERY)
     if participants:
         query["subject"] = [_label(p, "sub-") for p in participants]
     if sessions:

@@ -68,7 +68,8 @@ def apply(transform: tio.Transform, data: np.ndarray, affine: np.ndarray) -> np.
         >>> apply(tio.Gamma(2.0), np.full((2, 2, 2), 3.0), np.eye(4))[0, 0, 0]
         np.float32(9.0)
     """
-    image = tio.ScalarImage(tensor=torch.as_tensor(np.asarray(data, np.float32).copy())[None], affine=affine)
+    # the transform works on torchio's own copy of the image (copy=True), so the caller's array is never touched
+    image = tio.ScalarImage(tensor=torch.as_tensor(np.asarray(data, np.float32))[None], affine=affine)
     return transform(image).data[0].numpy()
 
 
@@ -149,8 +150,9 @@ class LogLinearBiasField(tio.IntensityTransform):
     def field(self, affine: np.ndarray, shape: Sequence[int]) -> np.ndarray:
         """The multiplicative field on a grid of ``shape`` placed by ``affine``."""
         t = voxel_positions(affine, shape, self.direction)
-        inside = np.broadcast_to(t, shape)[self.region] if self.region is not None else np.broadcast_to(t, shape)
-        lo, hi = np.percentile(inside, [self.tail_percent, 100 - self.tail_percent])
+        lo, hi = np.percentile(
+            t if self.region is None else t[self.region], [self.tail_percent, 100 - self.tail_percent]
+        )
         position = (t - (lo + hi) / 2) / max(hi - lo, 1e-6)
         if self.clip:
             position = np.clip(position, -0.5, 0.5)

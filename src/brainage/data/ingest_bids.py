@@ -24,6 +24,10 @@ def _pick(columns, candidates, path: Path, what: str, required: bool = True):
     return None
 
 
+#: The pybids query of a dataset's T1-weighted images (``sub-*/[ses-*/]anat/*_T1w.nii[.gz]``).
+T1W_QUERY = {"suffix": "T1w", "extension": [".nii", ".nii.gz"], "datatype": "anat"}
+
+
 def t1_images(root: Path) -> dict[str, list[str]]:
     """``sub-<label> -> its T1w images``, sessions in name order (those without a session first),
     as pybids indexes the dataset (derivatives left out; no validation, so a dataset without a
@@ -31,7 +35,7 @@ def t1_images(root: Path) -> dict[str, list[str]]:
     from bids import BIDSLayout
 
     found: dict[str, list[str]] = {}
-    files = BIDSLayout(str(root), validate=False).get(suffix="T1w", extension=[".nii", ".nii.gz"], datatype="anat")
+    files = BIDSLayout(str(root), validate=False).get(**T1W_QUERY)
     for f in sorted(files, key=lambda f: f.path):
         found.setdefault(f"sub-{f.entities['subject']}", []).append(f.path)
     return found
