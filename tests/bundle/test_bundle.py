@@ -250,15 +250,38 @@ def test_a_refreshed_bundle_carries_new_intervals_and_recipe_and_the_same_weight
         assert torch.equal(a, b)
 
 
+#: The preprocessing config recorded in the bundle shipped with brainage 0.8 (fingerprint 7c7786e519aedaf9):
+#: trained before the fast schedules existed, so its file names neither.
+CONFIG_OF_0_8 = {
+    "grids": ["2mm"],
+    "skull_stripped": "auto",
+    "bet_threshold": 0.5,
+    "n4_shrink_factor": 4,
+    "registration": "Affine",
+    "deterministic": True,
+    "seed": 42,
+    "working_voxel_mm": 2.0,
+    "tissue": True,
+    "segmentation": "partial-volume",
+    "intensity_reference": "tissue",
+    "renditions": 0,
+    "background": "offset removed",
+    "n4_scale": "brain median",
+}
+
+
 def test_a_recipe_from_before_the_fast_schedules_keeps_the_antspyx_ones():
-    """The shipped bundle of 0.9 was trained before the fast schedules: its registration and N4 stay."""
+    """A bundle trained before the fast schedules (0.8's) keeps antspyx's registration and N4; its
+    steps and fingerprint are those it was trained with."""
     from brainage.bundle.bundle import recipe, recipe_config
     from brainage.preprocess.recipes import AFFINE_ITERATIONS, N4_ITERATIONS
 
-    config = load_bundle().preprocess_config
+    config = recipe_config(CONFIG_OF_0_8)
     assert (config.affine_iterations, config.n4_iterations) == (AFFINE_ITERATIONS, N4_ITERATIONS)
-    steps = dict((name, params) for name, params in recipe(recipe_config({"grids": ["2mm"]}))["steps"])
+    built = recipe(config)
+    steps = dict((name, params) for name, params in built["steps"])
     assert "iterations" not in steps["register"] and "iterations" not in steps["bias_correct"]
+    assert built["fingerprint"] == "7c7786e519aedaf9"
 
 
 def test_a_bundle_predicts_an_image_in_memory_as_it_predicts_its_cache_row(tiny_bundle, preprocessed_synth, tmp_path):

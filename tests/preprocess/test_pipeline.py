@@ -219,6 +219,9 @@ def test_the_fast_schedules_are_in_the_fingerprint_and_the_old_ones_are_not():
     assert BiasCorrect().params() == {"shrink": 4}
     assert Register(iterations=AFFINE_ITERATIONS_FAST).params()["iterations"] == [2100, 1200, 1200, 0]
     assert BiasCorrect(iterations=N4_ITERATIONS_FAST).params()["iterations"] == [25, 25, 25, 25]
+    assert BiasCorrect(domain="brain box").params() == {"shrink": 4, "domain": "brain box"}
+    with pytest.raises(ValueError, match="unknown N4 domain 'brain'"):
+        BiasCorrect(domain="brain")
     from brainage.preprocess.pipeline import recipe_preset
 
     robust = recipe_preset("scanner-robust")

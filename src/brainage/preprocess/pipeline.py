@@ -61,6 +61,9 @@ class PreprocessConfig:
     ``affine_iterations``: the most iterations at each level of the affine registration's pyramid
     (:class:`~brainage.preprocess.steps.Register`); ``(2100, 1200, 1200, 0)`` leaves out the
     full-resolution level, twice as fast for 0.4 mm. ``n4_iterations``: at each of N4's fitting levels.
+    ``n4_domain``: ``brain box`` fits N4's field on the brain's bounding box, so a wider field of view
+    gets the same correction (:func:`~brainage.preprocess.ops.bias_correct`); ``image`` (default) on
+    the whole image, as before brainage 0.10.
     ``rendition_kinds``: which acquisitions the training renditions are, dealt in turn (names of
     :data:`~brainage.data.variants.VARIANTS`; default :data:`~brainage.preprocess.recipes.RENDITION_KINDS`).
     Where the work runs (workers, a Dask cluster) is an :class:`~brainage.parallel.Executor`.
@@ -83,6 +86,7 @@ class PreprocessConfig:
     affine_iterations: tuple = field(default=AFFINE_ITERATIONS, metadata=ADDED_LATER)
     n4_iterations: tuple = field(default=N4_ITERATIONS, metadata=ADDED_LATER)
     rendition_kinds: tuple = field(default=RENDITION_KINDS, metadata=ADDED_LATER)
+    n4_domain: str = field(default="image", metadata=ADDED_LATER)
 
 
 def recipe_preset(name: str) -> PreprocessConfig:

@@ -129,16 +129,21 @@ class BiasCorrect(Step):
 
     name = "bias_correct"
 
-    def __init__(self, shrink_factor: int = 4, scale: str = "as stored", iterations: tuple = N4_ITERATIONS):
+    def __init__(
+        self, shrink_factor: int = 4, scale: str = "as stored", iterations: tuple = N4_ITERATIONS, domain: str = "image"
+    ):
         if scale not in N4_SCALES:
             raise ValueError(f"unknown N4 intensity scale {scale!r}; choose from {', '.join(N4_SCALES)}")
-        self.shrink_factor, self.scale = shrink_factor, scale
+        if domain not in ops.N4_DOMAINS:
+            raise ValueError(f"unknown N4 domain {domain!r}; choose from {', '.join(ops.N4_DOMAINS)}")
+        self.shrink_factor, self.scale, self.domain = shrink_factor, scale, domain
         self.iterations = tuple(int(i) for i in iterations)
 
     def params(self):
         # the old defaults add nothing, so recipes and caches made before these settings stay valid
         params = {"shrink": self.shrink_factor, **({} if self.scale == "as stored" else {"scale": self.scale})}
-        return params if self.iterations == N4_ITERATIONS else {**params, "iterations": list(self.iterations)}
+        params = params if self.iterations == N4_ITERATIONS else {**params, "iterations": list(self.iterations)}
+        return params if self.domain == "image" else {**params, "domain": self.domain}
 
     def outputs(self, ctx):
         return [ctx.folder.t1_n4, ctx.folder.bias_field]
@@ -146,7 +151,7 @@ class BiasCorrect(Step):
     def run(self, ctx):
         img = nib.load(str(ctx.folder.t1_ras))
         mask = nib.load(str(ctx.folder.brain_mask)).get_fdata() > 0
-        corrected, field = ops.bias_correct(img, mask, self.shrink_factor, self.scale, self.iterations)
+        corrected, field = ops.bias_correct(img, mask, self.shrink_factor, self.scale, self.iterations, self.domain)
         ops.save_nifti(corrected, ctx.folder.t1_n4)
         ops.save_nifti(field, ctx.folder.bias_field)
         f = np.asarray(field.dataobj)[mask]
@@ -356,7 +361,7 @@ def steps_for(config) -> list[Step]:
     steps = [
         Reorient(config.working_voxel_mm, config.background),
         BrainMask(config.skull_stripped, config.bet_threshold),
-        BiasCorrect(config.n4_shrink_factor, config.n4_scale, config.n4_iterations),
+        BiasCorrect(config.n4_shrink_factor, config.n4_scale, config.n4_iterations, config.n4_domain),
         Register(config.registration, config.deterministic, config.seed, config.affine_iterations),
         *[Resample(GRIDS[name], config.intensity_reference) for name in config.grids],
     ]
