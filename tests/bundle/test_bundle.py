@@ -138,21 +138,36 @@ def test_the_shipped_model_on_real_scans_it_was_trained_with(preprocessed_real, 
     assert (predictions.p_male > 0.5).all()
 
 
+#: A preprocessing config recorded before ``working_voxel_mm`` and ``segmentation`` existed.
+CONFIG_BEFORE_WORKING_VOXEL = {
+    "grids": ["2mm"],
+    "skull_stripped": "auto",
+    "bet_threshold": 0.5,
+    "n4_shrink_factor": 4,
+    "registration": "Affine",
+    "deterministic": True,
+    "seed": 42,
+    "tissue": True,
+}
+#: The preprocessing config recorded in the bundle shipped with brainage 0.8 (fingerprint
+#: 7c7786e519aedaf9): trained before the fast schedules existed, so it names neither.
+CONFIG_OF_0_8 = {
+    **CONFIG_BEFORE_WORKING_VOXEL,
+    "working_voxel_mm": 2.0,
+    "segmentation": "partial-volume",
+    "intensity_reference": "tissue",
+    "renditions": 0,
+    "background": "offset removed",
+    "n4_scale": "brain median",
+}
+
+
 def test_a_recipe_from_before_a_setting_existed_keeps_its_steps():
     """Bundles record their preprocessing config; one written before ``working_voxel_mm`` and
     ``segmentation`` existed must rebuild the steps it was trained on, not today's defaults."""
     from brainage.bundle.bundle import recipe, recipe_config
 
-    old = {
-        "grids": ["2mm"],
-        "skull_stripped": "auto",
-        "bet_threshold": 0.5,
-        "n4_shrink_factor": 4,
-        "registration": "Affine",
-        "deterministic": True,
-        "seed": 42,
-        "tissue": True,
-    }
+    old = CONFIG_BEFORE_WORKING_VOXEL
     steps = dict((name, params) for name, params in recipe(recipe_config(old))["steps"])
     assert steps["reorient"] == {} and steps["segment"] == {"method": "atropos-kmeans3", "mrf": 0.1}
     new = dict(
@@ -248,26 +263,6 @@ def test_a_refreshed_bundle_carries_new_intervals_and_recipe_and_the_same_weight
     assert new.preprocess_config.background == "offset removed" and old.preprocess_config.background == "as stored"
     for a, b in zip(old.seeds[0].members["cnn"].tensors().values(), new.seeds[0].members["cnn"].tensors().values()):
         assert torch.equal(a, b)
-
-
-#: The preprocessing config recorded in the bundle shipped with brainage 0.8 (fingerprint 7c7786e519aedaf9):
-#: trained before the fast schedules existed, so its file names neither.
-CONFIG_OF_0_8 = {
-    "grids": ["2mm"],
-    "skull_stripped": "auto",
-    "bet_threshold": 0.5,
-    "n4_shrink_factor": 4,
-    "registration": "Affine",
-    "deterministic": True,
-    "seed": 42,
-    "working_voxel_mm": 2.0,
-    "tissue": True,
-    "segmentation": "partial-volume",
-    "intensity_reference": "tissue",
-    "renditions": 0,
-    "background": "offset removed",
-    "n4_scale": "brain median",
-}
 
 
 def test_a_recipe_from_before_the_fast_schedules_keeps_the_antspyx_ones():

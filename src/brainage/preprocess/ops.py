@@ -233,8 +233,8 @@ def bias_correct(
     image cropped to the brain mask's bounding box (plus :data:`N4_BOX_MARGIN_MM`), the field
     outside it continued from its edge: N4's B-spline lattice spans the whole image it is given,
     so the same brain inside 24 mm more air got a field of another resolution and came out up to
-    18 % brighter or darker in places (5 % on average; ``benchmarks/storage_probe.py``, variant
-    ``wider_fov``); on the brain's own box it is the same field. ``"image"``: the recipes made
+    18 % brighter or darker in places (5 % on average, one IXI-HH brain padded as the ``wider_fov``
+    variant pads it, the same mask); on the brain's own box it is the same field. ``"image"``: the recipes made
     before brainage 0.10. Returns ``(corrected, field)``.
 
     Example:
