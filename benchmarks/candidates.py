@@ -46,6 +46,12 @@ CANDIDATES = {
         "invariance_robust_tissue.json",
         "extrapolation_robust_tissue.json",
     ),
+    "robust_tissue_box": (
+        "the same on the 0.10 recipe (N4 on the brain's box), fp32, 1 seed: shipped in 0.10 with its 3-seed final fit",
+        "ixi_cv_cpu_robust_tissue_box.json",
+        None,
+        None,
+    ),
     "ridge_anchor": (
         "ridge on the anchored T1 (4 mm), no renditions",
         "ixi_cv_cpu_ridge_anchor.json",

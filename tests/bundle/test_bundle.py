@@ -191,6 +191,7 @@ def test_invariance_summary_is_read_or_refused_with_the_file_named(tmp_path):
     good.write_text(
         json.dumps(
             {
+                "run": "/work/models/robust_tissue",
                 "within_brain_sd_years": 0.8,
                 "n_brains": 20,
                 "variants": {
@@ -202,6 +203,7 @@ def test_invariance_summary_is_read_or_refused_with_the_file_named(tmp_path):
     )
     summary = invariance_summary(good)
     assert summary["within_brain_sd_years"] == 0.8 and list(summary["variants"]) == ["restored_1mm"]
+    assert "folds of robust_tissue" in summary["measured_on"]  # the run it measured, which a bundle may not be
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"within_brain_sd_years": 0.8}))
     with pytest.raises(InputError, match="bad.json"):

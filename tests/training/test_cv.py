@@ -207,5 +207,7 @@ def test_a_model_that_needs_a_recipe_refuses_a_cache_made_otherwise(tmp_path):
     with pytest.raises(InputError, match=r"--recipe scanner-robust.*intensity_reference 'percentiles' \(the recipe"):
         check_recipe(robust, default)
     check_recipe(TrainConfig(model=model_config("ensemble")), default)  # a model without a recipe: any
-    before = replace(recipe_preset("scanner-robust"), background="as stored", n4_scale="as stored", renditions=1)
+    before = replace(
+        recipe_preset("scanner-robust"), background="as stored", n4_scale="as stored", n4_domain="image", renditions=1
+    )
     check_recipe(robust, cache_of("robust_0.8", before))  # made before the refinements: accepted

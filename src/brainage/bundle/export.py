@@ -243,14 +243,15 @@ def refresh_bundle(
 
 def invariance_summary(path: str | Path) -> dict:
     """What a bundle carries of an invariance benchmark result (``benchmarks/invariance.py`` JSON):
-    the within-brain SD and each variant's mean and largest shift, measured on the run's CV folds."""
+    the within-brain SD and each variant's mean and largest shift, and the run whose CV folds it measured."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
         return {
             "within_brain_sd_years": float(data["within_brain_sd_years"]),
             "n_brains": int(data["n_brains"]),
-            "measured_on": "the run's cross-validation folds, each on its own held-out brains",
+            # the run it measured: a configuration's result may be carried by a retrained model of it
+            "measured_on": f"the cross-validation folds of {Path(data['run']).name}, each on its own held-out brains",
             "variants": {
                 name: {
                     "family": v["family"],

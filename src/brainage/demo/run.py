@@ -133,7 +133,8 @@ def _real_data_sentence() -> str:
     if not age:
         return ""
     invariance = (
-        f" The same brain stored or acquired 17 other ways varies by {meta.invariance['within_brain_sd_years']:.1f} "
+        f" The same brain stored or acquired {len(meta.invariance['variants'])} other ways varies by "
+        f"{meta.invariance['within_brain_sd_years']:.1f} "
         "years in its predicted age."
         if meta.invariance
         else ""

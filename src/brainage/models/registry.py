@@ -105,18 +105,20 @@ MODELS: dict[str, ModelSpec] = {
             train={"downsample": 2, "max_epochs": 30, "patience": 100},
             run={"seeds": "0,1,2", "precision": "bf16-mixed"},
         ),
-        # The shipped model (docs/scanner_robustness.md): the same stack, both members reading only the
-        # T1 anchored on its own CSF and white matter (tissue maps move with resolution; the anchor does
-        # not), the T1 randomised in gamma, noise and blur, and every scan also seen as one other
-        # acquisition preprocessed end to end (`brainage preprocess --recipe scanner-robust`).
+        # The shipped model (docs/scanner_robustness.md): the same stack on the T1 anchored on its own
+        # CSF and white matter and on partial-volume tissue fractions (the ridge on the fractions), the T1
+        # randomised in gamma, noise and blur, and every scan also seen as two other acquisitions
+        # preprocessed end to end (`brainage preprocess --recipe scanner-robust`). Since 0.10 the tissue
+        # fractions are back in the CNN: with the renditions they are as robust as the anchored T1 alone
+        # (robust_tissue in docs/scanner_robustness.md), and its CNN member was 1.1 y better for them.
         ModelSpec(
             "scanner_robust",
-            "SE-ResNet and ridge on the tissue-anchored T1 with head-size covariates, stacked; trained also on "
-            "each scan rendered as another acquisition",
+            "SE-ResNet on the tissue-anchored T1 and tissue fractions and ridge on the fractions, with head-size "
+            "covariates, stacked; trained also on each scan rendered as other acquisitions",
             "brainage.models.seresnet:SEResNetBackbone",
             backbone_kwargs={"se": True},
             kind="ensemble",
-            inputs=("t1",),
+            inputs=("t1", "tissue"),
             modulate=False,
             covariates=("brain_volume_ml", "affine_det"),
             width=0.5,

@@ -44,7 +44,9 @@ RENDITION_KINDS = (
 #: (docs/scanner_robustness.md). Since brainage 0.9: the same answer whatever the storage (air
 #: stored at a constant put back at zero, N4 on the brain-median intensity scale), half the time
 #: (the affine registration without its full-resolution level, N4 with half its iterations), and
-#: two renditions of every scan, storage changes and stripped or defaced heads among them.
+#: two renditions of every scan, storage changes and stripped or defaced heads among them. Since
+#: brainage 0.10: N4's field fitted on the brain's bounding box, so the same brain in a wider field of
+#: view gets the same correction.
 RECIPES: dict[str, dict] = {
     "default": {},
     "scanner-robust": {
@@ -55,6 +57,7 @@ RECIPES: dict[str, dict] = {
         "n4_scale": "brain median",
         "affine_iterations": AFFINE_ITERATIONS_FAST,
         "n4_iterations": N4_ITERATIONS_FAST,
+        "n4_domain": "brain box",
         "renditions": 2,
         "rendition_kinds": (*RENDITION_KINDS, "int16", "wider_fov", "skull_stripped", "defaced"),
     },
@@ -63,4 +66,12 @@ RECIPES: dict[str, dict] = {
 #: Settings a recipe gained after models were trained on it that refine what a scan becomes, or
 #: only which renditions train it, without changing what a model reads: a folder made before them
 #: still suits the recipe's models (:func:`~brainage.training.cv.check_recipe`).
-RECIPE_REFINEMENTS = ("background", "n4_scale", "affine_iterations", "n4_iterations", "renditions", "rendition_kinds")
+RECIPE_REFINEMENTS = (
+    "background",
+    "n4_scale",
+    "affine_iterations",
+    "n4_iterations",
+    "n4_domain",
+    "renditions",
+    "rendition_kinds",
+)
