@@ -79,7 +79,8 @@ CONFIGS = {
     "robust_tissue": f"--config {TISSUE_CONFIG} --renditions --seeds 0 --workers 1",
     "robust_t1": f"--config {ANCHOR_CONFIG} --renditions --seeds 0 --workers 1",
     # the shipped model of 0.10: the registry's `scanner_robust` (robust_tissue's settings) on the 0.10
-    # recipe (N4 fitted on the brain's box), in fp32: one CPU seed of bf16 had read 0.3 y worse
+    # recipe (N4 fitted on the brain's box), in fp32 (the three one-seed runs of this configuration, fp32 and
+    # bf16, spread over 0.3 y: seed noise, not a measured cost of bf16)
     "robust_tissue_box": "--model scanner_robust --seeds 0 --workers 1 --precision 32-true",
 }
 
