@@ -37,6 +37,73 @@ def test_other_voxel_sizes_come_out_at_the_working_resolution_with_the_same_brai
         assert abs(data.sum() * 8 / ref_volume - 1) < 0.02, f"{zooms}: volume changed"
 
 
+def _textured_head(shape=(40, 44, 36)) -> nib.Nifti1Image:
+    """A 2 mm head with detail at the voxel scale (what blurring or shifting the grid would change)."""
+    rng = np.random.default_rng(3)
+    idx = np.indices(shape).astype(np.float32)
+    centre = (np.array(shape, np.float32) - 1)[:, None, None, None] / 2
+    r = np.sqrt((((idx - centre) / np.array([15, 17, 13], np.float32)[:, None, None, None]) ** 2).sum(0))
+    data = np.where(r < 1.0, 80 + 40 * rng.random(shape), 0).astype(np.float32)
+    affine = np.diag([2.0, 2.0, 2.0, 1.0])
+    affine[:3, 3] = [-40.0, -44.0, -36.0]
+    return nib.Nifti1Image(data, affine)
+
+
+def test_a_2mm_head_re_stored_at_1mm_comes_back_on_its_own_grid_with_block_averages():
+    """The Gaussian and a resampling grid a quarter of a 2 mm voxel off blurred a re-stored 1 mm copy
+    (deepbet then took up to 26 ml off an IXI-HH brain mask); averaging whole runs of voxels puts it
+    back on the stored grid, within the trilinear re-storage's own blur."""
+    from brainage.data.variants import VARIANTS
+
+    head = _textured_head()
+    fine = VARIANTS["restored_1mm"](head, np.zeros(head.shape, np.int8), rng=0)
+    original = head.get_fdata()
+    inside = original > 0
+    apart = {}
+    for downsampling in ("gaussian", "block average"):
+        out, moved = to_working_resolution(fine, 2.0, downsampling)
+        assert moved and np.allclose(out.header.get_zooms()[:3], 2.0)
+        if downsampling == "block average":
+            assert out.shape == head.shape and np.allclose(out.affine, head.affine, atol=1e-6)
+            apart[downsampling] = float(np.abs(out.get_fdata() - original)[inside].mean() / original[inside].mean())
+        else:  # on another grid: compare where the voxel centres fall
+            from nibabel.processing import resample_from_to
+
+            back = resample_from_to(out, head, order=1).get_fdata()
+            apart[downsampling] = float(np.abs(back - original)[inside].mean() / original[inside].mean())
+    assert apart["block average"] < 0.09, apart  # voxel-sized white noise: the hardest case for any blur
+    assert apart["gaussian"] > 1.4 * apart["block average"], apart
+
+
+def test_block_averages_leave_coarser_and_non_whole_axes_to_the_gaussian_path():
+    for zooms in ((1.0, 1.0, 4.0), (0.9, 1.2, 3.0)):
+        out, moved = to_working_resolution(_ball(zooms), 2.0, "block average")
+        assert moved and np.allclose(out.header.get_zooms()[:3], 2.0)
+        data = out.get_fdata()
+        centre = nib.affines.apply_affine(out.affine, np.argwhere(data > 50).mean(0))
+        assert np.linalg.norm(centre) < 1.0, f"{zooms}: brain moved to {centre}"
+
+
+def test_deepbet_on_the_head_box_gives_the_same_mask_whatever_the_field_of_view():
+    """deepbet normalises and frames over the whole field of view: here a stand-in that does the
+    same (a threshold at a multiple of the mean of every voxel) finds another mask in 24 mm more air, and the
+    same one on the head's box."""
+    from brainage.preprocess.ops import brain_mask_on_head_box
+
+    head = _textured_head().get_fdata(dtype=np.float32)
+    wider = np.pad(head, 12)
+    inner = (slice(12, -12),) * 3
+
+    def like_deepbet(array):
+        return array > 5 * array.mean()
+
+    assert not np.array_equal(like_deepbet(wider)[inner], like_deepbet(head))
+    one = brain_mask_on_head_box(like_deepbet, head, 2.0)
+    other = brain_mask_on_head_box(like_deepbet, wider, 2.0)
+    assert np.array_equal(other[inner], one) and not other[:12].any()
+    assert 0.1 < one.sum() / (head > 0).sum() < 0.9
+
+
 def _three_tissues(rng, noise=0.0):
     """A block phantom: CSF (0.3), grey (0.6) and white matter (1.0) slabs, with optional noise."""
     volume = np.zeros((24, 24, 24), np.float32)

@@ -228,6 +228,45 @@ def test_the_fast_schedules_are_in_the_fingerprint_and_the_old_ones_are_not():
     assert (robust.affine_iterations, robust.n4_iterations) == (AFFINE_ITERATIONS_FAST, N4_ITERATIONS_FAST)
 
 
+def test_the_framing_and_downsampling_settings_keep_old_fingerprints():
+    """Recipes made before brainage 0.11 keep their fingerprints; the scanner-robust recipe redoes
+    the working resolution and the brain mask (and every step after them)."""
+    from brainage.preprocess.pipeline import recipe_preset
+    from brainage.preprocess.steps import BrainMask, Reorient
+
+    assert Reorient(2.0, "offset removed").params() == {"working_voxel_mm": 2.0, "background": "offset removed"}
+    assert BrainMask().params() == {"mode": "auto", "threshold": 0.5}
+    assert Reorient(2.0, downsampling="block average").params()["downsampling"] == "block average"
+    assert BrainMask(framing="head box").params()["framing"] == "head box"
+    with pytest.raises(ValueError, match="unknown brain-extraction framing 'head'"):
+        BrainMask(framing="head")
+    with pytest.raises(ValueError, match="unknown downsampling 'box'"):
+        Reorient(downsampling="box")
+    robust = recipe_preset("scanner-robust")
+    assert (robust.downsampling, robust.bet_framing) == ("block average", "head box")
+
+
+@pytest.mark.realdata
+def test_a_real_head_in_a_wider_field_of_view_gets_the_same_brain_mask_on_its_head_box(ixi_dir):
+    """deepbet on the whole field of view: a real IXI-HH head inside 24 mm more air came out with a
+    brain mask several ml apart. On the head's box: the same mask, as good against the reference."""
+    from brainage.data.variants import VARIANTS
+    from brainage.preprocess.ops import BrainExtractor, brain_mask_on_head_box, remove_air_offset, reorient
+
+    name = "IXI012-HH-1211"
+    img, _ = remove_air_offset(reorient(ixi_dir / "T1" / f"{name}-T1.nii.gz")[0])
+    wider = VARIANTS["wider_fov"](img, np.zeros(img.shape, np.int8), rng=0)
+    pad = (np.array(wider.shape) - img.shape) // 2
+    inner = tuple(slice(p, p + n) for p, n in zip(pad, img.shape))
+    extract = BrainExtractor()
+    data, wide = img.get_fdata(dtype=np.float32), wider.get_fdata(dtype=np.float32)
+    assert not np.array_equal(extract(wide)[inner], extract(data))
+    one = brain_mask_on_head_box(extract, data, 2.0)
+    assert np.array_equal(brain_mask_on_head_box(extract, wide, 2.0)[inner], one)
+    ref = nib.as_closest_canonical(nib.load(str(ixi_dir / "labels" / f"{name}-DLMUSE.nii.gz"))).get_fdata() > 0
+    assert _dice(one, ref) > 0.95
+
+
 @pytest.mark.realdata
 def test_the_fast_recipe_puts_a_real_brain_where_the_accurate_one_does(ixi_dir, tmp_path):
     """The scanner-robust recipe without the full-resolution registration level and with half of

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from brainage.commands import Command, add_executor_arguments, executor_from_args
 from brainage.preprocess.grids import DEFAULT_GRID, GRIDS
-from brainage.preprocess.recipes import RECIPES
+from brainage.preprocess.recipes import RECIPES, SEGMENTATION_METHODS
 
 
 class Preprocess(Command):
@@ -54,10 +54,11 @@ class Preprocess(Command):
         )
         p.add_argument(
             "--segmentation",
-            choices=["atropos", "partial-volume"],
+            choices=list(SEGMENTATION_METHODS),
             default=None,
             help="tissue maps: ANTs Atropos classes, or partial-volume fractions (keep their volumes on "
-            "blurrier scans, move more with noise) (default: the recipe's; default recipe: atropos)",
+            "blurrier scans, move more with noise), fitted on a subsample of the brain or on all of it "
+            "(default: the recipe's; default recipe: atropos)",
         )
         p.add_argument(
             "--intensity-reference",

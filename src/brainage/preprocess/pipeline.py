@@ -47,7 +47,8 @@ class PreprocessConfig:
     head-size covariates (native brain volume, registration determinant) in the cache index.
     ``segmentation``: how (:class:`~brainage.preprocess.steps.Segment`): ``atropos`` (default) or
     ``partial-volume`` fractions (keep their volumes under blur, but move with noise and contrast:
-    not the default, see docs/scanner_robustness.md).
+    not the default, see docs/scanner_robustness.md), or ``partial-volume histogram``: the same fitted
+    on every brain voxel rather than a subsample, so a brain mask's edge does not move the volumes.
     ``intensity_reference``: how the model cache is scaled (:class:`~brainage.preprocess.steps.Resample`):
     ``percentiles`` (default) or ``tissue`` (CSF and white-matter means anchored: resolution and
     noise leave it in place).
@@ -64,6 +65,12 @@ class PreprocessConfig:
     ``n4_domain``: ``brain box`` fits N4's field on the brain's bounding box, so a wider field of view
     gets the same correction (:func:`~brainage.preprocess.ops.bias_correct`); ``image`` (default) on
     the whole image, as before brainage 0.10.
+    ``downsampling``: ``block average`` brings finer voxels to the working resolution by averaging
+    whole runs of them, so a 2 mm brain re-stored at 1 mm comes back on its own grid
+    (:func:`~brainage.preprocess.ops.to_working_resolution`); ``gaussian`` (default) as before brainage 0.11.
+    ``bet_framing``: ``head box`` gives deepbet the head's bounding box rather than the whole field
+    of view, so a wider field of view gives the same brain mask
+    (:func:`~brainage.preprocess.ops.brain_mask_on_head_box`); ``field of view`` (default) as before brainage 0.11.
     ``rendition_kinds``: which acquisitions the training renditions are, dealt in turn (names of
     :data:`~brainage.data.variants.VARIANTS`; default :data:`~brainage.preprocess.recipes.RENDITION_KINDS`).
     Where the work runs (workers, a Dask cluster) is an :class:`~brainage.parallel.Executor`.
@@ -87,6 +94,8 @@ class PreprocessConfig:
     n4_iterations: tuple = field(default=N4_ITERATIONS, metadata=ADDED_LATER)
     rendition_kinds: tuple = field(default=RENDITION_KINDS, metadata=ADDED_LATER)
     n4_domain: str = field(default="image", metadata=ADDED_LATER)
+    downsampling: str = field(default="gaussian", metadata=ADDED_LATER)
+    bet_framing: str = field(default="field of view", metadata=ADDED_LATER)
 
 
 def recipe_preset(name: str) -> PreprocessConfig:

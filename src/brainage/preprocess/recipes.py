@@ -21,6 +21,10 @@ N4_ITERATIONS = (50, 50, 50, 50)
 #: 0.31 % of the same heads corrected without it (0.30 % with 50; benchmarks/fast_recipe.py).
 N4_ITERATIONS_FAST = (25, 25, 25, 25)
 
+#: Tissue segmentations (:class:`~brainage.preprocess.steps.Segment`): ANTs Atropos classes, or
+#: partial-volume fractions fitted on a subsample of the brain's voxels or on all of them.
+SEGMENTATION_METHODS = ("atropos", "partial-volume", "partial-volume histogram")
+
 #: The acquisitions a training scan is rendered as by default (the recipes before brainage 0.9),
 #: dealt out in this order (names of :data:`brainage.data.variants.VARIANTS`): a 1 mm re-storage,
 #: 4 mm slices along each axis, a 3 mm acquisition, gamma 0.7 and 1.4, 5 % Rician noise and a
@@ -46,18 +50,22 @@ RENDITION_KINDS = (
 #: (the affine registration without its full-resolution level, N4 with half its iterations), and
 #: two renditions of every scan, storage changes and stripped or defaced heads among them. Since
 #: brainage 0.10: N4's field fitted on the brain's bounding box, so the same brain in a wider field of
-#: view gets the same correction.
+#: view gets the same correction. Since brainage 0.11: the same brain stored at 1 mm or in a wider field
+#: of view gets the same brain mask (finer voxels averaged in whole runs, deepbet given the head's box),
+#: and the tissue fractions fitted on every brain voxel, so the mask's edge does not move them.
 RECIPES: dict[str, dict] = {
     "default": {},
     "scanner-robust": {
         "working_voxel_mm": 2.0,
-        "segmentation": "partial-volume",
+        "segmentation": "partial-volume histogram",
         "intensity_reference": "tissue",
         "background": "offset removed",
         "n4_scale": "brain median",
         "affine_iterations": AFFINE_ITERATIONS_FAST,
         "n4_iterations": N4_ITERATIONS_FAST,
         "n4_domain": "brain box",
+        "downsampling": "block average",
+        "bet_framing": "head box",
         "renditions": 2,
         "rendition_kinds": (*RENDITION_KINDS, "int16", "wider_fov", "skull_stripped", "defaced"),
     },
@@ -72,6 +80,8 @@ RECIPE_REFINEMENTS = (
     "affine_iterations",
     "n4_iterations",
     "n4_domain",
+    "downsampling",
+    "bet_framing",
     "renditions",
     "rendition_kinds",
 )

@@ -20,9 +20,9 @@ from brainage.layout import PreprocessedDir, SubjectDir
 from brainage.preprocess import ops
 from brainage.preprocess.cache import write_volume
 from brainage.preprocess.grids import GRIDS, GridSpec
-from brainage.preprocess.recipes import AFFINE_ITERATIONS, N4_ITERATIONS
+from brainage.preprocess.recipes import AFFINE_ITERATIONS, N4_ITERATIONS, SEGMENTATION_METHODS
 from brainage.preprocess.tissue import LEVELS, partial_volume_fractions
-from brainage.preprocess.tissue import METHOD as PARTIAL_VOLUME_METHOD
+from brainage.preprocess.tissue import METHODS as PARTIAL_VOLUME_FITS
 
 
 @dataclass
@@ -58,20 +58,27 @@ class Reorient(Step):
     scanner stored (:func:`~brainage.preprocess.ops.to_working_resolution`); ``None`` (default)
     keeps the stored voxels. ``background``: ``offset removed`` puts air stored at a constant
     (bright, or below zero) back at zero (:func:`~brainage.preprocess.ops.remove_air_offset`);
-    ``as stored`` (the default of recipes made before brainage 0.9) leaves it.
+    ``as stored`` (the default of recipes made before brainage 0.9) leaves it. ``downsampling``:
+    how finer voxels come down to the working resolution (``gaussian``, the default of recipes made
+    before brainage 0.11, or ``block average``; :func:`~brainage.preprocess.ops.to_working_resolution`).
     """
 
     name = "reorient"
 
-    def __init__(self, working_voxel_mm: float | None = None, background: str = "as stored"):
+    def __init__(
+        self, working_voxel_mm: float | None = None, background: str = "as stored", downsampling: str = "gaussian"
+    ):
         if background not in BACKGROUNDS:
             raise ValueError(f"unknown background handling {background!r}; choose from {', '.join(BACKGROUNDS)}")
-        self.working_voxel_mm, self.background = working_voxel_mm, background
+        if downsampling not in ops.DOWNSAMPLINGS:
+            raise ValueError(f"unknown downsampling {downsampling!r}; choose from {', '.join(ops.DOWNSAMPLINGS)}")
+        self.working_voxel_mm, self.background, self.downsampling = working_voxel_mm, background, downsampling
 
     def params(self):
         params = {} if self.working_voxel_mm is None else {"working_voxel_mm": self.working_voxel_mm}
-        # the old default adds nothing, so recipes and caches made before this setting stay valid
-        return params if self.background == "as stored" else {**params, "background": self.background}
+        # the old defaults add nothing, so recipes and caches made before these settings stay valid
+        params = params if self.background == "as stored" else {**params, "background": self.background}
+        return params if self.downsampling == "gaussian" else {**params, "downsampling": self.downsampling}
 
     def outputs(self, ctx):
         return [ctx.folder.t1_ras]
@@ -81,7 +88,7 @@ class Reorient(Step):
         if self.background == "offset removed":
             img, info["air_offset"] = ops.remove_air_offset(img)
         if self.working_voxel_mm is not None:
-            img, info["resampled"] = ops.to_working_resolution(img, self.working_voxel_mm)
+            img, info["resampled"] = ops.to_working_resolution(img, self.working_voxel_mm, self.downsampling)
         ops.save_nifti(img, ctx.folder.t1_ras)
         return info
 
@@ -94,15 +101,22 @@ class BrainMask(Step):
     """Brain mask by deepbet, or from the image itself when the input is already skull-stripped.
 
     ``mode``: ``auto`` detects already-stripped inputs, ``yes``/``no`` force the decision.
+    ``framing``: what deepbet is given, the whole ``field of view`` (the default of recipes made
+    before brainage 0.11) or the ``head box`` (:func:`~brainage.preprocess.ops.brain_mask_on_head_box`),
+    so the field of view does not move the mask.
     """
 
     name = "brain_mask"
 
-    def __init__(self, mode: str = "auto", threshold: float = 0.5):
-        self.mode, self.threshold = mode, threshold
+    def __init__(self, mode: str = "auto", threshold: float = 0.5, framing: str = "field of view"):
+        if framing not in ops.BET_FRAMINGS:
+            raise ValueError(f"unknown brain-extraction framing {framing!r}; choose from {', '.join(ops.BET_FRAMINGS)}")
+        self.mode, self.threshold, self.framing = mode, threshold, framing
 
     def params(self):
-        return {"mode": self.mode, "threshold": self.threshold}
+        params = {"mode": self.mode, "threshold": self.threshold}
+        # the old default adds nothing, so recipes and caches made before this setting stay valid
+        return params if self.framing == "field of view" else {**params, "framing": self.framing}
 
     def outputs(self, ctx):
         return [ctx.folder.brain_mask]
@@ -117,7 +131,11 @@ class BrainMask(Step):
         else:
             if self.threshold not in _EXTRACTORS:
                 _EXTRACTORS[self.threshold] = ops.BrainExtractor(threshold=self.threshold)
-            mask = _EXTRACTORS[self.threshold](data)
+            extract = _EXTRACTORS[self.threshold]
+            if self.framing == "head box":
+                mask = ops.brain_mask_on_head_box(extract, data, float(np.min(img.header.get_zooms()[:3])))
+            else:
+                mask = extract(data)
         volume = ops.check_brain_volume(mask, voxel_ml)
         ops.save_nifti(nib.Nifti1Image(mask.astype(np.uint8), img.affine), ctx.folder.brain_mask, np.uint8)
         return {"input_skull_stripped": bool(stripped), "brain_volume_ml": round(volume, 1)}
@@ -273,7 +291,9 @@ class Segment(Step):
     ``method``: ``atropos`` (default) is ANTs Atropos (k-means and a Markov random field);
     ``partial-volume`` gives each voxel its expected fraction of each tissue
     (:mod:`brainage.preprocess.tissue`), so a blurrier or sharper rendition of the same brain keeps
-    its volumes, but without a spatial prior noise and contrast move it more than Atropos.
+    its volumes, but without a spatial prior noise and contrast move it more than Atropos;
+    ``partial-volume histogram`` fits the same model on every voxel's intensity, not a random
+    subsample, so a brain mask a few voxels apart no longer moves the volumes by tens of ml.
     """
 
     name = "segment"
@@ -286,7 +306,7 @@ class Segment(Step):
     def params(self):
         if self.method == "atropos":
             return {"method": "atropos-kmeans3", "mrf": self.mrf}
-        return {"method": PARTIAL_VOLUME_METHOD, "levels": LEVELS}
+        return {"method": PARTIAL_VOLUME_FITS[_FITS[self.method]], "levels": LEVELS}
 
     def outputs(self, ctx):
         return [ctx.folder.tissue]
@@ -297,7 +317,7 @@ class Segment(Step):
         if self.method == "atropos":
             tissue = ops.segment_tissues(brain, mask, self.mrf)
         else:
-            fractions, _ = partial_volume_fractions(brain.get_fdata(dtype=np.float32)[mask])
+            fractions, _ = partial_volume_fractions(brain.get_fdata(dtype=np.float32)[mask], fit=_FITS[self.method])
             maps = np.zeros(mask.shape + (3,), np.float32)
             maps[mask] = fractions
             tissue = nib.Nifti1Image(maps, brain.affine)
@@ -317,8 +337,8 @@ N4_SCALES = ("as stored", "brain median")
 #: How :class:`Resample` scales intensities.
 INTENSITY_REFERENCES = ("percentiles", "tissue")
 
-#: Tissue segmentations :class:`Segment` knows.
-SEGMENTATION_METHODS = ("atropos", "partial-volume")
+#: How each partial-volume segmentation fits its model (:data:`~brainage.preprocess.tissue.METHODS`).
+_FITS = {"partial-volume": "subsample", "partial-volume histogram": "histogram"}
 
 
 class ResampleTissue(GridStep):
@@ -359,8 +379,8 @@ def steps_for(config) -> list[Step]:
     Tissue segmentation comes after the intensity grids, so turning it on or off never redoes them.
     """
     steps = [
-        Reorient(config.working_voxel_mm, config.background),
-        BrainMask(config.skull_stripped, config.bet_threshold),
+        Reorient(config.working_voxel_mm, config.background, config.downsampling),
+        BrainMask(config.skull_stripped, config.bet_threshold, config.bet_framing),
         BiasCorrect(config.n4_shrink_factor, config.n4_scale, config.n4_iterations, config.n4_domain),
         Register(config.registration, config.deterministic, config.seed, config.affine_iterations),
         *[Resample(GRIDS[name], config.intensity_reference) for name in config.grids],
