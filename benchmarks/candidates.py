@@ -52,6 +52,13 @@ CANDIDATES = {
         None,
         None,
     ),
+    "robust_tissue_histogram": (
+        "the same with deepbet on the head's box, whole-voxel downsampling and the tissue fractions fitted "
+        "on every brain voxel, fp32, 1 seed: not kept",
+        "ixi_cv_cpu_robust_tissue_histogram.json",
+        None,
+        None,
+    ),
     "ridge_anchor": (
         "ridge on the anchored T1 (4 mm), no renditions",
         "ixi_cv_cpu_ridge_anchor.json",

@@ -82,9 +82,10 @@ CONFIGS = {
     # recipe (N4 fitted on the brain's box), in fp32 (the three one-seed runs of this configuration, fp32 and
     # bf16, spread over 0.3 y: seed noise, not a measured cost of bf16)
     "robust_tissue_box": "--model scanner_robust --seeds 0 --workers 1 --precision 32-true",
-    # the same on the 0.11 recipe: deepbet on the head's box, 1 mm averaged to 2 mm in whole voxels, the
-    # tissue fractions fitted on every brain voxel (a brain mask's edge no longer moves them)
-    "robust_tissue_0.11": "--model scanner_robust --seeds 0 --workers 1 --precision 32-true",
+    # the same on a candidate recipe: deepbet on the head's box, 1 mm averaged to 2 mm in whole voxels, the
+    # tissue fractions fitted on every brain voxel (`--segmentation "partial-volume histogram"`: the
+    # scanner-robust recipe of the commit that ran it); not kept: docs/scanner_robustness.md
+    "robust_tissue_histogram": "--model scanner_robust --seeds 0 --workers 1 --precision 32-true",
 }
 
 

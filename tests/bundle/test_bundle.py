@@ -113,9 +113,13 @@ def test_the_shipped_model_loads_and_is_small():
         and len(meta.age_interval["calibration"]["predicted_age"]["residuals"]) == 4
     )
     assert meta.age_interval["outside_range"]["years_per_year_uncorrected"] > 0
-    # storage that moves nothing: air offsets removed, N4 on one intensity scale
-    assert meta.preprocessing["config"]["background"] == "offset removed"
-    assert meta.preprocessing["config"]["n4_scale"] == "brain median"
+    # storage that moves nothing: air offsets removed, N4 on one intensity scale and the brain's box
+    config = meta.preprocessing["config"]
+    assert (config["background"], config["n4_scale"], config["n4_domain"]) == (
+        "offset removed",
+        "brain median",
+        "brain box",
+    )
     # every training scan's voxel fingerprint, so predict recognises IXI-HH scans under any name
     assert sorted(meta.trained_on_images) == meta.trained_on
     assert (path.parent / "ATTRIBUTION.md").is_file()

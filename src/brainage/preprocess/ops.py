@@ -117,7 +117,7 @@ def to_working_resolution(
     that tile the stored field of view. The same 2 mm brain re-stored at 1 mm then comes back on
     its own grid, nearly its own voxels: the Gaussian and a resampling grid a quarter of a voxel
     off blurred it, and took 2-26 ml off deepbet's brain mask of six IXI-HH brains (block
-    averages: 1-20 ml). Other axes as with ``"gaussian"`` (the recipes before brainage 0.11).
+    averages: 1-20 ml). Other axes as with ``"gaussian"`` (the default, and every recipe's).
 
     Example:
         >>> fine = nib.Nifti1Image(np.arange(64, dtype=np.float32).reshape(4, 4, 4), np.eye(4))

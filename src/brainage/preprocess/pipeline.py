@@ -67,10 +67,10 @@ class PreprocessConfig:
     the whole image, as before brainage 0.10.
     ``downsampling``: ``block average`` brings finer voxels to the working resolution by averaging
     whole runs of them, so a 2 mm brain re-stored at 1 mm comes back on its own grid
-    (:func:`~brainage.preprocess.ops.to_working_resolution`); ``gaussian`` (default) as before brainage 0.11.
+    (:func:`~brainage.preprocess.ops.to_working_resolution`); ``gaussian`` (default).
     ``bet_framing``: ``head box`` gives deepbet the head's bounding box rather than the whole field
     of view, so a wider field of view gives the same brain mask
-    (:func:`~brainage.preprocess.ops.brain_mask_on_head_box`); ``field of view`` (default) as before brainage 0.11.
+    (:func:`~brainage.preprocess.ops.brain_mask_on_head_box`); ``field of view`` (default).
     ``rendition_kinds``: which acquisitions the training renditions are, dealt in turn (names of
     :data:`~brainage.data.variants.VARIANTS`; default :data:`~brainage.preprocess.recipes.RENDITION_KINDS`).
     Where the work runs (workers, a Dask cluster) is an :class:`~brainage.parallel.Executor`.

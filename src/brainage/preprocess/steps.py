@@ -59,8 +59,8 @@ class Reorient(Step):
     keeps the stored voxels. ``background``: ``offset removed`` puts air stored at a constant
     (bright, or below zero) back at zero (:func:`~brainage.preprocess.ops.remove_air_offset`);
     ``as stored`` (the default of recipes made before brainage 0.9) leaves it. ``downsampling``:
-    how finer voxels come down to the working resolution (``gaussian``, the default of recipes made
-    before brainage 0.11, or ``block average``; :func:`~brainage.preprocess.ops.to_working_resolution`).
+    how finer voxels come down to the working resolution (``gaussian``, the default and every
+    recipe's, or ``block average``; :func:`~brainage.preprocess.ops.to_working_resolution`).
     """
 
     name = "reorient"
@@ -101,8 +101,8 @@ class BrainMask(Step):
     """Brain mask by deepbet, or from the image itself when the input is already skull-stripped.
 
     ``mode``: ``auto`` detects already-stripped inputs, ``yes``/``no`` force the decision.
-    ``framing``: what deepbet is given, the whole ``field of view`` (the default of recipes made
-    before brainage 0.11) or the ``head box`` (:func:`~brainage.preprocess.ops.brain_mask_on_head_box`),
+    ``framing``: what deepbet is given, the whole ``field of view`` (the default and every
+    recipe's) or the ``head box`` (:func:`~brainage.preprocess.ops.brain_mask_on_head_box`),
     so the field of view does not move the mask.
     """
 

@@ -18,10 +18,11 @@ Why hand-written: no maintained Python library estimates partial-volume fraction
 neither pip-installable nor open-source licensed; ANTs Atropos classifies). The model is fitted
 by expectation-maximisation, then evaluated on every brain voxel. ``fit="histogram"`` fits it on
 the histogram of every voxel's intensity (intensity is all the model reads); ``"subsample"``
-(the recipes before brainage 0.11, and the intensity anchor) on a random subsample of 40,000
-voxels, which a brain mask a few voxels larger redraws: the same IXI-HH brain's CSF came out
-anywhere in 247-286 ml over four subsamples (grey matter 533-565 ml), on the histogram in
-278-281 ml (522-527 ml).
+(the recipes' and the intensity anchor's) on a random subsample of 40,000 voxels, which a brain
+mask a few voxels larger redraws: the same IXI-HH brain's CSF came out anywhere in 247-286 ml over
+four subsamples (grey matter 533-565 ml), on the histogram in 278-281 ml (522-527 ml). Why the
+recipes keep the subsample: the shipped configuration trained on histogram fractions
+cross-validated 0.27 y worse (docs/scanner_robustness.md).
 
 Example:
     >>> rng = np.random.default_rng(0)
@@ -112,21 +113,20 @@ def _fit(intensities: np.ndarray, levels: int, seed: int, fit: str):
         rng = np.random.default_rng(seed)
         points = x if x.size <= FIT_VOXELS else rng.choice(x, FIT_VOXELS, replace=False)
         count, iterations = np.ones(points.size), ITERATIONS
-    fit = points
     design = _design(levels)
-    start = KMeans(3, n_init=3, random_state=seed).fit(fit[:, None], sample_weight=count).cluster_centers_
+    start = KMeans(3, n_init=3, random_state=seed).fit(points[:, None], sample_weight=count).cluster_centers_
     means = np.sort(start.ravel())
     sds = np.full(3, 0.05 * max(means[2] - means[0], 1e-3))
     weights = np.full(len(design), 1 / len(design))
     for _ in range(iterations):
-        r = _responsibilities(fit, design, means, sds, weights) * count[:, None]
+        r = _responsibilities(points, design, means, sds, weights) * count[:, None]
         n = r.sum(axis=0)
         weights = n / n.sum()
         precision = n / (design @ sds) ** 2
         means = np.linalg.solve(
-            (design.T * precision) @ design + 1e-9 * np.eye(3), design.T @ ((r.T @ fit) / (design @ sds) ** 2)
+            (design.T * precision) @ design + 1e-9 * np.eye(3), design.T @ ((r.T @ points) / (design @ sds) ** 2)
         )
         pure = r[:, :3]
-        sds = np.sqrt((pure * (fit[:, None] - means) ** 2).sum(axis=0) / np.maximum(pure.sum(axis=0), 1e-6))
+        sds = np.sqrt((pure * (points[:, None] - means) ** 2).sum(axis=0) / np.maximum(pure.sum(axis=0), 1e-6))
         sds = np.maximum(sds, 1e-3)
     return x, scale, (design, means, sds, weights)
