@@ -52,9 +52,9 @@ RENDITION_KINDS = (
 #: brainage 0.10: N4's field fitted on the brain's bounding box, so the same brain in a wider field of
 #: view gets the same correction. Not in it yet (options, measured in docs/scanner_robustness.md):
 #: deepbet on the head's box (``bet_framing``), whole-voxel downsampling (``downsampling``) and the
-#: tissue fractions fitted on every voxel (``segmentation: partial-volume histogram``): the shipped
-#: model's predictions move by 0.9 y (SD) when its brain masks move by 2 ml, through the
-#: subsample-fitted fractions, and the model retrained on all three cross-validated 0.27 y worse.
+#: tissue fractions fitted on every voxel (``segmentation: partial-volume histogram``): the 2 ml by
+#: which the first moves the shipped model's brain masks moves its ages by 0.9 y (SD), and the model
+#: retrained on all three cross-validated 0.27 y worse.
 RECIPES: dict[str, dict] = {
     "default": {},
     "scanner-robust": {

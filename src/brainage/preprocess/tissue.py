@@ -20,7 +20,7 @@ by expectation-maximisation, then evaluated on every brain voxel. ``fit="histogr
 the histogram of every voxel's intensity (intensity is all the model reads); ``"subsample"``
 (the recipes' and the intensity anchor's) on a random subsample of 40,000 voxels, which a brain
 mask a few voxels larger redraws: the same IXI-HH brain's CSF came out anywhere in 247-286 ml over
-four subsamples (grey matter 533-565 ml), on the histogram in 278-281 ml (522-527 ml). Why the
+four subsamples (grey matter 533-565 ml), on the histogram in 291.7-292.1 ml (515-516 ml). Why the
 recipes keep the subsample: the shipped configuration trained on histogram fractions
 cross-validated 0.27 y worse (docs/scanner_robustness.md).
 
