@@ -7,7 +7,7 @@ from pathlib import Path
 
 from brainage.commands import Command, add_executor_arguments, executor_from_args
 from brainage.preprocess.grids import DEFAULT_GRID, GRIDS
-from brainage.preprocess.recipes import RECIPES, SEGMENTATION_METHODS
+from brainage.preprocess.recipes import BET_FRAMINGS, DOWNSAMPLINGS, RECIPES, SEGMENTATION_METHODS
 
 
 class Preprocess(Command):
@@ -68,6 +68,21 @@ class Preprocess(Command):
             "means (does not move with resolution or noise) (default: the recipe's; default recipe: percentiles)",
         )
         p.add_argument(
+            "--bet-framing",
+            choices=list(BET_FRAMINGS),
+            default=None,
+            help="what brain extraction is given: the whole field of view, or the head's bounding box (a wider "
+            "field of view then gives the same mask) (default: the recipe's; every recipe: field of view)",
+        )
+        p.add_argument(
+            "--downsampling",
+            choices=list(DOWNSAMPLINGS),
+            default=None,
+            help="how voxels finer than the working resolution come down to it: Gaussian smoothing and "
+            "resampling, or averages of whole runs of voxels on the stored grid "
+            "(default: the recipe's; every recipe: gaussian)",
+        )
+        p.add_argument(
             "--renditions",
             type=int,
             default=None,
@@ -90,9 +105,9 @@ def preprocess_config_from_args(args: argparse.Namespace):
     Example:
         >>> p = argparse.ArgumentParser(); Preprocess().add_arguments(p)
         >>> c = preprocess_config_from_args(p.parse_args(["m.csv", "--out", "o", "--recipe", "scanner-robust",
-        ...                                               "--renditions", "0"]))
-        >>> c.intensity_reference, c.working_voxel_mm, c.renditions
-        ('tissue', 2.0, 0)
+        ...                                               "--renditions", "0", "--bet-framing", "head box"]))
+        >>> c.intensity_reference, c.working_voxel_mm, c.renditions, c.bet_framing
+        ('tissue', 2.0, 0, 'head box')
     """
     from dataclasses import replace
 
@@ -113,6 +128,10 @@ def preprocess_config_from_args(args: argparse.Namespace):
         config = replace(config, intensity_reference=args.intensity_reference)
     if args.renditions is not None:
         config = replace(config, renditions=args.renditions)
+    if args.bet_framing is not None:
+        config = replace(config, bet_framing=args.bet_framing)
+    if args.downsampling is not None:
+        config = replace(config, downsampling=args.downsampling)
     return config
 
 

@@ -21,7 +21,7 @@ from brainage.data.images import load_t1
 from brainage.errors import InputError
 from brainage.files import atomic_path
 from brainage.preprocess.grids import GridSpec
-from brainage.preprocess.recipes import AFFINE_ITERATIONS, N4_ITERATIONS
+from brainage.preprocess.recipes import AFFINE_ITERATIONS, DOWNSAMPLINGS, N4_ITERATIONS
 from brainage.preprocess.template import template_brain, template_image
 
 #: An input whose non-zero voxels fill less than this volume, with at least
@@ -92,10 +92,6 @@ def remove_air_offset(img: nib.Nifti1Image) -> tuple[nib.Nifti1Image, float]:
 
 #: Voxel edges within this fraction of the working resolution are left as stored (no resampling).
 WORKING_RESOLUTION_TOLERANCE = 0.02
-
-
-#: How :func:`to_working_resolution` brings finer voxels down to the working resolution.
-DOWNSAMPLINGS = ("gaussian", "block average")
 
 
 def to_working_resolution(
@@ -214,9 +210,6 @@ class BrainExtractor:
         return self._bet.postprocess(prob > self.threshold).astype(bool)
 
 
-#: What :class:`~brainage.preprocess.steps.BrainMask` gives deepbet: the whole field of view as
-#: stored, or the head's bounding box (:func:`brain_mask_on_head_box`).
-BET_FRAMINGS = ("field of view", "head box")
 #: Air kept around the head's bounding box when deepbet is given the head's box.
 HEAD_BOX_MARGIN_MM = 10.0
 #: Head voxels are brighter than this fraction of the 99th percentile of the non-zero voxels.

@@ -25,6 +25,12 @@ N4_ITERATIONS_FAST = (25, 25, 25, 25)
 #: partial-volume fractions fitted on a subsample of the brain's voxels or on all of them.
 SEGMENTATION_METHODS = ("atropos", "partial-volume", "partial-volume histogram")
 
+#: How finer voxels come down to the working resolution (:func:`~brainage.preprocess.ops.to_working_resolution`).
+DOWNSAMPLINGS = ("gaussian", "block average")
+#: What brain extraction is given (:class:`~brainage.preprocess.steps.BrainMask`): the whole field of
+#: view as stored, or the head's bounding box (:func:`~brainage.preprocess.ops.brain_mask_on_head_box`).
+BET_FRAMINGS = ("field of view", "head box")
+
 #: The acquisitions a training scan is rendered as by default (the recipes before brainage 0.9),
 #: dealt out in this order (names of :data:`brainage.data.variants.VARIANTS`): a 1 mm re-storage,
 #: 4 mm slices along each axis, a 3 mm acquisition, gamma 0.7 and 1.4, 5 % Rician noise and a

@@ -20,7 +20,13 @@ from brainage.layout import PreprocessedDir, SubjectDir
 from brainage.preprocess import ops
 from brainage.preprocess.cache import write_volume
 from brainage.preprocess.grids import GRIDS, GridSpec
-from brainage.preprocess.recipes import AFFINE_ITERATIONS, N4_ITERATIONS, SEGMENTATION_METHODS
+from brainage.preprocess.recipes import (
+    AFFINE_ITERATIONS,
+    BET_FRAMINGS,
+    DOWNSAMPLINGS,
+    N4_ITERATIONS,
+    SEGMENTATION_METHODS,
+)
 from brainage.preprocess.tissue import LEVELS, partial_volume_fractions
 from brainage.preprocess.tissue import METHODS as PARTIAL_VOLUME_FITS
 
@@ -70,8 +76,8 @@ class Reorient(Step):
     ):
         if background not in BACKGROUNDS:
             raise ValueError(f"unknown background handling {background!r}; choose from {', '.join(BACKGROUNDS)}")
-        if downsampling not in ops.DOWNSAMPLINGS:
-            raise ValueError(f"unknown downsampling {downsampling!r}; choose from {', '.join(ops.DOWNSAMPLINGS)}")
+        if downsampling not in DOWNSAMPLINGS:
+            raise ValueError(f"unknown downsampling {downsampling!r}; choose from {', '.join(DOWNSAMPLINGS)}")
         self.working_voxel_mm, self.background, self.downsampling = working_voxel_mm, background, downsampling
 
     def params(self):
@@ -109,8 +115,8 @@ class BrainMask(Step):
     name = "brain_mask"
 
     def __init__(self, mode: str = "auto", threshold: float = 0.5, framing: str = "field of view"):
-        if framing not in ops.BET_FRAMINGS:
-            raise ValueError(f"unknown brain-extraction framing {framing!r}; choose from {', '.join(ops.BET_FRAMINGS)}")
+        if framing not in BET_FRAMINGS:
+            raise ValueError(f"unknown brain-extraction framing {framing!r}; choose from {', '.join(BET_FRAMINGS)}")
         self.mode, self.threshold, self.framing = mode, threshold, framing
 
     def params(self):
