@@ -125,20 +125,24 @@ def to_working_resolution(
 
     if downsampling not in DOWNSAMPLINGS:
         raise ValueError(f"unknown downsampling {downsampling!r}; choose from {', '.join(DOWNSAMPLINGS)}")
-    zooms = np.array(img.header.get_zooms()[:3], dtype=float)
-    at_target = np.abs(zooms / voxel_mm - 1) <= WORKING_RESOLUTION_TOLERANCE
-    if np.all(at_target):
+    if _at_resolution(img, voxel_mm):
         return img, False
     if downsampling == "block average":
         img = _block_average(img, voxel_mm)
-        zooms = np.array(img.header.get_zooms()[:3], dtype=float)
-        if np.all(np.abs(zooms / voxel_mm - 1) <= WORKING_RESOLUTION_TOLERANCE):
+        if _at_resolution(img, voxel_mm):
             return img, True
+    zooms = np.array(img.header.get_zooms()[:3], dtype=float)
     fwhm = np.sqrt(np.clip(voxel_mm**2 - zooms**2, 0, None))
     smoothed = smooth_image(img, fwhm) if fwhm.any() else img
     out = resample_to_output(smoothed, voxel_sizes=voxel_mm, order=1, mode="constant", cval=0.0)
     data = np.clip(out.get_fdata(dtype=np.float32), 0, None)  # linear interpolation never makes negatives,
     return nib.Nifti1Image(data, out.affine), True  # but smoothing a signed input might
+
+
+def _at_resolution(img: nib.Nifti1Image, voxel_mm: float) -> bool:
+    """Whether every voxel edge is within :data:`WORKING_RESOLUTION_TOLERANCE` of ``voxel_mm``."""
+    zooms = np.array(img.header.get_zooms()[:3], dtype=float)
+    return bool(np.all(np.abs(zooms / voxel_mm - 1) <= WORKING_RESOLUTION_TOLERANCE))
 
 
 def _block_average(img: nib.Nifti1Image, voxel_mm: float) -> nib.Nifti1Image:
@@ -172,11 +176,16 @@ def looks_skull_stripped(data: np.ndarray, voxel_volume_ml: float) -> bool:
 
 def mask_from_stripped(data: np.ndarray) -> np.ndarray:
     """Brain mask of an already-stripped image: largest non-zero component, holes filled."""
-    labels, n = ndimage.label(data > data.min())
-    if n == 0:
+    largest = _largest_region(data > data.min())
+    if largest is None:
         raise InputError(None, "already-stripped image has no non-zero voxels")
-    largest = np.argmax(np.bincount(labels.ravel())[1:]) + 1
-    return ndimage.binary_fill_holes(labels == largest)
+    return ndimage.binary_fill_holes(largest)
+
+
+def _largest_region(binary: np.ndarray) -> np.ndarray | None:
+    """The largest connected region of ``binary`` (None where it has none)."""
+    labels, n = ndimage.label(binary)
+    return None if n == 0 else labels == np.argmax(np.bincount(labels.ravel())[1:]) + 1
 
 
 class BrainExtractor:
@@ -224,10 +233,10 @@ def head_region(data: np.ndarray) -> np.ndarray:
     values = data[data > 0]
     if values.size == 0:
         raise InputError(None, "the image has no voxel above zero: no head to find")
-    labels, n = ndimage.label(data > HEAD_THRESHOLD * np.percentile(values, 99))
-    if n == 0:
+    head = _largest_region(data > HEAD_THRESHOLD * np.percentile(values, 99))
+    if head is None:
         raise InputError(None, "found no head in the image")
-    return labels == np.argmax(np.bincount(labels.ravel())[1:]) + 1
+    return head
 
 
 def brain_mask_on_head_box(extract, data: np.ndarray, voxel_mm: float) -> np.ndarray:
