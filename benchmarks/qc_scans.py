@@ -55,7 +55,7 @@ def _draw(spec: dict, rng: np.random.Generator) -> dict:
     return out
 
 
-def _inject(sub, kind: str, params: dict, ixi: Path, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def inject_copy(sub, kind: str, params: dict, ixi: Path, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     img = reorient(sub.t1_path)[0]
     data = img.get_fdata(dtype=np.float32)
     label_path = ixi / "labels" / Path(sub.t1_path).name.replace("-T1.nii", "-DLMUSE.nii")
@@ -104,7 +104,7 @@ def write_injected(plan: list[dict], ixi: Path, out: Path, seed: int) -> pd.Data
         sid = f"{sub.subject_id}-{item['set']}{i:03d}-{kind}"
         path = out / f"{sid}.nii.gz"
         if not path.exists():
-            data, affine = _inject(sub, kind, item["params"], ixi, np.random.default_rng([seed, i]))
+            data, affine = inject_copy(sub, kind, item["params"], ixi, np.random.default_rng([seed, i]))
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}")
             nib.save(nib.Nifti1Image(data.astype(np.float32), affine), str(tmp))

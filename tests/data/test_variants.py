@@ -6,7 +6,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from brainage.data.variants import CSF, GM, VARIANTS, WM
+from brainage.data.variants import CSF, GM, NEW_SITES, VARIANTS, WM, Composite
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +90,26 @@ def test_input_variants(head):
     defaced = VARIANTS["defaced"](img, tissue).get_fdata()
     assert (defaced[tissue > 0] == img.get_fdata()[tissue > 0]).all()  # never touches the brain
     assert (defaced == 0).sum() > (img.get_fdata() == 0).sum()  # but zeroes some of the head
+
+
+def test_a_composite_renders_its_parts_in_order_with_one_draw(head):
+    img, tissue = head
+    site = Composite("site", VARIANTS["gamma_0.7"], VARIANTS["noise_2pct"], VARIANTS["background_bright"])
+    by_hand = img
+    rng = np.random.default_rng(3)
+    for part in site.parts:
+        by_hand = part.render(by_hand, tissue, rng)
+    assert np.array_equal(site(img, tissue, 3).get_fdata(), by_hand.get_fdata())
+    assert site.family == "acquisition" and site.describe.startswith("gamma 0.7; Rician noise")
+
+
+def test_every_new_site_is_a_clean_scan_of_the_same_head_on_its_grid(head):
+    img, tissue = head
+    centre = _brain_centre(img, 50)
+    for name, site in NEW_SITES.items():
+        out = site(img, tissue, 0)
+        assert out.shape == img.shape and np.allclose(out.affine, img.affine), name
+        assert site.family == "acquisition" and len(site.parts) >= 3, name
+        offset = sum(getattr(p, "offset", 0.0) for p in site.parts)
+        assert np.linalg.norm(_brain_centre(out, 50 + offset) - centre) < 2.5, name
+        assert name not in VARIANTS  # the invariance benchmark's renditions stay one change each

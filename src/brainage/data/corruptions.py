@@ -68,8 +68,9 @@ def apply(transform: tio.Transform, data: np.ndarray, affine: np.ndarray) -> np.
         >>> apply(tio.Gamma(2.0), np.full((2, 2, 2), 3.0), np.eye(4))[0, 0, 0]
         np.float32(9.0)
     """
-    # the transform works on torchio's own copy of the image (copy=True), so the caller's array is never touched
-    image = tio.ScalarImage(tensor=torch.as_tensor(np.asarray(data, np.float32))[None], affine=affine)
+    # the transform works on torchio's own copy of the image (copy=True), so the caller's array is never touched;
+    # torch takes no negative strides (a flipped view, as a reoriented image's data often is): those are laid out once
+    image = tio.ScalarImage(tensor=torch.as_tensor(np.ascontiguousarray(data, np.float32))[None], affine=affine)
     return transform(image).data[0].numpy()
 
 

@@ -36,7 +36,7 @@ from scipy import ndimage
 from brainage.data import corruptions
 from brainage.data.corruptions import CSF, GM, WM  # the labels of the ``tissue`` image every variant receives
 
-__all__ = ["CSF", "GM", "WM", "VARIANTS", "Variant"]
+__all__ = ["CSF", "GM", "NEW_SITES", "VARIANTS", "WM", "Composite", "Variant"]
 
 
 def _image(data: np.ndarray, affine: np.ndarray, dtype=np.float32) -> nib.Nifti1Image:
@@ -329,6 +329,27 @@ class Defaced(Variant):
         return _image(np.where((face | ears) & ~near, 0, data), img.affine)
 
 
+class Composite(Variant):
+    """Several variants at once, rendered in order on the same grid: another scanner differs from the
+    training one in more than one way (contrast, coil, noise, how its air is stored).
+
+    Example:
+        >>> site = Composite("site", Gamma(0.85), BackgroundOffset(100.0))
+        >>> site.family, site.describe
+        ('acquisition', 'gamma 0.85; intensities +100 (air at 100), float32')
+    """
+
+    def __init__(self, name: str, *parts: Variant):
+        self.name, self.parts = name, parts
+        self.family = "acquisition" if any(p.family == "acquisition" for p in parts) else "storage"
+        self.describe = "; ".join(p.describe for p in parts)
+
+    def render(self, img, tissue, rng):
+        for part in self.parts:
+            img = part.render(img, tissue, rng)
+        return img
+
+
 #: Every variant of the invariance benchmark, by name, in report order.
 VARIANTS: dict[str, Variant] = {
     v.name: v
@@ -354,5 +375,17 @@ VARIANTS: dict[str, Variant] = {
         BackgroundOffset(100.0),
         BackgroundOffset(-100.0),
         WiderFieldOfView(),
+    )
+}
+
+#: Clean scans of simulated new scanners (``benchmarks/predict_warnings.py``): each differs from the
+#: training scanner in contrast, coil, SNR and stored background at once, by amounts within what
+#: clean scanners differ (none is a defect a rater would fail).
+NEW_SITES: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Composite("new_site_a", Gamma(0.85), BiasField(1.3), RicianNoise(2), BackgroundOffset(100.0)),
+        Composite("new_site_b", TissueContrast(0.15), BiasField(1.4), RicianNoise(3)),
+        Composite("new_site_c", Gamma(1.2), BiasField(1.2), RicianNoise(2), BackgroundOffset(-100.0)),
     )
 }

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from brainage.qc.checks import CHECKS, SEVERITY, Z_METRICS, Finding
+from brainage.qc.checks import CHECKS, SEVERITY, Z_METRICS, Z_WARN, Finding
 from brainage.qc.legend import LEGEND
 from brainage.qc.reference import SITE_MIN_SIZE, Reference, Stats
 
@@ -26,6 +26,27 @@ CAUSAL_ORDER = {c.name: i for i, c in enumerate(CHECKS)}
 #: ``outlier_score`` = severity x this + the worst |z| (capped below it): a failure always sorts
 #: above every warning, a warning above every pass.
 SCORE_PER_SEVERITY = 10.0
+
+#: The robust z that a clean scan passes once in 1,000 on one metric when the median and MAD are
+#: those of ``n`` other scans of its site (normally distributed values, 900,000 simulated draws
+#: for each ``n``; ``tests/qc/test_rules.py`` re-derives them). From a few scans the MAD is itself
+#: uncertain: against 9 others a clean scan passed z = 4 on 3 % of metrics, and clean simulated
+#: new sites judged in batches of 10 warned on 16 % of their scans (``benchmarks/predict_warnings.py``).
+#: From 49 others on, z = 4 is that rare already.
+SITE_Z_ONE_IN_1000 = {9: 11.2, 11: 8.7, 14: 6.5, 19: 5.5, 24: 4.9, 29: 4.6, 39: 4.2, 49: 4.0}
+
+
+def site_z_scale(n_others: int) -> float:
+    """What a robust z against ``n_others`` scans of a site is multiplied by, so that
+    :data:`~brainage.qc.checks.Z_WARN` is as rare for a clean scan against 9 others as against 49.
+
+    Example:
+        >>> round(site_z_scale(9), 2), round(site_z_scale(29), 2), site_z_scale(200)
+        (0.36, 0.87, 1.0)
+    """
+    ns, limits = zip(*SITE_Z_ONE_IN_1000.items())
+    limit = float(np.interp(np.log(n_others), np.log(ns), limits))  # the table's ends beyond it
+    return Z_WARN / max(limit, Z_WARN)
 
 
 def fail_score(measured: bool = True) -> float:
@@ -76,7 +97,9 @@ def site_z(m: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
     """Robust z of every z-judged metric against the scan's **own site**, leave-one-out (each scan
     against the median and MAD of the others), for sites of at least :data:`SITE_MIN_SIZE` scans;
     NaN elsewhere. Medians and MADs of the others: a few broken scans move neither, and a broken
-    scan never sets its own yardstick. Every scan counts, whatever the absolute checks said."""
+    scan never sets its own yardstick. Every scan counts, whatever the absolute checks said. The
+    z is scaled by :func:`site_z_scale` for the number of others, so a small site's uncertain
+    spread does not make its clean scans warn."""
     z = pd.DataFrame(np.nan, index=m.index, columns=list(Z_METRICS))
     for group in groups.unique():
         idx = groups.index[groups == group]
@@ -91,7 +114,8 @@ def site_z(m: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
                 others = others[np.isfinite(others)]
                 if len(others) < SITE_MIN_SIZE - 1 or not np.isfinite(values[position]):
                     continue
-                z.at[i, metric] = Stats.of(pd.Series(others)).z(values[position], floor)
+                scale = site_z_scale(len(others))
+                z.at[i, metric] = Stats.of(pd.Series(others)).z(values[position], floor) * scale
     return z
 
 
