@@ -29,6 +29,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pandas as pd
+from _cohort import evenly_spaced
 from _machine import machine_info
 
 from brainage.bundle.bundle import load_bundle, recipe
@@ -55,7 +56,7 @@ def pick_brains(manifest: pd.DataFrame, folds: pd.DataFrame, per_fold: int) -> p
     table = manifest[manifest.included].merge(folds[["subject_id", "fold"]], on="subject_id")
     picks = []
     for _, group in table.sort_values(["fold", "age"]).groupby("fold"):
-        picks.append(group.iloc[np.unique(np.round(np.linspace(0, len(group) - 1, per_fold)).astype(int))])
+        picks.append(evenly_spaced(group, per_fold))
     return pd.concat(picks).reset_index(drop=True)
 
 

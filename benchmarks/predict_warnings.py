@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 import nibabel as nib
-import numpy as np
 import pandas as pd
+from _cohort import evenly_spaced
 from _machine import machine_info
 from invariance import label_path, tissue_labels
 
@@ -51,7 +51,7 @@ def new_site_metrics(ixi: Path, n: int, bundle, work: Path, workers: int) -> pd.
     """QC metrics of ``n`` IXI-HH heads (spread over the ages) rendered as every simulated new site,
     preprocessed with the model's own recipe (files and preprocessing kept in ``work``)."""
     manifest = included(ingest_ixi(ixi)).sort_values("age").reset_index(drop=True)
-    heads = manifest.iloc[np.unique(np.round(np.linspace(0, len(manifest) - 1, n)).astype(int))]
+    heads = evenly_spaced(manifest, n)
     names = pd.read_csv(ixi / "dlmuse_labels.csv").set_index("label")["name"]
     rows = []
     for h in heads.itertuples():

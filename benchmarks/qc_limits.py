@@ -29,6 +29,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pandas as pd
+from _cohort import evenly_spaced
 from _machine import machine_info
 from qc_scans import inject_copy, ixi_number
 
@@ -72,7 +73,7 @@ def pick(ixi: Path, n: int) -> pd.DataFrame:
     """``n`` even-numbered IXI-HH heads spread over the ages."""
     manifest = included(ingest_ixi(ixi))
     even = manifest[ixi_number(manifest.subject_id) % 2 == 0].sort_values("age").reset_index(drop=True)
-    return even.iloc[np.unique(np.round(np.linspace(0, len(even) - 1, n)).astype(int))]
+    return evenly_spaced(even, n)
 
 
 def render(brains: pd.DataFrame, ixi: Path, scans: Path) -> pd.DataFrame:

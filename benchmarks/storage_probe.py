@@ -25,6 +25,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pandas as pd
+from _cohort import evenly_spaced
 from _machine import machine_info
 
 from brainage.bundle.bundle import load_bundle, recipe
@@ -51,7 +52,7 @@ RECORDS = {
 
 def pick(ixi: Path, work: Path, n: int) -> pd.DataFrame:
     manifest = included(ingest_ixi(ixi)).sort_values("age")
-    return manifest.iloc[np.unique(np.round(np.linspace(0, len(manifest) - 1, n)).astype(int))]
+    return evenly_spaced(manifest, n)
 
 
 def render(brains: pd.DataFrame, variants: list[str], scans: Path) -> pd.DataFrame:
