@@ -11,10 +11,11 @@ through the model's own recipe, QC's metrics and the model; its shift is its pre
 that of the same head as stored.
 
 Per failure and strength: the median of each watched metric, the mean and largest |shift|, and
-the share QC flags judged alone. Per metric: over every copy, the share that moved by more than
-1 y in bins of the metric's value, and the largest value below which no copy moved by more than
-1 y. The heads are even-numbered IXI IDs, the ones limits may be set on (``qc.py`` scores on the
-odd ones). They are in the shipped model's training set: only the shifts count.
+the share QC flags judged alone. Per metric, over the copies of the failures it watches
+(:data:`WATCHED`): the mean |shift| and the share moved by more than 1 y up to QC's warn line and
+beyond it, and the same in eight bins of the metric's value. The heads are even-numbered IXI IDs,
+the ones limits may be set on (``qc.py`` scores on the odd ones). They are in the shipped model's
+training set: only the shifts count.
 
     python benchmarks/qc_limits.py --ixi ../shared/data/ixi-hh --work /work/runs/qc_limits --n 8
 """
