@@ -59,6 +59,24 @@ CANDIDATES = {
         None,
         None,
     ),
+    "robust_tissue_prior": (
+        "the 0.10 configuration on the 0.11 recipe (the tissue fit with the template's prior), bf16, 1 seed",
+        "ixi_cv_cpu_robust_tissue_prior.json",
+        "invariance_robust_tissue_prior.json",
+        None,
+    ),
+    "ridge_pv_subsample": (
+        "ridge on the partial-volume tissue fractions (4 mm), 0.10 recipe, no renditions",
+        "ixi_cv_cpu_ridge_pv_subsample.json",
+        "invariance_ridge_pv_subsample.json",
+        None,
+    ),
+    "ridge_pv_prior": (
+        "the same ridge with the template's prior in the tissue fit (0.11 recipe)",
+        "ixi_cv_cpu_ridge_pv_prior.json",
+        "invariance_ridge_pv_prior.json",
+        None,
+    ),
     "ridge_anchor": (
         "ridge on the anchored T1 (4 mm), no renditions",
         "ixi_cv_cpu_ridge_anchor.json",

@@ -35,7 +35,7 @@ from _machine import machine_info
 from brainage.bundle.bundle import load_bundle, recipe
 from brainage.bundle.export import export_bundle
 from brainage.data.manifest import make_manifest, read_manifest, write_manifest
-from brainage.data.variants import CSF, GM, VARIANTS, WM
+from brainage.data.variants import CSF, GM, NEW_SITES, VARIANTS, WM
 from brainage.files import atomic_path
 from brainage.parallel import Executor
 from brainage.preprocess.cache import read_cache_index, write_volume_raw
@@ -48,7 +48,9 @@ ORIGINAL = "original"
 MEMBER = "predicted_age_"
 #: ... and the interval's columns do too.
 INTERVAL = ("predicted_age_low", "predicted_age_high")
-FAMILIES = {v.name: v.family for v in VARIANTS.values()} | {ORIGINAL: "original"}
+#: Every rendition the benchmark can make: the variants, then the simulated new scanners (``--new-sites``).
+RENDERINGS = VARIANTS | NEW_SITES
+FAMILIES = {v.name: v.family for v in RENDERINGS.values()} | {ORIGINAL: "original"}
 
 
 def pick_brains(manifest: pd.DataFrame, folds: pd.DataFrame, per_fold: int) -> pd.DataFrame:
@@ -75,8 +77,11 @@ def label_path(t1_path: str, labels_dir: Path) -> Path:
     return labels_dir / Path(t1_path).name.replace("-T1.nii.gz", "-DLMUSE.nii.gz")
 
 
-def render(brains: pd.DataFrame, labels_dir: Path, scans: Path) -> pd.DataFrame:
-    """Every variant of every brain as a file (kept between runs); one manifest row per rendition."""
+def render(brains: pd.DataFrame, labels_dir: Path, scans: Path, new_sites: bool = False) -> pd.DataFrame:
+    """Every variant of every brain as a file (kept between runs); one manifest row per rendition.
+    ``new_sites``: the simulated new scanners (:data:`~brainage.data.variants.NEW_SITES`) too, after
+    the variants, so every variant keeps its random seed (its index)."""
+    variants = RENDERINGS if new_sites else VARIANTS
     names = pd.read_csv(labels_dir.parent / "dlmuse_labels.csv").set_index("label")["name"]
     rows = []
     for b in brains.itertuples():
@@ -92,14 +97,14 @@ def render(brains: pd.DataFrame, labels_dir: Path, scans: Path) -> pd.DataFrame:
                 "site": "IXI-HH",
             }
         )
-        todo = {name: scans / b.subject_id / f"{name}.nii.gz" for name in VARIANTS}
+        todo = {name: scans / b.subject_id / f"{name}.nii.gz" for name in variants}
         if not all(p.is_file() for p in todo.values()):
             img = nib.load(b.t1_path)
             tissue = tissue_labels(label_path(b.t1_path, labels_dir), names)
             for k, (name, path) in enumerate(todo.items()):
                 if not path.is_file():
                     path.parent.mkdir(parents=True, exist_ok=True)
-                    out = VARIANTS[name](img, tissue, rng=1000 * k + int(b.subject_id[3:6]))
+                    out = variants[name](img, tissue, rng=1000 * k + int(b.subject_id[3:6]))
                     with atomic_path(path) as tmp:
                         nib.save(out, str(tmp))
         for k, (name, path) in enumerate(todo.items(), start=1):
@@ -242,7 +247,7 @@ def summarise(table: pd.DataFrame) -> tuple[pd.DataFrame, float, dict]:
             {
                 "variant": variant,
                 "family": FAMILIES[variant],
-                "describe": VARIANTS[variant].describe if variant in VARIANTS else "the IXI-HH file as distributed",
+                "describe": RENDERINGS[variant].describe if variant in RENDERINGS else "the IXI-HH file as distributed",
                 "n": int(ok.sum()),
                 "mean_shift_years": float(shift.mean()) if len(shift) else np.nan,
                 "max_abs_shift_years": float(shift.abs().max()) if len(shift) else np.nan,
@@ -284,6 +289,12 @@ def main() -> None:
     p.add_argument("--work", required=True, type=Path, help="renditions, their preprocessing and bundles (cached)")
     p.add_argument("--name", default=None, help="results/invariance_<name>.json (default: the run's folder name)")
     p.add_argument("--per-fold", type=int, default=4)
+    p.add_argument(
+        "--new-sites",
+        action="store_true",
+        help="also render every brain as the simulated new scanners of predict_warnings.py (several changes at "
+        "once): their shifts and interval coverage on held-out brains",
+    )
     p.add_argument("--tta", action="store_true", help="test-time augmentation: average over one-voxel shifts")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument(
@@ -307,7 +318,7 @@ def main() -> None:
     manifest = read_manifest(args.ingest / "manifest.csv")
     folds = pd.read_csv(args.ingest / "splits" / "folds.csv", dtype={"subject_id": str})
     brains = pick_brains(manifest, folds, args.per_fold)
-    renditions = render(brains, args.labels, args.work / "scans")
+    renditions = render(brains, args.labels, args.work / "scans", args.new_sites)
     timings["render"] = time.perf_counter() - start
 
     if args.prepare_only:

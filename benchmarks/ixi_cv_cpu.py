@@ -86,6 +86,14 @@ CONFIGS = {
     # tissue fractions fitted on every brain voxel (`--segmentation "partial-volume histogram"`: the
     # scanner-robust recipe of the commit that ran it); not kept: docs/scanner_robustness.md
     "robust_tissue_histogram": "--model scanner_robust --seeds 0 --workers 1 --precision 32-true",
+    # the ridge on the partial-volume tissue maps (4 mm), to compare two fits of the same scanner-robust
+    # recipe: run on a folder preprocessed with `--segmentation "partial-volume"` and on the same folder
+    # with `--segmentation "partial-volume prior"` (the template's tissue maps as a spatial prior)
+    "ridge_pv_subsample": "--model ridge --downsample 2",
+    "ridge_pv_prior": "--model ridge --downsample 2",
+    # the shipped configuration on the 0.10 recipe with the template's tissue maps as the tissue fit's spatial
+    # prior (`--segmentation "partial-volume prior"`), one seed, in bf16 (the registry's precision for it)
+    "robust_tissue_prior": "--model scanner_robust --seeds 0 --workers 1 --precision bf16-mixed",
 }
 
 

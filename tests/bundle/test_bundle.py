@@ -319,3 +319,29 @@ def test_what_a_bundle_cannot_predict_is_named(tiny_bundle):
         bundle.predict(["a.nii.gz"], age=[30, 40])
     with pytest.raises(InputError, match="file does not exist"):
         bundle.predict("no/such/scan.nii.gz")
+
+
+def test_a_folds_model_is_calibrated_without_the_residuals_of_the_subjects_it_is_tested_on(tmp_path):
+    """Fold 0's subjects are predicted 30 y off: the interval of fold 0's model leaves them out (cross-
+    conformal, as benchmarks/invariance.py scores it on them); the final model's keeps every residual."""
+    from brainage.bundle.export import _interval_record_from
+    from brainage.training.intervals import AgeIntervals
+
+    rng = np.random.default_rng(0)
+    age = rng.uniform(20, 80, 200)
+    fold = np.arange(200) % 5
+    predicted = age + rng.normal(0, 3, 200) + np.where(fold == 0, 30.0, 0.0)
+    path = tmp_path / "oof_predictions.csv"
+    pd.DataFrame(
+        {"subject_id": [f"s{i}" for i in range(200)], "age": age, "predicted_age": predicted, "fold": fold}
+    ).to_csv(path, index=False)
+
+    def width(leave_out):
+        record = _interval_record_from(path, None, None, leave_out)
+        low, high = AgeIntervals.from_dict(record["calibration"]).predicted.bounds([50.0])
+        return float(high[0] - low[0]), record["calibration"]["fitted_on"]
+
+    fold0, fitted_on = width(0)
+    final, _ = width(FINAL_FOLD)
+    assert fold0 < 15 < final
+    assert "but fold 0's" in fitted_on

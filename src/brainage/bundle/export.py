@@ -132,20 +132,27 @@ def _qc_reference(pre: PreprocessedDir, subjects, name: str) -> dict | None:
     return reference.to_dict()
 
 
-def _age_interval(run: RunDir, intervals_from, extrapolation, ages) -> dict | None:
+def _age_interval(run: RunDir, intervals_from, extrapolation, ages, fold: int = FINAL_FOLD) -> dict | None:
     path = Path(intervals_from) if intervals_from else run.oof_predictions
     if not path.is_file():
         if intervals_from:
             raise InputError(path, "no such out-of-fold predictions table")
         console.print("[yellow]no age intervals in the bundle: the run was not cross-validated (--intervals-from)")
         return None
-    return _interval_record_from(path, extrapolation, ages)
+    # A fold's model is scored on its own test fold (benchmarks/invariance.py): calibrated on the run's
+    # residuals, those subjects' own residuals would set the interval they are scored against.
+    return _interval_record_from(path, extrapolation, ages, None if intervals_from else fold)
 
 
-def _interval_record_from(oof_path: Path, extrapolation, ages) -> dict | None:
-    """:func:`age_interval_record` of an out-of-fold predictions file, named after its run."""
+def _interval_record_from(oof_path: Path, extrapolation, ages, leave_out_fold: int | None = None) -> dict | None:
+    """:func:`age_interval_record` of an out-of-fold predictions file, named after its run; without the
+    residuals of ``leave_out_fold`` (a fold number: the other folds' residuals only, cross-conformal)."""
     oof = read_predictions(oof_path, required=("subject_id", "age", "predicted_age"))
-    return age_interval_record(oof, f"out-of-fold predictions of {oof_path.parent.name}", extrapolation, ages)
+    fitted_on = f"out-of-fold predictions of {oof_path.parent.name}"
+    if leave_out_fold is not None and leave_out_fold != FINAL_FOLD and "fold" in oof:
+        oof = oof[oof.fold != leave_out_fold]
+        fitted_on += f" but fold {leave_out_fold}'s (the subjects this model was tested on)"
+    return age_interval_record(oof, fitted_on, extrapolation, ages)
 
 
 def _cv_metrics(run: RunDir) -> dict | None:
@@ -390,7 +397,7 @@ def export_bundle(
         attribution=attribution,
         invariance=invariance_summary(invariance) if invariance else None,
         qc_reference=_qc_reference(pre, trained_on.subject_id, name),
-        age_interval=_age_interval(run, intervals_from, extrapolation, table.age),
+        age_interval=_age_interval(run, intervals_from, extrapolation, table.age, fold),
     )
     bundle = Bundle(meta, seeds)
     path = bundle.save(out)

@@ -27,6 +27,7 @@ from brainage.preprocess.recipes import (
     N4_ITERATIONS,
     SEGMENTATION_METHODS,
 )
+from brainage.preprocess.template import tissue_priors
 from brainage.preprocess.tissue import LEVELS, partial_volume_fractions
 from brainage.preprocess.tissue import METHODS as PARTIAL_VOLUME_FITS
 
@@ -299,7 +300,9 @@ class Segment(Step):
     (:mod:`brainage.preprocess.tissue`), so a blurrier or sharper rendition of the same brain keeps
     its volumes, but without a spatial prior noise and contrast move it more than Atropos;
     ``partial-volume histogram`` fits the same model on every voxel's intensity, not a random
-    subsample, so a brain mask a few voxels apart no longer moves the volumes by tens of ml.
+    subsample, so a brain mask a few voxels apart no longer moves the volumes by tens of ml;
+    ``partial-volume prior`` weighs each voxel's tissues by where the MNI template has them (brought
+    to the scan by the inverse of its registration), so blur, noise and contrast move them less.
     """
 
     name = "segment"
@@ -320,13 +323,7 @@ class Segment(Step):
     def run(self, ctx):
         brain = nib.load(str(ctx.folder.brain_n4))
         mask = nib.load(str(ctx.folder.brain_mask)).get_fdata() > 0
-        if self.method == "atropos":
-            tissue = ops.segment_tissues(brain, mask, self.mrf)
-        else:
-            fractions, _ = partial_volume_fractions(brain.get_fdata(dtype=np.float32)[mask], fit=_FITS[self.method])
-            maps = np.zeros(mask.shape + (3,), np.float32)
-            maps[mask] = fractions
-            tissue = nib.Nifti1Image(maps, brain.affine)
+        tissue = segment(brain, mask, ctx.folder.to_mni_affine, self.method, self.mrf)
         ops.save_nifti(tissue, ctx.folder.tissue)
         voxel_ml = float(np.prod(brain.header.get_zooms()[:3])) / 1000
         volumes = tissue.get_fdata(dtype=np.float32).sum(axis=(0, 1, 2)) * voxel_ml
@@ -334,6 +331,33 @@ class Segment(Step):
             **{f"{t}_ml": round(float(v), 1) for t, v in zip(TISSUES, volumes)},
             "affine_det": round(ops.affine_det(ctx.folder.to_mni_affine), 5),
         }
+
+
+def segment(
+    brain: nib.Nifti1Image, mask: np.ndarray, to_mni: Path, method: str = "atropos", mrf: float = 0.1
+) -> nib.Nifti1Image:
+    """CSF, grey- and white-matter maps (x, y, z, 3) of a bias-corrected ``brain`` inside ``mask``, by one of
+    :data:`~brainage.preprocess.recipes.SEGMENTATION_METHODS` (:class:`Segment`); ``to_mni``: the scan's
+    affine registration, which brings the template's tissue maps to it for the ``partial-volume prior``."""
+    if method == "atropos":
+        return ops.segment_tissues(brain, mask, mrf)
+    prior = _native_priors(to_mni, brain)[mask] if _FITS[method] == "prior" else None
+    fractions, _ = partial_volume_fractions(brain.get_fdata(dtype=np.float32)[mask], fit=_FITS[method], prior=prior)
+    maps = np.zeros(mask.shape + (3,), np.float32)
+    maps[mask] = fractions
+    return nib.Nifti1Image(maps, brain.affine)
+
+
+def _native_priors(to_mni: Path, brain: nib.Nifti1Image) -> np.ndarray:
+    """The template's CSF, grey- and white-matter maps (:func:`~brainage.preprocess.template.tissue_priors`)
+    on the scan's own grid, through the inverse of its affine registration: ``(x, y, z, 3)``."""
+    priors = tissue_priors()
+    data = priors.get_fdata(dtype=np.float32)
+    channels = [
+        ops.from_grid(nib.Nifti1Image(np.ascontiguousarray(data[..., k]), priors.affine), to_mni, brain)
+        for k in range(data.shape[-1])
+    ]
+    return np.stack([np.asarray(c.dataobj, np.float32) for c in channels], axis=-1)
 
 
 #: How :class:`Reorient` treats air stored at a constant.
@@ -344,7 +368,7 @@ N4_SCALES = ("as stored", "brain median")
 INTENSITY_REFERENCES = ("percentiles", "tissue")
 
 #: How each partial-volume segmentation fits its model (:data:`~brainage.preprocess.tissue.METHODS`).
-_FITS = {"partial-volume": "subsample", "partial-volume histogram": "histogram"}
+_FITS = {"partial-volume": "subsample", "partial-volume histogram": "histogram", "partial-volume prior": "prior"}
 
 
 class ResampleTissue(GridStep):

@@ -72,3 +72,18 @@ def template_brain(resolution: int = 2) -> nib.Nifti1Image:
     out = nib.Nifti1Image(np.where(mask, t1.get_fdata(dtype=np.float32), 0).astype(np.float32), t1.affine)
     out.header.set_xyzt_units("mm", "sec")
     return out
+
+
+def tissue_priors(resolution: int = 2) -> nib.Nifti1Image:
+    """Where CSF, grey and white matter lie in MNI space, as three probability channels (x, y, z, 3):
+    nilearn's MNI152 grey- and white-matter templates, and CSF as what is left of the brain mask
+    dilated by two voxels (sulcal CSF lies just outside the template's brain). The spatial prior
+    of the ``partial-volume prior`` segmentation (:func:`~brainage.preprocess.tissue.partial_volume_fractions`)."""
+    from scipy import ndimage
+
+    gm = template_image("gm", resolution).get_fdata(dtype=np.float32)
+    wm = template_image("wm", resolution).get_fdata(dtype=np.float32)
+    mask = template_image("mask", resolution)
+    brain = ndimage.binary_dilation(mask.get_fdata() > 0.5, iterations=2).astype(np.float32)
+    csf = np.clip(brain - gm - wm, 0, 1)
+    return nib.Nifti1Image(np.stack([csf, gm, wm], axis=-1).astype(np.float32), mask.affine)
