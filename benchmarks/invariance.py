@@ -77,6 +77,27 @@ def label_path(t1_path: str, labels_dir: Path) -> Path:
     return labels_dir / Path(t1_path).name.replace("-T1.nii.gz", "-DLMUSE.nii.gz")
 
 
+def render_variants(
+    t1_path: str, subject_id: str, variants: dict, labels_dir: Path, folder: Path, names: pd.Series
+) -> dict[str, Path]:
+    """Each of ``variants`` of one IXI-HH head as ``folder/<name>.nii.gz``, rendered where the file is
+    missing (the head and its DLMUSE tissue labels read once, only then); the ``k``-th variant's random
+    draws come from seed ``1000 k`` plus the subject's number, so a file is the same whenever it is made."""
+    paths = {name: folder / f"{name}.nii.gz" for name in variants}
+    img = tissue = None
+    for k, (name, path) in enumerate(paths.items()):
+        if path.is_file():
+            continue
+        if img is None:
+            img = nib.load(t1_path)
+            tissue = tissue_labels(label_path(t1_path, labels_dir), names)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        out = variants[name](img, tissue, rng=1000 * k + int(subject_id[3:6]))
+        with atomic_path(path) as tmp:
+            nib.save(out, str(tmp))
+    return paths
+
+
 def render(brains: pd.DataFrame, labels_dir: Path, scans: Path, new_sites: bool = False) -> pd.DataFrame:
     """Every variant of every brain as a file (kept between runs); one manifest row per rendition.
     ``new_sites``: the simulated new scanners (:data:`~brainage.data.variants.NEW_SITES`) too, after
@@ -85,29 +106,8 @@ def render(brains: pd.DataFrame, labels_dir: Path, scans: Path, new_sites: bool 
     names = pd.read_csv(labels_dir.parent / "dlmuse_labels.csv").set_index("label")["name"]
     rows = []
     for b in brains.itertuples():
-        rows.append(
-            {
-                "subject_id": f"{b.subject_id}-v00",
-                "t1_path": b.t1_path,
-                "brain": b.subject_id,
-                "variant": ORIGINAL,
-                "fold": b.fold,
-                "age": b.age,
-                "sex": b.sex,
-                "site": "IXI-HH",
-            }
-        )
-        todo = {name: scans / b.subject_id / f"{name}.nii.gz" for name in variants}
-        if not all(p.is_file() for p in todo.values()):
-            img = nib.load(b.t1_path)
-            tissue = tissue_labels(label_path(b.t1_path, labels_dir), names)
-            for k, (name, path) in enumerate(todo.items()):
-                if not path.is_file():
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    out = variants[name](img, tissue, rng=1000 * k + int(b.subject_id[3:6]))
-                    with atomic_path(path) as tmp:
-                        nib.save(out, str(tmp))
-        for k, (name, path) in enumerate(todo.items(), start=1):
+        paths = render_variants(b.t1_path, b.subject_id, variants, labels_dir, scans / b.subject_id, names)
+        for k, (name, path) in enumerate([(ORIGINAL, b.t1_path), *paths.items()]):
             rows.append(
                 {
                     "subject_id": f"{b.subject_id}-v{k:02d}",

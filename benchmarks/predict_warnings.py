@@ -24,17 +24,15 @@ import json
 import time
 from pathlib import Path
 
-import nibabel as nib
 import pandas as pd
 from _cohort import evenly_spaced
 from _machine import machine_info
-from invariance import label_path, tissue_labels
+from invariance import render_variants
 
 from brainage.bundle.bundle import default_bundle_path, load_bundle, recipe
 from brainage.data.ingest_ixi import ingest_ixi
 from brainage.data.manifest import included, make_manifest, write_manifest
 from brainage.data.variants import NEW_SITES, VARIANTS
-from brainage.files import atomic_path
 from brainage.parallel import Executor
 from brainage.predict.warnings import qc_warning
 from brainage.preprocess.pipeline import preprocess_manifest
@@ -55,16 +53,8 @@ def new_site_metrics(ixi: Path, n: int, bundle, work: Path, workers: int) -> pd.
     names = pd.read_csv(ixi / "dlmuse_labels.csv").set_index("label")["name"]
     rows = []
     for h in heads.itertuples():
-        img, tissue = None, None
-        for k, (site, variant) in enumerate(NEW_SITES.items()):
-            path = work / "scans" / h.subject_id / f"{site}.nii.gz"
-            if not path.is_file():
-                if img is None:
-                    img = nib.load(h.t1_path)
-                    tissue = tissue_labels(label_path(h.t1_path, ixi / "labels"), names)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with atomic_path(path) as tmp:
-                    nib.save(variant(img, tissue, rng=1000 * k + int(h.subject_id[3:6])), str(tmp))
+        folder = work / "scans" / h.subject_id
+        for site, path in render_variants(h.t1_path, h.subject_id, NEW_SITES, ixi / "labels", folder, names).items():
             rows.append(
                 {"subject_id": f"{h.subject_id}-{site}", "t1_path": str(path), "age": h.age, "sex": h.sex, "site": site}
             )

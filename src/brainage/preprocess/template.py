@@ -74,6 +74,7 @@ def template_brain(resolution: int = 2) -> nib.Nifti1Image:
     return out
 
 
+@lru_cache(maxsize=2)  # the same three maps for every scan a worker segments
 def tissue_priors(resolution: int = 2) -> nib.Nifti1Image:
     """Where CSF, grey and white matter lie in MNI space, as three probability channels (x, y, z, 3):
     nilearn's MNI152 grey- and white-matter templates, and CSF as what is left of the brain mask
