@@ -60,9 +60,16 @@ CANDIDATES = {
         None,
     ),
     "robust_tissue_prior": (
-        "the 0.10 configuration on the 0.11 recipe (the tissue fit with the template's prior), bf16, 1 seed",
+        "the 0.10 configuration with the tissue fit held to the template's prior, bf16, 1 seed (the 5 youngest "
+        "held-out brains)",
         "ixi_cv_cpu_robust_tissue_prior.json",
         "invariance_robust_tissue_prior.json",
+        "extrapolation_robust_tissue_prior.json",
+    ),
+    "robust_tissue_prior_seeds": (
+        "the same at 3 seeds per fold (20 held-out brains): not shipped, blur reads old brains young",
+        "ixi_cv_cpu_robust_tissue_prior_seeds.json",
+        "invariance_robust_tissue_prior_seeds.json",
         None,
     ),
     "ridge_pv_subsample": (
@@ -72,7 +79,7 @@ CANDIDATES = {
         None,
     ),
     "ridge_pv_prior": (
-        "the same ridge with the template's prior in the tissue fit (0.11 recipe)",
+        "the same ridge with the template's prior in the tissue fit",
         "ixi_cv_cpu_ridge_pv_prior.json",
         "invariance_ridge_pv_prior.json",
         None,

@@ -41,9 +41,14 @@ from brainage.parallel import Executor
 from brainage.preprocess.cache import read_cache_index, write_volume_raw
 from brainage.preprocess.pipeline import PreprocessConfig, preprocess_manifest, recipe_preset
 from brainage.qc.run import run_qc
+from brainage.training.intervals import coverage_table
 
 RESULTS = Path(__file__).parent / "results"
 ORIGINAL = "original"
+#: The work folder's manifest of renditions (``brainage preprocess`` reads it).
+RENDITION_MANIFEST = "renditions_manifest.csv"
+#: The work folder's table of renditions: subject_id (as in its manifest), brain, variant, fold, t1_path.
+RENDITION_TABLE = "renditions.csv"
 #: A member's predicted-age column starts so (``predicted_age_cnn``) ...
 MEMBER = "predicted_age_"
 #: ... and the interval's columns do too.
@@ -126,7 +131,9 @@ def render(brains: pd.DataFrame, labels_dir: Path, scans: Path, new_sites: bool 
 def preprocess_renditions(renditions: pd.DataFrame, config, work: Path, workers: int) -> tuple[Path, pd.DataFrame]:
     """The renditions preprocessed with one recipe, and QC'd (cached per recipe fingerprint)."""
     pre = work / f"pre_{recipe(config)['fingerprint']}"
-    manifest = work / "renditions_manifest.csv"
+    manifest = work / RENDITION_MANIFEST
+    # which brain and variant each manifest row is, for the scripts that reuse this work folder
+    renditions.to_csv(work / RENDITION_TABLE, index=False)
     write_manifest(
         make_manifest(renditions[["subject_id", "t1_path", "age", "sex", "site"]].to_dict("records")), manifest
     )
@@ -229,6 +236,22 @@ def trained_on_brains(bundles: dict[int, Path], table: pd.DataFrame) -> int:
 
 def _shift(g: pd.DataFrame, original: pd.DataFrame, column: str) -> pd.Series:
     return (g[column] - original[column].reindex(g.index)).dropna()
+
+
+def coverage_by_band(table: pd.DataFrame) -> dict:
+    """Coverage of the model file's own interval per family of renditions (every rendition, storage,
+    acquisition, input; the simulated new sites apart too) over all and per age band of the brains; empty
+    without intervals."""
+    scored = table.dropna(subset=["predicted_age"])
+    if not {"predicted_age_low", "predicted_age_high"} <= set(scored) or scored.predicted_age_low.isna().all():
+        return {}
+    renditions = scored[scored.variant != ORIGINAL]
+    groups = {
+        "every rendition": renditions,
+        **dict(list(renditions.groupby(renditions.variant.map(FAMILIES)))),
+        "simulated new sites": renditions[renditions.variant.isin(list(NEW_SITES))],
+    }
+    return {family: coverage_table(g.age, g.predicted_age_low, g.predicted_age_high) for family, g in groups.items()}
 
 
 def summarise(table: pd.DataFrame) -> tuple[pd.DataFrame, float, dict]:
@@ -388,6 +411,7 @@ def main() -> None:
         "preprocessing": recipe(config)["config"],
         "within_brain_sd_years": within_sd,
         "coverage": {r["variant"]: r["coverage"] for r in summary.to_dict("records")},
+        "coverage_by_band": coverage_by_band(table),
         "variants": {r["variant"]: r for r in summary.to_dict("records")},
         "members": per_member,
         "cv_metrics": first.meta.cv_metrics,

@@ -94,6 +94,10 @@ CONFIGS = {
     # the shipped configuration on the 0.10 recipe with the template's tissue maps as the tissue fit's spatial
     # prior (`--segmentation "partial-volume prior"`), one seed, in bf16 (the registry's precision for it)
     "robust_tissue_prior": "--model scanner_robust --seeds 0 --workers 1 --precision bf16-mixed",
+    # the same with three seeds per fold (copy robust_tissue_prior's fold*/seed0 folders in first and they
+    # are kept: same fingerprint). Both need a folder of the prior's fit, which `brainage train --model
+    # scanner_robust` accepts with the recipe of commit 40845f8 (the prior was its segmentation then)
+    "robust_tissue_prior_seeds": "--model scanner_robust --seeds 0,1,2 --workers 1 --precision bf16-mixed",
 }
 
 
@@ -125,10 +129,13 @@ def run_config(name: str, pre: Path, splits: Path, out: Path) -> dict:
 
 
 def member_metrics(run: Path) -> dict:
-    """Out-of-fold metrics of each member of an ensemble run (columns ``predicted_age_<member>``)."""
+    """Out-of-fold metrics of each member of an ensemble run (columns ``predicted_age_<member>``), its
+    predictions averaged over the seeds as the ensemble averages them (one row per test subject)."""
     preds = read_predictions(run / "all_predictions.csv")
-    test = preds[preds.role == "test"]
-    members = sorted({c[len("predicted_age_") :] for c in test if c.startswith("predicted_age_")} - {"corrected"})
+    rows = preds[preds.role == "test"]
+    members = sorted({c[len("predicted_age_") :] for c in rows if c.startswith("predicted_age_")} - {"corrected"})
+    outputs = [c for m in members for c in (f"predicted_age_{m}", f"p_male_{m}") if c in rows]
+    test = rows.groupby("subject_id").agg({"age": "first", "sex": "first", **dict.fromkeys(outputs, "mean")})
     return {
         m: {
             "age": age_metrics(test.age, test[f"predicted_age_{m}"]),

@@ -25,7 +25,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 from _machine import machine_info
-from invariance import ORIGINAL, RENDERINGS
+from invariance import ORIGINAL, RENDITION_TABLE
 
 from brainage.layout import PreprocessedDir
 from brainage.preprocess.recipes import SEGMENTATION_METHODS
@@ -37,11 +37,11 @@ OTHER_MASKS = ("skull_stripped", "defaced")
 
 
 def renditions(work: Path) -> pd.DataFrame:
-    """The work folder's renditions: subject, brain and which rendition (from its file name)."""
-    table = pd.read_csv(work / "renditions_manifest.csv", dtype={"subject_id": str})
-    stem = table.t1_path.map(lambda p: Path(p).name.removesuffix(".nii.gz"))
-    table["variant"] = stem.where(stem.isin(list(RENDERINGS)), ORIGINAL)
-    table["brain"] = table.subject_id.str.rsplit("-v", n=1).str[0]
+    """The work folder's renditions (``invariance.py`` writes their table): subject, brain and variant."""
+    path = work / RENDITION_TABLE
+    if not path.is_file():
+        raise SystemExit(f"{path}: no table of renditions; run benchmarks/invariance.py with --work {work} first")
+    table = pd.read_csv(path, dtype={"subject_id": str, "brain": str})
     return table[~table.variant.isin(OTHER_MASKS)]
 
 

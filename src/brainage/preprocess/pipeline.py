@@ -48,7 +48,9 @@ class PreprocessConfig:
     ``segmentation``: how (:class:`~brainage.preprocess.steps.Segment`): ``atropos`` (default) or
     ``partial-volume`` fractions (keep their volumes under blur, but move with noise and contrast:
     not the default, see docs/scanner_robustness.md), or ``partial-volume histogram``: the same fitted
-    on every brain voxel rather than a subsample, so a brain mask's edge does not move the volumes.
+    on every brain voxel rather than a subsample, so a brain mask's edge does not move the volumes,
+    or ``partial-volume prior``: weighed by the MNI template's tissue maps (steadier on young brains,
+    but blur then reads old brains young: docs/scanner_robustness.md).
     ``intensity_reference``: how the model cache is scaled (:class:`~brainage.preprocess.steps.Resample`):
     ``percentiles`` (default) or ``tissue`` (CSF and white-matter means anchored: resolution and
     noise leave it in place).

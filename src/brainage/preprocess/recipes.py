@@ -57,20 +57,19 @@ RENDITION_KINDS = (
 #: (the affine registration without its full-resolution level, N4 with half its iterations), and
 #: two renditions of every scan, storage changes and stripped or defaced heads among them. Since
 #: brainage 0.10: N4's field fitted on the brain's bounding box, so the same brain in a wider field of
-#: view gets the same correction. Since brainage 0.11: the tissue fit weighs each voxel's tissues by
-#: where the MNI template has them (``segmentation: partial-volume prior``), so blur, noise and another
-#: contrast move the CSF and white matter a sixth as much, and the ridge on them cross-validated 0.76 y better. A
-#: model file keeps the recipe it was trained on (the shipped 0.10 model: ``partial-volume``). Not in
-#: it yet (options, measured in docs/scanner_robustness.md): deepbet on the head's box
-#: (``bet_framing``), whole-voxel downsampling (``downsampling``) and the tissue fractions fitted on
-#: every voxel (``segmentation: partial-volume histogram``): the 2 ml by which the first moves the
-#: shipped model's brain masks moves its ages by 0.9 y (SD), and the model retrained on all three
-#: cross-validated 0.27 y worse.
+#: view gets the same correction. A model file keeps the recipe it was trained on. Not in it (options,
+#: measured in docs/scanner_robustness.md): the tissue fit with the MNI template's tissue maps as a
+#: prior (``segmentation: partial-volume prior``): the model on it cross-validated 0.9 y better, but
+#: blur takes an old brain's CSF towards the template's and the model reads it years younger. Deepbet
+#: on the head's box (``bet_framing``), whole-voxel downsampling (``downsampling``) and the tissue
+#: fractions fitted on every voxel (``segmentation: partial-volume histogram``): the 2 ml by which
+#: the first moves the shipped model's brain masks moves its ages by 0.9 y (SD), and the model
+#: retrained on all three cross-validated 0.27 y worse.
 RECIPES: dict[str, dict] = {
     "default": {},
     "scanner-robust": {
         "working_voxel_mm": 2.0,
-        "segmentation": "partial-volume prior",
+        "segmentation": "partial-volume",
         "intensity_reference": "tissue",
         "background": "offset removed",
         "n4_scale": "brain median",

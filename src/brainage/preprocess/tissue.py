@@ -31,9 +31,13 @@ floored at :data:`PRIOR_FLOOR` so that intensity still decides. Without a prior,
 is fitted to whatever is dark (its spread 0.16-0.19 of the 99th percentile on IXI-HH, against
 0.03 for grey matter), and blur, noise or another contrast redraws it: on 5 IXI-HH brains stored
 and acquired 18 other ways, the CSF volume moved 78 ml (root mean square; white matter 66 ml),
-with the prior 13 ml (10 ml; ``benchmarks/tissue_stability.py``). The prior draws the grey/white
-border towards grey matter (855 against 506 ml of it on those brains' original files), so its
-volumes are a model's inputs, not volumetry to compare with other tools.
+with the prior 13 ml (10 ml; ``benchmarks/tissue_stability.py``). But those 5 brains were young:
+where blur leaves the intensities less to say, the prior says more, and an old brain's CSF goes to
+the young template's grey and white matter (a 79-year-old's 339 ml to 179 ml at 1 mm; without the
+prior 373 to 325), so a model reading the fractions reads it years younger; the scanner-robust recipe
+fits without it (docs/scanner_robustness.md). The prior also draws the grey/white border towards grey
+matter (855 against 506 ml of it on those brains' original files): its volumes are a model's inputs,
+not volumetry to compare with other tools.
 
 Example:
     >>> rng = np.random.default_rng(0)
