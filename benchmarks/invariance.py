@@ -128,6 +128,14 @@ def render(brains: pd.DataFrame, labels_dir: Path, scans: Path, new_sites: bool 
     return pd.DataFrame(rows)
 
 
+def read_rendition_table(work: Path) -> pd.DataFrame:
+    """The table of renditions an earlier run left in ``work`` (for the scripts that reuse the folder)."""
+    path = work / RENDITION_TABLE
+    if not path.is_file():
+        raise SystemExit(f"{path}: no table of renditions; run benchmarks/invariance.py with --work {work} first")
+    return pd.read_csv(path, dtype={"subject_id": str, "brain": str})
+
+
 def preprocess_renditions(renditions: pd.DataFrame, config, work: Path, workers: int) -> tuple[Path, pd.DataFrame]:
     """The renditions preprocessed with one recipe, and QC'd (cached per recipe fingerprint)."""
     pre = work / f"pre_{recipe(config)['fingerprint']}"

@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 from _cohort import evenly_spaced
 from _machine import machine_info
-from invariance import RENDITION_TABLE, render_variants
+from invariance import read_rendition_table, render_variants
 
 from brainage.bundle.bundle import default_bundle_path, load_bundle, recipe
 from brainage.data.ingest_ixi import ingest_ixi
@@ -95,10 +95,7 @@ def main() -> None:
     metrics = measured(
         pd.read_csv(args.work / f"pre_{args.recipe}" / "qc" / "qc_metrics.csv", dtype={"subject_id": str})
     )
-    table = args.work / RENDITION_TABLE
-    if not table.is_file():
-        raise SystemExit(f"{table}: no table of renditions; run benchmarks/invariance.py with --work {args.work} first")
-    variant = pd.read_csv(table, dtype={"subject_id": str}).set_index("subject_id").variant
+    variant = read_rendition_table(args.work).set_index("subject_id").variant
     metrics = metrics.assign(site=metrics.subject_id.map(variant))
     bundle = load_bundle(args.bundle)
     if args.ixi is not None:

@@ -25,7 +25,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 from _machine import machine_info
-from invariance import ORIGINAL, RENDITION_TABLE
+from invariance import ORIGINAL, read_rendition_table
 
 from brainage.layout import PreprocessedDir
 from brainage.preprocess.recipes import SEGMENTATION_METHODS
@@ -38,10 +38,7 @@ OTHER_MASKS = ("skull_stripped", "defaced")
 
 def renditions(work: Path) -> pd.DataFrame:
     """The work folder's renditions (``invariance.py`` writes their table): subject, brain and variant."""
-    path = work / RENDITION_TABLE
-    if not path.is_file():
-        raise SystemExit(f"{path}: no table of renditions; run benchmarks/invariance.py with --work {work} first")
-    table = pd.read_csv(path, dtype={"subject_id": str, "brain": str})
+    table = read_rendition_table(work)
     return table[~table.variant.isin(OTHER_MASKS)]
 
 

@@ -302,7 +302,8 @@ class Segment(Step):
     ``partial-volume histogram`` fits the same model on every voxel's intensity, not a random
     subsample, so a brain mask a few voxels apart no longer moves the volumes by tens of ml;
     ``partial-volume prior`` weighs each voxel's tissues by where the MNI template has them (brought
-    to the scan by the inverse of its registration), so blur, noise and contrast move them less.
+    to the scan by the inverse of its registration), so blur, noise and contrast move a young brain's
+    less, but blur gives an old brain's CSF to the template's grey and white matter (not a recipe's).
     """
 
     name = "segment"
