@@ -72,6 +72,12 @@ CANDIDATES = {
         "invariance_robust_tissue_prior_seeds.json",
         None,
     ),
+    "robust_tissue_batched_seeds": (
+        "the 0.10 configuration at 3 seeds, augmented in batches on the CPU (0.12: the registry's `scanner_robust`)",
+        "ixi_cv_cpu_robust_tissue_batched_seeds.json",
+        "invariance_robust_tissue_batched_seeds.json",
+        "extrapolation_robust_tissue_batched_seeds.json",
+    ),
     "ridge_pv_subsample": (
         "ridge on the partial-volume tissue fractions (4 mm), 0.10 recipe, no renditions",
         "ixi_cv_cpu_ridge_pv_subsample.json",

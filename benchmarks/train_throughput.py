@@ -5,7 +5,7 @@
 
 "compute" feeds tensors already on the device (the model's ceiling); "with loader" reads uint8
 volumes from a memory-mapped cache through the real DataLoader (``--workers``) with augmentation
-on the device, as ``brainage train --augment-on gpu`` does. busy = compute time / loader time.
+on the device, as ``brainage train --augment-on batch`` does. busy = compute time / loader time.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from brainage.models.network import BrainAgeNet, ModelConfig
 from brainage.preprocess.cache import read_cache_index, write_cache_index
 from brainage.preprocess.grids import GridSpec
 from brainage.training.augment import AugmentConfig
+from brainage.training.batch_augment import augment_batch
 from brainage.training.dataset import BrainAgeDataset, make_loader
-from brainage.training.gpu_augment import augment_batch
 
 MODES = {"fp32": (None, False), "bf16": (torch.bfloat16, False), "bf16+channels_last": (torch.bfloat16, True)}
 

@@ -16,9 +16,10 @@ import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-import pandas as pd
+if TYPE_CHECKING:  # only an annotation here: importing brainage.config (the CLI does) stays free of pandas
+    import pandas as pd
 
 
 def _suffixes(name: str) -> str:

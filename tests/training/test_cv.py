@@ -85,6 +85,29 @@ def test_run_options_never_retrain_a_finished_fold(tiny_run, tmp_path, monkeypat
     assert trained == ["fold1", "fold0"]
 
 
+def test_batched_augmentation_reads_each_volume_once_and_starts_no_worker(tiny_run, tmp_path, monkeypatch):
+    """--augment-on batch: the fold's volumes are read into memory once, whatever the epochs, the
+    loader starts no worker process even where the run asks for some, and the run is seeded."""
+    from brainage.training.augment import AugmentConfig
+    from brainage.training.dataset import BrainAgeDataset
+
+    reads, workers = [], []
+    read, loader = BrainAgeDataset._read, cnn.make_loader
+    monkeypatch.setattr(BrainAgeDataset, "_read", lambda self, i: reads.append(i) or read(self, i))
+    monkeypatch.setattr(cnn, "make_loader", lambda *a, **kw: workers.append(kw["num_workers"]) or loader(*a, **kw))
+    options = RunOptions(num_workers=2, folds=(0,))
+    counts = []
+    for epochs, name in ((1, "one"), (2, "two"), (2, "again")):
+        reads.clear()
+        config = _config(max_epochs=epochs, augment=AugmentConfig(device="batch"))
+        train_cv(tiny_run, tiny_run / "splits", tmp_path / name, config, options)
+        counts.append(len(reads))
+    assert counts[0] == counts[1] > 0  # two epochs read no more than one
+    assert set(workers) == {0}
+    first, again = (pd.read_csv(RunDir(tmp_path / n).fold(0, 0).predictions) for n in ("two", "again"))
+    pd.testing.assert_frame_equal(first, again)
+
+
 class _Crash(Callback):
     def on_train_epoch_end(self, trainer, module):
         if trainer.current_epoch == 1:

@@ -1,8 +1,8 @@
 """Augmentation for brain age, in torchio (per volume, in DataLoader workers).
 
 The random transforms are torchio's own, and the tissue-contrast randomisation comes from the
-one home of corruptions, :mod:`brainage.data.corruptions`. The batched equivalent for the
-training device is :mod:`brainage.training.gpu_augment`.
+one home of corruptions, :mod:`brainage.data.corruptions`. The batched equivalent on the
+training device is :mod:`brainage.training.batch_augment`.
 """
 
 from __future__ import annotations
@@ -11,13 +11,23 @@ from dataclasses import dataclass, field
 
 from brainage.config import ADDED_LATER
 
+#: Where augmentation runs: per volume in DataLoader workers (torchio), or batched on the training
+#: device ("gpu": the name of "batch" before 0.12, kept so older configurations read the same).
+AUGMENT_DEVICES = ("cpu", "batch", "gpu")
+
 
 @dataclass
 class AugmentConfig:
     """Augmentation suited to brain age: small affine jitter, intensity changes, no left-right flip
     (hemispheric asymmetry changes with age; flipping would erase it). ``device``: ``cpu`` runs
-    torchio in the DataLoader workers; ``gpu`` runs the batched equivalent on the training
-    device (:mod:`brainage.training.gpu_augment`), for when workers cannot keep up."""
+    torchio per volume in the DataLoader workers; ``batch`` runs the batched equivalent on the
+    training device, a GPU or the CPU itself (:mod:`brainage.training.batch_augment`), for when
+    workers cannot keep up; ``gpu`` is its name before 0.12.
+
+    Example:
+        >>> AugmentConfig(device="batch").batched, AugmentConfig().batched
+        (True, False)
+    """
 
     enabled: bool = True
     device: str = "cpu"
@@ -37,10 +47,19 @@ class AugmentConfig:
     tissue_contrast: float = field(default=0.0, metadata=ADDED_LATER)
     blur_std_voxels: float = field(default=0.0, metadata=ADDED_LATER)
 
+    def __post_init__(self):
+        if self.device not in AUGMENT_DEVICES:
+            raise ValueError(f"augmentation device {self.device!r}: choose one of {', '.join(AUGMENT_DEVICES)}")
+
+    @property
+    def batched(self) -> bool:
+        """Whether the batch is augmented on the training device instead of per volume in workers."""
+        return self.enabled and self.device != "cpu"
+
 
 def build_augmentation(config: AugmentConfig, voxel_mm: float = 2.0):
     """A picklable torchio pipeline from an :class:`AugmentConfig` (``None`` when disabled or
-    when augmentation runs on the GPU instead).
+    when augmentation runs batched on the training device instead).
 
     Parameters
     ----------
@@ -53,14 +72,14 @@ def build_augmentation(config: AugmentConfig, voxel_mm: float = 2.0):
     Returns
     -------
     torchio.Compose or None
-        The transform, or ``None`` when augmentation is off or runs on the GPU.
+        The transform, or ``None`` when augmentation is off or runs batched on the training device.
 
     Example:
         >>> t = build_augmentation(AugmentConfig())
         >>> type(t).__name__
         'Compose'
     """
-    if not config.enabled or config.device == "gpu":
+    if not config.enabled or config.batched:
         return None
     import torchio as tio  # imported here so GPU-only training runs without torchio installed
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from brainage.commands import Command
 from brainage.models.registry import DEFAULT_MODEL, MODELS, train_default
+from brainage.training.augment import AUGMENT_DEVICES
 
 UNSET = argparse.SUPPRESS  # absent from the namespace unless the user gave it
 
@@ -147,9 +148,11 @@ class Train(Command):
         )
         result.add_argument(
             "--augment-on",
-            choices=["cpu", "gpu"],
+            choices=list(AUGMENT_DEVICES),
             default=UNSET,
-            help="gpu: batched augmentation on the training device (fast loaders for 1 mm GPU runs) (default: cpu)",
+            help="cpu: torchio per volume in the loader's workers; batch: batched on the training device, the "
+            "GPU or this CPU (fast loaders for 1 mm GPU runs and for CPU runs on the 4 mm grid); gpu: the old "
+            "name of batch (default: the model's; cpu)",
         )
         how = p.add_argument_group("how to run (never retrains a finished fold)")
         how.add_argument(

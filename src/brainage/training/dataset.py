@@ -114,12 +114,40 @@ class BrainAgeDataset(Dataset):
         # acts in millimetres whatever the grid and the pooling; their position in MNI space does
         # not matter to any transform, only the spacing does
         self.affine = np.diag([float(voxel_mm)] * 3 + [1.0])
+        self._loaded: list[torch.Tensor] | None = None
+
+    def preload(self, max_bytes: float) -> bool:
+        """Read every volume into memory now, if they fit in ``max_bytes``; ``True`` when they did.
+
+        Items are then the same tensors, read once instead of once an epoch, with no worker
+        process needed to hide the reading. At the CPU's 4 mm grid a fold's 400 training volumes
+        take 0.5 GB and reading them took a third of an epoch.
+
+        Example:
+            >>> import pandas as pd, tempfile
+            >>> from brainage.preprocess.cache import write_volume
+            >>> path = write_volume(Path(tempfile.mkdtemp()) / "s1.npy", np.full((8, 8, 8), 0.5))
+            >>> index = pd.DataFrame({"subject_id": ["s1"], "age": [40.0], "sex": ["M"], "path": [str(path)]})
+            >>> ds = BrainAgeDataset(index)
+            >>> ds.preload(max_bytes=1e3), ds.preload(max_bytes=1e6)
+            (False, True)
+        """
+        if not self.rows:
+            return False
+        first = self._read(0)
+        if first.numel() * first.element_size() * len(self.rows) > max_bytes:
+            return False
+        self._loaded = [first] + [self._read(i) for i in range(1, len(self.rows))]
+        return True
+
+    def _read(self, i: int) -> torch.Tensor:
+        return torch.from_numpy(load_inputs(self.rows[i], self.inputs, self.modulate, self.downsample))
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def __getitem__(self, i: int):
-        volume = torch.from_numpy(load_inputs(self.rows[i], self.inputs, self.modulate, self.downsample))
+        volume = self._loaded[i] if self._loaded is not None else self._read(i)
         if self.transform is not None:
             import torchio as tio
 

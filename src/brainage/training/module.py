@@ -7,9 +7,9 @@ import torch
 
 from brainage.models.network import BrainAgeNet, ModelConfig
 from brainage.training.augment import AugmentConfig
+from brainage.training.batch_augment import augment_batch
 from brainage.training.config import OptimConfig
 from brainage.training.dataset import MALE_THRESHOLD
-from brainage.training.gpu_augment import augment_batch
 
 
 class BrainAgeModule(L.LightningModule):
@@ -23,13 +23,16 @@ class BrainAgeModule(L.LightningModule):
         age_std: float,
         max_epochs: int,
         channels_last: bool = False,
+        batch_augment: dict | None = None,
         gpu_augment: dict | None = None,
         voxel_mm: float = 2.0,
         covariate_stats: tuple | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
-        self.gpu_augment = AugmentConfig(**gpu_augment) if gpu_augment else None
+        # gpu_augment: the same, as checkpoints written before 0.12 name it
+        batched = batch_augment or gpu_augment
+        self.batch_augment = AugmentConfig(**batched) if batched else None
         self.net = BrainAgeNet(ModelConfig(**model), age_mean=age_mean, age_std=age_std)
         self.optim_config = OptimConfig(**optim)
         if channels_last:
@@ -42,10 +45,10 @@ class BrainAgeModule(L.LightningModule):
         return self.net(x, covariates)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
-        if self.training and self.gpu_augment is not None and self.trainer is not None and self.trainer.training:
+        if self.training and self.batch_augment is not None and self.trainer is not None and self.trainer.training:
             x, covariates, age, sex = batch
             batch = (
-                augment_batch(x, self.gpu_augment, self.hparams.voxel_mm, inputs=tuple(self.hparams.model["inputs"])),
+                augment_batch(x, self.batch_augment, self.hparams.voxel_mm, inputs=tuple(self.hparams.model["inputs"])),
                 covariates,
                 age,
                 sex,
