@@ -78,6 +78,12 @@ CANDIDATES = {
         "invariance_robust_tissue_batched_seeds.json",
         "extrapolation_robust_tissue_batched_seeds.json",
     ),
+    "robust_tissue_batched_60": (
+        "the same trained 60 epochs instead of 30 (the first 35 minutes beside the test suite)",
+        "ixi_cv_cpu_robust_tissue_batched_60.json",
+        None,
+        None,
+    ),
     "ridge_pv_subsample": (
         "ridge on the partial-volume tissue fractions (4 mm), 0.10 recipe, no renditions",
         "ixi_cv_cpu_ridge_pv_subsample.json",
