@@ -14,6 +14,10 @@ from brainage.config import ADDED_LATER
 #: Where augmentation runs: per volume in DataLoader workers (torchio), or batched on the training
 #: device ("gpu": the name of "batch" before 0.12, kept so older configurations read the same).
 AUGMENT_DEVICES = ("cpu", "batch", "gpu")
+#: Each transform's probability, and the bias field's polynomial order: one declaration for both
+#: paths (torchio's per volume here, :mod:`brainage.training.batch_augment`'s per batch).
+P_AFFINE, P_TISSUE_CONTRAST, P_BIAS, P_GAMMA, P_BLUR, P_NOISE = 0.8, 0.8, 0.3, 0.5, 0.5, 0.5
+BIAS_ORDER = 2
 
 
 @dataclass
@@ -90,21 +94,21 @@ def build_augmentation(config: AugmentConfig, voxel_mm: float = 2.0):
             degrees=config.degrees,
             translation=config.translation_mm,  # mm: the dataset gives torchio the volumes' voxel size
             image_interpolation="linear",
-            p=0.8,
+            p=P_AFFINE,
         )
     ]
     if config.tissue_contrast:
         from brainage.data.corruptions import RandomTissueContrast
 
-        transforms.append(RandomTissueContrast(config.tissue_contrast, p=0.8))
+        transforms.append(RandomTissueContrast(config.tissue_contrast, p=P_TISSUE_CONTRAST))
     transforms += [
-        tio.RandomBiasField(coefficients=config.bias_coefficients, order=2, p=0.3, **only),
-        tio.RandomGamma(log_gamma=config.log_gamma, p=0.5, **only),
+        tio.RandomBiasField(coefficients=config.bias_coefficients, order=BIAS_ORDER, p=P_BIAS, **only),
+        tio.RandomGamma(log_gamma=config.log_gamma, p=P_GAMMA, **only),
     ]
     if config.blur_std_voxels:
         # the setting is in voxels of the volumes trained on; torchio's blur is in mm
-        transforms.append(tio.RandomBlur(std=(0, config.blur_std_voxels * voxel_mm), p=0.5, **only))
-    transforms.append(tio.RandomNoise(std=(0, config.noise_std), p=0.5, **only))
+        transforms.append(tio.RandomBlur(std=(0, config.blur_std_voxels * voxel_mm), p=P_BLUR, **only))
+    transforms.append(tio.RandomNoise(std=(0, config.noise_std), p=P_NOISE, **only))
     if config.flip_lr:
         transforms.insert(0, tio.RandomFlip(axes=("LR",)))
     return tio.Compose(transforms)

@@ -18,12 +18,16 @@ import torch
 from torch.nn import functional as F
 
 from brainage.models.network import n_channels
-from brainage.training.augment import AugmentConfig
-
-#: Each transform's probability, as :func:`~brainage.training.augment.build_augmentation` gives torchio.
-P_AFFINE, P_TISSUE_CONTRAST, P_BIAS, P_GAMMA, P_BLUR, P_NOISE = 0.8, 0.8, 0.3, 0.5, 0.5, 0.5
-#: The bias field's polynomial order (torchio's RandomBiasField ``order``).
-BIAS_ORDER = 2
+from brainage.training.augment import (
+    BIAS_ORDER,
+    P_AFFINE,
+    P_BIAS,
+    P_BLUR,
+    P_GAMMA,
+    P_NOISE,
+    P_TISSUE_CONTRAST,
+    AugmentConfig,
+)
 
 
 def _rotation_matrices(angles: torch.Tensor) -> torch.Tensor:
