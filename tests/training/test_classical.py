@@ -63,3 +63,31 @@ def test_predictions_use_images_and_covariates_not_labels(tissue_cache):
     model = RidgeBrainAge(config).fit(train)
     a, b = model.predict(test), model.predict(test.assign(age=0.0, sex="F"))
     np.testing.assert_allclose(a["predicted_age"], b["predicted_age"])
+
+
+def test_ridge_in_the_row_space_is_the_ridge_on_voxels():
+    """Fitted on the rows' coordinates in their span, the ridge picks the same penalty and predicts
+    the same held-out and new rows as scikit-learn's on every voxel, with fewer rows than voxels."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    from brainage.training.classical import ALPHAS, RowSpace
+
+    rng = np.random.default_rng(1)
+    loadings = rng.normal(size=(20, 6000))
+    latent, new_latent = rng.normal(size=(120, 20)), rng.normal(size=(30, 20))
+    x = (latent @ loadings * 0.3 + rng.random((120, 6000))).astype(np.float32)
+    new = (new_latent @ loadings * 0.3 + rng.random((30, 6000))).astype(np.float32)
+    age = latent[:, 0] * 10 + 40 + rng.normal(0, 2, 120)
+    splits = list(KFold(5, shuffle=True, random_state=0).split(x))
+    space = RowSpace().fit(x)
+    direct, reduced = RidgeCV(alphas=ALPHAS).fit(x, age), RidgeCV(alphas=ALPHAS).fit(space.coordinates_, age)
+    model = space.to_voxels(x, reduced)
+    assert ALPHAS[0] < direct.alpha_ < ALPHAS[-1] and model.alpha_ == direct.alpha_  # a penalty inside the grid
+    np.testing.assert_allclose(model.predict(new), direct.predict(new), atol=1e-3)
+    np.testing.assert_allclose(
+        cross_val_predict(RidgeCV(alphas=ALPHAS), space.coordinates_, age, cv=splits),
+        cross_val_predict(RidgeCV(alphas=ALPHAS), x, age, cv=splits),
+        atol=1e-3,
+    )
+    assert np.corrcoef(model.predict(new), new_latent[:, 0])[0, 1] > 0.8  # it learnt the signal
