@@ -23,7 +23,7 @@ from sklearn.model_selection import cross_val_predict
 
 from brainage.layout import SplitsDir
 from brainage.preprocess.cache import find_cache
-from brainage.training.classical import ALPHAS, RowSpace, _inner_splits, image_matrix
+from brainage.training.classical import ALPHAS, RowSpace, image_matrix, inner_splits
 from brainage.training.config import train_config_for
 from brainage.training.cv import labels_table
 from brainage.training.dataset import SEX_TO_LABEL
@@ -63,7 +63,7 @@ def main() -> None:
         "age": rest.age.to_numpy(float),
         "sex": rest.sex.map(SEX_TO_LABEL).to_numpy(float) * 2 - 1,
     }
-    splits = _inner_splits(rest, seed=0)
+    splits = inner_splits(rest, seed=0)
     voxels, voxel_seconds = stage_one(x, targets, splits, in_span=False)
     span, span_seconds = stage_one(x, targets, splits, in_span=True)
     agreement = {

@@ -86,13 +86,13 @@ def test_validation_subjects_renditions_are_not_trained_on(rendered):
 
 def test_inner_folds_keep_each_rendition_with_its_source(rendered):
     table = labels_table(*rendered, None, renditions=True)
-    splits = classical._inner_splits(table, seed=0)
+    splits = classical.inner_splits(table, seed=0)
     for train, held_out in splits:
         assert not set(table.source_subject.iloc[train]) & set(table.source_subject.iloc[held_out])
     assert sorted(np.concatenate([h for _, h in splits])) == list(range(len(table)))
     # without renditions the inner folds are those of the original scans alone
     plain = table[table.rendition == ""].reset_index(drop=True)
-    assert [h.tolist() for _, h in classical._inner_splits(plain, 0)] == [
+    assert [h.tolist() for _, h in classical.inner_splits(plain, 0)] == [
         np.flatnonzero(plain.subject_id.isin(table.subject_id.iloc[h])).tolist() for _, h in splits
     ]
 

@@ -72,8 +72,7 @@ class RowSpace:
     def fit(self, x: np.ndarray) -> "RowSpace":
         self.mean_ = x.mean(axis=0, dtype=np.float64)
         gram = np.zeros((len(x), len(x)))
-        for start in range(0, x.shape[1], GRAM_BLOCK):
-            block = x[:, start : start + GRAM_BLOCK] - self.mean_[start : start + GRAM_BLOCK]
+        for _, block in self._centred_blocks(x):
             gram += block @ block.T
         values, vectors = np.linalg.eigh(gram)
         # the centred rows span at most n - 1 dimensions; directions with no length are not in the span
@@ -82,14 +81,19 @@ class RowSpace:
         self.coordinates_ = self.vectors_ * self.scale_
         return self
 
+    def _centred_blocks(self, x: np.ndarray):
+        """``(columns, x[:, columns] - mean)`` in float64, :data:`GRAM_BLOCK` voxels at a time."""
+        for start in range(0, x.shape[1], GRAM_BLOCK):
+            columns = slice(start, start + GRAM_BLOCK)
+            yield columns, x[:, columns] - self.mean_[columns]
+
     def to_voxels(self, x: np.ndarray, fitted) -> "VoxelRidge":
         """The ridge ``fitted`` on :attr:`coordinates_` as coefficients of the voxels of ``x`` (the
         rows this space was fitted on)."""
         weights = self.vectors_ @ (np.asarray(fitted.coef_, float) / self.scale_)
         coef = np.zeros(x.shape[1])
-        for start in range(0, x.shape[1], GRAM_BLOCK):
-            block = x[:, start : start + GRAM_BLOCK] - self.mean_[start : start + GRAM_BLOCK]
-            coef[start : start + GRAM_BLOCK] = block.T @ weights
+        for columns, block in self._centred_blocks(x):
+            coef[columns] = block.T @ weights
         intercept = float(fitted.intercept_) - float(self.mean_ @ coef)
         return VoxelRidge(coef.astype(x.dtype), intercept, float(fitted.alpha_))
 
@@ -139,7 +143,7 @@ class RidgeBrainAge:
         space = RowSpace().fit(x)
         z = space.coordinates_
         ridge = RidgeCV(alphas=ALPHAS)
-        splits = _inner_splits(table, self.seed)
+        splits = inner_splits(table, self.seed)
         held_out = np.column_stack(
             [cross_val_predict(ridge, z, age, cv=splits), cross_val_predict(ridge, z, sex, cv=splits)]
         )
@@ -159,7 +163,7 @@ class RidgeBrainAge:
         return self._final(self._stage2_inputs(self._scores(x), table))
 
 
-def _inner_splits(table: pd.DataFrame, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def inner_splits(table: pd.DataFrame, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Inner cross-validation folds over the rows of ``table``: drawn among its original scans,
     stratified by sex x age tertile (rare strata merged, as the outer folds are), each training
     rendition in its source subject's inner fold."""
