@@ -23,10 +23,9 @@ from sklearn.model_selection import cross_val_predict
 
 from brainage.layout import SplitsDir
 from brainage.preprocess.cache import find_cache
-from brainage.training.classical import ALPHAS, RowSpace, image_matrix, inner_splits
+from brainage.training.classical import ALPHAS, RowSpace, image_matrix, image_targets, inner_splits
 from brainage.training.config import train_config_for
 from brainage.training.cv import labels_table
-from brainage.training.dataset import SEX_TO_LABEL
 from brainage.training.ensemble import ridge_member_config
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -59,10 +58,7 @@ def main() -> None:
     x = image_matrix(rest, config)
     read_seconds = time.perf_counter() - start
     x = x[:, x.std(axis=0) > 0]
-    targets = {
-        "age": rest.age.to_numpy(float),
-        "sex": rest.sex.map(SEX_TO_LABEL).to_numpy(float) * 2 - 1,
-    }
+    targets = dict(zip(("age", "sex"), image_targets(rest)))
     splits = inner_splits(rest, seed=0)
     voxels, voxel_seconds = stage_one(x, targets, splits, in_span=False)
     span, span_seconds = stage_one(x, targets, splits, in_span=True)

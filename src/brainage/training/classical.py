@@ -138,17 +138,16 @@ class RidgeBrainAge:
         x = image_matrix(table, self.config) if x is None else x
         self.voxels_ = x.std(axis=0) > 0  # voxels that vary among training subjects
         x = x[:, self.voxels_]
-        age = table.age.to_numpy(float)
-        sex = table.sex.map(SEX_TO_LABEL).to_numpy(float) * 2 - 1
+        age, sex = image_targets(table)
         space = RowSpace().fit(x)
-        z = space.coordinates_
+        coords = space.coordinates_
         ridge = RidgeCV(alphas=ALPHAS)
         splits = inner_splits(table, self.seed)
         held_out = np.column_stack(
-            [cross_val_predict(ridge, z, age, cv=splits), cross_val_predict(ridge, z, sex, cv=splits)]
+            [cross_val_predict(ridge, coords, age, cv=splits), cross_val_predict(ridge, coords, sex, cv=splits)]
         )
-        self.age_image_ = space.to_voxels(x, RidgeCV(alphas=ALPHAS).fit(z, age))
-        self.sex_image_ = space.to_voxels(x, RidgeCV(alphas=ALPHAS).fit(z, sex))
+        self.age_image_ = space.to_voxels(x, RidgeCV(alphas=ALPHAS).fit(coords, age))
+        self.sex_image_ = space.to_voxels(x, RidgeCV(alphas=ALPHAS).fit(coords, sex))
         z = self._stage2_inputs(held_out, table)
         self.age_final_ = make_pipeline(StandardScaler(), LinearRegression()).fit(z, age)
         self.sex_final_ = make_pipeline(StandardScaler(), LogisticRegression()).fit(z, sex > 0)
@@ -161,6 +160,11 @@ class RidgeBrainAge:
     def predict(self, table: pd.DataFrame, x: np.ndarray | None = None) -> dict[str, np.ndarray]:
         x = image_matrix(table, self.config) if x is None else x
         return self._final(self._stage2_inputs(self._scores(x), table))
+
+
+def image_targets(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """What the first stage regresses: age in years, and sex coded -1 (F) / +1 (M)."""
+    return table.age.to_numpy(float), table.sex.map(SEX_TO_LABEL).to_numpy(float) * 2 - 1
 
 
 def inner_splits(table: pd.DataFrame, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
