@@ -136,6 +136,48 @@ def test_resume_from_checkpoint_after_crash(tiny_run, tmp_path, monkeypatch):
     assert (log.dropna(subset=["val_loss"]).epoch.value_counts() == 1).all()
 
 
+class _WorseEveryEpoch(Callback):
+    """Validation age MAE that only gets worse: the best epoch is the first, the last is the last
+    (Lightning runs the checkpoints' hooks after every other callback's)."""
+
+    def on_validation_end(self, trainer, module):
+        trainer.callback_metrics["val_age_mae"] = torch.tensor(float(trainer.current_epoch))
+
+
+def test_last_checkpoint_is_the_last_epoch_not_the_best(tiny_run, tmp_path, monkeypatch):
+    # Lightning 2.6's save_last writes last.ckpt only beside a new best one: a resumed fold went back
+    # to its best epoch, and "last" was the best
+    original = cnn.make_trainer
+
+    def worsening(max_epochs, options, root=None, callbacks=None, **kwargs):
+        return original(max_epochs, options, root, (callbacks or []) + [_WorseEveryEpoch()], **kwargs)
+
+    monkeypatch.setattr(cnn, "make_trainer", worsening)
+    out = tmp_path / "worse"
+    train_cv(
+        tiny_run / "cache" / "2mm",
+        tiny_run / "splits",
+        out,
+        _config(max_epochs=3),
+        RunOptions(num_workers=0, folds=(0,)),
+    )
+    checkpoints = out / "fold0" / "seed0" / "checkpoints"
+    epochs = {name: torch.load(checkpoints / name, weights_only=False)["epoch"] for name in ("best.ckpt", "last.ckpt")}
+    assert epochs == {"best.ckpt": 0, "last.ckpt": 2}
+
+
+def test_a_changed_configuration_does_not_resume_the_old_checkpoint(tiny_run, tmp_path):
+    out, options = tmp_path / "changed", RunOptions(num_workers=0, folds=(0,))
+    train_cv(tiny_run / "cache" / "2mm", tiny_run / "splits", out, _config(max_epochs=2), options)
+    fold = out / "fold0" / "seed0"
+    train_cv(tiny_run / "cache" / "2mm", tiny_run / "splits", out, _config(max_epochs=3), options)
+    # trained from epoch 0 again (a resumed run's current log starts where the checkpoint ended)
+    assert pd.read_csv(fold / "logs" / "metrics.csv").epoch.min() == 0
+    assert json.loads((fold / "done.json").read_text())["train"]["epochs_run"] == 3
+    (aside,) = fold.glob("checkpoints_*")
+    assert torch.load(aside / "last.ckpt", weights_only=False)["epoch"] == 1
+
+
 def test_bias_correction_is_fitted_on_validation_only():
     rng = np.random.default_rng(0)
     ages = rng.uniform(20, 80, 40)

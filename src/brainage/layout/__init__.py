@@ -19,6 +19,7 @@ PREPROCESSED/    manifest.csv  preprocess_report.csv  preprocess_config.yaml
 RUN/             train_config.yaml  run_options.yaml  run_info.json  all_predictions.csv  oof_predictions.csv
                  stack_weights.json (ensembles)
   fold<k>/seed<s>/  predictions.csv  done.json  checkpoints/{best,last}.ckpt  logs/metrics.csv  log_attempt<n>.csv
+                 checkpoints_<fingerprint>/ (an earlier configuration's, set aside when it changed)
   final/seed<s>/ the same, for the model trained on every subject (`train --final`; what `export` ships)
   evaluation/    metrics.json  metrics.csv  age_error_by_decile.csv  subjects.csv  *.png  index.html
 BUNDLE.brainage  (zip) bundle.json  weights.pt  LICENSE.txt

@@ -86,6 +86,14 @@ class FoldDir(Folder):
         """The checkpoint with the best validation score (``ModelCheckpoint(filename="best")``)."""
         return self.checkpoints / "best.ckpt"
 
+    def set_aside_checkpoints(self, fingerprint: str) -> Path:
+        """A free folder for the checkpoints of an earlier configuration (``fingerprint``), which a
+        changed one must not resume from: ``checkpoints_<fingerprint>``, numbered if that is taken."""
+        candidate, n = self.root / f"checkpoints_{fingerprint}", 1
+        while candidate.exists():
+            candidate, n = self.root / f"checkpoints_{fingerprint}_{n}", n + 1
+        return candidate
+
     def chosen_checkpoint(self) -> Path:
         """The checkpoint a trained fold is used with: the best on validation, else the last."""
         return self.best_checkpoint if self.best_checkpoint.is_file() else self.last_checkpoint

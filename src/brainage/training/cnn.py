@@ -166,6 +166,16 @@ def _predict(
     return out
 
 
+def predict_with_checkpoint(
+    checkpoint: str | Path, table: pd.DataFrame, config: TrainConfig, options: RunOptions
+) -> pd.DataFrame:
+    """``table``'s predicted age and P(male) by a saved fold checkpoint (``best.ckpt``, ``last.ckpt``)
+    of a network trained with ``config`` and ``options`` (its precision): the rows' keys and
+    :data:`PREDICTED_AGE`, :data:`P_MALE`."""
+    module = BrainAgeModule.load_from_checkpoint(str(checkpoint), weights_only=False)
+    return _predict(module, table, config, options, FoldDir(Path(checkpoint).parent.parent))
+
+
 class CNNFitter(Fitter):
     """A network of the registry, trained with Lightning."""
 
@@ -220,12 +230,19 @@ class CNNFitter(Fitter):
         # Select and stop on age MAE when age is a task: the summed multitask loss mixes KL/BCE scales
         # and is noisy on small validation sets (an early dip there stopped good runs too soon).
         monitor = "val_age_mae" if "age" in config.model.tasks else "val_loss"
-        ckpt = ModelCheckpoint(dirpath=folder.checkpoints, filename="best", monitor=monitor, mode="min", save_last=True)
+        ckpt = ModelCheckpoint(dirpath=folder.checkpoints, filename="best", monitor=monitor, mode="min")
+        # last.ckpt, what an interrupted fold resumes from, is written every epoch by a checkpoint of its
+        # own: since Lightning 2.6 ``save_last=True`` writes it only when the best one changes, so it
+        # was a copy of best.ckpt and a resumed fold went back to its best epoch (in 0.12's runs, as far
+        # back as epoch 3 of 30)
+        latest = ModelCheckpoint(
+            dirpath=folder.checkpoints, filename=folder.last_checkpoint.stem, monitor=None, enable_version_counter=False
+        )
         archive_log(folder)
         loggers = [CSVLogger(str(folder.root), name="logs", version="")]
         if options.tensorboard:
             loggers.append(TensorBoardLogger(str(folder.root), name="tensorboard", version=""))
-        callbacks = [ckpt, EarlyStopping(monitor=monitor, mode="min", patience=config.patience)]
+        callbacks = [ckpt, latest, EarlyStopping(monitor=monitor, mode="min", patience=config.patience)]
         last = folder.last_checkpoint
         with quiet_lightning():
             trainer = make_trainer(config.max_epochs, options, folder.root, callbacks, logger=loggers)

@@ -21,7 +21,7 @@ import torch
 from brainage.config import fingerprint, save_config
 from brainage.errors import InputError
 from brainage.files import DoneRecord, write_csv, write_json
-from brainage.layout import FINAL_FOLD, CacheDir, RunDir, SplitsDir
+from brainage.layout import FINAL_FOLD, CacheDir, FoldDir, RunDir, SplitsDir
 from brainage.models.registry import DEFAULT_MODEL, model_spec
 from brainage.preprocess.cache import find_cache, is_original, read_cache_index
 from brainage.preprocess.grids import CacheInfo
@@ -106,6 +106,21 @@ def _fitter(config: TrainConfig) -> Fitter:
     return FITTERS[model_spec(config.model.name).kind]()
 
 
+#: The entry of a fold's ``done.json`` that names the fingerprint its checkpoints were trained for.
+STARTED = "train_started"
+
+
+def _set_aside_other_checkpoints(folder: FoldDir, done: DoneRecord, fp: str) -> None:
+    """A CNN resumes from ``last.ckpt``: never from one trained for another fingerprint (configuration
+    or data), whose checkpoints are moved aside, not deleted. Records which fingerprint trains now."""
+    started = done.entries.get(STARTED, {}).get("fingerprint")
+    if started not in (None, fp) and folder.checkpoints.exists():
+        aside = folder.set_aside_checkpoints(started)
+        folder.checkpoints.replace(aside)
+        console.print(f"{folder.root}: the configuration changed; earlier checkpoints kept in {aside}")
+    done.record(STARTED, fp, [])
+
+
 def train_fold(
     table: pd.DataFrame,
     fold: int,
@@ -119,7 +134,8 @@ def train_fold(
     (``None`` in a DDP process other than rank 0).
 
     Skipped when done for the same fingerprint (config, data, fold, seed, subjects); a CNN resumes
-    from ``last.ckpt`` after an interruption.
+    from ``last.ckpt`` after an interruption, and only when that checkpoint was trained for the same
+    fingerprint (an earlier configuration's checkpoints are moved aside).
     """
     folder = run.fold(fold, seed)
     folder.root.mkdir(parents=True, exist_ok=True)
@@ -128,6 +144,10 @@ def train_fold(
     if done.is_done("train", fp, [folder.predictions]):
         console.print(f"fold {fold} seed {seed}: already trained with this config, skipping")
         return read_predictions(folder.predictions)
+    from lightning.pytorch.utilities import rank_zero_only
+
+    if rank_zero_only.rank == 0:  # under DDP, one process keeps the records (it spawns the others after)
+        _set_aside_other_checkpoints(folder, done, fp)
     test = table[(table.fold == fold) & is_original(table)].reset_index(drop=True)
     rest = table[table.fold != fold].reset_index(drop=True)
     fit = _fitter(config).fit(FoldJob(rest, test, fold, seed, config, options, folder, cache))
