@@ -78,6 +78,13 @@ CANDIDATES = {
         "invariance_robust_tissue_batched_seeds.json",
         "extrapolation_robust_tissue_batched_seeds.json",
     ),
+    "robust_tissue_batched_seeds_last": (
+        "the same predicting with each fold's last epoch, not its best on validation (0.12.2: the registry's "
+        "`scanner_robust`)",
+        "ixi_cv_cpu_robust_tissue_batched_seeds_last.json",
+        "invariance_robust_tissue_batched_seeds_last.json",
+        "extrapolation_robust_tissue_batched_seeds_last.json",
+    ),
     "robust_tissue_batched_60": (
         "the same trained 60 epochs instead of 30 (the first 35 minutes beside the test suite)",
         "ixi_cv_cpu_robust_tissue_batched_60.json",

@@ -102,10 +102,17 @@ CONFIGS = {
     # batches on the CPU instead of per volume by torchio in a worker, the volumes read once a fold
     # (`--augment-on batch`): the same transforms and ranges, 2.5x faster epochs
     "robust_tissue_batched_seeds": "--model scanner_robust --seeds 0,1,2 --workers 1 --precision bf16-mixed "
-    "--augment-on batch",
+    "--augment-on batch --checkpoint best",
     # the same trained twice as long (the cosine schedule spread over 60 epochs): the validation MAE was
     # still falling at 30 in 0.7-0.9 (issue 30)
-    "robust_tissue_batched_60": "--model scanner_robust --seeds 0,1,2 --workers 1 --precision bf16-mixed --epochs 60",
+    "robust_tissue_batched_60": "--model scanner_robust --seeds 0,1,2 --workers 1 --precision bf16-mixed --epochs 60 "
+    "--checkpoint best",
+    # the same predicting with each fold's last checkpoint (the end of the cosine schedule), not the one of
+    # lowest validation age MAE, as the registry's scanner_robust does since 0.12.2: copy
+    # robust_tissue_batched_seeds' run in first (cp -r) and no fold retrains (the weights' fingerprint
+    # leaves out which checkpoint predicts)
+    "robust_tissue_batched_seeds_last": "--model scanner_robust --seeds 0,1,2 --workers 1 --precision bf16-mixed "
+    "--augment-on batch --checkpoint last",
 }
 
 

@@ -136,6 +136,10 @@ def test_resume_from_checkpoint_after_crash(tiny_run, tmp_path, monkeypatch):
     assert (log.dropna(subset=["val_loss"]).epoch.value_counts() == 1).all()
 
 
+def epochs_of(checkpoint):
+    return torch.load(checkpoint, weights_only=False)["epoch"]
+
+
 class _WorseEveryEpoch(Callback):
     """Validation age MAE that only gets worse: the best epoch is the first, the last is the last
     (Lightning runs the checkpoints' hooks after every other callback's)."""
@@ -153,17 +157,17 @@ def test_last_checkpoint_is_the_last_epoch_not_the_best(tiny_run, tmp_path, monk
         return original(max_epochs, options, root, (callbacks or []) + [_WorseEveryEpoch()], **kwargs)
 
     monkeypatch.setattr(cnn, "make_trainer", worsening)
-    out = tmp_path / "worse"
-    train_cv(
-        tiny_run / "cache" / "2mm",
-        tiny_run / "splits",
-        out,
-        _config(max_epochs=3),
-        RunOptions(num_workers=0, folds=(0,)),
-    )
+    out, options = tmp_path / "worse", RunOptions(num_workers=0, folds=(0,))
+    train_cv(tiny_run / "cache" / "2mm", tiny_run / "splits", out, _config(max_epochs=3), options)
     checkpoints = out / "fold0" / "seed0" / "checkpoints"
-    epochs = {name: torch.load(checkpoints / name, weights_only=False)["epoch"] for name in ("best.ckpt", "last.ckpt")}
+    epochs = {name: epochs_of(checkpoints / name) for name in ("best.ckpt", "last.ckpt")}
     assert epochs == {"best.ckpt": 0, "last.ckpt": 2}
+    # predicting with the last one instead is a setting of its own: the same weights, nothing retrained
+    best, trained = pd.read_csv(out / "fold0" / "seed0" / "predictions.csv"), (checkpoints / "last.ckpt").read_bytes()
+    train_cv(tiny_run, tiny_run / "splits", out, _config(max_epochs=3, checkpoint="last"), options)
+    last = pd.read_csv(out / "fold0" / "seed0" / "predictions.csv")
+    assert (checkpoints / "last.ckpt").read_bytes() == trained and not list(checkpoints.parent.glob("checkpoints_*"))
+    assert not np.allclose(best.predicted_age, last.predicted_age)
 
 
 def test_a_changed_configuration_does_not_resume_the_old_checkpoint(tiny_run, tmp_path):
@@ -175,7 +179,7 @@ def test_a_changed_configuration_does_not_resume_the_old_checkpoint(tiny_run, tm
     assert pd.read_csv(fold / "logs" / "metrics.csv").epoch.min() == 0
     assert json.loads((fold / "done.json").read_text())["train"]["epochs_run"] == 3
     (aside,) = fold.glob("checkpoints_*")
-    assert torch.load(aside / "last.ckpt", weights_only=False)["epoch"] == 1
+    assert epochs_of(aside / "last.ckpt") == 1
 
 
 def test_bias_correction_is_fitted_on_validation_only():
@@ -237,11 +241,12 @@ def test_settings_added_later_leave_old_fingerprints_alone():
     before = to_dict(config)
     for key in ("intensity_inputs", "tissue_contrast", "blur_std_voxels"):
         del before["augment"][key]
-    del before["renditions"]
+    del before["renditions"], before["checkpoint"]
     legacy_blob = fingerprint(before)
     assert fingerprint(config) == legacy_blob
     assert fingerprint(replace(config, augment=replace(config.augment, tissue_contrast=0.1))) != legacy_blob
     assert fingerprint(replace(config, renditions=True)) != legacy_blob
+    assert fingerprint(replace(config, checkpoint="last")) != legacy_blob
     assert "tissue_contrast" in to_dict(config)["augment"]  # saved configs still show every setting
 
 

@@ -63,7 +63,7 @@ def _seed_model(folder: FoldDir, config: TrainConfig, kind: str) -> tuple[SeedMo
     preds = read_predictions(folder.predictions)
     members = {}
     if kind in ("cnn", "ensemble"):
-        members["cnn"] = CNNMember.from_checkpoint(folder.chosen_checkpoint(), config.downsample)
+        members["cnn"] = CNNMember.from_checkpoint(folder.chosen_checkpoint(config.checkpoint), config.downsample)
     if kind in ("classical", "ensemble"):
         members["ridge"] = RidgeMember.from_model(joblib.load(folder.model))
     stack = None

@@ -74,7 +74,7 @@ def _from_run(run: RunDir) -> tuple[list[Explained], PreprocessedDir, str]:
         models.append(
             Explained(
                 f"fold{folder.fold}",
-                CNNMember.from_checkpoint(folder.chosen_checkpoint(), config.downsample),
+                CNNMember.from_checkpoint(folder.chosen_checkpoint(config.checkpoint), config.downsample),
                 table[table.fold == folder.fold].reset_index(drop=True),
             )
         )

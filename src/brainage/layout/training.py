@@ -94,9 +94,10 @@ class FoldDir(Folder):
             candidate, n = self.root / f"checkpoints_{fingerprint}_{n}", n + 1
         return candidate
 
-    def chosen_checkpoint(self) -> Path:
-        """The checkpoint a trained fold is used with: the best on validation, else the last."""
-        return self.best_checkpoint if self.best_checkpoint.is_file() else self.last_checkpoint
+    def chosen_checkpoint(self, choice: str = "best") -> Path:
+        """The checkpoint a trained fold is used with (``TrainConfig.checkpoint``): the last, or the
+        best on validation where there is one, else the last."""
+        return self.best_checkpoint if choice == "best" and self.best_checkpoint.is_file() else self.last_checkpoint
 
     @property
     def log(self) -> Path:

@@ -166,16 +166,6 @@ def _predict(
     return out
 
 
-def predict_with_checkpoint(
-    checkpoint: str | Path, table: pd.DataFrame, config: TrainConfig, options: RunOptions
-) -> pd.DataFrame:
-    """``table``'s predicted age and P(male) by a saved fold checkpoint (``best.ckpt``, ``last.ckpt``)
-    of a network trained with ``config`` and ``options`` (its precision): the rows' keys and
-    :data:`PREDICTED_AGE`, :data:`P_MALE`."""
-    module = BrainAgeModule.load_from_checkpoint(str(checkpoint), weights_only=False)
-    return _predict(module, table, config, options, FoldDir(Path(checkpoint).parent.parent))
-
-
 class CNNFitter(Fitter):
     """A network of the registry, trained with Lightning."""
 
@@ -183,7 +173,8 @@ class CNNFitter(Fitter):
 
     def fit(self, job: FoldJob) -> FoldFit | None:
         """Train on the training folds (resuming from ``last.ckpt``); predict the validation
-        subjects (role ``val``) and the test subjects (role ``test``) with the best checkpoint."""
+        subjects (role ``val``) and the test subjects (role ``test``) with the configured checkpoint
+        (``TrainConfig.checkpoint``: the best on validation, or the last)."""
         import lightning as L
         from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
         from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
@@ -249,11 +240,9 @@ class CNNFitter(Fitter):
             trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if last.exists() else None)
         if trainer.global_rank != 0:
             return OTHER_PROCESS
-        best = ckpt.best_model_path or str(last)
-        module = BrainAgeModule.load_from_checkpoint(best, weights_only=False)
+        chosen = ckpt.best_model_path if config.checkpoint == "best" and ckpt.best_model_path else str(last)
+        module = BrainAgeModule.load_from_checkpoint(chosen, weights_only=False)
         parts = [_predict(module, val, config, options, folder).assign(role="val")]
         if len(test):  # the final model has no test subjects
             parts.append(_predict(module, test, config, options, folder).assign(role="test"))
-        return FoldFit(
-            pd.concat(parts, ignore_index=True), {"best_checkpoint": best, "epochs_run": trainer.current_epoch}
-        )
+        return FoldFit(pd.concat(parts, ignore_index=True), {"checkpoint": chosen, "epochs_run": trainer.current_epoch})

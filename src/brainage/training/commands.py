@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from brainage.commands import Command
-from brainage.models.registry import DEFAULT_MODEL, MODELS, train_default
+from brainage.models.registry import CHECKPOINTS, DEFAULT_MODEL, MODELS, train_default
 from brainage.training.augment import AUGMENT_DEVICES
 
 UNSET = argparse.SUPPRESS  # absent from the namespace unless the user gave it
@@ -147,6 +147,13 @@ class Train(Command):
             "(default: the model's; off)",
         )
         result.add_argument(
+            "--checkpoint",
+            choices=CHECKPOINTS,
+            default=UNSET,
+            help="which checkpoint of a CNN predicts: the epoch of lowest validation age MAE, or the last "
+            "(default: the model's)",
+        )
+        result.add_argument(
             "--augment-on",
             choices=list(AUGMENT_DEVICES),
             default=UNSET,
@@ -271,6 +278,7 @@ def train_config_from_args(args: argparse.Namespace):
             ("patience", "patience"),
             ("batch_size", "batch_size"),
             ("renditions", "renditions"),
+            ("checkpoint", "checkpoint"),
         )
         if arg in given
     }

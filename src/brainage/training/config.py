@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from brainage.config import added_later
 from brainage.models.network import ModelConfig, model_config
-from brainage.models.registry import TRAIN_DEFAULTS, model_spec
+from brainage.models.registry import CHECKPOINTS, TRAIN_DEFAULTS, model_spec
 from brainage.training.augment import AugmentConfig
 
 
@@ -43,8 +43,8 @@ class TrainConfig:
         >>> TrainConfig().model.name, TrainConfig().max_epochs, TrainConfig().optim.lr
         ('sfcn', 60, 0.005)
         >>> robust = TrainConfig(model=model_config("scanner_robust"))
-        >>> robust.max_epochs, robust.renditions, robust.augment.log_gamma
-        (30, True, 0.35)
+        >>> robust.max_epochs, robust.renditions, robust.augment.log_gamma, robust.checkpoint
+        (30, True, 0.35, 'last')
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -58,6 +58,10 @@ class TrainConfig:
     #: Train also on the cache's training renditions (``brainage preprocess --renditions``), each
     #: in its source subject's fold: invariance to resolution, slices, gamma, noise and contrast.
     renditions: bool | None = field(default=None, metadata=added_later(False))
+    #: Which checkpoint predicts (:data:`CHECKPOINTS`): ``best``, the epoch of lowest validation age
+    #: MAE, or ``last``, the end of the schedule (the validation subjects then choose nothing, so their
+    #: predictions are as held out as the test subjects' for the stack and the age-bias correction).
+    checkpoint: str | None = field(default=None, metadata=added_later("best"))
 
     def __post_init__(self):
         spec = model_spec(self.model.name)
@@ -66,6 +70,10 @@ class TrainConfig:
                 setattr(self, key, spec.train.get(key, default))
         if self.renditions is None:
             self.renditions = bool(spec.train.get("renditions", False))
+        if self.checkpoint is None:
+            self.checkpoint = spec.train.get("checkpoint", "best")
+        if self.checkpoint not in CHECKPOINTS:
+            raise ValueError(f"unknown checkpoint {self.checkpoint!r}; choose from {', '.join(CHECKPOINTS)}")
         if self.optim.lr is None:
             self.optim = replace(self.optim, lr=spec.lr)
         if self.augment is None:

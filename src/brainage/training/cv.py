@@ -13,6 +13,7 @@ whatever the run options.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -139,7 +140,8 @@ def train_fold(
     """
     folder = run.fold(fold, seed)
     folder.root.mkdir(parents=True, exist_ok=True)
-    fp = fingerprint(config, cache.identity(), fold, seed, sorted(table.subject_id))
+    subjects = sorted(table.subject_id)
+    fp = fingerprint(config, cache.identity(), fold, seed, subjects)
     done = DoneRecord(folder.done)
     if done.is_done("train", fp, [folder.predictions]):
         console.print(f"fold {fold} seed {seed}: already trained with this config, skipping")
@@ -147,7 +149,9 @@ def train_fold(
     from lightning.pytorch.utilities import rank_zero_only
 
     if rank_zero_only.rank == 0:  # under DDP, one process keeps the records (it spawns the others after)
-        _set_aside_other_checkpoints(folder, done, fp)
+        # which checkpoint predicts does not change the weights: a fold trained before resumes, and predicts
+        weights = fingerprint(replace(config, checkpoint="best"), cache.identity(), fold, seed, subjects)
+        _set_aside_other_checkpoints(folder, done, weights)
     test = table[(table.fold == fold) & is_original(table)].reset_index(drop=True)
     rest = table[table.fold != fold].reset_index(drop=True)
     fit = _fitter(config).fit(FoldJob(rest, test, fold, seed, config, options, folder, cache))
