@@ -76,8 +76,11 @@ def save_config(config: Any, path: str | Path) -> Path:
     return write_text(path, yaml.safe_dump(to_dict(config), sort_keys=False))
 
 
-def from_dict(cls: type[T], data: dict, source: str | Path | None = None) -> T:
+def from_dict(cls: type[T], data: dict, source: str | Path | None = None, saved: bool = False) -> T:
     """Rebuild a (nested) config dataclass from :func:`to_dict` output; unknown keys are an error.
+    ``saved``: ``data`` was written whole by :func:`save_config`, so a setting :func:`added_later` that
+    it lacks predates the file and takes its legacy value, not today's default (a model trained
+    before the setting existed was trained without it).
 
     Example:
         >>> from brainage.training.config import TrainConfig
@@ -96,10 +99,13 @@ def from_dict(cls: type[T], data: dict, source: str | Path | None = None) -> T:
     for name, value in data.items():
         kind = hints.get(name)
         if _dataclass_of(kind) is not None and isinstance(value, dict):
-            value = from_dict(_dataclass_of(kind), value, source)
+            value = from_dict(_dataclass_of(kind), value, source, saved)
         elif isinstance(value, list) and (kind is tuple or typing.get_origin(kind) is tuple):
             value = tuple(value)
         values[name] = value
+    if saved:
+        missing = (f for name, f in fields.items() if name not in data and "legacy" in f.metadata)
+        values.update({f.name: f.metadata["legacy"] for f in missing})
     return cls(**values)
 
 
@@ -112,7 +118,7 @@ def load_config(cls: type[T], path: str | Path) -> T:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise InputError(path, f"not a readable YAML config ({str(exc).splitlines()[0]})") from None
-    return from_dict(cls, data, path)
+    return from_dict(cls, data, path, saved=True)
 
 
 def fingerprint(*parts: Any) -> str:

@@ -250,6 +250,24 @@ def test_settings_added_later_leave_old_fingerprints_alone():
     assert "tissue_contrast" in to_dict(config)["augment"]  # saved configs still show every setting
 
 
+def test_a_saved_config_without_a_later_setting_reads_as_trained_then(tmp_path):
+    """A scanner_robust run saved before 0.12.2 predicted with its best checkpoint: reading its config
+    back must not give it today's registered default (the last one), or export would ship another model."""
+    import yaml
+
+    from brainage.config import load_config, save_config
+    from brainage.models.network import model_config
+    from brainage.training.config import TrainConfig
+
+    today = TrainConfig(model=model_config("scanner_robust"))
+    path = save_config(today, tmp_path / "train_config.yaml")
+    assert load_config(TrainConfig, path).checkpoint == today.checkpoint == "last"
+    older = yaml.safe_load(path.read_text())
+    del older["checkpoint"]
+    path.write_text(yaml.safe_dump(older))
+    assert load_config(TrainConfig, path).checkpoint == "best"
+
+
 def test_a_model_that_needs_a_recipe_refuses_a_cache_made_otherwise(tmp_path):
     """``scanner_robust`` reads scans of the scanner-robust recipe: a default cache is refused before
     any fold, naming what differs; the settings the recipe gained later do not count."""

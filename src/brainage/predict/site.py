@@ -61,7 +61,7 @@ def split_site(table: pd.DataFrame, holdout: float, seed: int) -> pd.Series:
 
 def finetune_bundle(bundle: Bundle, table: pd.DataFrame, config: FinetuneConfig) -> Bundle:
     """A copy of ``bundle`` whose CNN members were trained further on ``table`` (cache-index rows with age)."""
-    train_config = from_dict(TrainConfig, bundle.meta.model.train_config)
+    train_config = from_dict(TrainConfig, bundle.meta.model.train_config, saved=True)
     voxel = CacheInfo(bundle.meta.grid).voxel_mm_pooled(train_config.downsample)
     tuned = Bundle(bundle.meta, [])
     for seed_model in bundle.seeds:
