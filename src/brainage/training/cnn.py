@@ -240,7 +240,7 @@ class CNNFitter(Fitter):
             trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if last.exists() else None)
         if trainer.global_rank != 0:
             return OTHER_PROCESS
-        chosen = ckpt.best_model_path if config.checkpoint == "best" and ckpt.best_model_path else str(last)
+        chosen = str(folder.chosen_checkpoint(config.checkpoint))
         module = BrainAgeModule.load_from_checkpoint(chosen, weights_only=False)
         parts = [_predict(module, val, config, options, folder).assign(role="val")]
         if len(test):  # the final model has no test subjects
